@@ -1,0 +1,77 @@
+namespace InferenceMesh.Engine;
+
+/// <summary>Sampling settings for one sequence, mapped onto llama.cpp's sampler chain.</summary>
+public sealed record SamplingOptions
+{
+    /// <summary>0 means greedy. The default value is 1.</summary>
+    public float Temperature { get; init; } = 1f;
+    /// <summary>Nucleus sampling; 1 disables it. The default value is 1.</summary>
+    public float TopP { get; init; } = 1f;
+    /// <summary>0 disables it. The default value is 0.</summary>
+    public int TopK { get; init; }
+    /// <summary>0 disables it. The default value is 0.</summary>
+    public float MinP { get; init; }
+    /// <summary>Seed of the distribution sampler; null picks a random one. The default value is null.</summary>
+    public uint? Seed { get; init; }
+    /// <summary>OpenAI presence penalty (-2..2). The default value is 0.</summary>
+    public float PresencePenalty { get; init; }
+    /// <summary>OpenAI frequency penalty (-2..2). The default value is 0.</summary>
+    public float FrequencyPenalty { get; init; }
+    /// <summary>llama.cpp repeat penalty; 1 disables it. The default value is 1.</summary>
+    public float RepeatPenalty { get; init; } = 1f;
+    /// <summary>How many recent tokens the penalties look at. The default value is 64.</summary>
+    public int PenaltyLastN { get; init; } = 64;
+    /// <summary>Token id to additive logit bias (OpenAI logit_bias, -100..100). The default value is null.</summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
+
+    public static SamplingOptions Greedy { get; } = new() { Temperature = 0f };
+}
+
+/// <summary>One text generation on a loaded model.</summary>
+public sealed record GenerationRequest
+{
+    /// <summary>The full prompt text (after the chat template, when there was one).</summary>
+    public required string Prompt { get; init; }
+    /// <summary>Whether BOS and other special tokens are added when tokenising. The default value is true.</summary>
+    public bool AddSpecialTokens { get; init; } = true;
+    /// <summary>Whether special-token text in the prompt (e.g. template markers) is parsed as special tokens. The default value is true.</summary>
+    public bool ParseSpecialTokens { get; init; } = true;
+    /// <summary>Maximum tokens to generate; null means until end-of-generation or the context is full. The default value is null.</summary>
+    public int? MaxTokens { get; init; }
+    /// <summary>Stop strings; generation ends before the first occurrence, even when it spans tokens. The default value is empty.</summary>
+    public IReadOnlyList<string> Stop { get; init; } = [];
+    public SamplingOptions Sampling { get; init; } = new();
+}
+
+public enum FinishReason
+{
+    /// <summary>End-of-generation token or a stop string.</summary>
+    Stop,
+    /// <summary>max_tokens reached, or the slot's context is full.</summary>
+    Length,
+}
+
+/// <summary>How a generation ended: a finish reason and token counts, or a failure.</summary>
+public sealed record GenerationOutcome(FinishReason FinishReason, int PromptTokens, int CompletionTokens, EngineFailure? Failure = null);
+
+/// <summary>
+/// A running generation. Read <see cref="ReadTextAsync"/> once to the end; each item is a UTF-8-complete
+/// text delta with stop strings already removed. Cancelling the token passed to ReadTextAsync, or disposing,
+/// removes the sequence from the batch within one decode step and frees its KV cells.
+/// </summary>
+public interface IGeneration : IAsyncDisposable
+{
+    /// <summary>The number of prompt tokens (known before the first token).</summary>
+    int PromptTokens { get; }
+
+    IAsyncEnumerable<string> ReadTextAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Completes once the sequence has ended (normally, by failure or by cancellation).</summary>
+    Task<GenerationOutcome> Completion { get; }
+}
+
+/// <summary>Embeddings for a batch of inputs: one normalised vector per input, mean pooled.</summary>
+public sealed record EmbeddingResult(IReadOnlyList<float[]> Vectors, int PromptTokens);
+
+/// <summary>A chat message as handed to the chat template.</summary>
+public sealed record ChatMessage(string Role, string Content);

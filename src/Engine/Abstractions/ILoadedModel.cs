@@ -1,0 +1,41 @@
+namespace InferenceMesh.Engine;
+
+/// <summary>
+/// A model loaded into the engine, with its scheduler. Thread-safe: any number of callers may start
+/// generations and embeddings concurrently; one scheduler thread batches them all into each decode.
+/// </summary>
+public interface ILoadedModel
+{
+    /// <summary>The id under which the model is served (file name without .gguf).</summary>
+    string Id { get; }
+
+    /// <summary>Context size of one slot (one sequence), in tokens.</summary>
+    int SlotContextLength { get; }
+
+    /// <summary>Whether the GGUF carries a chat template (tokenizer.chat_template).</summary>
+    bool HasChatTemplate { get; }
+
+    /// <summary>Applies the model's chat template, or the documented fallback when it has none.</summary>
+    EngineResult<string> ApplyChatTemplate(IReadOnlyList<ChatMessage> messages);
+
+    /// <summary>Tokenises text with the model's vocabulary.</summary>
+    int[] Tokenize(string text, bool addSpecial, bool parseSpecial);
+
+    /// <summary>
+    /// Validates and enqueues a generation. Fails fast (before any token) with PromptTooLong,
+    /// InvalidParameter or Overloaded, so the HTTP layer can still choose the status code.
+    /// </summary>
+    ValueTask<EngineResult<IGeneration>> StartGenerationAsync(GenerationRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Embeds each input (mean pooling, L2-normalised), batched through the scheduler.</summary>
+    ValueTask<EngineResult<EmbeddingResult>> EmbedAsync(IReadOnlyList<string> inputs, CancellationToken cancellationToken = default);
+
+    /// <summary>A snapshot of the scheduler's slots for /health and /metrics.</summary>
+    SchedulerStatus GetStatus();
+}
+
+public enum SlotState { Idle, Prefill, Generating, Embedding }
+
+public sealed record SlotStatus(int Slot, SlotState State, int TokensInContext);
+
+public sealed record SchedulerStatus(string ModelId, int Slots, int SlotContextLength, int ActiveSequences, int QueuedSequences, IReadOnlyList<SlotStatus> SlotStates);

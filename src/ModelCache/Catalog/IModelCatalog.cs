@@ -1,0 +1,45 @@
+namespace InferenceMesh.ModelCache.Catalog;
+
+/// <summary>A valid GGUF model file in the models folder, with what the managed GGUF reader found in it.</summary>
+public sealed record CatalogEntry
+{
+    /// <summary>The id clients use in "model": the file name without ".gguf".</summary>
+    public required string Id { get; init; }
+    public required string Path { get; init; }
+    public required long SizeBytes { get; init; }
+    /// <summary>general.architecture, e.g. "llama".</summary>
+    public required string Architecture { get; init; }
+    /// <summary>{arch}.context_length, or null when absent.</summary>
+    public int? TrainContextLength { get; init; }
+    /// <summary>Sum of tensor elements.</summary>
+    public long ParameterCount { get; init; }
+    /// <summary>Quantisation name from general.file_type (e.g. "F32", "Q8_0", "Q4_K_M"), or derived from tensor types.</summary>
+    public string? Quantization { get; init; }
+    public bool HasChatTemplate { get; init; }
+    public string? License { get; init; }
+    /// <summary>Last write time of the file (UTC), for /v1/models "created".</summary>
+    public DateTimeOffset LastWriteUtc { get; init; }
+}
+
+/// <summary>A *.gguf file that failed validation: never handed to native code.</summary>
+public sealed record InvalidModelFile(string FileName, string Reason);
+
+/// <summary>
+/// The models folder: every valid *.gguf is listed, every invalid one is reported with its reason.
+/// Thread-safe; cheap to query (a rescan re-reads only files whose size or write time changed).
+/// </summary>
+public interface IModelCatalog
+{
+    /// <summary>The folder scanned.</summary>
+    string Directory { get; }
+
+    IReadOnlyList<CatalogEntry> Models { get; }
+
+    IReadOnlyList<InvalidModelFile> InvalidFiles { get; }
+
+    /// <summary>Finds a valid model by id (ordinal match), rescanning first when the folder changed.</summary>
+    CatalogEntry? Find(string id);
+
+    /// <summary>Rescans the folder now.</summary>
+    void Refresh();
+}
