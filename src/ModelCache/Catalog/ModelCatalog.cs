@@ -1,0 +1,343 @@
+using System.Globalization;
+using InferenceMesh.ModelCache.Gguf;
+using Microsoft.Extensions.Logging;
+
+namespace InferenceMesh.ModelCache.Catalog;
+
+/// <summary>
+/// Lists the valid *.gguf files of one folder. Every file is validated by <see cref="GgufReader"/> before it is listed;
+/// results are cached by (resolved path, length, last write time), so a rescan re-reads only changed files.
+/// Rescans are serialised by a lock; readers see an immutable snapshot without locking.
+/// </summary>
+internal sealed partial class ModelCatalog : IModelCatalog
+{
+    private readonly ModelCatalogOptions _options;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, CachedFile> _cache = new(StringComparer.Ordinal);
+    private HashSet<string> _reported = new(StringComparer.Ordinal);
+    private volatile Snapshot _snapshot = Snapshot.Empty;
+    private bool _missingLogged;
+    private int _filesRead;
+
+    public ModelCatalog(ModelCatalogOptions options, ILogger<ModelCatalog> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(logger);
+        options.Validate();
+        _options = options;
+        _logger = logger;
+        Directory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.Directory));
+        Refresh();
+    }
+
+    public string Directory { get; }
+
+    public IReadOnlyList<CatalogEntry> Models => _snapshot.Models;
+
+    public IReadOnlyList<InvalidModelFile> InvalidFiles => _snapshot.Invalid;
+
+    /// <summary>How many times a file was opened and parsed (tests use it to see the cache work).</summary>
+    internal int FilesRead => Volatile.Read(ref _filesRead);
+
+    public CatalogEntry? Find(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        var snapshot = _snapshot;
+        if (_options.RescanOnFind)
+        {
+            var changed = DirectoryStamp() != snapshot.DirectoryStamp
+                || (snapshot.ById.TryGetValue(id, out var found) && StampOf(found.ResolvedPath) != found.Stamp);
+            if (changed)
+            {
+                Refresh();
+                snapshot = _snapshot;
+            }
+        }
+
+        return snapshot.ById.TryGetValue(id, out var entry) ? entry.Entry : null;
+    }
+
+    public void Refresh()
+    {
+        lock (_gate)
+        {
+            _snapshot = Scan();
+        }
+    }
+
+    private Snapshot Scan()
+    {
+        var directoryStamp = DirectoryStamp();
+        var folder = new DirectoryInfo(Directory);
+        if (!folder.Exists)
+        {
+            if (!_missingLogged)
+            {
+                Log.FolderMissing(_logger, Directory);
+                _missingLogged = true;
+            }
+
+            _cache.Clear();
+            _reported.Clear();
+            return Snapshot.Empty with { DirectoryStamp = directoryStamp };
+        }
+
+        _missingLogged = false;
+        List<FileSystemInfo> candidates;
+        try
+        {
+            candidates = folder
+                .EnumerateFileSystemInfos("*", new EnumerationOptions
+                {
+                    RecurseSubdirectories = false,
+                    IgnoreInaccessible = true,
+                    AttributesToSkip = 0,
+                    MatchType = MatchType.Simple,
+                })
+                .Where(e => e.Name.EndsWith(ModelCatalogDefaults.Extension, StringComparison.OrdinalIgnoreCase))
+                .OrderBy(e => e.Name, StringComparer.Ordinal)
+                .ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.ScanFailed(_logger, Directory, e);
+            return _snapshot;
+        }
+
+        var models = new List<CatalogEntry>();
+        var invalid = new List<InvalidModelFile>();
+        var byId = new Dictionary<string, ListedModel>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var reported = new HashSet<string>(StringComparer.Ordinal);
+        var filesReadBefore = FilesRead;
+
+        void Reject(FileSystemInfo file, string reason)
+        {
+            var shownName = GgufText.Printable(file.Name);
+            invalid.Add(new InvalidModelFile(shownName, reason));
+            var key = file.FullName + "\0" + reason;
+            reported.Add(key);
+            if (!_reported.Contains(key))
+            {
+                Log.InvalidFile(_logger, shownName, reason);
+            }
+        }
+
+        foreach (var candidate in candidates)
+        {
+            try
+            {
+                var outcome = Examine(candidate, seen);
+                switch (outcome)
+                {
+                    case Outcome.Skip:
+                        break;
+                    case Outcome.Invalid(var reason):
+                        Reject(candidate, reason);
+                        break;
+                    case Outcome.Valid(var listed) when byId.ContainsKey(listed.Entry.Id):
+                        Reject(candidate, $"another file already has the model id '{GgufText.Printable(listed.Entry.Id)}'");
+                        break;
+                    case Outcome.Valid(var listed):
+                        byId.Add(listed.Entry.Id, listed);
+                        models.Add(listed.Entry);
+                        break;
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Reject(candidate, $"cannot read file: {e.Message}");
+            }
+        }
+
+        foreach (var stale in _cache.Keys.Where(k => !seen.Contains(k)).ToList())
+        {
+            _cache.Remove(stale);
+        }
+
+        _reported = reported;
+        Log.Scanned(_logger, Directory, models.Count, invalid.Count, FilesRead - filesReadBefore);
+        return new Snapshot(models, invalid, byId, directoryStamp);
+    }
+
+    private Outcome Examine(FileSystemInfo candidate, HashSet<string> seen)
+    {
+        if (candidate is DirectoryInfo)
+        {
+            return Outcome.Skip.Instance;
+        }
+
+        var id = candidate.Name[..^ModelCatalogDefaults.Extension.Length];
+        if (!IsSafeId(id))
+        {
+            return new Outcome.Invalid("the file name is not a safe model id (empty, control or format characters, or path separators)");
+        }
+
+        var resolved = candidate.FullName;
+        if (candidate.LinkTarget is not null)
+        {
+            var target = candidate.ResolveLinkTarget(returnFinalTarget: true);
+            if (target is null || !target.Exists)
+            {
+                return new Outcome.Invalid("broken symbolic link");
+            }
+
+            if (target is DirectoryInfo)
+            {
+                return Outcome.Skip.Instance;
+            }
+
+            // Resolve the folder itself too, in case it is reached through a link.
+            var realFolder = new DirectoryInfo(Directory).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? Directory;
+            if (!IsInside(target.FullName, Directory) && !IsInside(target.FullName, realFolder))
+            {
+                return new Outcome.Invalid("symbolic link points outside the models folder");
+            }
+
+            resolved = target.FullName;
+        }
+
+        var file = new FileInfo(resolved);
+        if (!file.Exists)
+        {
+            return Outcome.Skip.Instance; // vanished between listing and stat
+        }
+
+        var stamp = new FileStamp(file.Length, file.LastWriteTimeUtc);
+        seen.Add(resolved);
+        if (!_cache.TryGetValue(resolved, out var cached) || cached.Stamp != stamp)
+        {
+            // Files shorter than a header are never opened: this also keeps FIFOs and devices (size 0) from blocking us.
+            var result = stamp.Length < GgufFormat.HeaderBytes
+                ? GgufReadResult.Failure(new GgufError(stamp.Length == 0 ? "empty file" : $"file of {stamp.Length} bytes is shorter than a GGUF header", 0))
+                : ReadCounted(resolved);
+            cached = new CachedFile(stamp, result);
+            _cache[resolved] = cached;
+        }
+
+        if (!cached.Result.IsValid)
+        {
+            return new Outcome.Invalid(cached.Result.Error.ToString());
+        }
+
+        var gguf = cached.Result.File;
+        if (gguf.Tensors.Count == 0)
+        {
+            return new Outcome.Invalid("the file has no tensors (a vocabulary-only file?)");
+        }
+
+        if (string.IsNullOrEmpty(gguf.Architecture))
+        {
+            return new Outcome.Invalid("general.architecture is missing");
+        }
+
+        if (gguf.HasNestedArrays)
+        {
+            return new Outcome.Invalid("the metadata has nested arrays, which llama.cpp does not load");
+        }
+
+        var entry = new CatalogEntry
+        {
+            Id = id,
+            Path = candidate.FullName,
+            SizeBytes = stamp.Length,
+            Architecture = gguf.Architecture,
+            TrainContextLength = gguf.ContextLength is { } ctx and > 0 and <= int.MaxValue ? (int)ctx : null,
+            ParameterCount = gguf.ParameterCount,
+            Quantization = gguf.Quantization,
+            HasChatTemplate = gguf.HasChatTemplate,
+            License = gguf.License,
+            LastWriteUtc = new DateTimeOffset(stamp.LastWriteUtc, TimeSpan.Zero),
+        };
+        if (!cached.Announced)
+        {
+            Log.ModelFound(_logger, id, entry.Architecture, entry.Quantization, entry.ParameterCount, entry.SizeBytes);
+            cached.Announced = true;
+        }
+
+        return new Outcome.Valid(new ListedModel(entry, resolved, stamp));
+    }
+
+    private GgufReadResult ReadCounted(string path)
+    {
+        Interlocked.Increment(ref _filesRead);
+        return GgufReader.Read(path, _options.Reader);
+    }
+
+    /// <summary>A model id must be safe in logs, JSON, URLs and paths.</summary>
+    internal static bool IsSafeId(string id)
+    {
+        if (id.Length == 0 || id.Trim().Length != id.Length || id is "." or "..")
+        {
+            return false;
+        }
+
+        for (var i = 0; i < id.Length; i++)
+        {
+            var c = id[i];
+            if (char.IsHighSurrogate(c) && i + 1 < id.Length && char.IsLowSurrogate(id[i + 1]))
+            {
+                i++;
+                continue;
+            }
+
+            if (char.IsControl(c) || c is '/' or '\\' || char.IsSurrogate(c)
+                || CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.Format)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsInside(string path, string folder) =>
+        string.Equals(Path.GetDirectoryName(path), folder, StringComparison.Ordinal);
+
+    private (bool Exists, DateTime LastWriteUtc) DirectoryStamp()
+    {
+        var info = new DirectoryInfo(Directory);
+        return (info.Exists, info.Exists ? info.LastWriteTimeUtc : default);
+    }
+
+    private static FileStamp StampOf(string path)
+    {
+        var info = new FileInfo(path);
+        return info.Exists ? new FileStamp(info.Length, info.LastWriteTimeUtc) : default;
+    }
+
+    private readonly record struct FileStamp(long Length, DateTime LastWriteUtc);
+
+    private sealed class CachedFile(FileStamp stamp, GgufReadResult result)
+    {
+        public FileStamp Stamp { get; } = stamp;
+
+        public GgufReadResult Result { get; } = result;
+
+        public bool Announced { get; set; }
+    }
+
+    private sealed record ListedModel(CatalogEntry Entry, string ResolvedPath, FileStamp Stamp);
+
+    private abstract record Outcome
+    {
+        public sealed record Skip : Outcome
+        {
+            public static readonly Skip Instance = new();
+        }
+
+        public sealed record Invalid(string Reason) : Outcome;
+
+        public sealed record Valid(ListedModel Model) : Outcome;
+    }
+
+    private sealed record Snapshot(
+        IReadOnlyList<CatalogEntry> Models,
+        IReadOnlyList<InvalidModelFile> Invalid,
+        IReadOnlyDictionary<string, ListedModel> ById,
+        (bool Exists, DateTime LastWriteUtc) DirectoryStamp)
+    {
+        public static readonly Snapshot Empty = new([], [], new Dictionary<string, ListedModel>(), default);
+    }
+}
