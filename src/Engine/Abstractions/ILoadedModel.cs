@@ -38,4 +38,16 @@ public enum SlotState { Idle, Prefill, Generating, Embedding }
 
 public sealed record SlotStatus(int Slot, SlotState State, int TokensInContext);
 
-public sealed record SchedulerStatus(string ModelId, int Slots, int SlotContextLength, int ActiveSequences, int QueuedSequences, IReadOnlyList<SlotStatus> SlotStates);
+/// <summary>
+/// A scheduler's state. PromptTokensReused counts prompt tokens whose KV cells came from an earlier
+/// sequence (prefix reuse) instead of being decoded again; DecodeCalls counts llama_decode calls.
+/// </summary>
+public sealed record SchedulerStatus(
+    string ModelId,
+    int Slots,
+    int SlotContextLength,
+    int ActiveSequences,
+    int QueuedSequences,
+    IReadOnlyList<SlotStatus> SlotStates,
+    long PromptTokensReused = 0,
+    long DecodeCalls = 0);

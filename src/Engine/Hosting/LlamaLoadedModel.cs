@@ -1,0 +1,352 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using InferenceMesh.Engine.Native;
+using InferenceMesh.Engine.Scheduling;
+using Microsoft.Extensions.Logging;
+
+namespace InferenceMesh.Engine.Hosting;
+
+/// <summary>
+/// A llama.cpp model with its generation context and scheduler. Tokenising and templating run on the
+/// caller's thread (they only read the vocabulary); everything that touches a context runs on the scheduler.
+/// </summary>
+internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
+{
+    private readonly SafeLlamaModelHandle _model;
+    private readonly IntPtr _vocab;
+    private readonly BatchScheduler _scheduler;
+    private readonly string? _chatTemplate;
+    private readonly int _vocabularySize;
+    private long _sequenceNumber;
+
+    private LlamaLoadedModel(ModelSource source, SafeLlamaModelHandle model, BatchScheduler scheduler, long estimatedBytes)
+    {
+        Id = source.Id;
+        Source = source;
+        _model = model;
+        _vocab = LlamaNative.llama_model_get_vocab(model);
+        _vocabularySize = LlamaNative.llama_vocab_n_tokens(_vocab);
+        _scheduler = scheduler;
+        _chatTemplate = ReadChatTemplate(model);
+        EstimatedBytes = estimatedBytes;
+    }
+
+    public string Id { get; }
+
+    public ModelSource Source { get; }
+
+    public int SlotContextLength => _scheduler.Settings.SlotContextLength;
+
+    public bool HasChatTemplate => _chatTemplate is not null;
+
+    /// <summary>Weights plus KV cache, as llama.cpp reports them; used for the memory budget.</summary>
+    public long EstimatedBytes { get; }
+
+    public bool IsIdle => _scheduler.IsIdle;
+
+    public long LastUseTimestamp => _scheduler.LastUseTimestamp;
+
+    /// <summary>Loads the model and creates its context and scheduler; runs on a thread-pool thread.</summary>
+    public static EngineResult<LlamaLoadedModel> Load(ModelSource source, EngineOptions options, ILogger logger)
+    {
+        var modelParams = LlamaNative.llama_model_default_params();
+        var model = SafeLlamaModelHandle.LoadFromFile(source.Path, modelParams);
+        if (model is null)
+        {
+            return EngineResult<LlamaLoadedModel>.Fail(EngineError.ModelLoadFailed, $"llama.cpp could not load model '{source.Id}'; see the gateway log.");
+        }
+
+        var trainContext = LlamaNative.llama_model_n_ctx_train(model);
+        var slots = options.ResolveSlots();
+        var slotContext = options.ResolveSlotContext(trainContext);
+        var threads = options.ResolveThreads();
+        var batchSize = Math.Max(options.BatchSize, slots);
+
+        var contextParams = LlamaNative.llama_context_default_params();
+        contextParams.n_ctx = (uint)(slots * slotContext);
+        contextParams.n_batch = (uint)batchSize;
+        contextParams.n_ubatch = (uint)Math.Min(batchSize, 512);
+        contextParams.n_seq_max = (uint)slots;
+        contextParams.n_threads = threads;
+        contextParams.n_threads_batch = threads;
+        contextParams.kv_unified = true;
+        contextParams.no_perf = true;
+        contextParams.embeddings = false;
+        var context = SafeLlamaContextHandle.Create(model, contextParams);
+        if (context is null)
+        {
+            model.Dispose();
+            return EngineResult<LlamaLoadedModel>.Fail(EngineError.ModelLoadFailed, $"llama.cpp could not create a context of {slots} × {slotContext} tokens for model '{source.Id}'.");
+        }
+
+        var settings = new SchedulerSettings(source.Id, slots, slotContext, batchSize, options.ResolveQueueLimit(), options.PrefixReuse && !IsRecurrent(model), threads);
+        var scheduler = new BatchScheduler(settings, model, context, () => CreateEmbeddingContext(model, slotContext, threads), logger);
+        var estimated = (long)LlamaNative.llama_model_size(model) + EstimateKvBytes(model, slots * slotContext);
+        LogLoaded(logger, source.Id, slots, slotContext, threads, estimated / (1024 * 1024));
+        return EngineResult<LlamaLoadedModel>.Ok(new LlamaLoadedModel(source, model, scheduler, estimated));
+    }
+
+    public EngineResult<string> ApplyChatTemplate(IReadOnlyList<ChatMessage> messages)
+    {
+        if (messages.Count == 0)
+        {
+            return EngineResult<string>.Fail(EngineError.InvalidParameter, "messages must contain at least one message.", "messages");
+        }
+
+        if (_chatTemplate is null)
+        {
+            return EngineResult<string>.Ok(ChatTemplateFallback.Apply(messages));
+        }
+
+        return ApplyLlamaTemplate(_chatTemplate, messages) is { } formatted
+            ? EngineResult<string>.Ok(formatted)
+            : EngineResult<string>.Ok(ChatTemplateFallback.Apply(messages));
+    }
+
+    public int[] Tokenize(string text, bool addSpecial, bool parseSpecial)
+    {
+        var bytes = Encoding.UTF8.GetBytes(text);
+        var tokens = new int[bytes.Length + 8];
+        unsafe
+        {
+            fixed (byte* textPointer = bytes)
+            fixed (int* tokenPointer = tokens)
+            {
+                var count = LlamaNative.llama_tokenize(_vocab, textPointer, bytes.Length, tokenPointer, tokens.Length, addSpecial, parseSpecial);
+                if (count >= 0)
+                {
+                    return tokens.AsSpan(0, count).ToArray();
+                }
+
+                tokens = new int[-count];
+            }
+
+            fixed (byte* textPointer = bytes)
+            fixed (int* tokenPointer = tokens)
+            {
+                var count = LlamaNative.llama_tokenize(_vocab, textPointer, bytes.Length, tokenPointer, tokens.Length, addSpecial, parseSpecial);
+                return tokens.AsSpan(0, Math.Max(0, count)).ToArray();
+            }
+        }
+    }
+
+    public ValueTask<EngineResult<IGeneration>> StartGenerationAsync(GenerationRequest request, CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromResult(EngineResult<IGeneration>.Fail(EngineError.Cancelled, "The request was cancelled."));
+        }
+
+        if (SamplerChainFactory.Validate(request.Sampling, _vocabularySize) is { } invalid)
+        {
+            return ValueTask.FromResult(EngineResult<IGeneration>.Fail(invalid));
+        }
+
+        if (request.MaxTokens is <= 0)
+        {
+            return ValueTask.FromResult(EngineResult<IGeneration>.Fail(EngineError.InvalidParameter, "max_tokens must be at least 1.", "max_tokens"));
+        }
+
+        var prompt = Tokenize(request.Prompt, request.AddSpecialTokens, request.ParseSpecialTokens);
+        if (prompt.Length == 0)
+        {
+            return ValueTask.FromResult(EngineResult<IGeneration>.Fail(EngineError.InvalidParameter, "The prompt is empty.", "prompt"));
+        }
+
+        // The prompt plus at least one generated token must fit the slot; never truncate silently.
+        if (prompt.Length >= SlotContextLength)
+        {
+            return ValueTask.FromResult(EngineResult<IGeneration>.Fail(
+                EngineError.PromptTooLong,
+                $"The prompt has {prompt.Length} tokens; this model's context is {SlotContextLength} tokens per request, including the completion.",
+                "messages",
+                SlotContextLength));
+        }
+
+        var sequence = new Sequence(Interlocked.Increment(ref _sequenceNumber), request, prompt, SamplerChainFactory.Create(request.Sampling, _vocabularySize));
+        if (_scheduler.TryEnqueue(sequence) is { } refused)
+        {
+            sequence.Sampler.Dispose();
+            return ValueTask.FromResult(EngineResult<IGeneration>.Fail(refused));
+        }
+
+        return ValueTask.FromResult(EngineResult<IGeneration>.Ok(new Generation(sequence, _scheduler)));
+    }
+
+    public async ValueTask<EngineResult<EmbeddingResult>> EmbedAsync(IReadOnlyList<string> inputs, CancellationToken cancellationToken = default)
+    {
+        if (inputs.Count == 0)
+        {
+            return EngineResult<EmbeddingResult>.Fail(EngineError.InvalidParameter, "input must not be empty.", "input");
+        }
+
+        var limit = _scheduler.EmbeddingContextLength;
+        var tokenised = new int[inputs.Count][];
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            tokenised[i] = Tokenize(inputs[i], addSpecial: true, parseSpecial: false);
+            if (tokenised[i].Length == 0)
+            {
+                return EngineResult<EmbeddingResult>.Fail(EngineError.InvalidParameter, $"input[{i}] is empty.", "input");
+            }
+
+            if (tokenised[i].Length > limit)
+            {
+                return EngineResult<EmbeddingResult>.Fail(EngineError.PromptTooLong, $"input[{i}] has {tokenised[i].Length} tokens; the limit for embeddings is {limit}.", "input", limit);
+            }
+        }
+
+        var job = new EmbeddingJob(tokenised, cancellationToken);
+        _scheduler.EnqueueEmbedding(job);
+        try
+        {
+            return await job.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return EngineResult<EmbeddingResult>.Fail(EngineError.Cancelled, "The request was cancelled.");
+        }
+    }
+
+    public SchedulerStatus GetStatus() => _scheduler.GetStatus();
+
+    public void Dispose()
+    {
+        _scheduler.Dispose();
+        _model.Dispose();
+    }
+
+    private static SafeLlamaContextHandle? CreateEmbeddingContext(SafeLlamaModelHandle model, int slotContext, int threads)
+    {
+        var size = (uint)Math.Min(slotContext, EmbeddingLimits.MaxTokensPerDecode);
+        var contextParams = LlamaNative.llama_context_default_params();
+        contextParams.n_ctx = size;
+        contextParams.n_batch = size;
+        contextParams.n_ubatch = size;
+        contextParams.n_seq_max = EmbeddingLimits.MaxSequencesPerDecode;
+        contextParams.n_threads = threads;
+        contextParams.n_threads_batch = threads;
+        contextParams.embeddings = true;
+        contextParams.pooling_type = LlamaPoolingType.Mean;
+        contextParams.kv_unified = true;
+        contextParams.no_perf = true;
+        return SafeLlamaContextHandle.Create(model, contextParams);
+    }
+
+    private static bool IsRecurrent(SafeLlamaModelHandle model)
+        => LlamaNative.llama_model_is_recurrent(model) || LlamaNative.llama_model_is_hybrid(model);
+
+    private static long EstimateKvBytes(SafeLlamaModelHandle model, int cells)
+    {
+        // K and V in F16 for every layer: 2 × layers × cells × (embedding × kv heads / heads) × 2 bytes.
+        long layers = LlamaNative.llama_model_n_layer(model);
+        long embd = LlamaNative.llama_model_n_embd(model);
+        long heads = Math.Max(1, LlamaNative.llama_model_n_head(model));
+        long kvHeads = Math.Max(1, LlamaNative.llama_model_n_head_kv(model));
+        return 2 * layers * cells * (embd * kvHeads / heads) * 2;
+    }
+
+    private static string? ReadChatTemplate(SafeLlamaModelHandle model)
+    {
+        unsafe
+        {
+            var pointer = LlamaNative.llama_model_chat_template(model, null);
+            return pointer == null ? null : Marshal.PtrToStringUTF8((IntPtr)pointer);
+        }
+    }
+
+    private static unsafe string? ApplyLlamaTemplate(string template, IReadOnlyList<ChatMessage> messages)
+    {
+        var handles = new List<GCHandle>();
+        try
+        {
+            var native = new LlamaChatMessage[messages.Count];
+            var total = 0;
+            for (var i = 0; i < messages.Count; i++)
+            {
+                native[i] = new LlamaChatMessage { role = (byte*)Pin(messages[i].Role), content = (byte*)Pin(messages[i].Content) };
+                total += Encoding.UTF8.GetByteCount(messages[i].Content) + Encoding.UTF8.GetByteCount(messages[i].Role);
+            }
+
+            var buffer = new byte[Math.Max(256, total * 2 + 256)];
+            for (var attempt = 0; attempt < 2; attempt++)
+            {
+                unsafe
+                {
+                    fixed (LlamaChatMessage* chat = native)
+                    fixed (byte* output = buffer)
+                    {
+                        var length = LlamaNative.llama_chat_apply_template(template, chat, (nuint)native.Length, true, output, buffer.Length);
+                        if (length < 0)
+                        {
+                            return null;
+                        }
+
+                        if (length <= buffer.Length)
+                        {
+                            return Encoding.UTF8.GetString(buffer, 0, length);
+                        }
+
+                        buffer = new byte[length];
+                    }
+                }
+            }
+
+            return null;
+        }
+        finally
+        {
+            foreach (var handle in handles)
+            {
+                handle.Free();
+            }
+        }
+
+        IntPtr Pin(string value)
+        {
+            var bytes = Encoding.UTF8.GetBytes(value + "\0");
+            var handle = GCHandle.Alloc(bytes, GCHandleType.Pinned);
+            handles.Add(handle);
+            return handle.AddrOfPinnedObject();
+        }
+    }
+
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Loaded model {ModelId}: {Slots} slots × {SlotContext} tokens, {Threads} threads, about {MiB} MiB")]
+    private static partial void LogLoaded(ILogger logger, string modelId, int slots, int slotContext, int threads, long miB);
+
+    /// <summary>The caller's view of a queued or running sequence.</summary>
+    private sealed class Generation(Sequence sequence, BatchScheduler scheduler) : IGeneration
+    {
+        public int PromptTokens => sequence.PromptTokens.Length;
+
+        public Task<GenerationOutcome> Completion => sequence.Completion.Task;
+
+        public async IAsyncEnumerable<string> ReadTextAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            using var registration = cancellationToken.Register(Cancel);
+            await foreach (var text in sequence.Output.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                yield return text;
+            }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            if (!sequence.Completion.Task.IsCompleted)
+            {
+                Cancel();
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        private void Cancel()
+        {
+            if (sequence.RequestCancel())
+            {
+                scheduler.Wake();
+            }
+        }
+    }
+}

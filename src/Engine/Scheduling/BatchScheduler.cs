@@ -1,0 +1,591 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using InferenceMesh.Engine.Native;
+using Microsoft.Extensions.Logging;
+
+namespace InferenceMesh.Engine.Scheduling;
+
+/// <summary>Fixed settings of one scheduler.</summary>
+internal sealed record SchedulerSettings(
+    string ModelId,
+    int Slots,
+    int SlotContextLength,
+    int BatchSize,
+    int QueueLimit,
+    bool PrefixReuse,
+    int Threads);
+
+/// <summary>
+/// Continuous batching for one loaded model. One dedicated thread owns the llama.cpp context: each
+/// <c>llama_decode</c> carries the next token of every generating sequence plus prompt chunks of newly
+/// arrived ones (chunked prefill), so a long prompt never stalls running streams. Other threads only
+/// enqueue work and set cancel flags; nothing else touches the context.
+/// </summary>
+internal sealed partial class BatchScheduler : IDisposable
+{
+    private readonly SchedulerSettings _settings;
+    private readonly SafeLlamaModelHandle _model;
+    private readonly SafeLlamaContextHandle _context;
+    private readonly IntPtr _vocab;
+    private readonly IntPtr _memory;
+    private readonly Func<SafeLlamaContextHandle?> _embeddingContextFactory;
+    private readonly ILogger _logger;
+    private readonly Thread _thread;
+    private readonly ConcurrentQueue<Sequence> _incoming = new();
+    private readonly ConcurrentQueue<EmbeddingJob> _embeddingJobs = new();
+    private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
+    private readonly Slot[] _slots;
+    private readonly List<Sequence> _waiting = [];
+    private readonly LlamaBatchBuffer _batch;
+    private readonly List<(Sequence Sequence, int BatchIndex)> _outputs = [];
+    private readonly List<(Sequence Sequence, int Count)> _prefillChunks = [];
+    private readonly byte[] _pieceBuffer = new byte[256];
+    private SafeLlamaContextHandle? _embeddingContext;
+    private int _queued;
+    private int _active;
+    private volatile bool _stopping;
+    private long _lastUse;
+    private long _promptTokensReused;
+    private long _decodeCalls;
+
+    public BatchScheduler(
+        SchedulerSettings settings,
+        SafeLlamaModelHandle model,
+        SafeLlamaContextHandle context,
+        Func<SafeLlamaContextHandle?> embeddingContextFactory,
+        ILogger logger)
+    {
+        _settings = settings;
+        _model = model;
+        _context = context;
+        _vocab = LlamaNative.llama_model_get_vocab(model);
+        _memory = LlamaNative.llama_get_memory(context);
+        _embeddingContextFactory = embeddingContextFactory;
+        _logger = logger;
+        _slots = new Slot[settings.Slots];
+        for (var i = 0; i < _slots.Length; i++)
+        {
+            _slots[i] = new Slot(i);
+        }
+
+        _batch = new LlamaBatchBuffer(Math.Max(settings.BatchSize, settings.Slots), settings.Slots);
+        _lastUse = Stopwatch.GetTimestamp();
+        _thread = new Thread(Run) { IsBackground = true, Name = $"im-scheduler:{settings.ModelId}" };
+        _thread.Start();
+    }
+
+    public SchedulerSettings Settings => _settings;
+
+    public int ActiveSequences => Volatile.Read(ref _active);
+
+    public int QueuedSequences => Volatile.Read(ref _queued);
+
+    /// <summary>Whether nothing runs or waits (the model may be unloaded).</summary>
+    public bool IsIdle => ActiveSequences == 0 && QueuedSequences == 0 && _embeddingJobs.IsEmpty;
+
+    public long LastUseTimestamp => Interlocked.Read(ref _lastUse);
+
+    /// <summary>Queues a sequence; fails when the scheduler is stopping or the queue is full.</summary>
+    public EngineFailure? TryEnqueue(Sequence sequence)
+    {
+        if (_stopping)
+        {
+            return new EngineFailure(EngineError.ShuttingDown, "The engine is shutting down.");
+        }
+
+        var queued = Interlocked.Increment(ref _queued);
+        var freeSlots = _settings.Slots - ActiveSequences;
+        if (queued > freeSlots + _settings.QueueLimit)
+        {
+            Interlocked.Decrement(ref _queued);
+            return new EngineFailure(
+                EngineError.Overloaded,
+                $"All {_settings.Slots} slots of model '{_settings.ModelId}' are busy and {_settings.QueueLimit} requests are already waiting; retry later.");
+        }
+
+        Interlocked.Exchange(ref _lastUse, Stopwatch.GetTimestamp());
+        _incoming.Enqueue(sequence);
+        Wake();
+        return null;
+    }
+
+    public void EnqueueEmbedding(EmbeddingJob job)
+    {
+        if (_stopping)
+        {
+            job.Completion.TrySetResult(EngineResult<EmbeddingResult>.Fail(EngineError.ShuttingDown, "The engine is shutting down."));
+            return;
+        }
+
+        Interlocked.Exchange(ref _lastUse, Stopwatch.GetTimestamp());
+        _embeddingJobs.Enqueue(job);
+        Wake();
+    }
+
+    /// <summary>Wakes the scheduler thread (new work or a cancel request).</summary>
+    public void Wake() => _wake.Release();
+
+    public SchedulerStatus GetStatus()
+    {
+        var states = new SlotStatus[_slots.Length];
+        for (var i = 0; i < _slots.Length; i++)
+        {
+            states[i] = _slots[i].Snapshot();
+        }
+
+        return new SchedulerStatus(
+            _settings.ModelId, _settings.Slots, _settings.SlotContextLength, ActiveSequences, QueuedSequences, states,
+            Interlocked.Read(ref _promptTokensReused), Interlocked.Read(ref _decodeCalls));
+    }
+
+    public void Dispose()
+    {
+        if (_stopping)
+        {
+            return;
+        }
+
+        _stopping = true;
+        Wake();
+        _thread.Join();
+        _batch.Dispose();
+        _embeddingContext?.Dispose();
+        _wake.Dispose();
+    }
+
+    private void Run()
+    {
+        try
+        {
+            while (true)
+            {
+                AdmitWaiting();
+                DropCancelled();
+                if (_stopping)
+                {
+                    FailEverything(new EngineFailure(EngineError.ShuttingDown, "The engine is shutting down."));
+                    return;
+                }
+
+                var hasEmbeddings = !_embeddingJobs.IsEmpty;
+                if (_active == 0 && !hasEmbeddings)
+                {
+                    _wake.Wait();
+                    continue;
+                }
+
+                if (hasEmbeddings)
+                {
+                    RunEmbeddingJobs();
+                }
+
+                if (_active > 0)
+                {
+                    Step();
+                }
+
+                // Drain wake-ups that only reported work we have already picked up.
+                while (_wake.CurrentCount > 0 && _wake.Wait(0))
+                {
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            // A bug, not an expected failure: end every sequence cleanly instead of hanging clients.
+            LogSchedulerCrashed(_logger, _settings.ModelId, ex);
+            _stopping = true;
+            FailEverything(new EngineFailure(EngineError.DecodeFailed, "The local engine failed; see the gateway log."));
+        }
+    }
+
+    private void AdmitWaiting()
+    {
+        while (_incoming.TryDequeue(out var incoming))
+        {
+            _waiting.Add(incoming);
+        }
+
+        for (var i = 0; i < _waiting.Count;)
+        {
+            var sequence = _waiting[i];
+            if (sequence.CancelRequested)
+            {
+                _waiting.RemoveAt(i);
+                Interlocked.Decrement(ref _queued);
+                Complete(sequence, FinishReason.Stop, new EngineFailure(EngineError.Cancelled, "The request was cancelled."));
+                continue;
+            }
+
+            var slot = ChooseSlot(sequence.PromptTokens, out var source, out var reusable);
+            if (slot is null)
+            {
+                return;
+            }
+
+            _waiting.RemoveAt(i);
+            Interlocked.Decrement(ref _queued);
+            Interlocked.Increment(ref _active);
+            Assign(sequence, slot, source, reusable);
+        }
+    }
+
+    /// <summary>
+    /// Picks a free slot for a prompt, preferring the cached prefix that shares most tokens with it
+    /// (from any slot: llama.cpp's unified KV cache shares cells between sequences).
+    /// </summary>
+    private Slot? ChooseSlot(int[] prompt, out Slot? source, out int reusable)
+    {
+        source = null;
+        reusable = 0;
+        Slot? target = null;
+        if (_settings.PrefixReuse)
+        {
+            foreach (var candidate in _slots)
+            {
+                var common = candidate.CommonPrefix(prompt);
+                if (common > reusable)
+                {
+                    reusable = common;
+                    source = candidate;
+                }
+            }
+
+            // At least the last prompt token is decoded again, to get its logits.
+            reusable = Math.Min(reusable, prompt.Length - 1);
+            if (reusable <= 0)
+            {
+                source = null;
+                reusable = 0;
+            }
+            else if (source!.Active is null)
+            {
+                target = source;
+            }
+        }
+
+        if (target is null)
+        {
+            // A free slot holding no cache, else the free slot used longest ago.
+            foreach (var candidate in _slots)
+            {
+                if (candidate.Active is not null)
+                {
+                    continue;
+                }
+
+                if (target is null || (candidate.CachedTokens.Count == 0 && target.CachedTokens.Count > 0)
+                    || (candidate.CachedTokens.Count > 0 == target.CachedTokens.Count > 0 && candidate.LastUsed < target.LastUsed))
+                {
+                    target = candidate;
+                }
+            }
+        }
+
+        return target;
+    }
+
+    private void Assign(Sequence sequence, Slot slot, Slot? source, int reusable)
+    {
+        if (source is null || reusable == 0)
+        {
+            ClearSlotCache(slot);
+        }
+        else if (ReferenceEquals(source, slot))
+        {
+            LlamaNative.llama_memory_seq_rm(_memory, slot.Index, reusable, -1);
+            slot.CachedTokens.RemoveRange(reusable, slot.CachedTokens.Count - reusable);
+        }
+        else
+        {
+            ClearSlotCache(slot);
+            LlamaNative.llama_memory_seq_cp(_memory, source.Index, slot.Index, 0, reusable);
+            slot.CachedTokens.AddRange(source.CachedTokens.Take(reusable));
+        }
+
+        slot.Active = sequence;
+        slot.LastUsed = Stopwatch.GetTimestamp();
+        sequence.Slot = slot.Index;
+        sequence.PrefillPosition = reusable;
+        sequence.Past = reusable;
+        sequence.ReusedPrefix = reusable;
+        Interlocked.Add(ref _promptTokensReused, reusable);
+        slot.State = SlotState.Prefill;
+    }
+
+    private void DropCancelled()
+    {
+        foreach (var slot in _slots)
+        {
+            if (slot.Active is { CancelRequested: true } sequence)
+            {
+                // The client left: its cells are freed now, not kept for reuse.
+                ReleaseSlot(slot, keepCache: false);
+                Complete(sequence, FinishReason.Stop, new EngineFailure(EngineError.Cancelled, "The request was cancelled."));
+            }
+        }
+    }
+
+    private void Step()
+    {
+        _batch.Clear();
+        _outputs.Clear();
+        _prefillChunks.Clear();
+
+        // 1. One token for every generating sequence.
+        foreach (var slot in _slots)
+        {
+            if (slot.Active is { IsPrefilling: false } sequence)
+            {
+                _batch.Add(sequence.PendingToken, sequence.Past, slot.Index, true);
+                _outputs.Add((sequence, _batch.Count - 1));
+            }
+        }
+
+        // 2. Prompt chunks of prefilling sequences, oldest first, in what room is left.
+        var budget = _settings.BatchSize - _batch.Count;
+        foreach (var slot in _slots.Where(s => s.Active is { IsPrefilling: true }).OrderBy(s => s.Active!.Number))
+        {
+            if (budget <= 0)
+            {
+                break;
+            }
+
+            var sequence = slot.Active!;
+            var remaining = sequence.PromptTokens.Length - sequence.PrefillPosition;
+            var count = Math.Min(budget, remaining);
+            for (var i = 0; i < count; i++)
+            {
+                var position = sequence.PrefillPosition + i;
+                var last = position == sequence.PromptTokens.Length - 1;
+                _batch.Add(sequence.PromptTokens[position], position, slot.Index, last);
+            }
+
+            if (count == remaining)
+            {
+                _outputs.Add((sequence, _batch.Count - 1));
+            }
+
+            _prefillChunks.Add((sequence, count));
+            budget -= count;
+        }
+
+        var result = LlamaNative.llama_decode(_context, _batch.Batch);
+        Interlocked.Increment(ref _decodeCalls);
+        if (result != 0)
+        {
+            HandleDecodeFailure(result);
+            return;
+        }
+
+        foreach (var (sequence, count) in _prefillChunks)
+        {
+            var slot = _slots[sequence.Slot];
+            slot.CachedTokens.AddRange(sequence.PromptTokens.AsSpan(sequence.PrefillPosition, count));
+            sequence.PrefillPosition += count;
+            sequence.Past += count;
+        }
+
+        foreach (var slot in _slots)
+        {
+            if (slot.Active is { IsPrefilling: false } sequence)
+            {
+                slot.CachedTokens.Add(sequence.PendingToken);
+                sequence.Past++;
+            }
+        }
+
+        foreach (var (sequence, batchIndex) in _outputs)
+        {
+            var token = LlamaNative.llama_sampler_sample(sequence.Sampler, _context, batchIndex);
+            Accept(sequence, token);
+        }
+    }
+
+    private void Accept(Sequence sequence, int token)
+    {
+        var slot = _slots[sequence.Slot];
+        slot.State = SlotState.Generating;
+        if (LlamaNative.llama_vocab_is_eog(_vocab, token))
+        {
+            Finish(slot, FinishReason.Stop);
+            return;
+        }
+
+        sequence.Generated++;
+        var text = sequence.Utf8.Append(TokenPiece(token));
+        var emit = sequence.Stops.Push(text, out var stopped);
+        if (emit.Length > 0)
+        {
+            sequence.Output.Writer.TryWrite(emit);
+        }
+
+        if (stopped)
+        {
+            Finish(slot, FinishReason.Stop);
+        }
+        else if (sequence.Request.MaxTokens is { } max && sequence.Generated >= max)
+        {
+            Finish(slot, FinishReason.Length);
+        }
+        else if (sequence.Past + 1 >= _settings.SlotContextLength)
+        {
+            // Prompt plus completion never exceed the slot's context.
+            Finish(slot, FinishReason.Length);
+        }
+        else
+        {
+            sequence.PendingToken = token;
+        }
+    }
+
+    private ReadOnlySpan<byte> TokenPiece(int token)
+    {
+        unsafe
+        {
+            fixed (byte* buffer = _pieceBuffer)
+            {
+                var length = LlamaNative.llama_token_to_piece(_vocab, token, buffer, _pieceBuffer.Length, 0, false);
+                if (length < 0)
+                {
+                    var large = new byte[-length];
+                    fixed (byte* largeBuffer = large)
+                    {
+                        length = LlamaNative.llama_token_to_piece(_vocab, token, largeBuffer, large.Length, 0, false);
+                    }
+
+                    return large.AsSpan(0, Math.Max(0, length));
+                }
+
+                return _pieceBuffer.AsSpan(0, length);
+            }
+        }
+    }
+
+    private void Finish(Slot slot, FinishReason reason)
+    {
+        var sequence = slot.Active!;
+        var tail = sequence.Stops.Push(sequence.Utf8.Flush(), out var stopped);
+        if (!stopped)
+        {
+            tail += sequence.Stops.Flush();
+        }
+        else
+        {
+            reason = FinishReason.Stop;
+        }
+
+        if (tail.Length > 0)
+        {
+            sequence.Output.Writer.TryWrite(tail);
+        }
+
+        ReleaseSlot(slot, keepCache: _settings.PrefixReuse);
+        Complete(sequence, reason, failure: null);
+    }
+
+    private void ReleaseSlot(Slot slot, bool keepCache)
+    {
+        if (!keepCache)
+        {
+            ClearSlotCache(slot);
+        }
+
+        slot.Active = null;
+        slot.State = SlotState.Idle;
+        slot.LastUsed = Stopwatch.GetTimestamp();
+        Interlocked.Decrement(ref _active);
+    }
+
+    private void ClearSlotCache(Slot slot)
+    {
+        LlamaNative.llama_memory_seq_rm(_memory, slot.Index, -1, -1);
+        slot.CachedTokens.Clear();
+    }
+
+    private static void Complete(Sequence sequence, FinishReason reason, EngineFailure? failure)
+    {
+        sequence.Output.Writer.TryComplete();
+        sequence.Sampler.Dispose();
+        sequence.Completion.TrySetResult(new GenerationOutcome(reason, sequence.PromptTokens.Length, sequence.Generated, failure));
+    }
+
+    private void HandleDecodeFailure(int result)
+    {
+        // 1: no KV slot for the batch; 2: aborted; < 0: error. The batch's sequences end with a clear
+        // error; their cells are freed so the others can go on.
+        LogDecodeFailed(_logger, _settings.ModelId, result, _batch.Count);
+        var message = result == 1
+            ? "The local model ran out of KV cache space; retry with a shorter prompt or fewer parallel requests."
+            : $"The local model failed to decode (llama_decode returned {result}).";
+        foreach (var slot in _slots)
+        {
+            if (slot.Active is { } sequence && (_outputs.Any(o => o.Sequence == sequence) || _prefillChunks.Any(p => p.Sequence == sequence)))
+            {
+                ReleaseSlot(slot, keepCache: false);
+                Complete(sequence, FinishReason.Stop, new EngineFailure(EngineError.DecodeFailed, message));
+            }
+        }
+    }
+
+    private void FailEverything(EngineFailure failure)
+    {
+        foreach (var slot in _slots)
+        {
+            if (slot.Active is { } sequence)
+            {
+                slot.Active = null;
+                slot.State = SlotState.Idle;
+                Interlocked.Decrement(ref _active);
+                Complete(sequence, FinishReason.Stop, failure);
+            }
+        }
+
+        while (_incoming.TryDequeue(out var incoming))
+        {
+            _waiting.Add(incoming);
+        }
+
+        foreach (var sequence in _waiting)
+        {
+            Interlocked.Decrement(ref _queued);
+            Complete(sequence, FinishReason.Stop, failure);
+        }
+
+        _waiting.Clear();
+        while (_embeddingJobs.TryDequeue(out var job))
+        {
+            job.Completion.TrySetResult(EngineResult<EmbeddingResult>.Fail(failure));
+        }
+    }
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "Scheduler of model {ModelId} crashed; all its sequences were ended")]
+    private static partial void LogSchedulerCrashed(ILogger logger, string modelId, Exception exception);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "llama_decode failed for model {ModelId} with code {Code} ({Tokens} tokens in the batch)")]
+    private static partial void LogDecodeFailed(ILogger logger, string modelId, int code, int tokens);
+
+    /// <summary>One llama.cpp sequence id with the tokens whose KV cells it holds.</summary>
+    private sealed class Slot(int index)
+    {
+        public int Index { get; } = index;
+        public Sequence? Active { get; set; }
+        public SlotState State { get; set; } = SlotState.Idle;
+        public List<int> CachedTokens { get; } = [];
+        public long LastUsed { get; set; }
+
+        public int CommonPrefix(int[] prompt)
+        {
+            var limit = Math.Min(prompt.Length, CachedTokens.Count);
+            var i = 0;
+            while (i < limit && CachedTokens[i] == prompt[i])
+            {
+                i++;
+            }
+
+            return i;
+        }
+
+        public SlotStatus Snapshot() => new(Index, State, Active?.Past ?? 0);
+    }
+}

@@ -1,0 +1,55 @@
+using System.Threading.Channels;
+using InferenceMesh.Engine.Native;
+using InferenceMesh.Engine.Text;
+
+namespace InferenceMesh.Engine.Scheduling;
+
+/// <summary>One generation's state. Owned by the scheduler thread, except the cancel flag and the output channel.</summary>
+internal sealed class Sequence
+{
+    private int _cancelRequested;
+
+    public Sequence(long number, GenerationRequest request, int[] promptTokens, SafeLlamaSamplerHandle sampler)
+    {
+        Number = number;
+        Request = request;
+        PromptTokens = promptTokens;
+        Sampler = sampler;
+        Stops = new StopStringMatcher(request.Stop);
+    }
+
+    public long Number { get; }
+    public GenerationRequest Request { get; }
+    public int[] PromptTokens { get; }
+    public SafeLlamaSamplerHandle Sampler { get; }
+    public Utf8TokenAssembler Utf8 { get; } = new();
+    public StopStringMatcher Stops { get; }
+
+    public Channel<string> Output { get; } = Channel.CreateUnbounded<string>(
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = false });
+
+    public TaskCompletionSource<GenerationOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The slot (and llama.cpp sequence id) while active; -1 while queued.</summary>
+    public int Slot { get; set; } = -1;
+
+    /// <summary>Prompt tokens already in the KV cache (reused or decoded).</summary>
+    public int PrefillPosition { get; set; }
+
+    /// <summary>Tokens of this sequence in the KV cache.</summary>
+    public int Past { get; set; }
+
+    /// <summary>The last sampled token, to be decoded in the next step; -1 while prefilling.</summary>
+    public int PendingToken { get; set; } = -1;
+
+    public int Generated { get; set; }
+
+    public int ReusedPrefix { get; set; }
+
+    public bool IsPrefilling => PendingToken < 0;
+
+    public bool CancelRequested => Volatile.Read(ref _cancelRequested) != 0;
+
+    /// <summary>Asks the scheduler to drop this sequence; returns true the first time.</summary>
+    public bool RequestCancel() => Interlocked.Exchange(ref _cancelRequested, 1) == 0;
+}
