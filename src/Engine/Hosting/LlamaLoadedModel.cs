@@ -256,7 +256,7 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
         }
     }
 
-    private static unsafe string? ApplyLlamaTemplate(string template, IReadOnlyList<ChatMessage> messages)
+    public static unsafe string? ApplyLlamaTemplate(string template, IReadOnlyList<ChatMessage> messages)
     {
         var handles = new List<GCHandle>();
         try
