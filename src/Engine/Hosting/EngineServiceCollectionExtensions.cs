@@ -13,6 +13,7 @@ public static class EngineServiceCollectionExtensions
         services.AddSingleton(resolved);
         services.AddSingleton<LocalModelHost>(sp => new LocalModelHost(resolved, sp.GetRequiredService<ILogger<LocalModelHost>>(), sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<IModelHost>(sp => sp.GetRequiredService<LocalModelHost>());
+        services.AddHostedService<NativeEngineStartup>();
         return services;
     }
 }

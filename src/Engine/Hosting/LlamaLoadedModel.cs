@@ -148,7 +148,7 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
             return ValueTask.FromResult(EngineResult<IGeneration>.Fail(EngineError.InvalidParameter, "max_tokens must be at least 1.", "max_tokens"));
         }
 
-        var prompt = Tokenize(request.Prompt, request.AddSpecialTokens, request.ParseSpecialTokens);
+        var prompt = DropDuplicateBos(Tokenize(request.Prompt, request.AddSpecialTokens, request.ParseSpecialTokens));
         if (prompt.Length == 0)
         {
             return ValueTask.FromResult(EngineResult<IGeneration>.Fail(EngineError.InvalidParameter, "The prompt is empty.", "prompt"));
@@ -210,6 +210,16 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
     }
 
     public SchedulerStatus GetStatus() => _scheduler.GetStatus();
+
+    /// <summary>
+    /// A chat template that writes the BOS text itself, tokenised with add_special, gives two BOS tokens;
+    /// llama.cpp's own server keeps one. So do we.
+    /// </summary>
+    private int[] DropDuplicateBos(int[] tokens)
+    {
+        var bos = LlamaNative.llama_vocab_bos(_vocab);
+        return tokens.Length >= 2 && bos >= 0 && tokens[0] == bos && tokens[1] == bos ? tokens[1..] : tokens;
+    }
 
     public void Dispose()
     {

@@ -1,0 +1,58 @@
+using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.Inference;
+using InferenceMesh.Gateway.OpenAi;
+using InferenceMesh.Gateway.Streaming;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace InferenceMesh.Gateway.Apis;
+
+/// <summary>POST /v1/completions: the legacy completion API; the prompt is used raw (no template).</summary>
+internal static class CompletionsApi
+{
+    public static IEndpointRouteBuilder MapCompletionsApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/v1/completions", CreateAsync);
+        return app;
+    }
+
+    public static async Task<Results<JsonOk<CompletionResponse>, GenerationStreamResult, ApiError>> CreateAsync(
+        HttpContext http, [FromServices] InferenceService inference)
+    {
+        var cancellationToken = http.RequestAborted;
+        var body = await InferenceService.ReadBodyAsync(http.Request, OpenAiJsonContext.Default.CompletionRequest, cancellationToken);
+        if (body.Error is { } bodyError) return bodyError;
+        var request = body.Value!;
+
+        var settings = GenerationSettings.From(request);
+        if (settings.Error is { } settingsError) return settingsError;
+
+        var prompt = PromptInputs.CompletionPrompt(request.Prompt);
+        if (prompt.Error is { } promptError) return promptError;
+
+        var model = await inference.ResolveModelAsync(request.Model, cancellationToken);
+        if (model.Error is { } modelError) return modelError;
+        var loaded = model.Value!;
+
+        var started = await inference.StartAsync(loaded, settings.Value!.ToRequest(prompt.Value!), "prompt", cancellationToken);
+        if (started.Error is { } startError) return startError;
+
+        var id = InferenceService.NewId("cmpl-");
+        var created = inference.Time.GetUtcNow().ToUnixTimeSeconds();
+        if (settings.Value.Stream)
+        {
+            return new GenerationStreamResult(started.Value!, new CompletionStreamFormat(id, created, loaded.Id), settings.Value.IncludeUsage, "prompt", inference);
+        }
+
+        await using var generation = started.Value!;
+        var (text, outcome) = await generation.CollectAsync(cancellationToken);
+        if (outcome.Failure is { } failure) return inference.Map(failure, "prompt");
+
+        return new JsonOk<CompletionResponse>(
+            new CompletionResponse(
+                id, created, loaded.Id,
+                [new CompletionChoice(0, text, RunningGeneration.FinishReasonText(outcome.FinishReason))],
+                Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)),
+            OpenAiJsonContext.Default.CompletionResponse);
+    }
+}

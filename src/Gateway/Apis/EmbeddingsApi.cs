@@ -1,0 +1,63 @@
+using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.Inference;
+using InferenceMesh.Gateway.OpenAi;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace InferenceMesh.Gateway.Apis;
+
+/// <summary>POST /v1/embeddings: mean-pooled, L2-normalised vectors, as floats or base64.</summary>
+internal static class EmbeddingsApi
+{
+    public static IEndpointRouteBuilder MapEmbeddingsApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/v1/embeddings", CreateAsync);
+        return app;
+    }
+
+    public static async Task<Results<JsonOk<EmbeddingResponse>, ApiError>> CreateAsync(HttpContext http, [FromServices] InferenceService inference)
+    {
+        var cancellationToken = http.RequestAborted;
+        var body = await InferenceService.ReadBodyAsync(http.Request, OpenAiJsonContext.Default.EmbeddingRequest, cancellationToken);
+        if (body.Error is { } bodyError) return bodyError;
+        var request = body.Value!;
+
+        var base64 = request.EncodingFormat switch
+        {
+            null or "float" => false,
+            "base64" => true,
+            _ => (bool?)null,
+        };
+        if (base64 is null)
+        {
+            return ApiErrors.InvalidParameter("encoding_format", "'encoding_format' must be 'float' or 'base64'.");
+        }
+
+        if (request.Dimensions is not null)
+        {
+            return ApiErrors.InvalidParameter("dimensions", "'dimensions' is not supported: vectors have the model's embedding size.");
+        }
+
+        var inputs = PromptInputs.EmbeddingInputs(request.Input);
+        if (inputs.Error is { } inputError) return inputError;
+
+        var model = await inference.ResolveModelAsync(request.Model, cancellationToken);
+        if (model.Error is { } modelError) return modelError;
+        var loaded = model.Value!;
+
+        var result = await loaded.EmbedAsync(inputs.Value!, cancellationToken);
+        if (!result.Succeeded) return inference.Map(result.Failure!, "input");
+
+        var embeddings = result.Value!;
+        inference.Metrics.RecordTokens(loaded.Id, embeddings.PromptTokens, 0);
+        var data = new EmbeddingData[embeddings.Vectors.Count];
+        for (var i = 0; i < data.Length; i++)
+        {
+            data[i] = new EmbeddingData(i, new EmbeddingVector(embeddings.Vectors[i], base64.Value));
+        }
+
+        return new JsonOk<EmbeddingResponse>(
+            new EmbeddingResponse(data, loaded.Id, new EmbeddingUsage(embeddings.PromptTokens, embeddings.PromptTokens)),
+            OpenAiJsonContext.Default.EmbeddingResponse);
+    }
+}

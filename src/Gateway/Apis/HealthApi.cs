@@ -1,0 +1,63 @@
+using System.Text.Json.Serialization;
+using InferenceMesh.Engine;
+using InferenceMesh.Gateway.OpenAi;
+using InferenceMesh.ModelCache.Catalog;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace InferenceMesh.Gateway.Apis;
+
+/// <summary>GET /health: liveness plus what an operator needs: the models folder, valid and invalid files, loaded models and their slots.</summary>
+internal static class HealthApi
+{
+    public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/health", Get);
+        return app;
+    }
+
+    public static JsonOk<HealthResponse> Get([FromServices] IModelCatalog catalog, [FromServices] IModelHost host)
+    {
+        catalog.Refresh();
+        return new JsonOk<HealthResponse>(new HealthResponse(
+            "ok",
+            catalog.Directory,
+            [.. catalog.Models.Select(m => new HealthModel(m.Id, m.SizeBytes, m.Architecture, m.Quantization, m.TrainContextLength, m.HasChatTemplate))],
+            [.. catalog.InvalidFiles.Select(f => new HealthInvalidFile(f.FileName, f.Reason))],
+            [.. host.GetLoadedStatus().Select(ToWire)]),
+            HealthJsonContext.Default.HealthResponse);
+    }
+
+    private static HealthLoadedModel ToWire(SchedulerStatus status) => new(
+        status.ModelId, status.Slots, status.SlotContextLength, status.ActiveSequences, status.QueuedSequences,
+        [.. status.SlotStates.Select(s => new HealthSlot(s.Slot, StateName(s.State), s.TokensInContext))]);
+
+    public static string StateName(SlotState state) => state switch
+    {
+        SlotState.Idle => "idle",
+        SlotState.Prefill => "prefill",
+        SlotState.Generating => "generating",
+        SlotState.Embedding => "embedding",
+        _ => "unknown",
+    };
+}
+
+public sealed record HealthResponse(
+    string Status,
+    string ModelsDirectory,
+    IReadOnlyList<HealthModel> Models,
+    IReadOnlyList<HealthInvalidFile> InvalidFiles,
+    IReadOnlyList<HealthLoadedModel> Loaded);
+
+public sealed record HealthModel(string Id, long SizeBytes, string Architecture, string? Quantization, int? TrainContextLength, bool HasChatTemplate);
+
+public sealed record HealthInvalidFile(string File, string Reason);
+
+public sealed record HealthLoadedModel(string Model, int Slots, int SlotContextLength, int ActiveSequences, int QueuedSequences, IReadOnlyList<HealthSlot> SlotStates);
+
+/// <summary>One slot: "idle", "prefill", "generating" or "embedding".</summary>
+public sealed record HealthSlot(int Slot, string State, int TokensInContext);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(HealthResponse))]
+public sealed partial class HealthJsonContext : JsonSerializerContext;

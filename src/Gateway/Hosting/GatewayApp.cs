@@ -1,0 +1,85 @@
+using InferenceMesh.Gateway.Apis;
+using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.Metrics;
+using InferenceMesh.Gateway.Security;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
+namespace InferenceMesh.Gateway.Hosting;
+
+/// <summary>Builds the gateway host: used by Program.cs and by functional tests (port 0, then <see cref="GetBoundAddress"/>).</summary>
+internal static partial class GatewayApp
+{
+    /// <summary>Parses the flags and builds the host; invalid flags throw <see cref="GatewayOptionsException"/> with a one-line message.</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var parsed = GatewayCommandLine.Parse(args);
+        if (parsed.HelpRequested)
+        {
+            throw new GatewayOptionsException(GatewayCommandLine.Usage);
+        }
+
+        return Build(parsed.Options ?? throw new GatewayOptionsException(parsed.Error!), configure);
+    }
+
+    public static WebApplication Build(GatewayOptions options, Action<WebApplicationBuilder>? configure = null)
+    {
+        if (options.Validate() is { } error)
+        {
+            throw new GatewayOptionsException(error);
+        }
+
+        // Command-line flags are ours: they are not handed to ASP.NET's configuration.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.AddGateway(options);
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.UseGatewayPipeline();
+        app.MapGatewayApis();
+        return app;
+    }
+
+    /// <summary>Metrics outermost (they see the final status), then errors in OpenAI's shape, then the Host check.</summary>
+    public static WebApplication UseGatewayPipeline(this WebApplication app)
+    {
+        app.UseMiddleware<RequestMetricsMiddleware>();
+        app.UseMiddleware<ApiErrorMiddleware>();
+        app.UseMiddleware<HostFilterMiddleware>();
+        return app;
+    }
+
+    public static WebApplication MapGatewayApis(this WebApplication app)
+    {
+        app.MapModelsApi();
+        app.MapChatCompletionsApi();
+        app.MapCompletionsApi();
+        app.MapEmbeddingsApi();
+        app.MapHealthApi();
+        app.MapMetricsApi();
+        return app;
+    }
+
+    /// <summary>The first address Kestrel bound (after StartAsync), e.g. http://127.0.0.1:41234.</summary>
+    public static Uri GetBoundAddress(this WebApplication app)
+    {
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
+        var first = addresses?.FirstOrDefault() ?? throw new InvalidOperationException("The gateway is not listening yet: call StartAsync first.");
+        return new Uri(first);
+    }
+
+    public static void LogListening(WebApplication app, GatewayOptions options)
+    {
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("InferenceMesh.Gateway");
+        Log.Listening(logger, string.Join(", ", app.Urls), options.ModelsDirectory);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Inference Mesh gateway listening on {Addresses}; models folder {ModelsDirectory}")]
+        public static partial void Listening(ILogger logger, string addresses, string modelsDirectory);
+    }
+}
+
+/// <summary>Invalid command-line flags or options; the message is one line for the console.</summary>
+public sealed class GatewayOptionsException(string message) : Exception(message);

@@ -1,0 +1,109 @@
+using System.Globalization;
+
+namespace InferenceMesh.Gateway.Hosting;
+
+/// <summary>Parses the gateway's flags (<c>--name value</c> or <c>--name=value</c>) into <see cref="GatewayOptions"/>.</summary>
+internal static class GatewayCommandLine
+{
+    public const string Usage = """
+        Usage: inference-mesh [--models DIR] [--host ADDR] [--port N] [--threads T] [--slots S] [--ctx C]
+                              [--allowed-hosts h1,h2] [--max-body-bytes B]
+
+          --models DIR          folder of *.gguf models (default: $XDG_DATA_HOME/inference-mesh/models,
+                                else ~/.local/share/inference-mesh/models)
+          --host ADDR           IP address or 'localhost' to listen on (default: 127.0.0.1)
+          --port N              TCP port, 0 picks a free one (default: 8080)
+          --threads T           decode threads (default: chosen by the engine)
+          --slots S             parallel sequences per model (default: chosen by the engine, 4)
+          --ctx C               context tokens per slot (default: the model's training context, at most 4096)
+          --allowed-hosts LIST  Host header values accepted besides loopback names; '*' accepts any
+          --max-body-bytes B    largest request body (default: 8388608)
+        """;
+
+    /// <summary>The result of parsing: options, or a one-line error, or a request for help.</summary>
+    public sealed record ParseResult(GatewayOptions? Options, string? Error, bool HelpRequested);
+
+    public static ParseResult Parse(IReadOnlyList<string> args)
+    {
+        var options = new GatewayOptions();
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            if (arg is "-h" or "--help")
+            {
+                return new(null, null, HelpRequested: true);
+            }
+
+            if (!arg.StartsWith("--", StringComparison.Ordinal))
+            {
+                return Fail($"Unexpected argument '{arg}'; flags start with '--' (see --help).");
+            }
+
+            string name;
+            string? value;
+            var equals = arg.IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0)
+            {
+                name = arg[..equals];
+                value = arg[(equals + 1)..];
+            }
+            else
+            {
+                name = arg;
+                value = i + 1 < args.Count ? args[++i] : null;
+            }
+
+            if (value is null)
+            {
+                return Fail($"{name} needs a value (see --help).");
+            }
+
+            switch (name)
+            {
+                case "--models":
+                    options = options with { ModelsDirectory = Path.GetFullPath(value) };
+                    break;
+                case "--host":
+                    options = options with { Host = value };
+                    break;
+                case "--port":
+                    if (!TryInt(value, out var port)) return NotInteger(name, value);
+                    options = options with { Port = port };
+                    break;
+                case "--threads":
+                    if (!TryInt(value, out var threads)) return NotInteger(name, value);
+                    options = options with { Threads = threads };
+                    break;
+                case "--slots":
+                    if (!TryInt(value, out var slots)) return NotInteger(name, value);
+                    options = options with { Slots = slots };
+                    break;
+                case "--ctx":
+                    if (!TryInt(value, out var ctx)) return NotInteger(name, value);
+                    options = options with { ContextLength = ctx };
+                    break;
+                case "--max-body-bytes":
+                    if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes)) return NotInteger(name, value);
+                    options = options with { MaxRequestBodyBytes = bytes };
+                    break;
+                case "--allowed-hosts":
+                    options = options with
+                    {
+                        AllowedHosts = [.. value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)],
+                    };
+                    break;
+                default:
+                    return Fail($"Unknown flag '{name}' (see --help).");
+            }
+        }
+
+        return options.Validate() is { } error ? Fail(error) : new(options, null, false);
+    }
+
+    private static bool TryInt(string value, out int result) =>
+        int.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out result);
+
+    private static ParseResult NotInteger(string name, string value) => Fail($"{name} must be an integer (got '{value}').");
+
+    private static ParseResult Fail(string error) => new(null, error, false);
+}

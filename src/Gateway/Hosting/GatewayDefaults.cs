@@ -1,0 +1,35 @@
+using System.Net;
+
+namespace InferenceMesh.Gateway.Hosting;
+
+/// <summary>Every default and limit of <see cref="GatewayOptions"/>, in one place.</summary>
+internal static class GatewayDefaults
+{
+    public const string Host = "127.0.0.1";
+    public const int Port = 8080;
+    public const int MaxSlots = 256;
+    public const int MaxThreads = 1024;
+    public const int MinContextLength = 16;
+    public const int MaxContextLength = 1 << 20;
+    public const long MaxRequestBodyBytes = 8L * 1024 * 1024;
+    public const long MinRequestBodyBytes = 1024;
+    public const int RetryAfterSeconds = 1;
+
+    /// <summary>
+    /// $XDG_DATA_HOME/inference-mesh/models when XDG_DATA_HOME is an absolute path, else
+    /// ~/.local/share/inference-mesh/models (the XDG base directory default).
+    /// </summary>
+    public static string ModelsDirectory()
+    {
+        var dataHome = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
+        if (string.IsNullOrEmpty(dataHome) || !Path.IsPathRooted(dataHome))
+        {
+            dataHome = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share");
+        }
+
+        return Path.Combine(dataHome, "inference-mesh", "models");
+    }
+
+    public static bool IsListenHost(string host) =>
+        string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase) || IPAddress.TryParse(host, out _);
+}

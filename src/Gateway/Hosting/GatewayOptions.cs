@@ -1,0 +1,89 @@
+namespace InferenceMesh.Gateway.Hosting;
+
+/// <summary>Settings of one gateway process, from the command line. Immutable; validated at start.</summary>
+public sealed record GatewayOptions
+{
+    /// <summary>The folder of *.gguf models. The default value is <see cref="GatewayDefaults.ModelsDirectory"/>.</summary>
+    public string ModelsDirectory { get; init; } = GatewayDefaults.ModelsDirectory();
+
+    /// <summary>Address to listen on: an IP address or "localhost". The default value is "127.0.0.1".</summary>
+    public string Host { get; init; } = GatewayDefaults.Host;
+
+    /// <summary>TCP port; 0 picks a free one (tests). The default value is 8080.</summary>
+    public int Port { get; init; } = GatewayDefaults.Port;
+
+    /// <summary>CPU threads for decoding; null lets the engine choose. The default value is null.</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>Parallel sequences per loaded model; null lets the engine choose (4). The default value is null.</summary>
+    public int? Slots { get; init; }
+
+    /// <summary>Context size of one slot, in tokens; null lets the engine choose (the model's training context). The default value is null.</summary>
+    public int? ContextLength { get; init; }
+
+    /// <summary>Largest accepted request body, in bytes; larger bodies get 413. The default value is 8 MiB.</summary>
+    public long MaxRequestBodyBytes { get; init; } = GatewayDefaults.MaxRequestBodyBytes;
+
+    /// <summary>
+    /// Host header values accepted besides loopback names (DNS rebinding defence); "*" accepts any.
+    /// The default value is empty: only localhost, 127.0.0.0/8 and [::1].
+    /// </summary>
+    public IReadOnlyList<string> AllowedHosts { get; init; } = [];
+
+    /// <summary>Seconds sent in Retry-After when the engine is overloaded. The default value is 1.</summary>
+    public int RetryAfterSeconds { get; init; } = GatewayDefaults.RetryAfterSeconds;
+
+    /// <summary>Returns null when valid, else a one-line message naming the flag.</summary>
+    public string? Validate()
+    {
+        if (string.IsNullOrWhiteSpace(ModelsDirectory))
+        {
+            return "--models must name a folder.";
+        }
+
+        if (Port is < 0 or > 65535)
+        {
+            return $"--port must be from 0 to 65535 (got {Port}).";
+        }
+
+        if (!GatewayDefaults.IsListenHost(Host))
+        {
+            return $"--host must be an IP address or 'localhost' (got '{Host}').";
+        }
+
+        if (Threads is < 1 or > GatewayDefaults.MaxThreads)
+        {
+            return $"--threads must be from 1 to {GatewayDefaults.MaxThreads} (got {Threads}).";
+        }
+
+        if (Slots is < 1 or > GatewayDefaults.MaxSlots)
+        {
+            return $"--slots must be from 1 to {GatewayDefaults.MaxSlots} (got {Slots}).";
+        }
+
+        if (ContextLength is < GatewayDefaults.MinContextLength or > GatewayDefaults.MaxContextLength)
+        {
+            return $"--ctx must be from {GatewayDefaults.MinContextLength} to {GatewayDefaults.MaxContextLength} tokens (got {ContextLength}).";
+        }
+
+        if (MaxRequestBodyBytes < GatewayDefaults.MinRequestBodyBytes)
+        {
+            return $"--max-body-bytes must be at least {GatewayDefaults.MinRequestBodyBytes} (got {MaxRequestBodyBytes}).";
+        }
+
+        if (RetryAfterSeconds < 1)
+        {
+            return $"Retry-After must be at least 1 second (got {RetryAfterSeconds}).";
+        }
+
+        foreach (var host in AllowedHosts)
+        {
+            if (string.IsNullOrWhiteSpace(host) || host.Contains('/', StringComparison.Ordinal))
+            {
+                return $"--allowed-hosts entries must be host names or IP addresses (got '{host}').";
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,63 @@
+using System.Net;
+using InferenceMesh.Engine.Hosting;
+using InferenceMesh.ModelCache.Catalog;
+using InferenceMesh.Gateway.Inference;
+using InferenceMesh.Gateway.Metrics;
+using InferenceMesh.Gateway.OpenAi;
+using InferenceMesh.Gateway.Security;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace InferenceMesh.Gateway.Hosting;
+
+/// <summary>The gateway's composition: Kestrel, JSON, its own services, and the engine and catalog hooks.</summary>
+internal static class GatewayServiceCollectionExtensions
+{
+    /// <summary>Everything the gateway needs, from validated options.</summary>
+    public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder, GatewayOptions options)
+    {
+        builder.Services.AddSingleton(options);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.AddGatewayKestrel(options);
+        // Responses are written with the source-generated contexts' own options (see OpenAi/JsonOk.cs);
+        // the HTTP JSON options only matter for anything the framework writes itself.
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolverChain.Insert(0, OpenAiJsonContext.Default));
+        builder.Services.AddSingleton<GatewayMetrics>();
+        builder.Services.AddSingleton<HostAllowList>();
+        builder.Services.AddSingleton<InferenceService>();
+        builder.Services.AddInferenceBackends(options);
+        return builder;
+    }
+
+    /// <summary>Listens on exactly the configured address (127.0.0.1:8080 by default), with the body size limit.</summary>
+    public static WebApplicationBuilder AddGatewayKestrel(this WebApplicationBuilder builder, GatewayOptions options)
+    {
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            if (string.Equals(options.Host, "localhost", StringComparison.OrdinalIgnoreCase))
+            {
+                kestrel.ListenLocalhost(options.Port);
+            }
+            else
+            {
+                kestrel.Listen(IPAddress.Parse(options.Host), options.Port);
+            }
+        });
+        return builder;
+    }
+
+    /// <summary>The two hooks of the other projects: the catalog (IModelCatalog) and the local engine (IModelHost).</summary>
+    public static IServiceCollection AddInferenceBackends(this IServiceCollection services, GatewayOptions options)
+    {
+        services.AddLocalEngine(new EngineOptions
+        {
+            Threads = options.Threads,
+            Slots = options.Slots,
+            SlotContextLength = options.ContextLength,
+        });
+
+        services.AddModelCatalog(options.ModelsDirectory);
+        return services;
+    }
+}

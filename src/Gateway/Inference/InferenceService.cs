@@ -1,0 +1,101 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using InferenceMesh.Engine;
+using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.Hosting;
+using InferenceMesh.Gateway.Metrics;
+using InferenceMesh.ModelCache.Catalog;
+
+namespace InferenceMesh.Gateway.Inference;
+
+/// <summary>What the OpenAI endpoints share: reading the body, finding and loading the model, starting a generation.</summary>
+internal sealed partial class InferenceService(
+    IModelCatalog catalog,
+    IModelHost host,
+    GatewayMetrics metrics,
+    GatewayOptions options,
+    TimeProvider time,
+    ILogger<InferenceService> logger)
+{
+    public TimeProvider Time => time;
+
+    public GatewayMetrics Metrics => metrics;
+
+    public ILogger Logger => logger;
+
+    /// <summary>Reads a JSON body once; malformed JSON is a 400 naming where it broke (never echoing the text).</summary>
+    public static async ValueTask<ApiResult<T>> ReadBodyAsync<T>(HttpRequest request, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+        where T : class
+    {
+        try
+        {
+            var value = await JsonSerializer.DeserializeAsync(request.Body, typeInfo, cancellationToken);
+            return value is null ? ApiErrors.InvalidJson(null) : value;
+        }
+        catch (JsonException ex)
+        {
+            var path = ex.Path;
+            return ApiErrors.InvalidJson(path is null or "$" ? null : path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path);
+        }
+    }
+
+    /// <summary>Finds the model in the catalog (404 when absent) and loads it (mapped failure when it cannot be).</summary>
+    public async ValueTask<ApiResult<ILoadedModel>> ResolveModelAsync(string? modelId, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(modelId))
+        {
+            return ApiErrors.MissingParameter("model");
+        }
+
+        if (catalog.Find(modelId) is not { } entry)
+        {
+            Log.ModelNotFound(logger);
+            return ApiErrors.ModelNotFound();
+        }
+
+        var loaded = await host.GetOrLoadAsync(new ModelSource(entry.Id, entry.Path, entry.SizeBytes), cancellationToken);
+        if (!loaded.Succeeded)
+        {
+            Log.ModelLoadFailed(logger, entry.Id, loaded.Failure!.Error);
+            return Map(loaded.Failure, "model");
+        }
+
+        return new ApiResult<ILoadedModel>(loaded.Value, null);
+    }
+
+    /// <summary>Starts a generation; the engine's fail-fast errors (prompt too long, overload) come back before any byte is sent.</summary>
+    public async ValueTask<ApiResult<RunningGeneration>> StartAsync(ILoadedModel model, GenerationRequest request, string promptParam, CancellationToken cancellationToken)
+    {
+        var meter = metrics.StartGeneration(model.Id);
+        var started = await model.StartGenerationAsync(request, cancellationToken);
+        if (!started.Succeeded)
+        {
+            Log.GenerationRejected(logger, model.Id, started.Failure!.Error);
+            return Map(started.Failure, promptParam);
+        }
+
+        Log.GenerationStarted(logger, model.Id, started.Value!.PromptTokens);
+        return new RunningGeneration(started.Value!, meter, model.Id);
+    }
+
+    public ApiError Map(EngineFailure failure, string promptParam) =>
+        EngineFailureMapping.ToApiError(failure, promptParam, options.RetryAfterSeconds);
+
+    /// <summary>An OpenAI-style response id: prefix plus 24 random hex digits.</summary>
+    public static string NewId(string prefix) => prefix + Guid.NewGuid().ToString("N")[..24];
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Requested model is not in the catalog")]
+        public static partial void ModelNotFound(ILogger logger);
+
+        [LoggerMessage(EventId = 1001, Level = LogLevel.Error, Message = "Model {ModelId} failed to load: {Error}")]
+        public static partial void ModelLoadFailed(ILogger logger, string modelId, EngineError error);
+
+        [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Generation on {ModelId} rejected: {Error}")]
+        public static partial void GenerationRejected(ILogger logger, string modelId, EngineError error);
+
+        [LoggerMessage(EventId = 1003, Level = LogLevel.Debug, Message = "Generation on {ModelId} started with {PromptTokens} prompt tokens")]
+        public static partial void GenerationStarted(ILogger logger, string modelId, int promptTokens);
+    }
+}

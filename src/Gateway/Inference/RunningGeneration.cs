@@ -1,0 +1,56 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using InferenceMesh.Engine;
+using InferenceMesh.Gateway.Metrics;
+
+namespace InferenceMesh.Gateway.Inference;
+
+/// <summary>
+/// An <see cref="IGeneration"/> with its metrics. Read it once (streamed or collected), then dispose:
+/// disposing before the end abandons the sequence, which frees its slot.
+/// </summary>
+internal sealed class RunningGeneration(IGeneration generation, GenerationMeter meter, string modelId) : IAsyncDisposable
+{
+    public string ModelId => modelId;
+
+    public int PromptTokens => generation.PromptTokens;
+
+    /// <summary>The text deltas; cancelling the token removes the sequence from the batch.</summary>
+    public async IAsyncEnumerable<string> ReadTextAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var text in generation.ReadTextAsync(cancellationToken).WithCancellation(cancellationToken))
+        {
+            meter.OnText();
+            yield return text;
+        }
+    }
+
+    /// <summary>Waits for the end of the sequence (after the text was read) and records its tokens.</summary>
+    public async Task<GenerationOutcome> CompleteAsync()
+    {
+        var outcome = await generation.Completion;
+        meter.Complete(outcome);
+        return outcome;
+    }
+
+    /// <summary>Reads everything (non-streamed responses).</summary>
+    public async Task<(string Text, GenerationOutcome Outcome)> CollectAsync(CancellationToken cancellationToken)
+    {
+        var text = new StringBuilder();
+        await foreach (var delta in ReadTextAsync(cancellationToken))
+        {
+            text.Append(delta);
+        }
+
+        return (text.ToString(), await CompleteAsync());
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        // Completes nothing when the outcome was recorded; otherwise the client left or a failure cut the read.
+        meter.Abandon();
+        return generation.DisposeAsync();
+    }
+
+    public static string FinishReasonText(FinishReason reason) => reason == FinishReason.Length ? "length" : "stop";
+}

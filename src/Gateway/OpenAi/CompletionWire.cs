@@ -1,0 +1,23 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace InferenceMesh.Gateway.OpenAi;
+
+/// <summary>POST /v1/completions body (legacy completions: the prompt is used raw).</summary>
+public sealed record CompletionRequest : GenerationParameters
+{
+    /// <summary>A string, or an array of exactly one string.</summary>
+    public JsonElement? Prompt { get; init; }
+}
+
+/// <summary>A completion, or one chunk of a streamed completion (OpenAI uses the same shape for both).</summary>
+public sealed record CompletionResponse(string Id, long Created, string Model, IReadOnlyList<CompletionChoice> Choices, Usage? Usage = null)
+{
+    public string Object => "text_completion";
+}
+
+public sealed record CompletionChoice(int Index, string Text, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public JsonElement? Logprobs => null;
+}

@@ -1,0 +1,129 @@
+using InferenceMesh.Engine;
+using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.Inference;
+using InferenceMesh.Gateway.OpenAi;
+
+namespace InferenceMesh.Gateway.Streaming;
+
+/// <summary>How one endpoint shapes its stream's events (chat chunks or completion chunks).</summary>
+internal interface IStreamFormat
+{
+    /// <summary>The first event (chat: the assistant role), or nothing.</summary>
+    Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken);
+
+    Task WriteTextAsync(SseWriter writer, string text, CancellationToken cancellationToken);
+
+    Task WriteFinishAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken);
+
+    Task WriteUsageAsync(SseWriter writer, Usage usage, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Streams a started generation as SSE. Owns the generation: the client leaving (RequestAborted) cancels
+/// it, and it is disposed on every path, so its slot is freed. A failure after the first byte becomes an
+/// error event followed by [DONE].
+/// </summary>
+internal sealed partial class GenerationStreamResult(RunningGeneration generation, IStreamFormat format, bool includeUsage, string promptParam, InferenceService inference) : IResult
+{
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        var cancellationToken = httpContext.RequestAborted;
+        await using var owned = generation;
+        var writer = new SseWriter(httpContext.Response);
+        try
+        {
+            await writer.StartAsync(cancellationToken);
+            await format.WriteStartAsync(writer, cancellationToken);
+            await foreach (var text in generation.ReadTextAsync(cancellationToken))
+            {
+                await format.WriteTextAsync(writer, text, cancellationToken);
+            }
+
+            var outcome = await generation.CompleteAsync();
+            if (outcome.Failure is { } failure)
+            {
+                if (failure.Error == EngineError.Cancelled && cancellationToken.IsCancellationRequested)
+                {
+                    Log.ClientDisconnected(inference.Logger, generation.ModelId);
+                    return;
+                }
+
+                Log.StreamFailed(inference.Logger, generation.ModelId, failure.Error);
+                await writer.WriteEventAsync(inference.Map(failure, promptParam).ToWire(), OpenAiJsonContext.Default.ErrorResponse, cancellationToken);
+                await writer.WriteDoneAsync(cancellationToken);
+                return;
+            }
+
+            await format.WriteFinishAsync(writer, RunningGeneration.FinishReasonText(outcome.FinishReason), cancellationToken);
+            if (includeUsage)
+            {
+                await format.WriteUsageAsync(writer, Usage.Of(outcome.PromptTokens, outcome.CompletionTokens), cancellationToken);
+            }
+
+            await writer.WriteDoneAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client left: disposing the generation (await using) removes the sequence from the batch.
+            Log.ClientDisconnected(inference.Logger, generation.ModelId);
+        }
+        catch (Exception ex) when (httpContext.Response.HasStarted && !cancellationToken.IsCancellationRequested)
+        {
+            Log.StreamException(inference.Logger, generation.ModelId, ex);
+            try
+            {
+                await writer.WriteEventAsync(ApiErrors.Internal().ToWire(), OpenAiJsonContext.Default.ErrorResponse, cancellationToken);
+                await writer.WriteDoneAsync(cancellationToken);
+            }
+            catch (Exception writeFailure) when (writeFailure is IOException or OperationCanceledException or InvalidOperationException)
+            {
+                httpContext.Abort();
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1300, Level = LogLevel.Information, Message = "Client disconnected from the stream of {ModelId}; generation cancelled")]
+        public static partial void ClientDisconnected(ILogger logger, string modelId);
+
+        [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Generation on {ModelId} failed after the stream started: {Error}")]
+        public static partial void StreamFailed(ILogger logger, string modelId, EngineError error);
+
+        [LoggerMessage(EventId = 1302, Level = LogLevel.Error, Message = "Stream of {ModelId} failed with an exception; error event sent")]
+        public static partial void StreamException(ILogger logger, string modelId, Exception exception);
+    }
+}
+
+internal sealed class ChatStreamFormat(string id, long created, string model) : IStreamFormat
+{
+    public Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken) =>
+        Write(writer, new ChatDelta(Role: "assistant", Content: string.Empty), null, cancellationToken);
+
+    public Task WriteTextAsync(SseWriter writer, string text, CancellationToken cancellationToken) =>
+        Write(writer, new ChatDelta(Content: text), null, cancellationToken);
+
+    public Task WriteFinishAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken) =>
+        Write(writer, new ChatDelta(), finishReason, cancellationToken);
+
+    public Task WriteUsageAsync(SseWriter writer, Usage usage, CancellationToken cancellationToken) =>
+        writer.WriteEventAsync(new ChatCompletionChunk(id, created, model, [], usage), OpenAiJsonContext.Default.ChatCompletionChunk, cancellationToken);
+
+    private Task Write(SseWriter writer, ChatDelta delta, string? finishReason, CancellationToken cancellationToken) =>
+        writer.WriteEventAsync(new ChatCompletionChunk(id, created, model, [new ChatChunkChoice(0, delta, finishReason)]), OpenAiJsonContext.Default.ChatCompletionChunk, cancellationToken);
+}
+
+internal sealed class CompletionStreamFormat(string id, long created, string model) : IStreamFormat
+{
+    public Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task WriteTextAsync(SseWriter writer, string text, CancellationToken cancellationToken) => Write(writer, text, null, cancellationToken);
+
+    public Task WriteFinishAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken) => Write(writer, string.Empty, finishReason, cancellationToken);
+
+    public Task WriteUsageAsync(SseWriter writer, Usage usage, CancellationToken cancellationToken) =>
+        writer.WriteEventAsync(new CompletionResponse(id, created, model, [], usage), OpenAiJsonContext.Default.CompletionResponse, cancellationToken);
+
+    private Task Write(SseWriter writer, string text, string? finishReason, CancellationToken cancellationToken) =>
+        writer.WriteEventAsync(new CompletionResponse(id, created, model, [new CompletionChoice(0, text, finishReason)]), OpenAiJsonContext.Default.CompletionResponse, cancellationToken);
+}

@@ -1,0 +1,166 @@
+using System.Net;
+using System.Text;
+using InferenceMesh.Gateway.Tests.Common;
+
+namespace InferenceMesh.Gateway.Tests.Errors;
+
+/// <summary>
+/// Every bad input gets the right status and OpenAI's error shape, without stack traces. Runs on the real
+/// host; the unknown-model case needs the real catalog and the prompt-too-long case the real engine.
+/// </summary>
+public sealed class ErrorResponseTests
+{
+    private const string Chat = "/v1/chat/completions";
+
+    [Fact]
+    public async Task Malformed_json_is_400()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await environment.Http.PostAsync(Chat, ApiAssert.Json("""{"model":"stories260K","messages":[{"role":"user","content":"secret words"""));
+
+        var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, code: "invalid_json");
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.DoesNotContain("secret", error.GetRawText());
+    }
+
+    [Theory]
+    [InlineData("""{"model":"stories260K","messages":[{"role":"user","content":"hi"}],"temperature":"hot"}""", "temperature")]
+    [InlineData("""{"model":"stories260K","messages":"hi"}""", "messages")]
+    [InlineData("", null)]
+    [InlineData("[]", null)]
+    public async Task Wrongly_typed_json_is_400_naming_where(string body, string? param)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await environment.Http.PostAsync(Chat, ApiAssert.Json(body));
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param: param, code: "invalid_json");
+    }
+
+    [Fact]
+    public async Task Unknown_model_is_404_model_not_found()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await environment.Http.PostAsync(Chat, ApiAssert.Json("""{"model":"no-such-model","messages":[{"role":"user","content":"hi"}]}"""));
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.NotFound, param: "model", code: "model_not_found");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Prompt_over_the_context_is_400_naming_the_limit(bool stream)
+    {
+        await using var environment = await TestEnvironment.StartAsync(e => e.ContextLength = 32);
+        var prompt = string.Concat(Enumerable.Repeat("Once upon a time there was a cat. ", 20));
+
+        using var response = await environment.Http.PostAsync("/v1/completions",
+            ApiAssert.Json($$"""{"model":"stories260K","prompt":"{{prompt}}","stream":{{(stream ? "true" : "false")}}}"""));
+
+        var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param: "prompt", code: "context_length_exceeded");
+        Assert.Contains("32", error.GetProperty("message").GetString());
+        Assert.DoesNotContain("cat", error.GetProperty("message").GetString());
+    }
+
+    [Theory]
+    [InlineData("\"temperature\":5", "temperature")]
+    [InlineData("\"top_p\":2", "top_p")]
+    [InlineData("\"n\":2", "n")]
+    [InlineData("\"logit_bias\":{\"5\":200}", "logit_bias")]
+    [InlineData("\"logit_bias\":{\"abc\":1}", "logit_bias")]
+    [InlineData("\"max_tokens\":0", "max_tokens")]
+    [InlineData("\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]", "stop")]
+    [InlineData("\"presence_penalty\":3", "presence_penalty")]
+    [InlineData("\"frequency_penalty\":-3", "frequency_penalty")]
+    [InlineData("\"top_k\":-1", "top_k")]
+    [InlineData("\"min_p\":1.5", "min_p")]
+    [InlineData("\"repeat_penalty\":0", "repeat_penalty")]
+    public async Task Invalid_parameter_is_400_naming_it(string parameter, string param)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await environment.Http.PostAsync(Chat, ApiAssert.Json($$"""{"model":"stories260K","messages":[{"role":"user","content":"hi"}],{{parameter}}}"""));
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param: param);
+    }
+
+    [Theory]
+    [InlineData("""{"model":"stories260K","messages":[]}""", "messages")]
+    [InlineData("""{"model":"stories260K","messages":[{"role":"wizard","content":"hi"}]}""", "messages[0].role")]
+    [InlineData("""{"model":"stories260K","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}""", "messages[0].content")]
+    [InlineData("""{"messages":[{"role":"user","content":"hi"}]}""", "model")]
+    public async Task Invalid_messages_are_400_naming_the_field(string body, string param)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await environment.Http.PostAsync(Chat, ApiAssert.Json(body));
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param: param);
+    }
+
+    [Fact]
+    public async Task Oversized_body_is_413_in_our_shape()
+    {
+        await using var environment = await TestEnvironment.StartAsync(e => e.ExtraArgs.AddRange(["--max-body-bytes", "2048"]));
+        var big = new string('a', 8 * 1024);
+
+        using var response = await environment.Http.PostAsync(Chat, ApiAssert.Json($$"""{"model":"stories260K","messages":[{"role":"user","content":"{{big}}"}]}"""));
+
+        var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, code: "request_too_large");
+        Assert.Contains("2048", error.GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task Oversized_chunked_body_is_413_in_our_shape()
+    {
+        await using var environment = await TestEnvironment.StartAsync(e => e.ExtraArgs.AddRange(["--max-body-bytes", "2048"]));
+        var content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes($$"""{"model":"stories260K","prompt":"{{new string('a', 4096)}}"}""")));
+        content.Headers.ContentType = new("application/json");
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = content };
+        request.Headers.TransferEncodingChunked = true;
+        using var response = await environment.Http.SendAsync(request);
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, code: "request_too_large");
+    }
+
+    [Theory]
+    [InlineData("evil.example")]
+    [InlineData("192.168.0.10")]
+    public async Task Non_loopback_host_header_is_403(string host)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
+        request.Headers.Host = host;
+        using var response = await environment.Http.SendAsync(request);
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.Forbidden, code: "host_not_allowed");
+    }
+
+    [Fact]
+    public async Task Allowed_hosts_flag_lets_a_name_through()
+    {
+        await using var environment = await TestEnvironment.StartAsync(e => e.ExtraArgs.AddRange(["--allowed-hosts", "mesh.lan"]));
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/health");
+        request.Headers.Host = "mesh.lan";
+        using var response = await environment.Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Unknown_route_is_404_and_wrong_method_is_405_in_our_shape()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var notFound = await environment.Http.GetAsync("/v1/nothing-here");
+        await ApiAssert.ErrorAsync(notFound, HttpStatusCode.NotFound, code: "unknown_url");
+
+        using var wrongMethod = await environment.Http.GetAsync(Chat);
+        await ApiAssert.ErrorAsync(wrongMethod, HttpStatusCode.MethodNotAllowed, code: "method_not_allowed");
+    }
+}

@@ -1,0 +1,83 @@
+using InferenceMesh.Gateway.Hosting;
+
+namespace InferenceMesh.Gateway.Tests.Hosting;
+
+public sealed class GatewayOptionsTests
+{
+    [Fact]
+    public void Defaults_are_loopback_8080_and_xdg_models_folder()
+    {
+        var parsed = GatewayCommandLine.Parse([]);
+
+        var options = Assert.IsType<GatewayOptions>(parsed.Options);
+        Assert.Equal("127.0.0.1", options.Host);
+        Assert.Equal(8080, options.Port);
+        Assert.Null(options.Threads);
+        Assert.Null(options.Slots);
+        Assert.Null(options.ContextLength);
+        Assert.Equal(8L * 1024 * 1024, options.MaxRequestBodyBytes);
+        Assert.Empty(options.AllowedHosts);
+        Assert.EndsWith(Path.Combine("inference-mesh", "models"), options.ModelsDirectory);
+        Assert.Null(options.Validate());
+    }
+
+    [Fact]
+    public void Flags_are_parsed_in_both_forms()
+    {
+        var parsed = GatewayCommandLine.Parse(["--models", "/tmp/m", "--port=9000", "--threads", "2", "--host", "localhost", "--slots", "3", "--ctx", "128", "--allowed-hosts", "a.example, b.example", "--max-body-bytes", "4096"]);
+
+        var options = Assert.IsType<GatewayOptions>(parsed.Options);
+        Assert.Equal("/tmp/m", options.ModelsDirectory);
+        Assert.Equal(9000, options.Port);
+        Assert.Equal(2, options.Threads);
+        Assert.Equal("localhost", options.Host);
+        Assert.Equal(3, options.Slots);
+        Assert.Equal(128, options.ContextLength);
+        Assert.Equal(["a.example", "b.example"], options.AllowedHosts);
+        Assert.Equal(4096, options.MaxRequestBodyBytes);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--port", "70000" }, "--port must be from 0 to 65535 (got 70000).")]
+    [InlineData(new[] { "--port", "x" }, "--port must be an integer (got 'x').")]
+    [InlineData(new[] { "--threads", "0" }, "--threads must be from 1 to 1024 (got 0).")]
+    [InlineData(new[] { "--slots", "0" }, "--slots must be from 1 to 256 (got 0).")]
+    [InlineData(new[] { "--ctx", "8" }, "--ctx must be from 16 to 1048576 tokens (got 8).")]
+    [InlineData(new[] { "--host", "example.com" }, "--host must be an IP address or 'localhost' (got 'example.com').")]
+    [InlineData(new[] { "--max-body-bytes", "10" }, "--max-body-bytes must be at least 1024 (got 10).")]
+    [InlineData(new[] { "--bogus", "1" }, "Unknown flag '--bogus' (see --help).")]
+    [InlineData(new[] { "--port" }, "--port needs a value (see --help).")]
+    [InlineData(new[] { "stray" }, "Unexpected argument 'stray'; flags start with '--' (see --help).")]
+    public void Invalid_flags_give_one_line_errors(string[] args, string expected)
+    {
+        var parsed = GatewayCommandLine.Parse(args);
+
+        Assert.Null(parsed.Options);
+        Assert.Equal(expected, parsed.Error);
+        Assert.DoesNotContain('\n', parsed.Error!);
+    }
+
+    [Fact]
+    public void Build_throws_the_one_line_error()
+    {
+        var ex = Assert.Throws<GatewayOptionsException>(() => GatewayApp.Build(["--port", "-1"]));
+        Assert.Equal("--port must be from 0 to 65535 (got -1).", ex.Message);
+    }
+
+    [Fact]
+    public void Models_folder_follows_xdg_data_home()
+    {
+        var previous = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
+        try
+        {
+            Environment.SetEnvironmentVariable("XDG_DATA_HOME", "/xdg/data");
+            Assert.Equal("/xdg/data/inference-mesh/models", GatewayDefaults.ModelsDirectory());
+            Environment.SetEnvironmentVariable("XDG_DATA_HOME", "relative/ignored");
+            Assert.Equal(Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local/share/inference-mesh/models"), GatewayDefaults.ModelsDirectory());
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("XDG_DATA_HOME", previous);
+        }
+    }
+}
