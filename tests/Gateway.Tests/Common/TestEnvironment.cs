@@ -53,6 +53,12 @@ internal sealed class TestEnvironment : IAsyncDisposable
 
     private async Task<TestEnvironment> StartCoreAsync()
     {
+        if (ModelsDirectory == TestPaths.ModelsDir)
+        {
+            // Fails with a clear message (never a silent skip or a confusing 404) when the shared model is missing.
+            _ = TestPaths.Stories260K;
+        }
+
         var args = new List<string> { "--models", ModelsDirectory, "--port", "0", "--threads", Threads.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         if (ContextLength is { } ctx) args.AddRange(["--ctx", ctx.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         if (Slots is { } slots) args.AddRange(["--slots", slots.ToString(System.Globalization.CultureInfo.InvariantCulture)]);

@@ -1,0 +1,171 @@
+using InferenceMesh.Router.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace InferenceMesh.Router.Policies;
+
+/// <summary>
+/// Holds the current <see cref="RoutingSnapshot"/>; watches the config file and the policies folder
+/// with <see cref="FileSystemWatcher"/> and reloads after a quiet period (a TimeProvider timer), so a
+/// burst of editor writes gives one reload.
+/// </summary>
+internal sealed partial class RoutingConfigProvider : IRoutingConfigProvider, IDisposable
+{
+    private readonly RouterOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _reloadLock = new();
+    private readonly List<FileSystemWatcher> _watchers = [];
+    private readonly ITimer? _debounce;
+    private RoutingSnapshot _current;
+    private IReadOnlyList<ConfigError> _lastErrors = [];
+    private bool _disposed;
+
+    public RoutingConfigProvider(RoutingSnapshot initial, RouterOptions options, TimeProvider time, ILogger<RoutingConfigProvider>? logger = null)
+    {
+        _current = initial;
+        _options = options;
+        _time = time;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        if (options.WatchForChanges)
+        {
+            if (options.ReloadDebounce > TimeSpan.Zero)
+            {
+                _debounce = time.CreateTimer(static state => ((RoutingConfigProvider)state!).ReloadFromWatcher(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            }
+
+            StartWatching(initial.Files);
+        }
+    }
+
+    public RoutingSnapshot Current => Volatile.Read(ref _current);
+
+    public IReadOnlyList<ConfigError> LastErrors => Volatile.Read(ref _lastErrors);
+
+    public event EventHandler<RoutingReloadResult>? Reloaded;
+
+    /// <summary>Loads at start-up: a valid snapshot, or the errors that must stop start-up.</summary>
+    public static LoadResult<RoutingSnapshot> LoadInitial(RouterOptions options, TimeProvider time) =>
+        RoutingSnapshotLoader.Load(options, time.GetUtcNow());
+
+    public RoutingReloadResult Reload()
+    {
+        RoutingReloadResult result;
+        lock (_reloadLock)
+        {
+            var previous = Current;
+            var loaded = RoutingSnapshotLoader.Load(_options, _time.GetUtcNow(), previous.Version + 1);
+            if (loaded.IsValid)
+            {
+                Volatile.Write(ref _current, loaded.Value!);
+                Volatile.Write(ref _lastErrors, []);
+                result = new RoutingReloadResult(true, loaded.Value!, []);
+                Log.Reloaded(_logger, loaded.Value!.Policy.Name, loaded.Value.Version, loaded.Value.Backends.Count);
+            }
+            else
+            {
+                Volatile.Write(ref _lastErrors, loaded.Errors);
+                result = new RoutingReloadResult(false, previous, loaded.Errors);
+                foreach (var error in loaded.Errors)
+                {
+                    Log.ReloadRejected(_logger, error.File, error.Line, error.Column, error.Reason, previous.Version);
+                }
+            }
+        }
+
+        Reloaded?.Invoke(this, result);
+        return result;
+    }
+
+    public void Dispose()
+    {
+        lock (_reloadLock)
+        {
+            _disposed = true;
+        }
+
+        foreach (var watcher in _watchers)
+        {
+            watcher.Dispose();
+        }
+
+        _debounce?.Dispose();
+    }
+
+    private void StartWatching(IReadOnlyList<string> files)
+    {
+        // One watcher per folder; the policies folder is watched even when the built-in policy is in use, so adding default.yaml takes effect.
+        foreach (var folder in files.Select(Path.GetDirectoryName).Append(Path.GetFullPath(_options.PoliciesDirectory)).Distinct(StringComparer.Ordinal))
+        {
+            if (folder is null || !Directory.Exists(folder))
+            {
+                continue;
+            }
+
+            var watcher = new FileSystemWatcher(folder)
+            {
+                NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,
+                IncludeSubdirectories = false,
+            };
+            watcher.Changed += OnFileEvent;
+            watcher.Created += OnFileEvent;
+            watcher.Deleted += OnFileEvent;
+            watcher.Renamed += OnFileEvent;
+            watcher.Error += (_, e) => Log.WatcherError(_logger, folder, e.GetException());
+            watcher.EnableRaisingEvents = true;
+            _watchers.Add(watcher);
+        }
+    }
+
+    private void OnFileEvent(object sender, FileSystemEventArgs e)
+    {
+        if (!IsRelevant(e.FullPath) && !(e is RenamedEventArgs renamed && IsRelevant(renamed.OldFullPath)))
+        {
+            return;
+        }
+
+        if (_debounce is null)
+        {
+            ReloadFromWatcher();
+        }
+        else
+        {
+            _debounce.Change(_options.ReloadDebounce, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private bool IsRelevant(string path)
+    {
+        var full = Path.GetFullPath(path);
+        var files = Current.Files;
+        if (files.Contains(full, StringComparer.Ordinal))
+        {
+            return true;
+        }
+
+        // A policy file in the policies folder (the config may switch to it on the same reload).
+        return string.Equals(Path.GetDirectoryName(full), Path.GetFullPath(_options.PoliciesDirectory), StringComparison.Ordinal)
+            && (full.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || full.EndsWith(".yml", StringComparison.OrdinalIgnoreCase));
+    }
+
+    private void ReloadFromWatcher()
+    {
+        lock (_reloadLock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+        }
+
+        try
+        {
+            Reload();
+        }
+        catch (Exception ex)
+        {
+            // A bug, not a bad file (those are values): keep serving with the last good snapshot.
+            Log.ReloadFailed(_logger, ex);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+using InferenceMesh.Router.Policies;
+using InferenceMesh.Router.Tests.Common;
+
+namespace InferenceMesh.Router.Tests.Policies;
+
+public sealed class RoutingConfigProviderTests : IDisposable
+{
+    private readonly RouterTestEnvironment _env = new();
+
+    public RoutingConfigProviderTests()
+    {
+        _env.WriteConfig(RouterTestEnvironment.AcceptanceConfig);
+        _env.CopyRepoDefaultPolicy();
+    }
+
+    public void Dispose() => _env.Dispose();
+
+    [Fact]
+    public void Reload_picks_up_a_changed_valid_file()
+    {
+        using var provider = new RoutingConfigProvider(_env.Load(), _env.Options(), _env.Time);
+        _env.WriteConfig(RouterTestEnvironment.AcceptanceConfig.Replace("quality: 0.95", "quality: 0.6"));
+
+        var result = provider.Reload();
+
+        Assert.True(result.Applied);
+        Assert.Empty(result.Errors);
+        Assert.Equal(2, provider.Current.Version);
+        Assert.Equal(0.6, provider.Current.Backends.Single(b => b.Name == "cloud-a").Quality);
+    }
+
+    [Fact]
+    public void Broken_edit_keeps_the_last_good_snapshot_and_reports_why()
+    {
+        using var provider = new RoutingConfigProvider(_env.Load(), _env.Options(), _env.Time);
+        var good = provider.Current;
+        var policyPath = _env.WritePolicy("weights:\n  quality: 7\n");
+        RoutingReloadResult? raised = null;
+        provider.Reloaded += (_, r) => raised = r;
+
+        var result = provider.Reload();
+
+        Assert.False(result.Applied);
+        Assert.Same(good, provider.Current);
+        Assert.Same(good, result.Current);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal((policyPath, 2), (error.File, error.Line));
+        Assert.Contains("weights.quality must be from 0 to 1 (got 7)", error.Reason);
+        Assert.Equal(result.Errors, provider.LastErrors);
+        Assert.Same(result, raised);
+
+        // Fixing the file clears the error and applies.
+        _env.CopyRepoDefaultPolicy();
+        Assert.True(provider.Reload().Applied);
+        Assert.Empty(provider.LastErrors);
+    }
+
+    [Fact]
+    public async Task Watcher_reloads_when_a_file_changes()
+    {
+        var options = _env.Options(watch: true) with { ReloadDebounce = TimeSpan.FromMilliseconds(20) };
+        using var provider = new RoutingConfigProvider(_env.Load(), options, TimeProvider.System);
+        var applied = new TaskCompletionSource<RoutingReloadResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        provider.Reloaded += (_, r) =>
+        {
+            if (r.Applied && r.Current.Backends.Any(b => b is { Name: "cloud-a", Quality: 0.5 }))
+            {
+                applied.TrySetResult(r);
+            }
+        };
+
+        _env.WriteConfig(RouterTestEnvironment.AcceptanceConfig.Replace("quality: 0.95", "quality: 0.5"));
+
+        // The timeout only bounds a failure; success completes as soon as the event arrives.
+        var result = await applied.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Same(result.Current, provider.Current);
+    }
+}
