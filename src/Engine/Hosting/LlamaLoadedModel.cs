@@ -80,8 +80,19 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
             return EngineResult<LlamaLoadedModel>.Fail(EngineError.ModelLoadFailed, $"llama.cpp could not create a context of {slots} × {slotContext} tokens for model '{source.Id}'.");
         }
 
+        // A persistent pool for both contexts: without it ggml spawns and joins threads in every decode.
+        var threadpool = SafeGgmlThreadpoolHandle.Create(threads);
+        if (threadpool is null)
+        {
+            LogNoThreadpool(logger, source.Id);
+        }
+        else
+        {
+            LlamaNative.llama_attach_threadpool(context, threadpool.DangerousGetHandle(), threadpool.DangerousGetHandle());
+        }
+
         var settings = new SchedulerSettings(source.Id, slots, slotContext, batchSize, options.ResolveQueueLimit(), options.PrefixReuse && !IsRecurrent(model), threads);
-        var scheduler = new BatchScheduler(settings, model, context, () => CreateEmbeddingContext(model, slotContext, threads), logger);
+        var scheduler = new BatchScheduler(settings, model, context, threadpool, () => CreateEmbeddingContext(model, slotContext, threads, threadpool), logger);
         var estimated = (long)LlamaNative.llama_model_size(model) + EstimateKvBytes(model, slots * slotContext);
         LogLoaded(logger, source.Id, slots, slotContext, threads, estimated / (1024 * 1024));
         return EngineResult<LlamaLoadedModel>.Ok(new LlamaLoadedModel(source, model, scheduler, estimated));
@@ -227,7 +238,7 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
         _model.Dispose();
     }
 
-    private static SafeLlamaContextHandle? CreateEmbeddingContext(SafeLlamaModelHandle model, int slotContext, int threads)
+    private static SafeLlamaContextHandle? CreateEmbeddingContext(SafeLlamaModelHandle model, int slotContext, int threads, SafeGgmlThreadpoolHandle? threadpool)
     {
         var size = (uint)Math.Min(slotContext, EmbeddingLimits.MaxTokensPerDecode);
         var contextParams = LlamaNative.llama_context_default_params();
@@ -241,7 +252,14 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
         contextParams.pooling_type = LlamaPoolingType.Mean;
         contextParams.kv_unified = true;
         contextParams.no_perf = true;
-        return SafeLlamaContextHandle.Create(model, contextParams);
+        var context = SafeLlamaContextHandle.Create(model, contextParams);
+        if (context is not null && threadpool is not null)
+        {
+            // The scheduler thread runs one context at a time, so both can share the pool.
+            LlamaNative.llama_attach_threadpool(context, threadpool.DangerousGetHandle(), threadpool.DangerousGetHandle());
+        }
+
+        return context;
     }
 
     private static bool IsRecurrent(SafeLlamaModelHandle model)
@@ -321,6 +339,9 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
             return handle.AddrOfPinnedObject();
         }
     }
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "No persistent CPU threadpool for model {ModelId}: ggml will create threads in every decode (slower)")]
+    private static partial void LogNoThreadpool(ILogger logger, string modelId);
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Loaded model {ModelId}: {Slots} slots × {SlotContext} tokens, {Threads} threads, about {MiB} MiB")]
     private static partial void LogLoaded(ILogger logger, string modelId, int slots, int slotContext, int threads, long miB);

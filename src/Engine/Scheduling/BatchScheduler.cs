@@ -26,6 +26,7 @@ internal sealed partial class BatchScheduler : IDisposable
     private readonly SchedulerSettings _settings;
     private readonly SafeLlamaModelHandle _model;
     private readonly SafeLlamaContextHandle _context;
+    private readonly SafeGgmlThreadpoolHandle? _threadpool;
     private readonly IntPtr _vocab;
     private readonly IntPtr _memory;
     private readonly Func<SafeLlamaContextHandle?> _embeddingContextFactory;
@@ -52,9 +53,11 @@ internal sealed partial class BatchScheduler : IDisposable
         SchedulerSettings settings,
         SafeLlamaModelHandle model,
         SafeLlamaContextHandle context,
+        SafeGgmlThreadpoolHandle? threadpool,
         Func<SafeLlamaContextHandle?> embeddingContextFactory,
         ILogger logger)
     {
+        _threadpool = threadpool;
         _settings = settings;
         _model = model;
         _context = context;
@@ -149,7 +152,12 @@ internal sealed partial class BatchScheduler : IDisposable
         Wake();
         _thread.Join();
         _batch.Dispose();
+        _embeddingBatch?.Dispose();
         _embeddingContext?.Dispose();
+        _context.Dispose();
+
+        // Both contexts are freed: nothing uses the pool any more.
+        _threadpool?.Dispose();
         _wake.Dispose();
     }
 
