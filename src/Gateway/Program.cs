@@ -1,4 +1,10 @@
 using InferenceMesh.Gateway.Hosting;
+using InferenceMesh.Router.Configuration;
+
+if (ConfigCheckCli.IsConfigCheck(args))
+{
+    return ConfigCheckCli.Run(args, Console.Out, Console.Error);
+}
 
 var parsed = GatewayCommandLine.Parse(args);
 if (parsed.HelpRequested)
@@ -13,7 +19,23 @@ if (parsed.Options is not { } options)
     return 2;
 }
 
-var app = GatewayApp.Build(options);
+WebApplication app;
+try
+{
+    app = GatewayApp.Build(options);
+}
+catch (RoutingConfigException ex)
+{
+    // One message: every error as file:line:column: reason.
+    Console.Error.WriteLine($"inference-mesh: {ex.Message}");
+    return 2;
+}
+catch (GatewayOptionsException ex)
+{
+    Console.Error.WriteLine($"inference-mesh: {ex.Message}");
+    return 2;
+}
+
 await app.StartAsync();
 GatewayApp.LogListening(app, options);
 await app.WaitForShutdownAsync();

@@ -1,4 +1,5 @@
 using InferenceMesh.Gateway.Apis;
+using InferenceMesh.Gateway.Backends;
 using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Metrics;
 using InferenceMesh.Gateway.Security;
@@ -35,6 +36,11 @@ internal static partial class GatewayApp
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        if (app.Services.GetRequiredService<BackendOptions>().Validate() is { } backendError)
+        {
+            throw new GatewayOptionsException(backendError);
+        }
+
         app.UseGatewayPipeline();
         app.MapGatewayApis();
         return app;
@@ -53,6 +59,7 @@ internal static partial class GatewayApp
     {
         app.MapModelsApi();
         app.MapChatCompletionsApi();
+        app.MapRouteApi();
         app.MapCompletionsApi();
         app.MapEmbeddingsApi();
         app.MapHealthApi();

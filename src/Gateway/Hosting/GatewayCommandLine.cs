@@ -7,7 +7,8 @@ internal static class GatewayCommandLine
 {
     public const string Usage = """
         Usage: inference-mesh [--models DIR] [--host ADDR] [--port N] [--threads T] [--slots S] [--ctx C]
-                              [--allowed-hosts h1,h2] [--max-body-bytes B]
+                              [--allowed-hosts h1,h2] [--max-body-bytes B] [--config FILE] [--policies DIR]
+               inference-mesh config check [--config FILE] [--policies DIR] [--models DIR] [--prompt TEXT] [--model NAME]
 
           --models DIR          folder of *.gguf models (default: $XDG_DATA_HOME/inference-mesh/models,
                                 else ~/.local/share/inference-mesh/models)
@@ -18,6 +19,12 @@ internal static class GatewayCommandLine
           --ctx C               context tokens per slot (default: the model's training context, at most 4096)
           --allowed-hosts LIST  Host header values accepted besides loopback names; '*' accepts any
           --max-body-bytes B    largest request body (default: 8388608)
+          --config FILE         routing config (YAML: backends, policy); none = local model only
+          --policies DIR        folder of policy files (default: ./policies, else the one installed
+                                next to the executable, else the built-in default policy)
+
+        config check validates the config and every policy, then prints the plan for --prompt
+        (classified in process; only kinds of findings are printed, never the text). Exit 0 when valid.
         """;
 
     /// <summary>The result of parsing: options, or a one-line error, or a request for help.</summary>
@@ -85,6 +92,12 @@ internal static class GatewayCommandLine
                 case "--max-body-bytes":
                     if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes)) return NotInteger(name, value);
                     options = options with { MaxRequestBodyBytes = bytes };
+                    break;
+                case "--config":
+                    options = options with { ConfigPath = Path.GetFullPath(value) };
+                    break;
+                case "--policies":
+                    options = options with { PoliciesDirectory = Path.GetFullPath(value) };
                     break;
                 case "--allowed-hosts":
                     options = options with

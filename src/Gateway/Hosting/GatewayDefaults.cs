@@ -30,6 +30,17 @@ internal static class GatewayDefaults
         return Path.Combine(dataHome, "inference-mesh", "models");
     }
 
+    /// <summary>
+    /// The policies folder: ./policies when it exists (a checkout or a deployment's working folder), else the
+    /// copy next to the executable (installed with it). When that folder has no default.yaml either, the
+    /// router's built-in copy of the default policy is used.
+    /// </summary>
+    public static string PoliciesDirectory()
+    {
+        var local = Path.GetFullPath("policies");
+        return Directory.Exists(local) ? local : Path.Combine(AppContext.BaseDirectory, "policies");
+    }
+
     public static bool IsListenHost(string host) =>
         string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase) || IPAddress.TryParse(host, out _);
 }

@@ -30,6 +30,12 @@ public sealed record GatewayOptions
     /// </summary>
     public IReadOnlyList<string> AllowedHosts { get; init; } = [];
 
+    /// <summary>The router's config file (<c>--config FILE</c>: backends, policy name); null serves the local backend only. The default value is null.</summary>
+    public string? ConfigPath { get; init; }
+
+    /// <summary>The policies folder (<c>--policies DIR</c>). The default value is <see cref="GatewayDefaults.PoliciesDirectory"/>.</summary>
+    public string PoliciesDirectory { get; init; } = GatewayDefaults.PoliciesDirectory();
+
     /// <summary>Seconds sent in Retry-After when the engine is overloaded. The default value is 1.</summary>
     public int RetryAfterSeconds { get; init; } = GatewayDefaults.RetryAfterSeconds;
 
@@ -39,6 +45,16 @@ public sealed record GatewayOptions
         if (string.IsNullOrWhiteSpace(ModelsDirectory))
         {
             return "--models must name a folder.";
+        }
+
+        if (ConfigPath is { } config && string.IsNullOrWhiteSpace(config))
+        {
+            return "--config must name a file.";
+        }
+
+        if (string.IsNullOrWhiteSpace(PoliciesDirectory))
+        {
+            return "--policies must name a folder.";
         }
 
         if (Port is < 0 or > 65535)

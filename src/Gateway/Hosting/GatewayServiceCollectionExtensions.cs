@@ -5,6 +5,14 @@ using InferenceMesh.Gateway.Inference;
 using InferenceMesh.Gateway.Metrics;
 using InferenceMesh.Gateway.OpenAi;
 using InferenceMesh.Gateway.Security;
+using InferenceMesh.Gateway.Backends;
+using InferenceMesh.Gateway.Backends.Anthropic;
+using InferenceMesh.Gateway.Backends.OpenAi;
+using InferenceMesh.Gateway.Backends.Resilience;
+using InferenceMesh.Gateway.Routing;
+using InferenceMesh.Router;
+using InferenceMesh.Router.Configuration;
+using InferenceMesh.Router.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace InferenceMesh.Gateway.Hosting;
@@ -25,7 +33,34 @@ internal static class GatewayServiceCollectionExtensions
         builder.Services.AddSingleton<HostAllowList>();
         builder.Services.AddSingleton<InferenceService>();
         builder.Services.AddInferenceBackends(options);
+        builder.Services.AddGatewayRouting(options);
         return builder;
+    }
+
+    /// <summary>
+    /// Classifier, router (config and policy loaded now: a bad file throws <see cref="RoutingConfigException"/>
+    /// with file, line and reason) and the remote backends with their resilience pipelines.
+    /// </summary>
+    public static IServiceCollection AddGatewayRouting(this IServiceCollection services, GatewayOptions options)
+    {
+        services.AddSingleton<ILocalModelDirectory, CatalogLocalModels>();
+        services.AddPrivacyClassifier();
+        services.AddInferenceRouter(new RouterOptions { ConfigPath = options.ConfigPath, PoliciesDirectory = options.PoliciesDirectory });
+        services.AddHttpForwarder();
+        services.TryAddSingleton(new BackendOptions());
+        services.AddSingleton(sp => new BackendTransport(sp.GetRequiredService<BackendOptions>()));
+        services.AddSingleton<IChatBackend, OpenAiChatBackend>();
+        // Anthropic Messages (Backends/Anthropic): translated, same transport and resilience as the OpenAI backend.
+        services.AddSingleton(sp => new AnthropicUpstreamClient(
+            sp.GetRequiredService<BackendTransport>().Invoker,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<AnthropicUpstreamClient>>(),
+            sp.GetRequiredService<BackendOptions>().ToAnthropicOptions()));
+        services.AddSingleton<IChatBackend, AnthropicChatBackend>();
+        services.AddSingleton<BackendPipelines>();
+        services.AddSingleton<ChatRouting>();
+        services.AddSingleton<ChatExecutor>();
+        return services;
     }
 
     /// <summary>Listens on exactly the configured address (127.0.0.1:8080 by default), with the body size limit.</summary>

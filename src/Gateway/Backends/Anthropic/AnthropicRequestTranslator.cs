@@ -1,0 +1,197 @@
+using System.Text.Json;
+using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.Inference;
+using InferenceMesh.Gateway.OpenAi;
+
+namespace InferenceMesh.Gateway.Backends.Anthropic;
+
+/// <summary>
+/// OpenAI chat-completions request → Anthropic Messages request. Parameters are validated with the same
+/// rules as the local path (<see cref="GenerationSettings.From"/>), then mapped:
+/// <list type="bullet">
+/// <item>system and developer messages → <c>system</c> (a string for one, text blocks for several);</item>
+/// <item>consecutive messages of the same role → one turn (each message a text block);</item>
+/// <item>a conversation starting with an assistant turn gets a leading user turn <see cref="AnthropicDefaults.LeadingUserPlaceholder"/>;</item>
+/// <item>a final assistant turn (prefill) loses trailing whitespace, which Anthropic rejects;</item>
+/// <item><c>temperature</c> above 1 (valid for OpenAI up to 2) is clamped to 1;</item>
+/// <item><c>max_completion_tokens</c>, else <c>max_tokens</c>, else the configured default → <c>max_tokens</c>;</item>
+/// <item><c>stop</c> → <c>stop_sequences</c>; <c>top_k</c> &gt; 0 passes through (0 = disabled is left out);</item>
+/// <item>tool messages and non-text content parts (image_url, input_audio, file) → 400 <c>unsupported_by_backend</c>.</item>
+/// </list>
+/// Ignored (Anthropic has no equivalent): seed, presence/frequency/repeat penalties, logit_bias, min_p.
+/// </summary>
+public static class AnthropicRequestTranslator
+{
+    public const string UnsupportedCode = "unsupported_by_backend";
+
+    /// <param name="request">The client's request (already parsed).</param>
+    /// <param name="upstreamModel">The model name to send (the executor resolves "auto" and aliases).</param>
+    /// <param name="stream">Whether to ask for an event stream.</param>
+    /// <param name="defaultMaxTokens">max_tokens when the client sets none.</param>
+    public static ApiResult<AnthropicMessagesRequest> Translate(ChatCompletionRequest request, string upstreamModel, bool stream, int defaultMaxTokens = AnthropicDefaults.MaxTokens)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentException.ThrowIfNullOrEmpty(upstreamModel);
+
+        var settings = GenerationSettings.From(request);
+        if (settings.Error is { } settingsError)
+        {
+            return settingsError;
+        }
+
+        var messages = request.Messages;
+        if (messages is null || messages.Count == 0)
+        {
+            return ApiErrors.InvalidParameter("messages", "'messages' must be a non-empty array.");
+        }
+
+        var system = new List<AnthropicContentBlock>();
+        var turns = new List<(string Role, List<AnthropicContentBlock> Blocks)>();
+        for (var i = 0; i < messages.Count; i++)
+        {
+            if (messages[i] is not { } message)
+            {
+                return ApiErrors.InvalidParameter($"messages[{i}]", "Each message must be an object with 'role' and 'content'.");
+            }
+
+            string? role = message.Role switch
+            {
+                "system" or "developer" => "system",
+                "user" or "assistant" => message.Role,
+                "tool" or "function" => null,
+                _ => string.Empty,
+            };
+            if (role is null)
+            {
+                return Unsupported($"messages[{i}].role", "Tool and function messages are not supported by the Anthropic backend yet.");
+            }
+
+            if (role.Length == 0)
+            {
+                return ApiErrors.InvalidParameter($"messages[{i}].role", "'role' must be one of system, developer, user, assistant, tool.");
+            }
+
+            var blocks = new List<AnthropicContentBlock>();
+            if (AppendText(message.Content, $"messages[{i}].content", blocks) is { } contentError)
+            {
+                return contentError;
+            }
+
+            if (role == "system")
+            {
+                system.AddRange(blocks);
+            }
+            else if (blocks.Count == 0)
+            {
+                // Anthropic rejects empty text; an empty turn carries nothing, so it is left out (merging keeps roles alternating).
+            }
+            else if (turns.Count > 0 && turns[^1].Role == role)
+            {
+                turns[^1].Blocks.AddRange(blocks);
+            }
+            else
+            {
+                turns.Add((role, blocks));
+            }
+        }
+
+        if (turns.Count > 0 && turns[^1].Role == "assistant")
+        {
+            var last = turns[^1].Blocks;
+            var trimmed = last[^1].Text!.TrimEnd();
+            if (trimmed.Length == 0)
+            {
+                last.RemoveAt(last.Count - 1);
+            }
+            else
+            {
+                last[^1] = AnthropicContentBlock.OfText(trimmed);
+            }
+
+            if (last.Count == 0)
+            {
+                turns.RemoveAt(turns.Count - 1);
+            }
+        }
+
+        if (turns.Count == 0)
+        {
+            return ApiErrors.InvalidParameter("messages", "'messages' must contain at least one user or assistant message with text.");
+        }
+
+        if (turns[0].Role != "user")
+        {
+            turns.Insert(0, ("user", [AnthropicContentBlock.OfText(AnthropicDefaults.LeadingUserPlaceholder)]));
+        }
+
+        var p = settings.Value!;
+        return new AnthropicMessagesRequest
+        {
+            Model = upstreamModel,
+            MaxTokens = p.MaxTokens ?? defaultMaxTokens,
+            System = system.Count switch
+            {
+                0 => null,
+                1 => AnthropicContent.FromText(system[0].Text!),
+                _ => AnthropicContent.FromBlocks(system),
+            },
+            Messages = [.. turns.Select(t => new AnthropicMessage(t.Role, t.Blocks.Count == 1 ? AnthropicContent.FromText(t.Blocks[0].Text!) : AnthropicContent.FromBlocks(t.Blocks)))],
+            Temperature = request.Temperature is { } t ? Math.Min(t, AnthropicDefaults.MaxTemperature) : null,
+            TopP = request.TopP,
+            TopK = request.TopK is > 0 ? request.TopK : null,
+            StopSequences = p.Stop.Count > 0 ? p.Stop : null,
+            Stream = stream ? true : null,
+        };
+    }
+
+    /// <summary>Appends the non-empty text of a string / null / array-of-parts content as text blocks.</summary>
+    private static ApiError? AppendText(JsonElement? content, string param, List<AnthropicContentBlock> blocks)
+    {
+        if (content is not { } element || element.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (element.ValueKind == JsonValueKind.String)
+        {
+            if (element.GetString() is { Length: > 0 } text)
+            {
+                blocks.Add(AnthropicContentBlock.OfText(text));
+            }
+
+            return null;
+        }
+
+        if (element.ValueKind != JsonValueKind.Array)
+        {
+            return ApiErrors.InvalidParameter(param, "'content' must be a string or an array of content parts.");
+        }
+
+        var j = 0;
+        foreach (var part in element.EnumerateArray())
+        {
+            var type = part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            switch (type)
+            {
+                case "text" when part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String:
+                    if (text.GetString() is { Length: > 0 } value)
+                    {
+                        blocks.Add(AnthropicContentBlock.OfText(value));
+                    }
+
+                    break;
+                case "image_url" or "input_audio" or "file":
+                    return Unsupported($"{param}[{j}]", $"'{type}' content parts are not supported by the Anthropic backend yet; send text parts only.");
+                default:
+                    return ApiErrors.InvalidParameter($"{param}[{j}]", "Each content part must be {\"type\":\"text\",\"text\":\"...\"}.");
+            }
+
+            j++;
+        }
+
+        return null;
+    }
+
+    private static ApiError Unsupported(string param, string message) =>
+        new(StatusCodes.Status400BadRequest, message, ApiError.InvalidRequest, param, UnsupportedCode);
+}

@@ -1,0 +1,112 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using InferenceMesh.Router.Configuration;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace InferenceMesh.Gateway.Backends.OpenAi;
+
+/// <summary>
+/// An OpenAI-compatible upstream, forwarded with YARP's <see cref="IHttpForwarder"/> (no buffering, SSE intact).
+/// The body is the client's with <c>model</c> replaced by the plan step's upstream model; the only credential
+/// sent is the backend's own key.
+/// </summary>
+internal sealed class OpenAiChatBackend(IHttpForwarder forwarder, BackendTransport transport, BackendOptions options, TimeProvider time) : IChatBackend
+{
+    public BackendKind Kind => BackendKind.OpenAi;
+
+    public async Task<BackendAttempt> SendAsync(BackendCall call, CancellationToken cancellationToken)
+    {
+        var http = call.Http;
+        if (http.Response.HasStarted)
+        {
+            throw new InvalidOperationException("A backend was called after the response started.");
+        }
+
+        var body = RewriteBody(call);
+        // The executor hands each attempt a clean response; each attempt gets a fresh copy of the (rewritten) body.
+        http.Features.Set<IForwarderErrorFeature>(null);
+        http.Request.Body = new MemoryStream(body, writable: false);
+        http.Request.ContentLength = body.Length;
+        http.Request.ContentType = "application/json";
+
+        var state = new OpenAiAttemptState();
+        var transformer = new OpenAiForwardTransformer(call, body.Length, state, options, time);
+        var baseUrl = call.Backend.BaseUrl?.ToString() ?? throw new InvalidOperationException($"Backend '{call.Backend.Name}' has no baseUrl.");
+        var forwarderError = await forwarder.SendAsync(http, baseUrl, transport.Invoker, transport.RequestConfig, transformer, cancellationToken);
+
+        if (state.Committed)
+        {
+            if (forwarderError is ForwarderError.ResponseBodyClient or ForwarderError.ResponseBodyCanceled || http.RequestAborted.IsCancellationRequested)
+            {
+                return new BackendAttempt(BackendError.Canceled, Committed: true, null, state.UpstreamStatus, state.TimeToFirstByte);
+            }
+
+            var error = state.BreakError ?? (forwarderError == ForwarderError.None ? BackendError.None : BackendError.StreamCut);
+            return new BackendAttempt(error, Committed: true, null, state.UpstreamStatus, state.TimeToFirstByte, state.Exception);
+        }
+
+        if (http.RequestAborted.IsCancellationRequested)
+        {
+            return BackendAttempt.Failed(BackendError.Canceled, state.UpstreamStatus);
+        }
+
+        if (state.Failure is { } failure)
+        {
+            return BackendAttempt.Failed(failure, state.UpstreamStatus, state.Exception);
+        }
+
+        var exception = http.Features.Get<IForwarderErrorFeature>()?.Exception;
+        return BackendAttempt.Failed(MapForwarderError(forwarderError, cancellationToken), state.UpstreamStatus, exception);
+    }
+
+    public async Task<BackendAttempt> ProbeAsync(BackendConfig backend, string? apiKey, CancellationToken cancellationToken)
+    {
+        var baseUrl = backend.BaseUrl?.ToString().TrimEnd('/') ?? throw new InvalidOperationException($"Backend '{backend.Name}' has no baseUrl.");
+        using var request = new HttpRequestMessage(HttpMethod.Get, baseUrl + "/models");
+        if (apiKey is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        }
+
+        var started = time.GetTimestamp();
+        try
+        {
+            using var response = await transport.Invoker.SendAsync(request, cancellationToken);
+            var status = (int)response.StatusCode;
+            return status is >= 200 and < 300
+                ? new BackendAttempt(BackendError.None, false, null, status, time.GetElapsedTime(started))
+                : BackendAttempt.Failed(BackendErrors.FromStatus(status), status);
+        }
+        catch (OperationCanceledException ex)
+        {
+            return BackendAttempt.Failed(BackendError.Timeout, null, ex);
+        }
+        catch (HttpRequestException ex)
+        {
+            return BackendAttempt.Failed(BackendError.Refused, null, ex);
+        }
+    }
+
+    private static BackendError MapForwarderError(ForwarderError error, CancellationToken cancellationToken) => error switch
+    {
+        _ when cancellationToken.IsCancellationRequested => BackendError.Timeout, // the first-byte timeout (the client is still there)
+        ForwarderError.RequestTimedOut => BackendError.Timeout,
+        // Connection refused or reset, DNS or TLS failure: nothing came back.
+        ForwarderError.Request or ForwarderError.RequestCreation or ForwarderError.NoAvailableDestinations => BackendError.Refused,
+        _ => BackendError.MalformedResponse,
+    };
+
+    /// <summary>The client's JSON with <c>model</c> set to the upstream's model; every other field is kept as sent.</summary>
+    private static byte[] RewriteBody(BackendCall call)
+    {
+        var body = call.Body.DeepClone().AsObject();
+        body["model"] = call.UpstreamModel;
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            body.WriteTo(writer);
+        }
+
+        return buffer.ToArray();
+    }
+}

@@ -1,0 +1,213 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using InferenceMesh.Gateway.Streaming;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace InferenceMesh.Gateway.Backends.OpenAi;
+
+/// <summary>
+/// Shapes one forwarded chat request and checks the upstream's answer BEFORE anything reaches the client.
+/// Request: no client header is copied (not the client's Authorization, cookies or our own headers); the
+/// backend's key, JSON content type and the rewritten path. Response: a non-2xx status, an empty or
+/// malformed body, or a stream whose first event is not a chunk becomes a failure value and
+/// <c>false</c> (YARP then sends nothing, and the executor tries the next backend); a good answer gets
+/// our backend header and, for a stream, the <see cref="OpenAiSseRelay"/> as its content.
+/// One instance per attempt.
+/// </summary>
+internal sealed class OpenAiForwardTransformer(
+    BackendCall call, int bodyLength, OpenAiAttemptState state, BackendOptions options, TimeProvider time) : HttpTransformer
+{
+    private static readonly MediaTypeHeaderValue JsonType = new("application/json");
+
+    public override ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    {
+        // Deliberately not calling base: it would copy every client header.
+        proxyRequest.RequestUri = new Uri(destinationPrefix.TrimEnd('/') + "/chat/completions");
+        proxyRequest.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(call.Stream ? "text/event-stream" : "application/json"));
+        proxyRequest.Headers.UserAgent.Add(new ProductInfoHeaderValue("inference-mesh", "1.0"));
+        if (call.ApiKey is { } key)
+        {
+            proxyRequest.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+
+        if (proxyRequest.Content is { } content)
+        {
+            content.Headers.ContentType = JsonType;
+            content.Headers.ContentLength = bodyLength;
+        }
+
+        state.SentAt = time.GetTimestamp();
+        return ValueTask.CompletedTask;
+    }
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        if (proxyResponse is null)
+        {
+            return false; // a transport failure: YARP reports it as a ForwarderError
+        }
+
+        var status = (int)proxyResponse.StatusCode;
+        state.UpstreamStatus = status;
+        if (status is < 200 or >= 300)
+        {
+            state.Failure = BackendErrors.FromStatus(status);
+            return false;
+        }
+
+        try
+        {
+            if (call.Stream)
+            {
+                if (!IsMediaType(proxyResponse, "text/event-stream"))
+                {
+                    state.Failure = BackendError.MalformedResponse;
+                    return false;
+                }
+
+                var upstream = await proxyResponse.Content.ReadAsStreamAsync(cancellationToken);
+                var relay = new OpenAiSseRelay(
+                    upstream, call.Backend.Name, call.Continuation, time, options.StreamIdleTimeout, options.MaxEventBytes,
+                    httpContext.RequestAborted, (error, exception) => state.StreamBroken(error, exception));
+                var first = await relay.ReadFirstEventAsync(cancellationToken);
+                if (first != BackendError.None)
+                {
+                    await relay.DisposeAsync();
+                    state.Failure = first;
+                    return false;
+                }
+
+                state.FirstByte(time);
+                call.OnFirstByte();
+                var content = new OpenAiSseRelayContent(relay);
+                content.Headers.ContentType = new MediaTypeHeaderValue("text/event-stream") { CharSet = "utf-8" };
+                proxyResponse.Content = content;
+            }
+            else
+            {
+                state.FirstByte(time);
+                call.OnFirstByte();
+                var body = await ReadBoundedAsync(proxyResponse.Content, options.MaxResponseBytes, cancellationToken);
+                if (body is null)
+                {
+                    state.Failure = BackendError.MalformedResponse;
+                    return false;
+                }
+
+                if (body.Length == 0)
+                {
+                    state.Failure = BackendError.EmptyResponse;
+                    return false;
+                }
+
+                if (!IsChatCompletion(body))
+                {
+                    state.Failure = BackendError.MalformedResponse;
+                    return false;
+                }
+
+                var content = new ByteArrayContent(body);
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+                proxyResponse.Content = content;
+            }
+        }
+        catch (OperationCanceledException ex)
+        {
+            state.Failure = BackendError.Timeout; // the executor turns it into Canceled when the client left
+            state.Exception = ex;
+            return false;
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException)
+        {
+            state.Failure = BackendError.MalformedResponse;
+            state.Exception = ex;
+            return false;
+        }
+
+        await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        var headers = httpContext.Response.Headers;
+        headers.Remove("Set-Cookie");
+        headers.ContentLength = call.Stream ? null : proxyResponse.Content.Headers.ContentLength;
+        if (call.Stream)
+        {
+            headers.CacheControl = "no-cache";
+            headers["X-Accel-Buffering"] = "no";
+        }
+
+        headers[BackendDefaults.BackendHeader] = call.Backend.Name;
+        state.Committed = true;
+        return true;
+    }
+
+    private static bool IsMediaType(HttpResponseMessage response, string mediaType) =>
+        string.Equals(response.Content.Headers.ContentType?.MediaType, mediaType, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The whole body, or null when it is larger than <paramref name="limit"/>.</summary>
+    private static async Task<byte[]?> ReadBoundedAsync(HttpContent content, int limit, CancellationToken cancellationToken)
+    {
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > limit)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static bool IsChatCompletion(byte[] body)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            var root = document.RootElement;
+            return root.ValueKind == JsonValueKind.Object
+                && !root.TryGetProperty("error", out _)
+                && root.TryGetProperty("choices", out var choices)
+                && choices.ValueKind == JsonValueKind.Array
+                && choices.GetArrayLength() > 0;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+}
+
+/// <summary>What one forwarding attempt found out (written by the transformer and the relay, read by the backend).</summary>
+internal sealed class OpenAiAttemptState
+{
+    private int _broken;
+
+    public long SentAt { get; set; }
+
+    public int? UpstreamStatus { get; set; }
+
+    public BackendError? Failure { get; set; }
+
+    public Exception? Exception { get; set; }
+
+    public bool Committed { get; set; }
+
+    public TimeSpan? TimeToFirstByte { get; private set; }
+
+    public BackendError? BreakError { get; private set; }
+
+    public void FirstByte(TimeProvider time) => TimeToFirstByte ??= time.GetElapsedTime(SentAt);
+
+    public void StreamBroken(BackendError error, Exception? exception)
+    {
+        if (Interlocked.Exchange(ref _broken, 1) == 0)
+        {
+            BreakError = error;
+            Exception = exception;
+        }
+    }
+}

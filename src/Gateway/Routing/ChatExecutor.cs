@@ -1,0 +1,200 @@
+using InferenceMesh.Gateway.Backends;
+using InferenceMesh.Gateway.Backends.Resilience;
+using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.Inference;
+using InferenceMesh.Router.Configuration;
+using InferenceMesh.Router.Policies;
+using InferenceMesh.Router.Routing;
+
+namespace InferenceMesh.Gateway.Routing;
+
+/// <summary>
+/// Executes a route plan in order. A remote step runs through its backend's resilience pipeline; a failure
+/// found before anything reached the client moves on to the next step (the client sees only the
+/// <c>X-InferenceMesh-Backend</c> header of the one that answered). The local step, when present, is last.
+/// Only the plan's backends are ever called: a step the router left out is never tried, not by failover,
+/// not by a retry.
+/// </summary>
+internal sealed partial class ChatExecutor(
+    BackendPipelines pipelines,
+    IEnumerable<IChatBackend> backends,
+    IApiKeyResolver keys,
+    IRoutingConfigProvider config,
+    ILocalModelDirectory localModels,
+    InferenceService inference,
+    ILogger<ChatExecutor> logger)
+{
+    public async Task<IResult> ExecuteAsync(RoutedChat routed)
+    {
+        var (chat, _, plan) = routed;
+        var http = chat.Http;
+        var privacyHeader = http.Response.Headers[ChatRouting.PrivacyLevelHeader].ToString();
+        var snapshot = config.Current;
+        var failures = new List<string>();
+        var continuation = new LocalStreamContinuation(inference, LocalContinuationModel(plan), chat, logger);
+
+        foreach (var step in plan.Steps)
+        {
+            if (step.Kind == BackendKind.Local)
+            {
+                Reset(http, privacyHeader);
+                BackendHeader.Set(http, step.Backend);
+                if (failures.Count > 0)
+                {
+                    Log.LocalAfterFailover(logger, failures.Count);
+                }
+
+                return await LocalChat.RunAsync(inference, step.UpstreamModel, chat, http.RequestAborted);
+            }
+
+            var backend = snapshot.Backends.FirstOrDefault(b => string.Equals(b.Name, step.Backend, StringComparison.OrdinalIgnoreCase));
+            var implementation = backend is null ? null : backends.FirstOrDefault(b => b.Kind == backend.Kind);
+            if (backend is null || implementation is null)
+            {
+                Log.Skipped(logger, step.Backend, BackendError.NotSupported);
+                failures.Add($"{step.Backend}: {BackendError.NotSupported}");
+                continue;
+            }
+
+            var lookup = keys.Resolve(backend);
+            if (lookup.Status is ApiKeyStatus.Missing or ApiKeyStatus.Unreadable)
+            {
+                Log.MissingKey(logger, backend.Name, lookup.ToString());
+                failures.Add($"{backend.Name}: {BackendError.MissingApiKey}");
+                continue;
+            }
+
+            var call = new BackendCall
+            {
+                Http = http,
+                Backend = backend,
+                UpstreamModel = step.UpstreamModel,
+                Body = chat.Body,
+                Request = chat.Request,
+                Stream = chat.Settings.Stream,
+                ApiKey = lookup.Status == ApiKeyStatus.Found ? lookup.Key : null,
+                Continuation = continuation,
+                OnFirstByte = static () => { },
+            };
+
+            var attempt = await pipelines.ExecuteAsync(backend.Name, token => AttemptAsync(implementation, call, privacyHeader, token), http.RequestAborted);
+            if (attempt.Committed)
+            {
+                if (attempt.Error is BackendError.None or BackendError.Canceled)
+                {
+                    Log.Answered(logger, backend.Name, attempt.TimeToFirstByte?.TotalMilliseconds ?? 0);
+                }
+                else
+                {
+                    Log.BrokeAfterFirstByte(logger, backend.Name, attempt.Error, attempt.Exception);
+                }
+
+                return Results.Empty; // the backend wrote the whole response
+            }
+
+            if (attempt.Error == BackendError.Canceled || http.RequestAborted.IsCancellationRequested)
+            {
+                return Results.Empty; // the client left; nobody to answer
+            }
+
+            Log.FailedBeforeFirstByte(logger, backend.Name, attempt.Error, attempt.UpstreamStatus ?? 0, attempt.Exception);
+            if (attempt.Error == BackendError.Rejected)
+            {
+                Reset(http, privacyHeader);
+                BackendHeader.Set(http, backend.Name);
+                return attempt.ClientError ?? new ApiError(
+                    attempt.UpstreamStatus ?? StatusCodes.Status400BadRequest,
+                    $"The backend '{backend.Name}' rejected the request as invalid (HTTP {attempt.UpstreamStatus ?? 400}).",
+                    ApiError.InvalidRequest, null, "upstream_rejected");
+            }
+
+            failures.Add($"{backend.Name}: {attempt.Error}");
+        }
+
+        Reset(http, privacyHeader);
+        BackendHeader.Set(http, BackendDefaults.NoBackend);
+        return new ApiError(StatusCodes.Status502BadGateway,
+            $"Every backend of the plan failed before answering ({string.Join("; ", failures)}).",
+            ApiError.ServerError, null, "backends_failed");
+    }
+
+    /// <summary>One attempt, cancelled by the pipeline's first-byte timeout only until the first byte arrives.</summary>
+    private static async Task<BackendAttempt> AttemptAsync(IChatBackend backend, BackendCall template, string privacyHeader, CancellationToken pipelineToken)
+    {
+        var http = template.Http;
+        Reset(http, privacyHeader); // a clean response for every attempt (an earlier one may have set a status)
+        BackendHeader.Set(http, BackendDefaults.NoBackend);
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        var guard = new FirstByteGuard(attempt);
+        using (pipelineToken.Register(static state => ((FirstByteGuard)state!).TimedOut(), guard))
+        {
+            var result = await backend.SendAsync(template with { OnFirstByte = guard.Arrived }, attempt.Token);
+            if (!result.Committed && guard.HasTimedOut && !http.RequestAborted.IsCancellationRequested)
+            {
+                result = result with { Error = BackendError.Timeout };
+            }
+
+            return result;
+        }
+    }
+
+    /// <summary>The local model that may finish a broken stream: privacy always allows local; only a missing model prevents it.</summary>
+    private string? LocalContinuationModel(RoutePlan plan)
+    {
+        if (plan.Steps.FirstOrDefault(s => s.Kind == BackendKind.Local) is { } local)
+        {
+            return local.UpstreamModel;
+        }
+
+        return plan.Exclusions.Any(e => e.Code is ExclusionCode.NoLocalModel or ExclusionCode.PrivacyClass && e.Backend == RouterDefaults.LocalBackendName)
+            ? null
+            : localModels.DefaultModel;
+    }
+
+    private static void Reset(HttpContext http, string privacyHeader)
+    {
+        if (!http.Response.HasStarted)
+        {
+            http.Response.Clear();
+            http.Response.Headers[ChatRouting.PrivacyLevelHeader] = privacyHeader;
+        }
+    }
+
+    private sealed class FirstByteGuard(CancellationTokenSource attempt)
+    {
+        private int _state; // 0 waiting, 1 first byte arrived, 2 timed out
+
+        public bool HasTimedOut => Volatile.Read(ref _state) == 2;
+
+        public void Arrived() => Interlocked.CompareExchange(ref _state, 1, 0);
+
+        public void TimedOut()
+        {
+            if (Interlocked.CompareExchange(ref _state, 2, 0) == 0)
+            {
+                attempt.Cancel();
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1650, Level = LogLevel.Information, Message = "Backend {Backend} answered (first byte after {FirstByteMs:0} ms)")]
+        public static partial void Answered(ILogger logger, string backend, double firstByteMs);
+
+        [LoggerMessage(EventId = 1651, Level = LogLevel.Warning, Message = "Backend {Backend} failed before the first byte: {Error} (upstream status {Status}); trying the next step of the plan")]
+        public static partial void FailedBeforeFirstByte(ILogger logger, string backend, BackendError error, int status, Exception? exception);
+
+        [LoggerMessage(EventId = 1652, Level = LogLevel.Warning, Message = "Backend {Backend} broke after the first byte: {Error}; the stream was finished by the continuation")]
+        public static partial void BrokeAfterFirstByte(ILogger logger, string backend, BackendError error, Exception? exception);
+
+        [LoggerMessage(EventId = 1653, Level = LogLevel.Warning, Message = "Backend {Backend} skipped: {Error}")]
+        public static partial void Skipped(ILogger logger, string backend, BackendError error);
+
+        [LoggerMessage(EventId = 1654, Level = LogLevel.Warning, Message = "Backend {Backend} skipped: its API key is {KeyStatus}")]
+        public static partial void MissingKey(ILogger logger, string backend, string keyStatus);
+
+        [LoggerMessage(EventId = 1655, Level = LogLevel.Information, Message = "Answering locally after {Failures} remote failure(s)")]
+        public static partial void LocalAfterFailover(ILogger logger, int failures);
+    }
+}

@@ -1,0 +1,125 @@
+using System.Text.Json;
+using InferenceMesh.Classifier;
+using InferenceMesh.Gateway.Backends;
+using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.Inference;
+using InferenceMesh.Gateway.OpenAi;
+using InferenceMesh.Router.Routing;
+using IRouter = InferenceMesh.Router.Routing.IRouter;
+
+namespace InferenceMesh.Gateway.Routing;
+
+/// <summary>
+/// Reads a chat-completions body once, validates it, classifies the concatenated message contents (in
+/// process; the text is never logged), applies the caller's <c>X-InferenceMesh-Privacy</c> header and asks the
+/// router for a plan. Shared by <c>/v1/chat/completions</c> and the dry run <c>/v1/route</c>.
+/// </summary>
+internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter router, ILogger<ChatRouting> logger)
+{
+    /// <summary>Response header with the effective privacy level the request was routed at.</summary>
+    public const string PrivacyLevelHeader = "X-InferenceMesh-Privacy";
+
+    public async Task<ApiResult<RoutedChat>> ReadAndRouteAsync(HttpContext http)
+    {
+        var cancellationToken = http.RequestAborted;
+        byte[] raw;
+        using (var buffer = new MemoryStream())
+        {
+            await http.Request.Body.CopyToAsync(buffer, cancellationToken);
+            raw = buffer.ToArray();
+        }
+
+        ChatCompletionRequest? request;
+        try
+        {
+            request = JsonSerializer.Deserialize(raw, OpenAiJsonContext.Default.ChatCompletionRequest);
+        }
+        catch (JsonException ex)
+        {
+            var path = ex.Path;
+            return ApiErrors.InvalidJson(path is null or "$" ? null : path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path);
+        }
+
+        if (request is null) return ApiErrors.InvalidJson(null);
+        if (string.IsNullOrEmpty(request.Model)) return ApiErrors.MissingParameter("model"); // "auto" lets the router choose
+
+        var settings = GenerationSettings.From(request);
+        if (settings.Error is { } settingsError) return settingsError;
+
+        var messages = PromptInputs.ChatMessages(request.Messages);
+        if (messages.Error is { } messagesError) return messagesError;
+
+        PrivacyLevel? callerLevel = null;
+        if (http.Request.Headers.TryGetValue(PrivacyHeader.Name, out var header))
+        {
+            if (!PrivacyHeader.TryParse(header.ToString(), out var level))
+            {
+                return new ApiError(StatusCodes.Status400BadRequest,
+                    $"The {PrivacyHeader.Name} header must be one of public, internal, confidential, restricted.",
+                    ApiError.InvalidRequest, PrivacyHeader.Name, "invalid_privacy_header");
+            }
+
+            callerLevel = level;
+        }
+
+        var classification = Classify(messages.Value!);
+        var plan = router.Route(new RouteRequest { Model = request.Model ?? string.Empty, Classification = classification, CallerPrivacy = callerLevel });
+        http.Response.Headers[PrivacyLevelHeader] = PrivacyHeader.Format(plan.Privacy.Level);
+        if (plan.Privacy.CallerLoweringRefused)
+        {
+            Log.LoweringRefused(logger, plan.Privacy.ClassifiedLevel, plan.Privacy.Level);
+        }
+
+        var chat = new ChatExecution { Http = http, RawBody = raw, Request = request, Messages = messages.Value!, Settings = settings.Value! };
+        return new RoutedChat(chat, classification, plan);
+    }
+
+    /// <summary>The answer for an empty plan: nothing was sent anywhere.</summary>
+    public static ApiError EmptyPlanError(RoutePlan plan)
+    {
+        var onlyUnknownModel = plan.Exclusions.Count > 0
+            && plan.Exclusions.All(e => e.Code is ExclusionCode.ModelNotOffered or ExclusionCode.NoLocalModel)
+            && plan.Exclusions.Any(e => e.Code == ExclusionCode.ModelNotOffered);
+        if (onlyUnknownModel)
+        {
+            return ApiErrors.ModelNotFound() with
+            {
+                Message = $"No backend offers the model '{plan.RequestedModel}'. GET /v1/models lists the local models; POST /v1/route explains a routing decision.",
+            };
+        }
+
+        return new ApiError(StatusCodes.Status503ServiceUnavailable,
+            $"No backend allowed for this request can serve it, so nothing was sent anywhere: {plan.EmptyReason}",
+            ApiError.ServerError, null, "no_backend_available");
+    }
+
+    private Classification? Classify(IReadOnlyList<Engine.ChatMessage> messages)
+    {
+        var text = string.Join('\n', messages.Select(m => m.Content));
+        try
+        {
+            return classifier.Classify(text);
+        }
+        catch (Exception ex)
+        {
+            // Fail closed: no classification routes as confidential. The exception never carries the text we passed.
+            Log.ClassifierFailed(logger, ex.GetType().Name);
+            return null;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1600, Level = LogLevel.Information, Message = "The privacy header asked to lower the level; refused, routed at {Level} (classified {Classified})")]
+        public static partial void LoweringRefused(ILogger logger, PrivacyLevel classified, PrivacyLevel level);
+
+        [LoggerMessage(EventId = 1601, Level = LogLevel.Error, Message = "The classifier failed ({ExceptionType}); the request is routed as confidential")]
+        public static partial void ClassifierFailed(ILogger logger, string exceptionType);
+    }
+}
+
+/// <summary>Sets the backend header; "none" until a backend answers.</summary>
+internal static class BackendHeader
+{
+    public static void Set(HttpContext http, string backend) => http.Response.Headers[BackendDefaults.BackendHeader] = backend;
+}

@@ -1,0 +1,41 @@
+using InferenceMesh.Gateway.Inference;
+using InferenceMesh.Gateway.OpenAi;
+using InferenceMesh.Gateway.Streaming;
+
+namespace InferenceMesh.Gateway.Routing;
+
+/// <summary>The local step of a plan: the in-process engine, streamed or not (the gateway's original chat path).</summary>
+internal static class LocalChat
+{
+    public static async Task<IResult> RunAsync(InferenceService inference, string model, ChatExecution chat, CancellationToken cancellationToken)
+    {
+        var resolved = await inference.ResolveModelAsync(model, cancellationToken);
+        if (resolved.Error is { } modelError) return modelError;
+        var loaded = resolved.Value!;
+
+        var prompt = loaded.ApplyChatTemplate(chat.Messages);
+        if (!prompt.Succeeded) return inference.Map(prompt.Failure!, "messages");
+
+        var settings = chat.Settings;
+        var started = await inference.StartAsync(loaded, settings.ToRequest(prompt.Value!), "messages", cancellationToken);
+        if (started.Error is { } startError) return startError;
+
+        var id = InferenceService.NewId("chatcmpl-");
+        var created = inference.Time.GetUtcNow().ToUnixTimeSeconds();
+        if (settings.Stream)
+        {
+            return new GenerationStreamResult(started.Value!, new ChatStreamFormat(id, created, loaded.Id), settings.IncludeUsage, "messages", inference);
+        }
+
+        await using var generation = started.Value!;
+        var (text, outcome) = await generation.CollectAsync(cancellationToken);
+        if (outcome.Failure is { } failure) return inference.Map(failure, "messages");
+
+        return new JsonOk<ChatCompletionResponse>(
+            new ChatCompletionResponse(
+                id, created, loaded.Id,
+                [new ChatChoice(0, new AssistantMessage(text), RunningGeneration.FinishReasonText(outcome.FinishReason))],
+                Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)),
+            OpenAiJsonContext.Default.ChatCompletionResponse);
+    }
+}

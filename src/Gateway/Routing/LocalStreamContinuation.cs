@@ -1,0 +1,128 @@
+using System.Runtime.CompilerServices;
+using InferenceMesh.Gateway.Backends;
+using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.Inference;
+using InferenceMesh.Gateway.OpenAi;
+using InferenceMesh.Gateway.Streaming;
+
+namespace InferenceMesh.Gateway.Routing;
+
+/// <summary>
+/// Finishes a remote stream that broke after the client got part of it: the local model continues the same
+/// answer (prompt = the chat template applied to the messages, then the partial assistant text; models without
+/// a template get the engine's fallback), in the same chunk shape with the same id, created and model, then
+/// [DONE]. When no local model may serve (<paramref name="localModel"/> null) or it cannot start, a clean error
+/// event and [DONE] end the stream instead.
+/// </summary>
+internal sealed partial class LocalStreamContinuation(InferenceService inference, string? localModel, ChatExecution chat, ILogger logger) : IStreamContinuation
+{
+    public async IAsyncEnumerable<ReadOnlyMemory<byte>> ContinueAsync(StreamBreak streamBreak, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (streamBreak.FinishSeen)
+        {
+            // The answer was complete; only the end marker was lost.
+            yield return SseEvents.Done;
+            yield break;
+        }
+
+        if (localModel is null)
+        {
+            Log.NotContinued(logger, streamBreak.Backend);
+            yield return ErrorEvent(Interrupted("The backend stopped in the middle of the answer and no local model may continue it."));
+            yield return SseEvents.Done;
+            yield break;
+        }
+
+        var (generation, partialTokens, error) = await StartAsync(localModel, streamBreak.PartialText, cancellationToken);
+        if (error is not null)
+        {
+            Log.ContinuationRefused(logger, streamBreak.Backend, localModel, error.Code);
+            yield return ErrorEvent(error);
+            yield return SseEvents.Done;
+            yield break;
+        }
+
+        Log.Continuing(logger, streamBreak.Backend, localModel);
+        var model = streamBreak.Model.Length > 0 ? streamBreak.Model : localModel;
+        await using (generation)
+        {
+            if (generation is null)
+            {
+                // Nothing left of max_tokens: the answer ends here.
+                yield return Chunk(streamBreak, model, new ChatDelta(), "length");
+                yield return SseEvents.Done;
+                yield break;
+            }
+
+            await foreach (var text in generation.ReadTextAsync(cancellationToken))
+            {
+                yield return Chunk(streamBreak, model, new ChatDelta(Content: text), null);
+            }
+
+            var outcome = await generation.CompleteAsync();
+            if (outcome.Failure is { } failure)
+            {
+                yield return ErrorEvent(inference.Map(failure, "messages"));
+                yield return SseEvents.Done;
+                yield break;
+            }
+
+            yield return Chunk(streamBreak, model, new ChatDelta(), RunningGeneration.FinishReasonText(outcome.FinishReason));
+            if (chat.Settings.IncludeUsage)
+            {
+                // The remote part's tokens are counted with the local vocabulary: an estimate.
+                var usage = Usage.Of(outcome.PromptTokens - partialTokens, partialTokens + outcome.CompletionTokens);
+                yield return SseEvents.Encode(new ChatCompletionChunk(streamBreak.Id, streamBreak.Created, model, [], usage), OpenAiJsonContext.Default.ChatCompletionChunk);
+            }
+
+            yield return SseEvents.Done;
+        }
+    }
+
+    private async Task<(RunningGeneration? Generation, int PartialTokens, ApiError? Error)> StartAsync(string model, string partial, CancellationToken cancellationToken)
+    {
+        var resolved = await inference.ResolveModelAsync(model, cancellationToken);
+        if (resolved.Error is { } modelError) return (null, 0, modelError);
+        var loaded = resolved.Value!;
+
+        var prompt = loaded.ApplyChatTemplate(chat.Messages);
+        if (!prompt.Succeeded) return (null, 0, inference.Map(prompt.Failure!, "messages"));
+
+        var partialTokens = partial.Length == 0 ? 0 : loaded.Tokenize(partial, addSpecial: false, parseSpecial: false).Length;
+        var request = chat.Settings.ToRequest(prompt.Value! + partial);
+        if (request.MaxTokens is { } max)
+        {
+            if (max - partialTokens < 1)
+            {
+                return (null, partialTokens, null);
+            }
+
+            request = request with { MaxTokens = max - partialTokens };
+        }
+
+        var started = await inference.StartAsync(loaded, request, "messages", cancellationToken);
+        return started.Error is { } startError ? (null, partialTokens, startError) : (started.Value, partialTokens, null);
+    }
+
+    private static ReadOnlyMemory<byte> Chunk(StreamBreak streamBreak, string model, ChatDelta delta, string? finishReason) =>
+        SseEvents.Encode(
+            new ChatCompletionChunk(streamBreak.Id, streamBreak.Created, model, [new ChatChunkChoice(0, delta, finishReason)]),
+            OpenAiJsonContext.Default.ChatCompletionChunk);
+
+    private static ReadOnlyMemory<byte> ErrorEvent(ApiError error) => SseEvents.Encode(error.ToWire(), OpenAiJsonContext.Default.ErrorResponse);
+
+    private static ApiError Interrupted(string message) =>
+        new(StatusCodes.Status502BadGateway, message, ApiError.ServerError, null, "stream_interrupted");
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1700, Level = LogLevel.Warning, Message = "Stream from {Backend} broke after the first byte; continuing on the local model {Model}")]
+        public static partial void Continuing(ILogger logger, string backend, string model);
+
+        [LoggerMessage(EventId = 1701, Level = LogLevel.Warning, Message = "Stream from {Backend} broke after the first byte; no local model may continue it, error event sent")]
+        public static partial void NotContinued(ILogger logger, string backend);
+
+        [LoggerMessage(EventId = 1702, Level = LogLevel.Warning, Message = "Stream from {Backend} broke; the local model {Model} could not continue it ({Code}), error event sent")]
+        public static partial void ContinuationRefused(ILogger logger, string backend, string model, string? code);
+    }
+}

@@ -1,0 +1,151 @@
+using System.Text.Json;
+using InferenceMesh.Gateway.Backends.Anthropic;
+using InferenceMesh.Gateway.OpenAi;
+
+namespace InferenceMesh.Gateway.Tests.Backends.Anthropic;
+
+public sealed class AnthropicRequestTranslatorTests
+{
+    private static ChatCompletionRequest Parse(string json) =>
+        JsonSerializer.Deserialize(json, OpenAiJsonContext.Default.ChatCompletionRequest)!;
+
+    private static string Translate(string openAiJson, bool stream = false)
+    {
+        var result = AnthropicRequestTranslator.Translate(Parse(openAiJson), "claude-test-1", stream);
+        Assert.Null(result.Error);
+        return JsonSerializer.Serialize(result.Value!, AnthropicJsonContext.Default.AnthropicMessagesRequest);
+    }
+
+    [Fact]
+    public void System_and_developer_messages_become_system_blocks_and_roles_merge()
+    {
+        var json = Translate("""
+            {"model":"auto","messages":[
+              {"role":"system","content":"Be brief."},
+              {"role":"user","content":"Hi"},
+              {"role":"developer","content":[{"type":"text","text":"Answer in English."}]},
+              {"role":"user","content":[{"type":"text","text":"Part A"},{"type":"text","text":"Part B"}]},
+              {"role":"assistant","content":"Hello"},
+              {"role":"assistant","content":"again  "}
+            ]}
+            """);
+
+        Assert.Equal(
+            """{"model":"claude-test-1","max_tokens":4096,"system":[{"type":"text","text":"Be brief."},{"type":"text","text":"Answer in English."}],"messages":[{"role":"user","content":[{"type":"text","text":"Hi"},{"type":"text","text":"Part A"},{"type":"text","text":"Part B"}]},{"role":"assistant","content":[{"type":"text","text":"Hello"},{"type":"text","text":"again"}]}]}""",
+            json);
+    }
+
+    [Fact]
+    public void One_system_message_is_a_string_and_parameters_map()
+    {
+        var json = Translate("""
+            {"model":"auto","max_tokens":50,"max_completion_tokens":77,"temperature":0.5,"top_p":0.9,"top_k":40,"stop":["END","###"],"seed":7,
+             "messages":[{"role":"system","content":"S"},{"role":"user","content":"Q"}]}
+            """, stream: true);
+
+        Assert.Equal(
+            """{"model":"claude-test-1","max_tokens":77,"system":"S","messages":[{"role":"user","content":"Q"}],"temperature":0.5,"top_p":0.9,"top_k":40,"stop_sequences":["END","###"],"stream":true}""",
+            json);
+    }
+
+    [Theory]
+    [InlineData("\"max_tokens\":33,", 33)]
+    [InlineData("\"max_completion_tokens\":44,", 44)]
+    [InlineData("", AnthropicDefaults.MaxTokens)]
+    public void Max_tokens_comes_from_either_openai_field_or_the_default(string field, int expected)
+    {
+        var result = AnthropicRequestTranslator.Translate(Parse($$"""{{{field}}"messages":[{"role":"user","content":"Q"}]}"""), "m", stream: false);
+        Assert.Equal(expected, result.Value!.MaxTokens);
+    }
+
+    [Fact]
+    public void A_single_stop_string_becomes_one_stop_sequence()
+    {
+        var result = AnthropicRequestTranslator.Translate(Parse("""{"stop":"\n\n","messages":[{"role":"user","content":"Q"}]}"""), "m", stream: false);
+        Assert.Equal(["\n\n"], result.Value!.StopSequences);
+    }
+
+    [Fact]
+    public void Temperature_above_one_is_clamped_and_outside_openai_range_is_400()
+    {
+        var clamped = AnthropicRequestTranslator.Translate(Parse("""{"temperature":1.7,"messages":[{"role":"user","content":"Q"}]}"""), "m", stream: false);
+        Assert.Equal(1.0, clamped.Value!.Temperature);
+
+        var invalid = AnthropicRequestTranslator.Translate(Parse("""{"temperature":2.5,"messages":[{"role":"user","content":"Q"}]}"""), "m", stream: false);
+        Assert.Equal(400, invalid.Error!.StatusCode);
+        Assert.Equal("temperature", invalid.Error.Param);
+    }
+
+    [Fact]
+    public void A_conversation_starting_with_the_assistant_gets_a_minimal_user_turn()
+    {
+        var json = Translate("""{"messages":[{"role":"system","content":"S"},{"role":"assistant","content":"I start."},{"role":"user","content":"Go on"}]}""");
+        Assert.Equal(
+            """{"model":"claude-test-1","max_tokens":4096,"system":"S","messages":[{"role":"user","content":"."},{"role":"assistant","content":"I start."},{"role":"user","content":"Go on"}]}""",
+            json);
+    }
+
+    [Fact]
+    public void Empty_messages_are_dropped_so_roles_still_alternate()
+    {
+        var json = Translate("""{"messages":[{"role":"user","content":"A"},{"role":"assistant","content":""},{"role":"user","content":"B"}]}""");
+        Assert.Equal(
+            """{"model":"claude-test-1","max_tokens":4096,"messages":[{"role":"user","content":[{"type":"text","text":"A"},{"type":"text","text":"B"}]}]}""",
+            json);
+    }
+
+    [Fact]
+    public void Tool_messages_are_a_clear_400()
+    {
+        var result = AnthropicRequestTranslator.Translate(
+            Parse("""{"messages":[{"role":"user","content":"Q"},{"role":"tool","content":"42"}]}"""), "m", stream: false);
+        Assert.Equal(400, result.Error!.StatusCode);
+        Assert.Equal("messages[1].role", result.Error.Param);
+        Assert.Equal(AnthropicRequestTranslator.UnsupportedCode, result.Error.Code);
+        Assert.Contains("not supported by the Anthropic backend", result.Error.Message);
+    }
+
+    [Fact]
+    public void Image_parts_are_a_clear_400()
+    {
+        var result = AnthropicRequestTranslator.Translate(
+            Parse("""{"messages":[{"role":"user","content":[{"type":"text","text":"What is this?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}]}"""),
+            "m", stream: false);
+        Assert.Equal(400, result.Error!.StatusCode);
+        Assert.Equal("messages[0].content[1]", result.Error.Param);
+        Assert.Equal(AnthropicRequestTranslator.UnsupportedCode, result.Error.Code);
+        Assert.Equal("'image_url' content parts are not supported by the Anthropic backend yet; send text parts only.", result.Error.Message);
+    }
+
+    [Fact]
+    public void Only_system_messages_is_a_400()
+    {
+        var result = AnthropicRequestTranslator.Translate(Parse("""{"messages":[{"role":"system","content":"S"}]}"""), "m", stream: false);
+        Assert.Equal(400, result.Error!.StatusCode);
+        Assert.Equal("messages", result.Error.Param);
+    }
+
+    [Fact]
+    public void Anthropic_content_reads_both_shapes()
+    {
+        var response = JsonSerializer.Deserialize(
+            """{"id":"msg_1","content":[{"type":"text","text":"a"},{"type":"tool_use","id":"t","name":"f","input":{}},{"type":"text","text":"b"}]}""",
+            AnthropicJsonContext.Default.AnthropicMessagesResponse)!;
+        Assert.Equal("ab", AnthropicContent.FromBlocks(response.Content!).JoinedText());
+
+        var request = JsonSerializer.Deserialize(
+            """{"model":"m","max_tokens":1,"system":"S","messages":[{"role":"user","content":"Q"}]}""",
+            AnthropicJsonContext.Default.AnthropicMessagesRequest)!;
+        Assert.Equal("S", request.System!.Text);
+        Assert.Equal("Q", request.Messages[0].Content.Text);
+    }
+
+    [Fact]
+    public void The_target_never_prints_its_key()
+    {
+        var target = new AnthropicUpstreamTarget("cloud-b", new Uri("http://127.0.0.1:1/v1"), "sk-secret-value", "m");
+        Assert.DoesNotContain("sk-secret-value", target.ToString());
+        Assert.Equal("http://127.0.0.1:1/v1/messages", target.MessagesUri.ToString());
+        Assert.Equal("http://127.0.0.1:1/base/v1/messages", (target with { BaseUrl = new Uri("http://127.0.0.1:1/base/") }).MessagesUri.ToString());
+    }
+}

@@ -1,0 +1,136 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+using InferenceMesh.Gateway.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace InferenceMesh.Gateway.Tests.Backends.Anthropic;
+
+/// <summary>
+/// A real Kestrel host on 127.0.0.1 port 0 that speaks the Anthropic Messages protocol as scripted by a
+/// test: POST /v1/messages and GET /v1/models answer with <see cref="Respond"/>. Every request is recorded
+/// (method, path, headers, body).
+/// </summary>
+internal sealed class LoopbackAnthropicUpstream : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private LoopbackAnthropicUpstream(WebApplication app) => _app = app;
+
+    /// <summary>How to answer; a 200 empty JSON object until set.</summary>
+    public Func<HttpContext, Task> Respond { get; set; } = context => context.Response.WriteAsync("{}");
+
+    public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    public RecordedRequest SingleRequest => Assert.Single(Requests);
+
+    public static async Task<LoopbackAnthropicUpstream> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
+        var app = builder.Build();
+        var upstream = new LoopbackAnthropicUpstream(app);
+        app.MapPost("/v1/messages", upstream.HandleAsync);
+        app.MapGet("/v1/models", upstream.HandleAsync);
+        await app.StartAsync();
+        upstream.BaseAddress = app.GetBoundAddress();
+        return upstream;
+    }
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
+        var body = await reader.ReadToEndAsync(context.RequestAborted);
+        Requests.Enqueue(new RecordedRequest(
+            context.Request.Method,
+            context.Request.Path.Value!,
+            context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
+            body));
+        await Respond(context);
+    }
+
+    /// <summary>Answers with a JSON body and status.</summary>
+    public static Func<HttpContext, Task> Json(int status, string json, string? retryAfter = null) => async context =>
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        if (retryAfter is not null)
+        {
+            context.Response.Headers.RetryAfter = retryAfter;
+        }
+
+        await context.Response.WriteAsync(json);
+    };
+
+    /// <summary>
+    /// Answers 200 text/event-stream with each (event, data) pair as <c>event: …\ndata: …\n\n</c>, flushed
+    /// one by one. With <paramref name="abortWhen"/> the connection is reset (no clean end) once that task
+    /// completes, i.e. once the test has read what was sent (a reset can discard unread data).
+    /// </summary>
+    public static Func<HttpContext, Task> Events(IEnumerable<(string Event, string Data)> events, Task? abortWhen = null) => async context =>
+    {
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "text/event-stream";
+        await context.Response.StartAsync();
+        foreach (var (name, data) in events)
+        {
+            await context.Response.WriteAsync($"event: {name}\ndata: {data}\n\n");
+            await context.Response.Body.FlushAsync();
+        }
+
+        if (abortWhen is not null)
+        {
+            await abortWhen;
+            context.Abort();
+        }
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+internal sealed record RecordedRequest(string Method, string Path, IReadOnlyDictionary<string, string> Headers, string Body);
+
+/// <summary>A clock fixed at one instant (only GetUtcNow is used for <c>created</c>; timers stay real).</summary>
+internal sealed class FixedTimeProvider(DateTimeOffset now) : TimeProvider
+{
+    public override DateTimeOffset GetUtcNow() => now;
+}
+
+/// <summary>Canned Anthropic protocol text.</summary>
+internal static class AnthropicScript
+{
+    public const string MessageStart = """{"type":"message_start","message":{"id":"msg_01","type":"message","role":"assistant","content":[],"model":"claude-test-1","stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":12,"output_tokens":1}}}""";
+    public const string BlockStart = """{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}""";
+    public const string Ping = """{"type": "ping"}""";
+    public const string BlockStop = """{"type":"content_block_stop","index":0}""";
+    public const string MessageStop = """{"type":"message_stop"}""";
+
+    public static (string, string) Delta(string text) =>
+        ("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""" + System.Text.Json.JsonSerializer.Serialize(text) + "}}");
+
+    public static (string, string) MessageDelta(string stopReason, int outputTokens) =>
+        ("message_delta", $$$"""{"type":"message_delta","delta":{"stop_reason":"{{{stopReason}}}","stop_sequence":null},"usage":{"output_tokens":{{{outputTokens}}}""" + "}}");
+
+    /// <summary>A whole stream of "Hello" + ", world" ending with <paramref name="stopReason"/>.</summary>
+    public static List<(string, string)> HelloWorld(string stopReason = "end_turn") =>
+    [
+        ("message_start", MessageStart),
+        ("content_block_start", BlockStart),
+        ("ping", Ping),
+        Delta("Hello"),
+        Delta(", world"),
+        ("content_block_stop", BlockStop),
+        MessageDelta(stopReason, 5),
+        ("message_stop", MessageStop),
+    ];
+}
