@@ -1,9 +1,21 @@
+using InferenceMesh.Gateway.Cli;
 using InferenceMesh.Gateway.Hosting;
 using InferenceMesh.Router.Configuration;
 
+// Command groups first; anything else runs the gateway.
 if (ConfigCheckCli.IsConfigCheck(args))
 {
     return ConfigCheckCli.Run(args, Console.Out, Console.Error);
+}
+
+if (ModelsCli.Matches(args))
+{
+    return await ModelsCli.RunAsync(args, Console.Out, Console.Error);
+}
+
+if (MeshCli.Matches(args))
+{
+    return await MeshCli.RunAsync(args, Console.Out, Console.Error);
 }
 
 var parsed = GatewayCommandLine.Parse(args);
