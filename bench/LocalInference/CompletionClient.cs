@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+
+namespace InferenceMesh.Bench.LocalInference;
+
+/// <summary>What one streamed completion looked like from the client's side.</summary>
+/// <param name="Tokens">Server-sent events that carried non-empty text: one per token, because the
+/// request forbids EOS, control and byte-fallback tokens and sets no stop strings.</param>
+/// <param name="UsageTokens">completion_tokens from a usage object, when the server sent one.</param>
+internal sealed record StreamResult(
+    long SendTimestamp,
+    long FirstTokenTimestamp,
+    long LastTokenTimestamp,
+    int Tokens,
+    int? UsageTokens,
+    string? FinishReason)
+{
+    public double TimeToFirstTokenMs => Stopwatch.GetElapsedTime(SendTimestamp, FirstTokenTimestamp).TotalMilliseconds;
+
+    public double SendToLastMs => Stopwatch.GetElapsedTime(SendTimestamp, LastTokenTimestamp).TotalMilliseconds;
+
+    /// <summary>Tokens per second as the client saw them: all tokens over send-to-last-token.</summary>
+    public double EndToEndTokensPerSecond => Tokens / Stopwatch.GetElapsedTime(SendTimestamp, LastTokenTimestamp).TotalSeconds;
+
+    /// <summary>Generation rate after the first token (excludes prompt processing and the first token).</summary>
+    public double DecodeTokensPerSecond => Tokens < 2
+        ? double.NaN
+        : (Tokens - 1) / Stopwatch.GetElapsedTime(FirstTokenTimestamp, LastTokenTimestamp).TotalSeconds;
+}
+
+/// <summary>Streams OpenAI <c>/v1/completions</c> over one pooled, loopback-only HTTP handler.</summary>
+internal sealed class CompletionClient : IDisposable
+{
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(120);
+
+    private readonly HttpClient _http;
+    private readonly Uri _completions;
+    private readonly string _model;
+    private readonly IReadOnlyList<int> _forbiddenTokens;
+
+    public CompletionClient(Uri baseUrl, string model, IReadOnlyList<int> forbiddenTokens)
+    {
+        // Same tuning as a forwarding proxy: no proxy, no decompression, no cookies, enough
+        // connections for every concurrent stream, no whole-client timeout (each call has its own).
+        var handler = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            MaxConnectionsPerServer = 256,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+        };
+        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        _completions = new Uri(baseUrl, "v1/completions");
+        _model = model;
+        _forbiddenTokens = forbiddenTokens;
+    }
+
+    public HttpClient Http => _http;
+
+    public async Task<StreamResult> StreamAsync(string prompt, int maxTokens, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(RequestTimeout);
+        using var request = new HttpRequestMessage(HttpMethod.Post, _completions)
+        {
+            Content = new ByteArrayContent(BuildBody(prompt, maxTokens)),
+        };
+        request.Content.Headers.ContentType = new("application/json");
+
+        var send = Stopwatch.GetTimestamp();
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        if (!response.IsSuccessStatusCode)
+        {
+            var body = await response.Content.ReadAsStringAsync(timeout.Token);
+            throw new BenchmarkException($"POST {_completions} returned {(int)response.StatusCode}: {Truncate(body)}");
+        }
+
+        await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        long first = 0, last = 0;
+        var tokens = 0;
+        int? usage = null;
+        string? finish = null;
+        var done = false;
+        while (!done && await reader.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (!line.StartsWith("data:", StringComparison.Ordinal))
+            {
+                continue; // blank separators, comments, event: lines
+            }
+
+            var data = line.AsSpan(5).Trim();
+            if (data.SequenceEqual("[DONE]"))
+            {
+                done = true;
+                break;
+            }
+
+            var now = Stopwatch.GetTimestamp();
+            using var doc = JsonDocument.Parse(data.ToString());
+            var root = doc.RootElement;
+            if (root.TryGetProperty("error", out var error))
+            {
+                throw new BenchmarkException($"stream error event: {Truncate(error.ToString())}");
+            }
+
+            if (root.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object
+                && u.TryGetProperty("completion_tokens", out var ct) && ct.TryGetInt32(out var n))
+            {
+                usage = n;
+            }
+
+            if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array)
+            {
+                continue;
+            }
+
+            foreach (var choice in choices.EnumerateArray())
+            {
+                if (choice.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String
+                    && text.GetString() is { Length: > 0 })
+                {
+                    tokens++;
+                    if (first == 0)
+                    {
+                        first = now;
+                    }
+
+                    last = now;
+                }
+
+                if (choice.TryGetProperty("finish_reason", out var fr) && fr.ValueKind == JsonValueKind.String)
+                {
+                    finish = fr.GetString();
+                }
+            }
+        }
+
+        if (tokens == 0)
+        {
+            throw new BenchmarkException($"the stream ended without any token (finish_reason {finish ?? "none"}, [DONE] {(done ? "seen" : "missing")})");
+        }
+
+        return new StreamResult(send, first, last, tokens, usage, finish);
+    }
+
+    private byte[] BuildBody(string prompt, int maxTokens)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("model", _model);
+            json.WriteString("prompt", prompt);
+            json.WriteNumber("max_tokens", maxTokens);
+            json.WriteNumber("temperature", 0);
+            json.WriteBoolean("stream", true);
+            json.WriteStartObject("stream_options");
+            json.WriteBoolean("include_usage", true); // lets the harness cross-check its token count
+            json.WriteEndObject();
+            json.WriteStartObject("logit_bias");
+            foreach (var token in _forbiddenTokens)
+            {
+                // -100 is the OpenAI value for "ban this token".
+                json.WriteNumber(token.ToString(System.Globalization.CultureInfo.InvariantCulture), -100);
+            }
+
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static string Truncate(string text) => text.Length <= 300 ? text : text[..300] + "…";
+
+    public void Dispose() => _http.Dispose();
+}
+
+/// <summary>An expected benchmark failure (server error, bad stream); reported, not a crash.</summary>
+internal sealed class BenchmarkException(string message) : Exception(message);

@@ -1,0 +1,110 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using InferenceMesh.Bench.LocalInference;
+
+// Two commands, driven by bench/run-local.sh:
+//   measure --server NAME --model LABEL --url URL --pid PID --gguf FILE --out RESULTS.jsonl [options]
+//       waits for /health, warms up, measures one running server on one model, appends one JSON line.
+//   report --in RESULTS.jsonl --out REPORT.md [--header FILE]
+//       prints the Markdown table (absolute numbers and gateway / llama-server ratios) and writes it.
+if (args.Length == 0 || args[0] is "-h" or "--help")
+{
+    Console.WriteLine(Usage);
+    return args.Length == 0 ? 2 : 0;
+}
+
+var options = ParseOptions(args.AsSpan(1));
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+
+switch (args[0])
+{
+    case "measure":
+        {
+            var gguf = Required(options, "gguf");
+            var bans = Vocabulary.ForbiddenTokens(gguf);
+            var measure = new MeasureOptions
+            {
+                BaseUrl = new Uri(Required(options, "url").TrimEnd('/') + "/"),
+                Server = Required(options, "server"),
+                Model = Required(options, "model"),
+                Pid = Int(options, "pid", 0),
+                ForbiddenTokens = bans,
+                Threads = Int(options, "threads", 0),
+                MaxTokens = Int(options, "tokens", 128),
+                SingleRuns = Int(options, "single-runs", 5),
+                Concurrency = Int(options, "concurrency", 8),
+                ConcurrentRuns = Int(options, "concurrent-runs", 3),
+                TtftRuns = Int(options, "ttft-runs", 10),
+                ReadyTimeout = TimeSpan.FromSeconds(Int(options, "ready-timeout", 300)),
+            };
+            Console.WriteLine($"== {measure.Model} on {measure.Server} ({measure.BaseUrl})");
+            var result = await Measurement.RunAsync(measure, Console.Out, cancel.Token);
+            var line = JsonSerializer.Serialize(result, ResultJson.Default.ServerResult);
+            await File.AppendAllTextAsync(Required(options, "out"), line + "\n");
+            return result.Error is null ? 0 : 1;
+        }
+
+    case "report":
+        {
+            var results = File.ReadLines(Required(options, "in"))
+                .Where(l => !string.IsNullOrWhiteSpace(l))
+                .Select(l => JsonSerializer.Deserialize(l, ResultJson.Default.ServerResult)!)
+                .ToList();
+            var header = options.TryGetValue("header", out var h) && File.Exists(h) ? File.ReadAllText(h) : null;
+            var markdown = Report.Render(results, header);
+            Console.WriteLine(markdown);
+            if (options.TryGetValue("out", out var path))
+            {
+                await File.WriteAllTextAsync(path, markdown);
+            }
+
+            return 0;
+        }
+
+    default:
+        Console.Error.WriteLine($"unknown command '{args[0]}'\n{Usage}");
+        return 2;
+}
+
+static Dictionary<string, string> ParseOptions(ReadOnlySpan<string> args)
+{
+    var options = new Dictionary<string, string>(StringComparer.Ordinal);
+    for (var i = 0; i < args.Length; i++)
+    {
+        if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+        {
+            throw new ArgumentException($"expected '--name value', got '{args[i]}'");
+        }
+
+        options[args[i][2..]] = args[++i];
+    }
+
+    return options;
+}
+
+static string Required(Dictionary<string, string> options, string name) =>
+    options.TryGetValue(name, out var value) ? value : throw new ArgumentException($"--{name} is required");
+
+static int Int(Dictionary<string, string> options, string name, int fallback) =>
+    options.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
+
+internal static partial class Program
+{
+    private const string Usage = """
+        local-inference-bench measure --server gateway|llama-server --model LABEL --url http://127.0.0.1:PORT
+                              --pid PID --gguf MODEL.gguf --out RESULTS.jsonl
+                              [--threads T] [--tokens 128] [--single-runs 5] [--concurrency 8]
+                              [--concurrent-runs 3] [--ttft-runs 10] [--ready-timeout 300]
+        local-inference-bench report --in RESULTS.jsonl [--out REPORT.md] [--header HEADER.md]
+        """;
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ServerResult))]
+internal sealed partial class ResultJson : JsonSerializerContext;

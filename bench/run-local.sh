@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Local inference benchmark: the gateway's in-process engine against llama.cpp's own llama-server built from the
+# same tag, on the same models, threads and slots, in one run. Prints a Markdown table and writes it to
+# bench/results/local-<timestamp>.md. See bench/README.md.
+#
+# Settings (environment):
+#   BENCH_THREADS=2            CPU threads for both servers
+#   BENCH_SLOTS=8              parallel sequences (llama-server -np, gateway --slots) = concurrent streams
+#   BENCH_SLOT_CTX=512         context per slot (llama-server -c is SLOTS x this, with -kvu)
+#   BENCH_TOKENS=128           tokens per throughput run
+#   BENCH_SINGLE_RUNS=5  BENCH_CONCURRENT_RUNS=3  BENCH_TTFT_RUNS=10
+#   BENCH_MODELS="stories260K bench-134M-Q8_0 bench-134M-Q4_K_M"
+#   BENCH_SERVERS="llama-server gateway"
+#   BENCH_MODELS_DIR=../shared/models   where stories260K.gguf is (relative to the repository root)
+#   GATEWAY_BIN=""             use this gateway executable instead of building src/Gateway (e.g. a copied build)
+#   GATEWAY_EXTRA_ARGS=""      appended to the gateway's command line
+#   LLAMA_SERVER_EXTRA_ARGS="" appended to llama-server's command line
+set -euo pipefail
+
+bench="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$bench/.." && pwd)"
+cd "$root"
+
+threads="${BENCH_THREADS:-2}"
+slots="${BENCH_SLOTS:-8}"
+slot_ctx="${BENCH_SLOT_CTX:-512}"
+tokens="${BENCH_TOKENS:-128}"
+single_runs="${BENCH_SINGLE_RUNS:-5}"
+concurrent_runs="${BENCH_CONCURRENT_RUNS:-3}"
+ttft_runs="${BENCH_TTFT_RUNS:-10}"
+models="${BENCH_MODELS:-stories260K bench-134M-Q8_0 bench-134M-Q4_K_M}"
+servers="${BENCH_SERVERS:-llama-server gateway}"
+shared_models="${BENCH_MODELS_DIR:-$root/../shared/models}"
+
+cache="$bench/.cache"
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+logs="$cache/logs/$stamp"
+results="$bench/results"
+jsonl="$logs/results.jsonl"
+mkdir -p "$cache/models" "$logs" "$results"
+load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+server_pid=""
+stop_server() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  server_pid=""
+}
+trap stop_server EXIT
+trap 'stop_server; exit 130' INT TERM
+
+log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+# --- 1. builds (each cached; heavy ones limited to 2 jobs) -------------------------------------------------------
+log "reference llama.cpp build (first time: long)"
+llama_bin="$(bash "$bench/build-llama.sh")"
+log "llama binaries: $llama_bin"
+
+log "building the benchmark tools"
+dotnet build -c Release -nologo -v q -m:2 "$bench/LocalInference" >"$logs/build-driver.log" 2>&1 \
+  || { tail -30 "$logs/build-driver.log" >&2; exit 1; }
+dotnet build -c Release -nologo -v q -m:2 "$bench/ModelGen" >"$logs/build-modelgen.log" 2>&1 \
+  || { tail -30 "$logs/build-modelgen.log" >&2; exit 1; }
+driver=(dotnet "$bench/LocalInference/bin/Release/net10.0/local-inference-bench.dll")
+modelgen=(dotnet "$bench/ModelGen/bin/Release/net10.0/bench-modelgen.dll")
+
+gateway_bin="${GATEWAY_BIN:-}"
+if [ -n "$gateway_bin" ]; then
+  [ -x "$gateway_bin" ] || { log "GATEWAY_BIN=$gateway_bin is not executable"; exit 1; }
+  log "gateway: using $gateway_bin (not rebuilt)"
+elif [[ " $servers " == *" gateway "* ]]; then
+  log "building the gateway (Release)"
+  if dotnet build -c Release -nologo -v q -m:2 "$root/src/Gateway" >"$logs/build-gateway.log" 2>&1; then
+    gateway_bin="$root/src/Gateway/bin/Release/net10.0/inference-mesh"
+    [ -x "$gateway_bin" ] || gateway_bin=""
+  fi
+  [ -n "$gateway_bin" ] || log "gateway build failed or no inference-mesh binary; see $logs/build-gateway.log (gateway rows stay empty)"
+fi
+
+# --- 2. models: one folder per model, because the gateway serves every *.gguf in its folder ---------------------
+model_file() { echo "$cache/models/$1/$1.gguf"; }
+prepare_model() {
+  local name="$1" file
+  file="$(model_file "$name")"
+  [ -s "$file" ] && return 0
+  mkdir -p "$(dirname "$file")"
+  case "$name" in
+    stories260K)
+      [ -f "$shared_models/stories260K.gguf" ] || { log "missing $shared_models/stories260K.gguf"; return 1; }
+      cp "$shared_models/stories260K.gguf" "$file" ;;
+    bench-134M-*)
+      local f16="$cache/models/bench-134M-F16.gguf" quant="${name#bench-134M-}"
+      if [ ! -s "$f16" ]; then
+        log "generating $f16 (random weights, 134M parameters)"
+        "${modelgen[@]}" --vocab "$root/artifacts/llama.cpp-v0.5.0/models/ggml-vocab-llama-spm.gguf" --out "$f16" \
+          --embd 768 --layers 12 --heads 12 --kv-heads 12 --ff 2048 --ctx 2048 --seed 1234 --type f16 >&2
+      fi
+      log "quantising to $quant with llama-quantize"
+      "$llama_bin/llama-quantize" "$f16" "$file.partial" "$quant" "$threads" >"$logs/quantize-$quant.log" 2>&1 \
+        || { tail -20 "$logs/quantize-$quant.log" >&2; return 1; }
+      mv "$file.partial" "$file" ;;
+    *) log "unknown model $name"; return 1 ;;
+  esac
+}
+for m in $models; do prepare_model "$m"; done
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# --- 3. one server at a time -----------------------------------------------------------------------------------
+run_one() {
+  local model="$1" server="$2" file port
+  file="$(model_file "$model")"
+  port="$(free_port)"
+  local out="$logs/$model-$server.log"
+  case "$server" in
+    llama-server)
+      # shellcheck disable=SC2086
+      "$llama_bin/llama-server" -m "$file" --host 127.0.0.1 --port "$port" -t "$threads" -np "$slots" -kvu \
+        -c $((slots * slot_ctx)) ${LLAMA_SERVER_EXTRA_ARGS:-} >"$out" 2>&1 &
+      server_pid=$! ;;
+    gateway)
+      if [ -z "$gateway_bin" ]; then log "skipping gateway on $model: not built"; return 0; fi
+      # shellcheck disable=SC2086
+      "$gateway_bin" --models "$(dirname "$file")" --port "$port" --threads "$threads" --slots "$slots" \
+        --ctx "$slot_ctx" ${GATEWAY_EXTRA_ARGS:-} >"$out" 2>&1 &
+      server_pid=$! ;;
+  esac
+  log "$server on $model: pid $server_pid, port $port, log $out"
+  "${driver[@]}" measure --server "$server" --model "$model" --url "http://127.0.0.1:$port" --pid "$server_pid" \
+    --gguf "$file" --out "$jsonl" --threads "$threads" --tokens "$tokens" --single-runs "$single_runs" \
+    --concurrency "$slots" --concurrent-runs "$concurrent_runs" --ttft-runs "$ttft_runs" \
+    || log "$server on $model failed; last lines of its log:"$'\n'"$(tail -5 "$out")"
+  stop_server
+}
+
+for m in $models; do
+  for s in $servers; do run_one "$m" "$s"; done
+done
+
+# --- 4. report --------------------------------------------------------------------------------------------------
+header="$logs/header.md"
+{
+  echo "# Local inference: gateway vs llama-server ($stamp)"
+  echo
+  echo "- Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) CPUs visible; load average at start $load_at_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
+  if awk -v l="${load_at_start%% *}" -v n="$(nproc)" 'BEGIN { exit !(l > n * 0.5) }'; then
+    echo "- **WARNING: the machine was busy (1-minute load ${load_at_start%% *} on $(nproc) CPUs). Other work competed for the cores; single runs vary many-fold and the ratios below are not meaningful. Re-run on an idle machine.**"
+  fi
+  echo "- Same for both: $threads threads, $slots slots ($slot_ctx tokens of context each; llama-server \`-np $slots -kvu -c $((slots * slot_ctx))\`), $tokens tokens per throughput run, temperature 0, EOS/control/byte tokens banned with logit_bias"
+  echo "- Runs: 1 stream x $single_runs (median), $slots streams x $concurrent_runs (median), TTFT x $ttft_runs (4-token generations, short distinct prompts)"
+  echo "- Repository commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo "- llama-server: llama.cpp v0.5.0 built with \`$(tr '\n' ' ' <"$cache/llama-v0.5.0/cmake-flags.txt" | xargs)\`"
+  echo "- Gateway: \`${gateway_bin:-not built}\` (Release), engine = prebuilt llama.cpp v0.5.0 libraries from @node-llama-cpp/linux-x64"
+} >"$header"
+report="$results/local-$stamp.md"
+if [ -s "$jsonl" ]; then
+  "${driver[@]}" report --in "$jsonl" --out "$report" --header "$header"
+  log "report: $report (raw results and server logs: $logs)"
+else
+  log "no results were recorded; see $logs"
+  exit 1
+fi
