@@ -25,6 +25,10 @@ internal static class GatewayServiceCollectionExtensions
     {
         builder.Services.AddSingleton(options);
         builder.Services.TryAddSingleton(TimeProvider.System);
+
+        // ASP.NET Core's per-request Information lines cost time on the hot path and say nothing
+        // our metrics don't; warnings and errors still show.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.AddGatewayKestrel(options);
         // Responses are written with the source-generated contexts' own options (see OpenAi/JsonOk.cs);
         // the HTTP JSON options only matter for anything the framework writes itself.
