@@ -20,6 +20,7 @@ public sealed class RouterServiceCollectionExtensionsTests : IDisposable
         var services = new ServiceCollection()
             .AddLogging()
             .AddSingleton<ILocalModelDirectory>(new StaticLocalModelDirectory(["tiny-local"]))
+            .AddSingleton(_env.Keys) // registered first: the router's TryAdd keeps it
             .AddInferenceRouter(_env.Options(), time: _env.Time);
         using var provider = services.BuildServiceProvider();
 
@@ -27,7 +28,23 @@ public sealed class RouterServiceCollectionExtensionsTests : IDisposable
 
         Assert.Equal(["cloud-a", "local"], plan.Steps.Select(s => s.Backend));
         Assert.NotNull(provider.GetRequiredService<IBackendHealth>());
-        Assert.NotNull(provider.GetRequiredService<IApiKeyResolver>());
+        Assert.Same(_env.Keys, provider.GetRequiredService<IApiKeyResolver>());
+    }
+
+    [Fact]
+    public void The_registered_router_leaves_out_a_backend_whose_key_is_missing()
+    {
+        _env.WriteConfig(RouterTestEnvironment.AcceptanceConfig.Replace("CLOUD_A_KEY", $"IM_UNSET_{Guid.NewGuid():N}", StringComparison.Ordinal));
+        var services = new ServiceCollection()
+            .AddLogging()
+            .AddSingleton<ILocalModelDirectory>(new StaticLocalModelDirectory(["tiny-local"]))
+            .AddInferenceRouter(_env.Options(), time: _env.Time);
+        using var provider = services.BuildServiceProvider();
+
+        var plan = provider.GetRequiredService<IRouter>().Route(new RouteRequest { Classification = RouterTestEnvironment.Classified(PrivacyLevel.Public) });
+
+        Assert.Equal(["local"], plan.Steps.Select(s => s.Backend));
+        Assert.Equal(ExclusionCode.MissingApiKey, Assert.Single(plan.Exclusions).Code);
     }
 
     [Fact]

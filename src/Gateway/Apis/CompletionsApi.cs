@@ -1,13 +1,19 @@
+using InferenceMesh.Gateway.Backends;
 using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Inference;
 using InferenceMesh.Gateway.OpenAi;
+using InferenceMesh.Gateway.Routing;
 using InferenceMesh.Gateway.Streaming;
+using InferenceMesh.Router.Configuration;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
 namespace InferenceMesh.Gateway.Apis;
 
-/// <summary>POST /v1/completions: the legacy completion API; the prompt is used raw (no template).</summary>
+/// <summary>
+/// POST /v1/completions: the legacy completion API; the prompt is used raw (no template). Served by the local engine
+/// only; <c>X-InferenceMesh-Backend</c> is "none" for a request rejected before that, "local" from then on (errors included).
+/// </summary>
 internal static class CompletionsApi
 {
     public static IEndpointRouteBuilder MapCompletionsApi(this IEndpointRouteBuilder app)
@@ -19,6 +25,7 @@ internal static class CompletionsApi
     public static async Task<Results<JsonOk<CompletionResponse>, GenerationStreamResult, ApiError>> CreateAsync(
         HttpContext http, [FromServices] InferenceService inference)
     {
+        BackendHeader.Set(http, BackendDefaults.NoBackend); // rejected before any backend: "none"
         var cancellationToken = http.RequestAborted;
         var body = await InferenceService.ReadBodyAsync(http.Request, OpenAiJsonContext.Default.CompletionRequest, cancellationToken);
         if (body.Error is { } bodyError) return bodyError;
@@ -30,6 +37,8 @@ internal static class CompletionsApi
         var prompt = PromptInputs.CompletionPrompt(request.Prompt);
         if (prompt.Error is { } promptError) return promptError;
 
+        // Served only by the local engine today: from here on every answer, errors included, is the local backend's.
+        BackendHeader.Set(http, RouterDefaults.LocalBackendName);
         var model = await inference.ResolveModelAsync(request.Model, cancellationToken);
         if (model.Error is { } modelError) return modelError;
         var loaded = model.Value!;

@@ -1,12 +1,18 @@
+using InferenceMesh.Gateway.Backends;
 using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Inference;
 using InferenceMesh.Gateway.OpenAi;
+using InferenceMesh.Gateway.Routing;
+using InferenceMesh.Router.Configuration;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
 namespace InferenceMesh.Gateway.Apis;
 
-/// <summary>POST /v1/embeddings: mean-pooled, L2-normalised vectors, as floats or base64.</summary>
+/// <summary>
+/// POST /v1/embeddings: mean-pooled, L2-normalised vectors, as floats or base64. Served by the local engine only;
+/// <c>X-InferenceMesh-Backend</c> is "none" for a request rejected before that, "local" from then on (errors included).
+/// </summary>
 internal static class EmbeddingsApi
 {
     public static IEndpointRouteBuilder MapEmbeddingsApi(this IEndpointRouteBuilder app)
@@ -17,6 +23,7 @@ internal static class EmbeddingsApi
 
     public static async Task<Results<JsonOk<EmbeddingResponse>, ApiError>> CreateAsync(HttpContext http, [FromServices] InferenceService inference)
     {
+        BackendHeader.Set(http, BackendDefaults.NoBackend); // rejected before any backend: "none"
         var cancellationToken = http.RequestAborted;
         var body = await InferenceService.ReadBodyAsync(http.Request, OpenAiJsonContext.Default.EmbeddingRequest, cancellationToken);
         if (body.Error is { } bodyError) return bodyError;
@@ -41,6 +48,8 @@ internal static class EmbeddingsApi
         var inputs = PromptInputs.EmbeddingInputs(request.Input);
         if (inputs.Error is { } inputError) return inputError;
 
+        // Served only by the local engine today: from here on every answer, errors included, is the local backend's.
+        BackendHeader.Set(http, RouterDefaults.LocalBackendName);
         var model = await inference.ResolveModelAsync(request.Model, cancellationToken);
         if (model.Error is { } modelError) return modelError;
         var loaded = model.Value!;

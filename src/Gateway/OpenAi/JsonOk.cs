@@ -1,3 +1,5 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -9,6 +11,10 @@ namespace InferenceMesh.Gateway.OpenAi;
 /// </summary>
 public sealed class JsonOk<T>(T value, JsonTypeInfo<T> typeInfo) : IResult, IStatusCodeHttpResult, IValueHttpResult, IValueHttpResult<T>, IContentTypeHttpResult
 {
+    // Same escaping as the SSE path: JSON for API clients is never embedded in HTML, so text such as
+    // "don't" stays readable; control characters are still escaped.
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public T Value => value;
 
     object? IValueHttpResult.Value => value;
@@ -19,9 +25,16 @@ public sealed class JsonOk<T>(T value, JsonTypeInfo<T> typeInfo) : IResult, ISta
 
     public string ContentType => "application/json; charset=utf-8";
 
-    public Task ExecuteAsync(HttpContext httpContext)
+    public async Task ExecuteAsync(HttpContext httpContext)
     {
-        httpContext.Response.StatusCode = StatusCode;
-        return httpContext.Response.WriteAsJsonAsync(value, typeInfo, ContentType, httpContext.RequestAborted);
+        var response = httpContext.Response;
+        response.StatusCode = StatusCode;
+        response.ContentType = ContentType;
+        using (var writer = new Utf8JsonWriter(response.BodyWriter, WriterOptions))
+        {
+            JsonSerializer.Serialize(writer, value, typeInfo);
+        }
+
+        await response.BodyWriter.FlushAsync(httpContext.RequestAborted);
     }
 }

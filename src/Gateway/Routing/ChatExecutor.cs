@@ -56,6 +56,8 @@ internal sealed partial class ChatExecutor(
                 continue;
             }
 
+            // The router already leaves out a backend whose key is missing (ExclusionCode.MissingApiKey); this only
+            // covers a key that disappeared between routing and now.
             var lookup = keys.Resolve(backend);
             if (lookup.Status is ApiKeyStatus.Missing or ApiKeyStatus.Unreadable)
             {

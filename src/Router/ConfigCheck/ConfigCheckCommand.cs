@@ -113,7 +113,7 @@ public static class ConfigCheckCommand
         }
 
         var health = new BackendHealthTracker(new HealthOptions(), TimeProvider.System);
-        var plan = BackendRouter.Plan(snapshot, health, localModels, new RouteRequest { Model = model, Classification = classification });
+        var plan = BackendRouter.Plan(snapshot, health, localModels, keys, new RouteRequest { Model = model, Classification = classification });
         WritePlan(output, plan);
         return ExitOk;
     }

@@ -2,7 +2,10 @@ using System.Collections.Concurrent;
 
 namespace InferenceMesh.Router.Health;
 
-/// <summary>Keeps a time-bounded, size-bounded window of outcomes per backend.</summary>
+/// <summary>
+/// Keeps a time-bounded, size-bounded window of outcomes per backend. When a circuit closes again (from open or
+/// half-open) the backend's window is emptied, so a recovered backend is not kept out by the failures that opened it.
+/// </summary>
 internal sealed class BackendHealthTracker : IBackendHealth
 {
     private readonly ConcurrentDictionary<string, BackendWindow> _windows = new(StringComparer.OrdinalIgnoreCase);
@@ -58,6 +61,13 @@ internal sealed class BackendHealthTracker : IBackendHealth
         {
             lock (_lock)
             {
+                // Closing again means the backend recovered (a probe succeeded): the failures that opened the circuit
+                // would otherwise keep it out by error rate for up to a whole window. The window starts afresh.
+                if (state == CircuitState.Closed && _circuit != CircuitState.Closed)
+                {
+                    _outcomes.Clear();
+                }
+
                 _circuit = state;
             }
         }

@@ -59,6 +59,10 @@ public interface IBackendHealth
 
     void RecordFailure(string backend, BackendFailureKind kind);
 
+    /// <summary>
+    /// The circuit breaker's new state. Closing again (from open or half-open) empties the backend's window: the
+    /// failures that opened the circuit no longer count against it.
+    /// </summary>
     void SetCircuit(string backend, CircuitState state);
 
     /// <summary>The health of <paramref name="backend"/> now; <see cref="BackendHealthSnapshot.Unknown"/> when nothing was recorded.</summary>

@@ -5,16 +5,20 @@ using Microsoft.Extensions.Logging;
 
 namespace InferenceMesh.Router.Routing;
 
-/// <summary>The default <see cref="IRouter"/>: privacy as a hard filter, then weighted scores, then the local floor.</summary>
+/// <summary>
+/// The default <see cref="IRouter"/>: privacy as a hard filter, then model, API key and health filters, then
+/// weighted scores, then the local floor.
+/// </summary>
 internal sealed partial class BackendRouter(
     IRoutingConfigProvider config,
     IBackendHealth health,
     ILocalModelDirectory localModels,
+    IApiKeyResolver keys,
     ILogger<BackendRouter> logger) : IRouter
 {
     public RoutePlan Route(RouteRequest request)
     {
-        var plan = Plan(config.Current, health, localModels, request);
+        var plan = Plan(config.Current, health, localModels, keys, request);
         if (plan.IsEmpty)
         {
             Log.EmptyPlan(logger, plan.Privacy.Level, plan.RequestedModel, plan.Exclusions.Count);
@@ -28,7 +32,7 @@ internal sealed partial class BackendRouter(
     }
 
     /// <summary>The routing decision as a pure function of its inputs (also used by config check).</summary>
-    internal static RoutePlan Plan(RoutingSnapshot snapshot, IBackendHealth health, ILocalModelDirectory localModels, RouteRequest request)
+    internal static RoutePlan Plan(RoutingSnapshot snapshot, IBackendHealth health, ILocalModelDirectory localModels, IApiKeyResolver keys, RouteRequest request)
     {
         var policy = snapshot.Policy;
         var privacy = PrivacyResolver.Resolve(request.Classification, request.CallerPrivacy, policy);
@@ -61,6 +65,14 @@ internal sealed partial class BackendRouter(
                 continue;
             }
 
+            // A key named in the config but absent (unset variable, missing or unreadable file) can only fail: leave the
+            // backend out here, visibly, rather than let the executor skip it. A backend that names no key is keyless.
+            if (!isLocal && keys.Resolve(backend) is { Status: ApiKeyStatus.Missing or ApiKeyStatus.Unreadable } key)
+            {
+                exclusions.Add(new(backend.Name, ExclusionCode.MissingApiKey, $"its API key is {key.Status.ToString().ToLowerInvariant()} ({key.Source})"));
+                continue;
+            }
+
             var live = health.Get(backend.Name);
             // The local engine is the floor: health demotes nothing there, the executor has nowhere else to go.
             if (!isLocal && live.Circuit == CircuitState.Open)
@@ -69,7 +81,10 @@ internal sealed partial class BackendRouter(
                 continue;
             }
 
-            if (!isLocal && live.Samples >= policy.Health.MinSamples && live.ErrorRate >= policy.Health.ExcludeErrorRate)
+            // Half-open: the failures in the window are why the circuit opened; the circuit now decides, so the
+            // backend stays in the plan for real traffic to probe it (the resilience pipeline admits one trial at a time).
+            if (!isLocal && live.Circuit != CircuitState.HalfOpen
+                && live.Samples >= policy.Health.MinSamples && live.ErrorRate >= policy.Health.ExcludeErrorRate)
             {
                 exclusions.Add(new(backend.Name, ExclusionCode.ErrorRate,
                     $"error rate {live.ErrorRate:0.00} over {live.Samples} recent calls is at or above {policy.Health.ExcludeErrorRate:0.00}"));
@@ -80,21 +95,23 @@ internal sealed partial class BackendRouter(
             candidates.Add(new RouteStep(backend.Name, backend.Kind, upstream.Model, breakdown.Weighted * breakdown.HealthFactor, breakdown, upstream.ViaAlias));
         }
 
-        // Highest score first; ties keep config order (local first among equals, since it is listed first).
-        var ordered = candidates.Select((step, index) => (step, index))
-            .OrderByDescending(x => x.step.Score)
-            .ThenBy(x => x.index)
-            .Select(x => x.step)
-            .ToList();
-
+        // The local model ends the plan whenever it can serve: a remote is tried only if it beats it. Being half-open
+        // never pushes a backend below local (that would stop real traffic from ever probing it): its floor score is
+        // its weighted score; the half-open factor only ranks it among the remotes that stay.
+        var indexed = candidates.Select((step, index) => (step, index)).ToList();
+        var local = indexed.FirstOrDefault(x => x.step.Kind == BackendKind.Local);
         var steps = new List<RouteStep>();
-        RouteStep? local = null;
-        foreach (var step in ordered)
+        foreach (var (step, index) in indexed.OrderByDescending(x => x.step.Score).ThenBy(x => x.index))
         {
-            if (local is not null)
+            if (step.Kind == BackendKind.Local)
+            {
+                continue;
+            }
+
+            if (local.step is { } floor && !Beats(FloorScore(step), index, floor.Score, local.index))
             {
                 exclusions.Add(new(step.Backend, ExclusionCode.BelowLocal,
-                    $"scored {step.Score:0.000}, below the local model ({local.Score:0.000}), which ends the plan")
+                    $"scored {step.Score:0.000}, below the local model ({floor.Score:0.000}), which ends the plan")
                 {
                     Score = step.Score,
                     Breakdown = step.Breakdown,
@@ -103,10 +120,11 @@ internal sealed partial class BackendRouter(
             }
 
             steps.Add(step);
-            if (step.Kind == BackendKind.Local)
-            {
-                local = step;
-            }
+        }
+
+        if (local.step is { } localStep)
+        {
+            steps.Add(localStep);
         }
 
         return new RoutePlan
@@ -122,6 +140,14 @@ internal sealed partial class BackendRouter(
             PolicyVersion = snapshot.Version,
         };
     }
+
+    /// <summary>The score compared with the local model's: a half-open circuit's factor does not count there.</summary>
+    private static double FloorScore(RouteStep step) =>
+        step.Breakdown.Health.Circuit == CircuitState.HalfOpen ? step.Breakdown.Weighted : step.Score;
+
+    /// <summary>Higher score wins; ties go to the backend listed first in the config (local is listed first).</summary>
+    private static bool Beats(double score, int index, double otherScore, int otherIndex) =>
+        score > otherScore || (score == otherScore && index < otherIndex);
 
     private static RouteExclusion? PrivacyExclusion(BackendConfig backend, PrivacyRule rule, string level)
     {
@@ -209,14 +235,14 @@ internal sealed partial class BackendRouter(
         var factor = 1.0;
         if (!isLocal)
         {
-            if (live.Samples >= policy.Health.MinSamples)
-            {
-                factor *= 1 - live.ErrorRate;
-            }
-
             if (live.Circuit == CircuitState.HalfOpen)
             {
+                // The circuit decides while half-open; the window's failures are the ones that opened it.
                 factor *= policy.Health.HalfOpenFactor;
+            }
+            else if (live.Samples >= policy.Health.MinSamples)
+            {
+                factor *= 1 - live.ErrorRate;
             }
         }
 

@@ -51,7 +51,7 @@ public sealed record RouteStep(
 /// <param name="Latency">1 − min(latency / latency ceiling, 1).</param>
 /// <param name="Sovereignty">The backend's sovereignty.</param>
 /// <param name="Weighted">Σ weight × term / Σ weights.</param>
-/// <param name="HealthFactor">(1 − error rate once enough samples) × half-open factor.</param>
+/// <param name="HealthFactor">Closed circuit: 1 − error rate once enough samples; half-open circuit: the policy's half-open factor (ranks it among remotes, never below local).</param>
 /// <param name="LatencyMs">The latency used: measured mean when there are successes in the window, else the declared one.</param>
 /// <param name="LatencyMeasured">Whether <paramref name="LatencyMs"/> was measured.</param>
 /// <param name="Health">The live health read.</param>
@@ -95,6 +95,9 @@ public enum ExclusionCode
 
     /// <summary>It scored below the local model, which ends the plan.</summary>
     BelowLocal,
+
+    /// <summary>Its config names an API key (apiKeyEnv or apiKeyFile) that is missing, empty or unreadable.</summary>
+    MissingApiKey,
 }
 
 /// <summary>Why a backend is not in the plan. Backends that were scored (left out for ranking below local) carry their score.</summary>

@@ -20,4 +20,24 @@ public sealed class CompletionsTests
         Assert.True(result.PromptTokens > 0);
         Assert.InRange(result.CompletionTokens, 1, 64);
     }
+
+    [Fact]
+    public async Task Json_bodies_are_not_html_escaped()
+    {
+        var dir = TestPaths.NewTempDir("im-json");
+        try
+        {
+            File.Copy(TestPaths.Stories260K, Path.Combine(dir, "don't <panic>.gguf"));
+            await using var environment = await TestEnvironment.StartAsync(e => e.ModelsDirectory = dir);
+
+            var body = await environment.Http.GetStringAsync("/v1/models");
+
+            Assert.Contains("\"don't <panic>\"", body);
+            Assert.DoesNotContain("\\u0027", body);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

@@ -38,6 +38,9 @@ public enum UpstreamBehaviour
 
     /// <summary>Never sends a byte until the client gives up (or the upstream is disposed).</summary>
     HangBeforeFirstByte,
+
+    /// <summary>SSE: <see cref="LoopbackOpenAiUpstream.CloseAfter"/> chunks, then silence (connection open) until the client gives up.</summary>
+    SilentAfterChunks,
 }
 
 /// <summary>
@@ -58,7 +61,7 @@ internal class LoopbackOpenAiUpstream : IAsyncDisposable
     /// <summary>Chunks of a normal stream.</summary>
     public int Chunks { get; set; } = 3;
 
-    /// <summary>Chunks sent before <see cref="UpstreamBehaviour.CloseAfterChunks"/> aborts.</summary>
+    /// <summary>Chunks sent before <see cref="UpstreamBehaviour.CloseAfterChunks"/> aborts (or <see cref="UpstreamBehaviour.SilentAfterChunks"/> goes silent).</summary>
     public int CloseAfter { get; set; } = 2;
 
     /// <summary>
@@ -164,11 +167,17 @@ internal class LoopbackOpenAiUpstream : IAsyncDisposable
 
         response.ContentType = "text/event-stream";
         await response.StartAsync();
-        var count = Behaviour == UpstreamBehaviour.CloseAfterChunks ? CloseAfter : Chunks;
+        var count = Behaviour is UpstreamBehaviour.CloseAfterChunks or UpstreamBehaviour.SilentAfterChunks ? CloseAfter : Chunks;
         await WriteEventAsync(response, $$"""{"id":"{{id}}","object":"chat.completion.chunk","created":1700000000,"model":"{{model}}","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}""");
         for (var i = 0; i < count; i++)
         {
             await WriteEventAsync(response, $$"""{"id":"{{id}}","object":"chat.completion.chunk","created":1700000000,"model":"{{model}}","choices":[{"index":0,"delta":{"content":"c{{i}} "},"finish_reason":null}]}""");
+        }
+
+        if (Behaviour == UpstreamBehaviour.SilentAfterChunks)
+        {
+            await Task.WhenAny(_released.Task, Task.Delay(Timeout.Infinite, http.RequestAborted));
+            return;
         }
 
         if (Behaviour == UpstreamBehaviour.CloseAfterChunks)

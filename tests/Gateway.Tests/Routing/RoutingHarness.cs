@@ -36,6 +36,12 @@ internal sealed class RoutingHarness : IAsyncDisposable
     /// <summary>(name, upstream, quality, key) of each cloud backend, in config order.</summary>
     public List<(string Name, LoopbackOpenAiUpstream Upstream, double Quality, string? Key)> Clouds { get; } = [];
 
+    /// <summary>(name, type, baseUrl, quality, key) of further backends of any type (e.g. anthropic), after <see cref="Clouds"/>.</summary>
+    public List<(string Name, string Type, string BaseUrl, double Quality, string? Key)> OtherBackends { get; } = [];
+
+    /// <summary>The policies folder; the repository's <c>policies/</c> unless a test writes its own.</summary>
+    public string PoliciesDirectory { get; set; } = Path.Combine(TestPaths.RepoRoot, "policies");
+
     public TestEnvironment Gateway => _gateway ?? throw new InvalidOperationException("Start first.");
 
     public HttpClient Http => Gateway.Http;
@@ -52,16 +58,17 @@ internal sealed class RoutingHarness : IAsyncDisposable
         var yaml = new StringBuilder("backends:\n");
         foreach (var (name, upstream, quality, key) in Clouds)
         {
-            yaml.Append(CultureInfo.InvariantCulture, $"  - name: {name}\n    type: openai\n    baseUrl: {upstream.BaseUrl}\n");
-            if (key is not null)
-            {
-                var variable = $"IM_TEST_KEY_{Guid.NewGuid():N}";
-                Environment.SetEnvironmentVariable(variable, key);
-                _envVars.Add(variable);
-                yaml.Append(CultureInfo.InvariantCulture, $"    apiKeyEnv: {variable}\n");
-            }
+            AppendBackend(yaml, name, "openai", upstream.BaseUrl, quality, key);
+        }
 
-            yaml.Append(CultureInfo.InvariantCulture, $"    sovereignty: 0.2\n    quality: {quality}\n    models: [\"*\"]\n");
+        foreach (var (name, type, baseUrl, quality, key) in OtherBackends)
+        {
+            AppendBackend(yaml, name, type, baseUrl, quality, key);
+        }
+
+        if (Clouds.Count + OtherBackends.Count == 0)
+        {
+            yaml.Clear().Append("backends: []\n"); // the local backend only
         }
 
         ConfigPath = Path.Combine(dir, "gateway.yaml");
@@ -69,7 +76,7 @@ internal sealed class RoutingHarness : IAsyncDisposable
 
         _gateway = await TestEnvironment.StartAsync(env =>
         {
-            env.ExtraArgs.AddRange(["--config", ConfigPath, "--policies", Path.Combine(TestPaths.RepoRoot, "policies")]);
+            env.ExtraArgs.AddRange(["--config", ConfigPath, "--policies", PoliciesDirectory]);
             env.ConfigureBuilder = builder =>
             {
                 Engine.Register(builder);
@@ -92,6 +99,24 @@ internal sealed class RoutingHarness : IAsyncDisposable
         });
 
         return this;
+    }
+
+    /// <summary>
+    /// Writes a policies folder holding the repository's default policy with <paramref name="aliases"/> (YAML flow
+    /// mapping, e.g. <c>{ gpt-4o-mini: { local: fake-model } }</c>) in place of its empty aliases.
+    /// </summary>
+    public static string DefaultPolicyWithAliases(string aliases)
+    {
+        var dir = TestPaths.NewTempDir("im-policies");
+        var yaml = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "policies", "default.yaml"));
+        var replaced = System.Text.RegularExpressions.Regex.Replace(yaml, @"(?m)^aliases: \{\}", "aliases: " + aliases);
+        if (replaced == yaml)
+        {
+            throw new InvalidOperationException("policies/default.yaml no longer has an 'aliases: {}' line to replace.");
+        }
+
+        File.WriteAllText(Path.Combine(dir, "default.yaml"), replaced);
+        return dir;
     }
 
     public static HttpRequestMessage Chat(string content, bool stream = false, string model = "auto", string? privacy = null, string? authorization = null)
@@ -117,6 +142,21 @@ internal sealed class RoutingHarness : IAsyncDisposable
 
     public static string? BackendOf(HttpResponseMessage response) =>
         response.Headers.TryGetValues("X-InferenceMesh-Backend", out var values) ? values.Single() : null;
+
+    private void AppendBackend(StringBuilder yaml, string name, string type, string baseUrl, double quality, string? key)
+    {
+        yaml.Append(CultureInfo.InvariantCulture, $"  - name: {name}\n    type: {type}\n    baseUrl: {baseUrl}\n");
+        if (key is not null)
+        {
+            var variable = $"IM_TEST_KEY_{Guid.NewGuid():N}";
+            Environment.SetEnvironmentVariable(variable, key);
+            _envVars.Add(variable);
+            yaml.Append(CultureInfo.InvariantCulture, $"    apiKeyEnv: {variable}\n");
+        }
+
+        // Like the issue's acceptance block: sovereignty 0.2, any model, data retention not declared (so assumed).
+        yaml.Append(CultureInfo.InvariantCulture, $"    sovereignty: 0.2\n    quality: {quality}\n    models: [\"*\"]\n");
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -76,8 +76,11 @@ internal sealed class RouterTestEnvironment : IDisposable
 
     public BackendHealthTracker NewHealth() => new(new HealthOptions(), Time);
 
+    /// <summary>Every named key is found unless a test says otherwise.</summary>
+    public IApiKeyResolver Keys { get; set; } = new ApiKeyResolver(_ => "sk-test-key");
+
     public RoutePlan Route(RoutingSnapshot snapshot, RouteRequest request, IBackendHealth? health = null) =>
-        BackendRouter.Plan(snapshot, health ?? NewHealth(), LocalModels, request);
+        BackendRouter.Plan(snapshot, health ?? NewHealth(), LocalModels, Keys, request);
 
     public static Classification Classified(PrivacyLevel level, PrivacyLevel? detectors = null, bool unsure = false) =>
         new(level, [], detectors ?? PrivacyLevel.Public, null, unsure);

@@ -35,6 +35,23 @@ public sealed class ConfigCheckCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_missing_key_is_shown_as_an_exclusion_of_the_plan()
+    {
+        _env.WriteConfig(RouterTestEnvironment.AcceptanceConfig);
+        var output = new StringWriter();
+        var classifier = new FixedClassifier(RouterTestEnvironment.Classified(PrivacyLevel.Public));
+
+        var exit = ConfigCheckCommand.Run(_env.ConfigPath, _env.PoliciesDirectory, "hello", classifier, output,
+            new StaticLocalModelDirectory(["tiny-local"]), environment: _ => null);
+
+        var text = output.ToString();
+        Assert.Equal(0, exit);
+        Assert.Contains("key Missing (environment variable CLOUD_A_KEY)", text);
+        Assert.Contains("1. local model 'tiny-local'", text);
+        Assert.Contains("excluded cloud-a: its API key is missing (environment variable CLOUD_A_KEY)", text);
+    }
+
+    [Fact]
     public void Without_a_classifier_the_sample_stays_local()
     {
         _env.WriteConfig(RouterTestEnvironment.AcceptanceConfig);

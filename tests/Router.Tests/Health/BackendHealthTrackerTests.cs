@@ -74,6 +74,41 @@ public sealed class BackendHealthTrackerTests
         Assert.Equal(CircuitState.HalfOpen, health.Get("a").Circuit);
     }
 
+    [Theory]
+    [InlineData(CircuitState.Open)]
+    [InlineData(CircuitState.HalfOpen)]
+    public void Closing_a_circuit_again_empties_the_window(CircuitState from)
+    {
+        var health = new BackendHealthTracker(new HealthOptions(), _time);
+        for (var i = 0; i < 5; i++)
+        {
+            health.RecordFailure("a", BackendFailureKind.Timeout);
+        }
+
+        health.SetCircuit("a", from);
+        health.SetCircuit("a", CircuitState.Closed);
+
+        var snapshot = health.Get("a");
+        Assert.Equal((0, 0, 0.0, CircuitState.Closed), (snapshot.Samples, snapshot.Failures, snapshot.ErrorRate, snapshot.Circuit));
+        Assert.Null(snapshot.LastFailure);
+
+        // Outcomes after the close count as usual.
+        health.RecordFailure("a", BackendFailureKind.Refused);
+        Assert.Equal(1, health.Get("a").Failures);
+    }
+
+    [Fact]
+    public void Reporting_closed_while_already_closed_keeps_the_window()
+    {
+        var health = new BackendHealthTracker(new HealthOptions(), _time);
+        health.RecordFailure("a", BackendFailureKind.Timeout);
+        health.RecordSuccess("a", TimeSpan.FromMilliseconds(10));
+
+        health.SetCircuit("a", CircuitState.Closed);
+
+        Assert.Equal((2, 1), (health.Get("a").Samples, health.Get("a").Failures));
+    }
+
     [Fact]
     public void Options_defaults_and_validation()
     {

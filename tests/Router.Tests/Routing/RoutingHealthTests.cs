@@ -57,16 +57,67 @@ public sealed class RoutingHealthTests : IDisposable
     }
 
     [Fact]
-    public void Half_open_circuit_demotes_a_backend()
+    public void Half_open_circuit_keeps_a_backend_in_the_plan_before_local_ranked_after_healthy_remotes()
     {
         var health = _env.NewHealth();
         health.SetCircuit("cloud-a", CircuitState.HalfOpen);
 
         var plan = _env.Route(_env.Load(), PublicAuto, health);
 
-        // 0.795 x 0.5 falls below local (0.72): cloud-a drops out; cloud-b leads.
-        Assert.Equal(["cloud-b", "local"], plan.Steps.Select(s => s.Backend));
-        Assert.Contains(plan.Exclusions, e => e is { Backend: "cloud-a", Code: ExclusionCode.BelowLocal });
+        // 0.795 x 0.5 ranks cloud-a after cloud-b (0.77), but its floor score (0.795) still beats local (0.72).
+        Assert.Equal(["cloud-b", "cloud-a", "local"], plan.Steps.Select(s => s.Backend));
+        var a = plan.Steps[1];
+        Assert.Equal(0.5, a.Breakdown.HealthFactor, 3);
+        Assert.Equal(0.3975, a.Score, 4);
+        Assert.DoesNotContain(plan.Exclusions, e => e.Backend == "cloud-a");
+    }
+
+    [Fact]
+    public void Half_open_circuit_is_not_excluded_or_demoted_by_the_failures_that_opened_it()
+    {
+        var health = _env.NewHealth();
+        for (var i = 0; i < 10; i++)
+        {
+            health.RecordFailure("cloud-a", BackendFailureKind.Timeout);
+        }
+
+        health.SetCircuit("cloud-a", CircuitState.HalfOpen);
+
+        var plan = _env.Route(_env.Load(), PublicAuto, health);
+
+        Assert.Equal(["cloud-b", "cloud-a", "local"], plan.Steps.Select(s => s.Backend));
+        Assert.Equal(0.5, plan.Steps[1].Breakdown.HealthFactor, 3); // the half-open factor only, not x (1 - 1.0)
+    }
+
+    [Fact]
+    public void Half_open_backend_that_would_score_below_local_anyway_stays_out()
+    {
+        var health = _env.NewHealth();
+        health.SetCircuit("cloud-weak", CircuitState.HalfOpen);
+
+        var plan = _env.Route(_env.Load(), PublicAuto, health);
+
+        Assert.Equal(["cloud-a", "cloud-b", "local"], plan.Steps.Select(s => s.Backend));
+        Assert.Contains(plan.Exclusions, e => e is { Backend: "cloud-weak", Code: ExclusionCode.BelowLocal });
+    }
+
+    [Fact]
+    public void A_closed_circuit_after_an_outage_routes_by_fresh_health_not_by_the_old_failures()
+    {
+        var health = _env.NewHealth();
+        for (var i = 0; i < 5; i++)
+        {
+            health.RecordFailure("cloud-a", BackendFailureKind.Refused);
+        }
+
+        health.SetCircuit("cloud-a", CircuitState.Open);
+        health.SetCircuit("cloud-a", CircuitState.HalfOpen);
+        health.SetCircuit("cloud-a", CircuitState.Closed);
+
+        var plan = _env.Route(_env.Load(), PublicAuto, health);
+
+        Assert.Equal(["cloud-a", "cloud-b", "local"], plan.Steps.Select(s => s.Backend));
+        Assert.Equal(1.0, plan.Steps[0].Breakdown.HealthFactor);
     }
 
     [Fact]
