@@ -1,16 +1,58 @@
+using System.CommandLine;
+
 namespace InferenceMesh.Gateway.Cli;
 
 /// <summary>
-/// <c>inference-mesh models …</c>: the model cache's command group (System.CommandLine, Spectre.Console
-/// progress). Owned by the model cache work; Program.cs only dispatches here.
+/// <c>inference-mesh models …</c>: the model cache's command group (System.CommandLine, Spectre.Console progress on
+/// stderr, results on stdout). Each subcommand is its own <c>Models*Command.cs</c>; Program.cs only dispatches here.
+/// Exit codes: 0 done, 1 the operation failed (named on stderr), 2 bad arguments, 130 cancelled (Ctrl-C).
 /// </summary>
 internal static class ModelsCli
 {
     public static bool Matches(IReadOnlyList<string> args) => args is ["models", ..];
 
-    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error) =>
+        RunAsync(args, output, error, new ModelsCliEnvironment(), CancellationToken.None);
+
+    /// <summary>In-process entry (tests): the environment carries the clock, download options and logging.</summary>
+    internal static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, ModelsCliEnvironment environment, CancellationToken cancellationToken)
     {
-        error.WriteLine("inference-mesh: 'models' commands are not available yet.");
-        return Task.FromResult(2);
+        ArgumentNullException.ThrowIfNull(args);
+        var root = new RootCommand("inference-mesh") { Create(environment) };
+        var parsed = root.Parse(args);
+        // Ctrl-C cancels the action's token; the action then keeps a resumable partial and reports (well within 10 s).
+        var configuration = new InvocationConfiguration { Output = output, Error = error, ProcessTerminationTimeout = TimeSpan.FromSeconds(10) };
+        try
+        {
+            return await parsed.InvokeAsync(configuration, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ModelsCliExit.Cancelled;
+        }
     }
+
+    /// <summary>The <c>models</c> command with every subcommand.</summary>
+    internal static Command Create(ModelsCliEnvironment environment)
+    {
+        var models = new Command("models", "Manage the local model store: list, pull, verify, rm, quantize, recommend.")
+        {
+            ModelsListCommand.Create(environment),
+            ModelsPullCommand.Create(environment),
+            ModelsVerifyCommand.Create(environment),
+            ModelsRmCommand.Create(environment),
+            ModelsQuantizeCommand.Create(environment),
+            ModelsRecommendCommand.Create(environment),
+        };
+        return models;
+    }
+}
+
+/// <summary>Exit codes of the <c>models</c> commands.</summary>
+internal static class ModelsCliExit
+{
+    public const int Ok = 0;
+    public const int Failed = 1;
+    public const int Usage = 2;
+    public const int Cancelled = 130;
 }

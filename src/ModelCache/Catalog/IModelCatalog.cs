@@ -1,9 +1,12 @@
 namespace InferenceMesh.ModelCache.Catalog;
 
-/// <summary>A valid GGUF model file in the models folder, with what the managed GGUF reader found in it.</summary>
+/// <summary>
+/// A valid GGUF model in the models folder (a loose top-level *.gguf, or a name of the store's manifest whose blob is in
+/// blobs/), with what the managed GGUF reader found in it.
+/// </summary>
 public sealed record CatalogEntry
 {
-    /// <summary>The id clients use in "model": the file name without ".gguf".</summary>
+    /// <summary>The id clients use in "model": the loose file's name without ".gguf", or the manifest name.</summary>
     public required string Id { get; init; }
     public required string Path { get; init; }
     public required long SizeBytes { get; init; }
@@ -17,6 +20,11 @@ public sealed record CatalogEntry
     public string? Quantization { get; init; }
     public bool HasChatTemplate { get; init; }
     public string? License { get; init; }
+    /// <summary>
+    /// The SHA-256 (64 lowercase hex) from the store's manifest: always set for stored blobs, set for a loose file once
+    /// it was imported (hashed) and unchanged since; null otherwise.
+    /// </summary>
+    public string? Sha256 { get; init; }
     /// <summary>Last write time of the file (UTC), for /v1/models "created".</summary>
     public DateTimeOffset LastWriteUtc { get; init; }
 }

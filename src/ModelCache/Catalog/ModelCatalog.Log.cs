@@ -25,5 +25,9 @@ internal sealed partial class ModelCatalog
         [LoggerMessage(EventId = 5, EventName = "ModelsFolderScanFailed", Level = LogLevel.Error,
             Message = "Cannot list models folder '{Directory}'; keeping the previous listing.")]
         public static partial void ScanFailed(ILogger logger, string directory, Exception exception);
+
+        [LoggerMessage(EventId = 6, EventName = "ModelManifestUnreadable", Level = LogLevel.Error,
+            Message = "Cannot read the model manifest '{Manifest}'; listing only loose *.gguf files.")]
+        public static partial void ManifestUnreadable(ILogger logger, string manifest, Exception exception);
     }
 }

@@ -1,17 +1,22 @@
 using System.Globalization;
 using InferenceMesh.ModelCache.Gguf;
+using InferenceMesh.ModelCache.Store;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
 namespace InferenceMesh.ModelCache.Catalog;
 
 /// <summary>
-/// Lists the valid *.gguf files of one folder. Every file is validated by <see cref="GgufReader"/> before it is listed;
-/// results are cached by (resolved path, length, last write time), so a rescan re-reads only changed files.
+/// Lists the valid *.gguf files of one folder and the names of the store's manifest (blobs/sha256-…), when the folder
+/// has one. Every file is validated by <see cref="GgufReader"/> before it is listed; results are cached by
+/// (resolved path, length, last write time), so a rescan re-reads only changed files. The catalog never creates or
+/// writes the manifest and never hashes: loose files get their digest once the store imported them.
 /// Rescans are serialised by a lock; readers see an immutable snapshot without locking.
 /// </summary>
 internal sealed partial class ModelCatalog : IModelCatalog
 {
     private readonly ModelCatalogOptions _options;
+    private readonly StoreLayout _layout;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, CachedFile> _cache = new(StringComparer.Ordinal);
@@ -28,6 +33,7 @@ internal sealed partial class ModelCatalog : IModelCatalog
         _options = options;
         _logger = logger;
         Directory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.Directory));
+        _layout = new StoreLayout(Directory);
         Refresh();
     }
 
@@ -46,7 +52,7 @@ internal sealed partial class ModelCatalog : IModelCatalog
         var snapshot = _snapshot;
         if (_options.RescanOnFind)
         {
-            var changed = DirectoryStamp() != snapshot.DirectoryStamp
+            var changed = DirectoryStamp() != snapshot.Stamp
                 || (snapshot.ById.TryGetValue(id, out var found) && StampOf(found.ResolvedPath) != found.Stamp);
             if (changed)
             {
@@ -80,7 +86,7 @@ internal sealed partial class ModelCatalog : IModelCatalog
 
             _cache.Clear();
             _reported.Clear();
-            return Snapshot.Empty with { DirectoryStamp = directoryStamp };
+            return Snapshot.Empty with { Stamp = directoryStamp };
         }
 
         _missingLogged = false;
@@ -112,11 +118,17 @@ internal sealed partial class ModelCatalog : IModelCatalog
         var reported = new HashSet<string>(StringComparer.Ordinal);
         var filesReadBefore = FilesRead;
 
-        void Reject(FileSystemInfo file, string reason)
+        var stored = ReadManifest();
+        var looseDigests = stored
+            .Where(m => m.LooseFileName is not null && m.Status == StoredModelStatus.Ok)
+            .ToDictionary(m => m.LooseFileName!, StringComparer.Ordinal);
+
+        void Reject(FileSystemInfo file, string reason) => RejectNamed(GgufText.Printable(file.Name), file.FullName, reason);
+
+        void RejectNamed(string shownName, string fullName, string reason)
         {
-            var shownName = GgufText.Printable(file.Name);
             invalid.Add(new InvalidModelFile(shownName, reason));
-            var key = file.FullName + "\0" + reason;
+            var key = fullName + "\0" + reason;
             reported.Add(key);
             if (!_reported.Contains(key))
             {
@@ -128,7 +140,7 @@ internal sealed partial class ModelCatalog : IModelCatalog
         {
             try
             {
-                var outcome = Examine(candidate, seen);
+                var outcome = Examine(candidate, seen, looseDigests);
                 switch (outcome)
                 {
                     case Outcome.Skip:
@@ -151,6 +163,36 @@ internal sealed partial class ModelCatalog : IModelCatalog
             }
         }
 
+        // Names of the store's manifest: their files are blobs/sha256-<hex>, built from a validated digest.
+        foreach (var model in stored.Where(m => m.LooseFileName is null && m.Status == StoredModelStatus.Ok))
+        {
+            var shownName = $"{GgufText.Printable(model.Name)} ({model.Digest.BlobFileName})";
+            try
+            {
+                var blob = new FileInfo(model.Path);
+                var outcome = blob.Exists
+                    ? Validate(model.Name, model.Path, model.Path, seen, model.Digest.Hex)
+                    : new Outcome.Invalid("the blob is missing (run 'models verify')");
+                switch (outcome)
+                {
+                    case Outcome.Invalid(var reason):
+                        RejectNamed(shownName, model.Path, reason);
+                        break;
+                    case Outcome.Valid(var listed) when byId.ContainsKey(listed.Entry.Id):
+                        RejectNamed(shownName, model.Path, $"another file already has the model id '{GgufText.Printable(listed.Entry.Id)}'");
+                        break;
+                    case Outcome.Valid(var listed):
+                        byId.Add(listed.Entry.Id, listed);
+                        models.Add(listed.Entry);
+                        break;
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                RejectNamed(shownName, model.Path, $"cannot read file: {e.Message}");
+            }
+        }
+
         foreach (var stale in _cache.Keys.Where(k => !seen.Contains(k)).ToList())
         {
             _cache.Remove(stale);
@@ -161,7 +203,20 @@ internal sealed partial class ModelCatalog : IModelCatalog
         return new Snapshot(models, invalid, byId, directoryStamp);
     }
 
-    private Outcome Examine(FileSystemInfo candidate, HashSet<string> seen)
+    private IReadOnlyList<StoredModel> ReadManifest()
+    {
+        try
+        {
+            return ModelManifest.OpenExisting(_layout)?.List() ?? [];
+        }
+        catch (SqliteException e)
+        {
+            Log.ManifestUnreadable(_logger, _layout.Manifest, e);
+            return [];
+        }
+    }
+
+    private Outcome Examine(FileSystemInfo candidate, HashSet<string> seen, Dictionary<string, StoredModel> looseDigests)
     {
         if (candidate is DirectoryInfo)
         {
@@ -198,10 +253,28 @@ internal sealed partial class ModelCatalog : IModelCatalog
             resolved = target.FullName;
         }
 
+        if (!File.Exists(resolved))
+        {
+            return Outcome.Skip.Instance; // vanished between listing and stat
+        }
+
+        // The manifest's digest holds only while the file is exactly as it was hashed (size, write time, inode).
+        string? sha256 = null;
+        if (looseDigests.TryGetValue(candidate.Name, out var imported) && imported.Name == id
+            && imported.LooseStamp == Store.FileStamp.Of(resolved))
+        {
+            sha256 = imported.Digest.Hex;
+        }
+
+        return Validate(id, candidate.FullName, resolved, seen, sha256);
+    }
+
+    private Outcome Validate(string id, string path, string resolved, HashSet<string> seen, string? sha256)
+    {
         var file = new FileInfo(resolved);
         if (!file.Exists)
         {
-            return Outcome.Skip.Instance; // vanished between listing and stat
+            return Outcome.Skip.Instance;
         }
 
         var stamp = new FileStamp(file.Length, file.LastWriteTimeUtc);
@@ -240,7 +313,8 @@ internal sealed partial class ModelCatalog : IModelCatalog
         var entry = new CatalogEntry
         {
             Id = id,
-            Path = candidate.FullName,
+            Path = path,
+            Sha256 = sha256,
             SizeBytes = stamp.Length,
             Architecture = gguf.Architecture,
             TrainContextLength = gguf.ContextLength is { } ctx and > 0 and <= int.MaxValue ? (int)ctx : null,
@@ -295,11 +369,25 @@ internal sealed partial class ModelCatalog : IModelCatalog
     private static bool IsInside(string path, string folder) =>
         string.Equals(Path.GetDirectoryName(path), folder, StringComparison.Ordinal);
 
-    private (bool Exists, DateTime LastWriteUtc) DirectoryStamp()
+    /// <summary>The folder's write time and the manifest's (and its WAL's): any registration or removal changes one.</summary>
+    private FolderStamp DirectoryStamp()
     {
         var info = new DirectoryInfo(Directory);
-        return (info.Exists, info.Exists ? info.LastWriteTimeUtc : default);
+        if (!info.Exists)
+        {
+            return default;
+        }
+
+        var manifest = new FileInfo(_layout.Manifest);
+        var wal = new FileInfo(_layout.Manifest + "-wal");
+        return new FolderStamp(
+            true,
+            info.LastWriteTimeUtc,
+            manifest.Exists ? manifest.LastWriteTimeUtc.Ticks ^ manifest.Length : 0,
+            wal.Exists ? wal.LastWriteTimeUtc.Ticks ^ wal.Length : 0);
     }
+
+    private readonly record struct FolderStamp(bool Exists, DateTime LastWriteUtc, long Manifest, long Wal);
 
     private static FileStamp StampOf(string path)
     {
@@ -336,7 +424,7 @@ internal sealed partial class ModelCatalog : IModelCatalog
         IReadOnlyList<CatalogEntry> Models,
         IReadOnlyList<InvalidModelFile> Invalid,
         IReadOnlyDictionary<string, ListedModel> ById,
-        (bool Exists, DateTime LastWriteUtc) DirectoryStamp)
+        FolderStamp Stamp)
     {
         public static readonly Snapshot Empty = new([], [], new Dictionary<string, ListedModel>(), default);
     }

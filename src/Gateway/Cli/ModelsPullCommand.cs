@@ -1,0 +1,114 @@
+using System.CommandLine;
+using System.Globalization;
+using InferenceMesh.ModelCache.Downloads;
+using InferenceMesh.ModelCache.Store;
+using Spectre.Console;
+
+namespace InferenceMesh.Gateway.Cli;
+
+/// <summary>
+/// <c>models pull URL [--sha256 HEX] [--name NAME] [--mirror URL]… [--models DIR]</c>: a resumable download into the
+/// store; see src/ModelCache/README.md ("Downloads").
+/// </summary>
+internal static class ModelsPullCommand
+{
+    public static Command Create(ModelsCliEnvironment environment)
+    {
+        var url = new Argument<string>("url") { Description = "The http(s) URL of the GGUF file." };
+        var sha256 = new Option<string?>("--sha256") { Description = "The expected SHA-256 (64 lowercase hex); nothing is registered unless it matches." };
+        var name = new Option<string?>("--name") { Description = "The model name (default: the URL's file name without .gguf)." };
+        var mirrors = new Option<string[]>("--mirror") { Description = "Another URL of the same file, tried in order after the first (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var models = ModelsCliEnvironment.ModelsOption();
+        var command = new Command("pull", "Download a model (resumable, verified) into the store.") { url, sha256, name, mirrors, models };
+        command.SetAction(async (parse, ct) =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            var sources = new List<Uri>();
+            foreach (var text in new[] { parse.GetRequiredValue(url) }.Concat(parse.GetValue(mirrors) ?? []))
+            {
+                if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+                {
+                    await error.WriteLineAsync($"inference-mesh: '{ModelsProgress.Printable(text)}' is not an http or https URL.");
+                    return ModelsCliExit.Usage;
+                }
+
+                sources.Add(uri);
+            }
+
+            Sha256Digest? expected = null;
+            if (parse.GetValue(sha256) is { } hex)
+            {
+                if (!Sha256Digest.TryParse(hex, out var digest))
+                {
+                    await error.WriteLineAsync("inference-mesh: --sha256 must be exactly 64 lowercase hex characters.");
+                    return ModelsCliExit.Usage;
+                }
+
+                expected = digest;
+            }
+
+            var modelName = parse.GetValue(name) ?? DefaultName(sources[0]);
+            if (ModelName.Validate(modelName) is { } nameError)
+            {
+                await error.WriteLineAsync($"inference-mesh: {nameError}; choose one with --name.");
+                return ModelsCliExit.Usage;
+            }
+
+            var store = environment.OpenStore(parse.GetRequiredValue(models));
+            var downloader = environment.CreateDownloader(store);
+            var result = await DownloadAsync(ModelsCliEnvironment.ProgressConsole(error), downloader,
+                new PullRequest { Sources = sources, Name = modelName, ExpectedSha256 = expected }, ct);
+            return await ReportAsync(result, output, error);
+        });
+        return command;
+    }
+
+    /// <summary>Runs one download under a Spectre progress bar (size, speed, ETA).</summary>
+    internal static Task<PullResult> DownloadAsync(IAnsiConsole console, IModelDownloader downloader, PullRequest request, CancellationToken ct) =>
+        console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(),
+                new TransferSpeedColumn(), new RemainingTimeColumn())
+            .StartAsync(async context =>
+            {
+                var task = context.AddTask(Markup.Escape(ModelsProgress.Printable(request.Name)), autoStart: true);
+                task.IsIndeterminate = true;
+                var progress = new SyncProgress<DownloadProgress>(p =>
+                {
+                    if (p.BytesTotal is { } total)
+                    {
+                        task.IsIndeterminate = false;
+                        task.MaxValue = Math.Max(1, total);
+                    }
+
+                    task.Value = p.BytesDone;
+                });
+                return await downloader.PullAsync(request, progress, ct);
+            });
+
+    internal static async Task<int> ReportAsync(PullResult result, TextWriter output, TextWriter error)
+    {
+        if (result.Succeeded && result.Model is { } model)
+        {
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"Pulled {model.Name}: sha256 {model.Digest}, {model.SizeBytes} bytes, {model.Metadata.Quantization ?? "?"} -> {model.Path}"));
+            return ModelsCliExit.Ok;
+        }
+
+        await error.WriteLineAsync($"inference-mesh: pull failed: {ModelsProgress.Printable(result.Message ?? result.Error.ToString())}");
+        return result.Error switch
+        {
+            DownloadError.Cancelled => ModelsCliExit.Cancelled,
+            DownloadError.InvalidRequest => ModelsCliExit.Usage,
+            _ => ModelsCliExit.Failed,
+        };
+    }
+
+    /// <summary>The URL's last path segment without ".gguf" (decoded); the name is validated like any other.</summary>
+    internal static string DefaultName(Uri url)
+    {
+        var last = Uri.UnescapeDataString(url.Segments.LastOrDefault() ?? string.Empty).TrimEnd('/');
+        return last.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? last[..^5] : last;
+    }
+}

@@ -1,0 +1,91 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using InferenceMesh.Gateway.Cli;
+using InferenceMesh.ModelCache.Gguf;
+using InferenceMesh.ModelCache.Store;
+using InferenceMesh.Tests;
+
+namespace InferenceMesh.Gateway.Tests.Cli;
+
+/// <summary><c>models quantize</c> end to end: the real stories260K, the real quantiser, a store in a temp folder.</summary>
+public sealed class ModelsQuantizeCommandTests : IDisposable
+{
+    private readonly string _models = TestPaths.NewTempDir("im-quant-cli");
+    private readonly StringWriter _output = new();
+    private readonly StringWriter _error = new();
+
+    public void Dispose() => Directory.Delete(_models, recursive: true);
+
+    private Task<int> RunAsync(params string[] args)
+    {
+        var root = new RootCommand("test") { ModelsQuantizeCommand.Create(new ModelsCliEnvironment()) };
+        return root.Parse(["quantize", .. args, "--models", _models]).InvokeAsync(new InvocationConfiguration { Output = _output, Error = _error });
+    }
+
+    [Fact]
+    public async Task Registers_the_quantised_model_in_the_store_with_its_lineage()
+    {
+        var exit = await RunAsync(TestPaths.Stories260K, "q8_0", "-t", "1");
+
+        Assert.True(exit == ModelsCliExit.Ok, _error.ToString());
+        var store = ModelStoreFactory.Open(_models);
+        var model = store.Find("stories260K-Q8_0");
+        Assert.NotNull(model);
+        Assert.Equal("Q8_0", model.Metadata.Quantization);
+        Assert.Equal("Q8_0", model.Lineage?.QuantizationType);
+        Assert.Equal(Sha256(TestPaths.Stories260K), model.Lineage?.SourceDigest?.Hex);
+        Assert.Equal(7u, GgufReader.Read(model.Path).File!.FileType);
+        Assert.Contains("stories260K-Q8_0", _output.ToString(), StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(store.Layout.Blobs, ".*")); // no temporary file left behind
+    }
+
+    [Fact]
+    public async Task Writes_a_plain_file_with_output()
+    {
+        var output = Path.Combine(_models, "out.gguf");
+        Assert.Equal(ModelsCliExit.Ok, await RunAsync(TestPaths.Stories260K, "Q4_0", "-t", "1", "-o", output));
+        Assert.Equal(2u, GgufReader.Read(output).File!.FileType);
+    }
+
+    [Fact]
+    public async Task An_unknown_type_is_a_usage_error_naming_the_known_types()
+    {
+        Assert.Equal(ModelsCliExit.Usage, await RunAsync(TestPaths.Stories260K, "Q9_9"));
+        Assert.Contains("unknown quantisation type 'Q9_9'", _error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Q4_K_M", _error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_broken_input_is_refused_before_llama_cpp_sees_it()
+    {
+        var broken = Path.Combine(_models, "broken.gguf");
+        var bytes = await File.ReadAllBytesAsync(TestPaths.Stories260K);
+        await File.WriteAllBytesAsync(broken, bytes[..(bytes.Length / 2)]); // truncated: the tensor data is cut
+
+        Assert.Equal(ModelsCliExit.Usage, await RunAsync(broken, "Q8_0", "-o", Path.Combine(_models, "o.gguf")));
+        Assert.Contains("not a valid GGUF file", _error.ToString(), StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_models, "o.gguf")));
+    }
+
+    [Fact]
+    public async Task An_already_quantised_input_needs_allow_requantize()
+    {
+        var q8 = Path.Combine(_models, "q8.gguf");
+        Assert.Equal(ModelsCliExit.Ok, await RunAsync(TestPaths.Stories260K, "Q8_0", "-t", "1", "-o", q8));
+        Assert.Equal(ModelsCliExit.Usage, await RunAsync(q8, "Q4_0", "-o", Path.Combine(_models, "q4.gguf")));
+        Assert.Contains("already quantised (Q8_0)", _error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unknown_model_name_is_a_usage_error()
+    {
+        Assert.Equal(ModelsCliExit.Usage, await RunAsync("no-such-model", "Q8_0"));
+        Assert.Contains("neither a file nor a model", _error.ToString(), StringComparison.Ordinal);
+    }
+
+    private static string Sha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+}
