@@ -1,16 +1,123 @@
+using InferenceMesh.Mesh.Configuration;
+using InferenceMesh.Mesh.Identity;
+using InferenceMesh.Mesh.Invites;
+
 namespace InferenceMesh.Gateway.Cli;
 
 /// <summary>
-/// <c>inference-mesh mesh …</c>: the P2P mesh's command group (id, invite, join, receipts).
-/// Owned by the mesh work; Program.cs only dispatches here.
+/// <c>inference-mesh mesh …</c>: the P2P mesh's command group.
+/// <list type="bullet">
+/// <item><c>mesh id [--config FILE] [--data DIR]</c>: prints this node's id (creates the key on first use).</item>
+/// <item><c>mesh invite [--config FILE] [--data DIR]</c>: prints a token with the id and this node's addresses.</item>
+/// <item><c>mesh join TOKEN [--config FILE] [--data DIR]</c>: checks the token and adds the node to the state file's bootstrap list.</item>
+/// </list>
+/// Exit codes: 0 done, 1 refused input (bad token), 2 bad usage or config.
 /// </summary>
 internal static class MeshCli
 {
+    private const string Usage = "usage: inference-mesh mesh id|invite|join TOKEN [--config FILE] [--data DIR]";
+
     public static bool Matches(IReadOnlyList<string> args) => args is ["mesh", ..];
 
-    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    public static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error) => Task.FromResult(Run(args, output, error));
+
+    private static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        error.WriteLine("inference-mesh: 'mesh' commands are not available yet.");
-        return Task.FromResult(2);
+        string? configPath = null, dataDir = null, command = null, token = null;
+        for (var i = 1; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--config" when i + 1 < args.Length: configPath = args[++i]; break;
+                case "--data" when i + 1 < args.Length: dataDir = Path.GetFullPath(args[++i]); break;
+                case "-h" or "--help": output.WriteLine(Usage); return 0;
+                case var a when command is null && !a.StartsWith('-'): command = a; break;
+                case var a when command == "join" && token is null && !a.StartsWith('-'): token = a; break;
+                default: error.WriteLine($"inference-mesh: unexpected argument '{args[i]}'. {Usage}"); return 2;
+            }
+        }
+
+        MeshOptions? options = null;
+        if (configPath is not null)
+        {
+            if (!File.Exists(configPath))
+            {
+                error.WriteLine($"inference-mesh: config file {configPath} not found.");
+                return 2;
+            }
+
+            var (read, errors) = MeshConfigReader.Read(configPath, dataDir);
+            if (errors.Count > 0)
+            {
+                foreach (var e in errors)
+                {
+                    error.WriteLine($"inference-mesh: {e}");
+                }
+
+                return 2;
+            }
+
+            options = read;
+        }
+
+        var dataDirectory = dataDir ?? options?.DataDirectory ?? MeshDefaults.DataDirectory();
+        var keyFile = options?.KeyFile ?? Path.Combine(dataDirectory, MeshDefaults.KeyFileName);
+        var stateFile = Path.Combine(dataDirectory, MeshDefaults.StateFileName);
+
+        switch (command)
+        {
+            case "id":
+            {
+                using var identity = LoadIdentity(keyFile, error);
+                if (identity is null) return 2;
+                output.WriteLine(identity.Id);
+                return 0;
+            }
+
+            case "invite":
+            {
+                if (options is null)
+                {
+                    error.WriteLine("inference-mesh: 'mesh invite' needs --config FILE with a mesh: block (its listen address goes in the token).");
+                    return 2;
+                }
+
+                using var identity = LoadIdentity(keyFile, error);
+                if (identity is null) return 2;
+                var gossip = options.Gossip ?? new System.Net.IPEndPoint(options.Listen.Address, options.Listen.Port + MeshDefaults.GossipPortOffset);
+                output.WriteLine(new InviteToken(identity.Id, [gossip.ToString()], [options.Listen.ToString()]).Encode());
+                return 0;
+            }
+
+            case "join":
+            {
+                if (!InviteToken.TryParse(token, out var invite, out var reason))
+                {
+                    error.WriteLine($"inference-mesh: invalid invite: {reason}.");
+                    return 1;
+                }
+
+                var isNew = MeshStateFile.Add(stateFile, invite);
+                output.WriteLine($"{(isNew ? "added" : "updated")} {invite.Id} ({string.Join(", ", invite.Gossip)}) to {stateFile}; trust: community unless mesh.trust says otherwise");
+                return 0;
+            }
+
+            default:
+                error.WriteLine($"inference-mesh: {Usage}");
+                return 2;
+        }
+    }
+
+    private static NodeIdentity? LoadIdentity(string keyFile, TextWriter error)
+    {
+        try
+        {
+            return NodeIdentity.LoadOrCreate(keyFile);
+        }
+        catch (Exception ex) when (ex is MeshIdentityException or IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"inference-mesh: {ex.Message}");
+            return null;
+        }
     }
 }

@@ -1,6 +1,7 @@
 using InferenceMesh.Gateway.Apis;
 using InferenceMesh.Gateway.Backends;
 using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.Mesh;
 using InferenceMesh.Gateway.Metrics;
 using InferenceMesh.Gateway.Security;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -64,6 +65,7 @@ internal static partial class GatewayApp
         app.MapEmbeddingsApi();
         app.MapHealthApi();
         app.MapMetricsApi();
+        app.MapMeshApi();
         return app;
     }
 

@@ -10,6 +10,7 @@ using InferenceMesh.Gateway.Backends.Anthropic;
 using InferenceMesh.Gateway.Backends.OpenAi;
 using InferenceMesh.Gateway.Backends.Resilience;
 using InferenceMesh.Gateway.Routing;
+using InferenceMesh.Gateway.Mesh;
 using InferenceMesh.Router;
 using InferenceMesh.Router.Configuration;
 using InferenceMesh.Router.Routing;
@@ -29,6 +30,7 @@ internal static class GatewayServiceCollectionExtensions
         // ASP.NET Core's per-request Information lines cost time on the hot path and say nothing
         // our metrics don't; warnings and errors still show.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Yarp", LogLevel.Warning);
         builder.AddGatewayKestrel(options);
         // Responses are written with the source-generated contexts' own options (see OpenAi/JsonOk.cs);
         // the HTTP JSON options only matter for anything the framework writes itself.
@@ -38,6 +40,7 @@ internal static class GatewayServiceCollectionExtensions
         builder.Services.AddSingleton<InferenceService>();
         builder.Services.AddInferenceBackends(options);
         builder.Services.AddGatewayRouting(options);
+        builder.Services.AddMesh(options);
         return builder;
     }
 
@@ -49,7 +52,7 @@ internal static class GatewayServiceCollectionExtensions
     {
         services.AddSingleton<ILocalModelDirectory, CatalogLocalModels>();
         services.AddPrivacyClassifier();
-        services.AddInferenceRouter(new RouterOptions { ConfigPath = options.ConfigPath, PoliciesDirectory = options.PoliciesDirectory });
+        services.AddInferenceRouter(new RouterOptions { ConfigPath = options.ConfigPath, PoliciesDirectory = options.PoliciesDirectory, ForeignConfigSections = [MeshGatewayExtensions.ConfigSection] });
         services.AddHttpForwarder();
         services.TryAddSingleton(new BackendOptions());
         services.AddSingleton(sp => new BackendTransport(sp.GetRequiredService<BackendOptions>()));

@@ -181,7 +181,7 @@ internal sealed partial class ChatExecutor(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1650, Level = LogLevel.Information, Message = "Backend {Backend} answered (first byte after {FirstByteMs:0} ms)")]
+        [LoggerMessage(EventId = 1650, Level = LogLevel.Debug, Message = "Backend {Backend} answered (first byte after {FirstByteMs:0} ms)")]
         public static partial void Answered(ILogger logger, string backend, double firstByteMs);
 
         [LoggerMessage(EventId = 1651, Level = LogLevel.Warning, Message = "Backend {Backend} failed before the first byte: {Error} (upstream status {Status}); trying the next step of the plan")]

@@ -82,6 +82,9 @@ internal sealed class RoutingHarness : IAsyncDisposable
                 Engine.Register(builder);
                 builder.Logging.AddProvider(Logs);
                 builder.Logging.SetMinimumLevel(LogLevel.Trace);
+
+                // The gateway quiets some categories for speed; the privacy proofs must see every line.
+                builder.Services.Configure<LoggerFilterOptions>(o => o.Rules.Clear());
                 builder.Services.AddSingleton(Options);
                 if (Time is { } time)
                 {

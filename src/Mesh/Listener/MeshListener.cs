@@ -1,0 +1,105 @@
+using System.Net;
+using System.Text.Json;
+using InferenceMesh.Mesh.Capabilities;
+using InferenceMesh.Mesh.Configuration;
+using InferenceMesh.Mesh.Identity;
+using InferenceMesh.Mesh.Trust;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace InferenceMesh.Mesh.Listener;
+
+/// <summary>
+/// The mesh's own HTTPS listener (a separate Kestrel host on <c>mesh.listen</c>, so none of the gateway's
+/// local API is reachable from the network): mutual TLS with self-signed certificates. A client certificate is
+/// required; its key must hash to an id the trust policy admits, else the TLS handshake fails. Serves
+/// <c>GET /mesh/v1/capabilities</c>.
+/// </summary>
+public sealed partial class MeshListener(
+    MeshOptions options,
+    MeshCertificates certificates,
+    TrustPolicy trust,
+    LocalAdvertBuilder adverts,
+    TimeProvider time,
+    ILogger<MeshListener> logger) : IHostedService, IAsyncDisposable
+{
+    private WebApplication? _app;
+
+    /// <summary>The bound address (after start); port 0 in the options becomes the real port here.</summary>
+    public IPEndPoint? BoundEndpoint { get; private set; }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = 64 * 1024;
+            kestrel.Listen(options.Listen, listen => listen.UseHttps(https =>
+            {
+                https.ServerCertificateSelector = (_, _) => certificates.Current;
+                https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
+                https.ClientCertificateValidation = (certificate, _, _) => Admit(certificate);
+            }));
+        });
+        var app = builder.Build();
+        app.MapGet("/mesh/v1/capabilities", () => Results.Bytes(
+            JsonSerializer.SerializeToUtf8Bytes(adverts.Build(), MeshJsonContext.Default.CapabilityAdvert), "application/json"));
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        _app = app;
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var uri = new Uri(address);
+        BoundEndpoint = new IPEndPoint(options.Listen.Address, uri.Port);
+        Log.Listening(logger, BoundEndpoint.ToString());
+    }
+
+    /// <summary>The TLS-level admission: valid window, P-256 key, and an id the trust policy admits.</summary>
+    internal bool Admit(System.Security.Cryptography.X509Certificates.X509Certificate2 certificate)
+    {
+        var error = PeerCertificateCheck.Check(certificate, time.GetUtcNow(), null, out var id);
+        if (error == PeerCertificateError.None && trust.Resolve(id) is null)
+        {
+            error = PeerCertificateError.NotAdmitted;
+        }
+
+        if (error != PeerCertificateError.None)
+        {
+            Log.Refused(logger, id.Equals(default) ? "?" : id.Short, error);
+            return false;
+        }
+
+        return true;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "mesh mTLS listener on {Endpoint}")]
+        public static partial void Listening(ILogger logger, string endpoint);
+
+        [LoggerMessage(EventId = 201, Level = LogLevel.Warning, Message = "refused a mesh client {NodeId}: {Reason}")]
+        public static partial void Refused(ILogger logger, string nodeId, PeerCertificateError reason);
+    }
+}

@@ -1,0 +1,50 @@
+using InferenceMesh.Mesh.Identity;
+using InferenceMesh.Tests;
+
+namespace InferenceMesh.Mesh.Tests.Identity;
+
+public sealed class NodeIdentityTests
+{
+    [Fact]
+    public void Key_is_created_owner_only_and_reloads_to_the_same_id()
+    {
+        var dir = TestPaths.NewTempDir("im-mesh-id");
+        var keyFile = Path.Combine(dir, "sub", "node.key");
+        NodeId first;
+        using (var created = NodeIdentity.LoadOrCreate(keyFile))
+        {
+            first = created.Id;
+        }
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
+        using var loaded = NodeIdentity.LoadOrCreate(keyFile);
+        Assert.Equal(first, loaded.Id);
+    }
+
+    [Fact]
+    public void A_key_readable_by_others_is_refused()
+    {
+        var keyFile = Path.Combine(TestPaths.NewTempDir("im-mesh-id"), "node.key");
+        NodeIdentity.LoadOrCreate(keyFile).Dispose();
+        File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        var ex = Assert.Throws<MeshIdentityException>(() => NodeIdentity.LoadOrCreate(keyFile));
+        Assert.Contains("chmod 600", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Certificate_is_bound_to_the_key_and_checked_against_the_expected_id()
+    {
+        var dir = TestPaths.NewTempDir("im-mesh-id");
+        using var a = NodeIdentity.LoadOrCreate(Path.Combine(dir, "a.key"));
+        using var b = NodeIdentity.LoadOrCreate(Path.Combine(dir, "b.key"));
+        var now = DateTimeOffset.UtcNow;
+        using var cert = NodeCertificate.Create(a, now, TimeSpan.FromDays(7));
+        Assert.True(cert.HasPrivateKey);
+        Assert.Equal(PeerCertificateError.None, PeerCertificateCheck.Check(cert, now, a.Id, out var id));
+        Assert.Equal(a.Id, id);
+        Assert.Equal(PeerCertificateError.IdMismatch, PeerCertificateCheck.Check(cert, now, b.Id, out _));
+        Assert.Equal(PeerCertificateError.Expired, PeerCertificateCheck.Check(cert, now.AddDays(8), a.Id, out _));
+        Assert.Equal(PeerCertificateError.NotYetValid, PeerCertificateCheck.Check(cert, now.AddHours(-1), a.Id, out _));
+        Assert.Equal(PeerCertificateError.Missing, PeerCertificateCheck.Check(null, now, a.Id, out _));
+    }
+}
