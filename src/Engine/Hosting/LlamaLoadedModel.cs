@@ -81,7 +81,7 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
         }
 
         // A persistent pool for both contexts: without it ggml spawns and joins threads in every decode.
-        var threadpool = SafeGgmlThreadpoolHandle.Create(threads);
+        var threadpool = SafeGgmlThreadpoolHandle.Create(threads, options.ThreadpoolPoll);
         if (threadpool is null)
         {
             LogNoThreadpool(logger, source.Id);

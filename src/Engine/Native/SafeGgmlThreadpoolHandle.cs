@@ -14,6 +14,13 @@ internal sealed unsafe class SafeGgmlThreadpoolHandle : SafeHandle
     /// <summary>Generous room for <c>struct ggml_threadpool_params</c> (528 bytes in v0.5.0), filled by ggml itself.</summary>
     private const int ParamsBufferSize = 2048;
 
+    /// <summary>
+    /// Offsets in <c>struct ggml_threadpool_params</c> (ggml.h v0.5.0: <c>bool cpumask[512]; int n_threads;
+    /// enum prio; uint32_t poll; …</c>), checked against the pinned header by StructLayoutTests.
+    /// </summary>
+    internal const int NThreadsOffset = 512;
+    internal const int PollOffset = 520;
+
     private delegate* unmanaged[Cdecl]<IntPtr, void> _free;
 
     private SafeGgmlThreadpoolHandle()
@@ -23,8 +30,11 @@ internal sealed unsafe class SafeGgmlThreadpoolHandle : SafeHandle
 
     public override bool IsInvalid => handle == IntPtr.Zero;
 
-    /// <summary>Creates a pool of n threads, or null when the CPU backend does not offer one.</summary>
-    public static SafeGgmlThreadpoolHandle? Create(int threads)
+    /// <summary>
+    /// Creates a pool of n threads, or null when the CPU backend does not offer one. <paramref name="poll"/> is
+    /// ggml's polling level for idle workers (0 sleeps at once, 100 spins longest); null keeps ggml's default.
+    /// </summary>
+    public static SafeGgmlThreadpoolHandle? Create(int threads, int? poll = null)
     {
         var cpu = LlamaNative.ggml_backend_reg_by_name("CPU");
         if (cpu == IntPtr.Zero)
@@ -43,6 +53,10 @@ internal sealed unsafe class SafeGgmlThreadpoolHandle : SafeHandle
         try
         {
             LlamaNative.ggml_threadpool_params_init(parameters, threads);
+            if (poll is { } level)
+            {
+                *(uint*)((byte*)parameters + PollOffset) = (uint)level;
+            }
             var pool = create(parameters);
             if (pool == IntPtr.Zero)
             {
