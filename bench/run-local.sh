@@ -15,6 +15,8 @@
 #   GATEWAY_BIN=""             use this gateway executable instead of building src/Gateway (e.g. a copied build)
 #   GATEWAY_EXTRA_ARGS=""      appended to the gateway's command line
 #   LLAMA_SERVER_EXTRA_ARGS="" appended to llama-server's command line
+#   BENCH_REFERENCE=native     which llama-server: "native" (bench/build-llama.sh: -march=native, OpenMP) or
+#                              "samelib" (bench/build-llama-samelib.sh: the same prebuilt libraries the gateway loads)
 set -euo pipefail
 
 bench="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -59,6 +61,15 @@ log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 log "reference llama.cpp build (first time: long)"
 llama_bin="$(bash "$bench/build-llama.sh")"
 log "llama binaries: $llama_bin"
+reference="${BENCH_REFERENCE:-native}"
+case "$reference" in
+  native) reference_bin="$llama_bin" ;;
+  samelib)
+    log "reference llama-server on the gateway's own prebuilt libraries (first time: long)"
+    reference_bin="$(bash "$bench/build-llama-samelib.sh")"
+    export LD_LIBRARY_PATH="$reference_bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ;;
+  *) log "BENCH_REFERENCE must be native or samelib"; exit 2 ;;
+esac
 
 log "building the benchmark tools"
 dotnet build -c Release -nologo -v q -m:2 "$bench/LocalInference" >"$logs/build-driver.log" 2>&1 \
@@ -119,7 +130,7 @@ run_one() {
   case "$server" in
     llama-server)
       # shellcheck disable=SC2086
-      "$llama_bin/llama-server" -m "$file" --host 127.0.0.1 --port "$port" -t "$threads" -np "$slots" -kvu \
+      "$reference_bin/llama-server" -m "$file" --host 127.0.0.1 --port "$port" -t "$threads" -np "$slots" -kvu \
         -c $((slots * slot_ctx)) ${LLAMA_SERVER_EXTRA_ARGS:-} >"$out" 2>&1 &
       server_pid=$! ;;
     gateway)
@@ -153,7 +164,11 @@ header="$logs/header.md"
   echo "- Same for both: $threads threads, $slots slots ($slot_ctx tokens of context each; llama-server \`-np $slots -kvu -c $((slots * slot_ctx))\`), $tokens tokens per throughput run, temperature 0, EOS/control/byte tokens banned with logit_bias"
   echo "- Runs: 1 stream x $single_runs (median), $slots streams x $concurrent_runs (median), TTFT x $ttft_runs (4-token generations, short distinct prompts)"
   echo "- Repository commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
-  echo "- llama-server: llama.cpp v0.5.0 built with \`$(tr '\n' ' ' <"$cache/llama-v0.5.0/cmake-flags.txt" | xargs)\`"
+  if [ "$reference" = samelib ]; then
+    echo "- llama-server (reference \"samelib\"): llama.cpp v0.5.0's server built with \`$(tr '\n' ' ' <"$cache/llama-v0.5.0-samelib/cmake-flags.txt" | xargs)\`, running on the same prebuilt libllama/libggml/libggml-cpu-*.so as the gateway"
+  else
+    echo "- llama-server (reference \"native\"): llama.cpp v0.5.0 built with \`$(tr '\n' ' ' <"$cache/llama-v0.5.0/cmake-flags.txt" | xargs)\`"
+  fi
   echo "- Gateway: \`${gateway_bin:-not built}\` (Release), engine = prebuilt llama.cpp v0.5.0 libraries from @node-llama-cpp/linux-x64"
 } >"$header"
 report="$results/local-$stamp.md"
