@@ -49,17 +49,5 @@ internal sealed class EngineHarness : IAsyncDisposable
         return (text.ToString(), await generation.Completion);
     }
 
-    /// <summary>Waits until the scheduler reports a state, reading state (never sleeping a fixed time).</summary>
-    public async Task WaitForAsync(Func<SchedulerStatus, bool> condition, string what)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!condition(Model.GetStatus()))
-        {
-            Assert.False(timeout.IsCancellationRequested, $"timed out waiting for: {what}");
-            await Task.Yield();
-            await Task.Delay(1, CancellationToken.None);
-        }
-    }
-
     public ValueTask DisposeAsync() => Host.DisposeAsync();
 }
