@@ -8,6 +8,7 @@ internal static class GatewayCommandLine
     public const string Usage = """
         Usage: inference-mesh [--models DIR] [--host ADDR] [--port N] [--threads T] [--slots S] [--ctx C]
                               [--allowed-hosts h1,h2] [--max-body-bytes B] [--config FILE] [--policies DIR]
+                              [--data DIR]
                inference-mesh config check [--config FILE] [--policies DIR] [--models DIR] [--prompt TEXT] [--model NAME]
 
           --models DIR          folder of *.gguf models (default: $XDG_DATA_HOME/inference-mesh/models,
@@ -20,6 +21,8 @@ internal static class GatewayCommandLine
           --allowed-hosts LIST  Host header values accepted besides loopback names; '*' accepts any
           --max-body-bytes B    largest request body (default: 8388608)
           --config FILE         routing config (YAML: backends, policy); none = local model only
+          --data DIR            the context store's folder: conversations, files, vector stores
+                                (default: $XDG_DATA_HOME/inference-mesh/data, else ~/.local/share/inference-mesh/data)
           --policies DIR        folder of policy files (default: ./policies, else the one installed
                                 next to the executable, else the built-in default policy)
 
@@ -95,6 +98,9 @@ internal static class GatewayCommandLine
                     break;
                 case "--config":
                     options = options with { ConfigPath = Path.GetFullPath(value) };
+                    break;
+                case "--data":
+                    options = options with { DataDirectory = Path.GetFullPath(value) };
                     break;
                 case "--policies":
                     options = options with { PoliciesDirectory = Path.GetFullPath(value) };

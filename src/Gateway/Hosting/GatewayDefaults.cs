@@ -19,15 +19,20 @@ internal static class GatewayDefaults
     /// $XDG_DATA_HOME/inference-mesh/models when XDG_DATA_HOME is an absolute path, else
     /// ~/.local/share/inference-mesh/models (the XDG base directory default).
     /// </summary>
-    public static string ModelsDirectory()
+    public static string ModelsDirectory() => Path.Combine(DataHome(), "inference-mesh", "models");
+
+    /// <summary>
+    /// The context store's folder: $XDG_DATA_HOME/inference-mesh/data when XDG_DATA_HOME is an absolute path, else
+    /// ~/.local/share/inference-mesh/data.
+    /// </summary>
+    public static string DataDirectory() => Path.Combine(DataHome(), "inference-mesh", "data");
+
+    private static string DataHome()
     {
         var dataHome = Environment.GetEnvironmentVariable("XDG_DATA_HOME");
-        if (string.IsNullOrEmpty(dataHome) || !Path.IsPathRooted(dataHome))
-        {
-            dataHome = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share");
-        }
-
-        return Path.Combine(dataHome, "inference-mesh", "models");
+        return string.IsNullOrEmpty(dataHome) || !Path.IsPathRooted(dataHome)
+            ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share")
+            : dataHome;
     }
 
     /// <summary>

@@ -36,6 +36,12 @@ public sealed record GatewayOptions
     /// <summary>The policies folder (<c>--policies DIR</c>). The default value is <see cref="GatewayDefaults.PoliciesDirectory"/>.</summary>
     public string PoliciesDirectory { get; init; } = GatewayDefaults.PoliciesDirectory();
 
+    /// <summary>
+    /// The data folder of the context store (<c>--data DIR</c>: conversations, files, vector stores).
+    /// The default value is <see cref="GatewayDefaults.DataDirectory"/>.
+    /// </summary>
+    public string DataDirectory { get; init; } = GatewayDefaults.DataDirectory();
+
     /// <summary>Seconds sent in Retry-After when the engine is overloaded. The default value is 1.</summary>
     public int RetryAfterSeconds { get; init; } = GatewayDefaults.RetryAfterSeconds;
 
@@ -50,6 +56,11 @@ public sealed record GatewayOptions
         if (ConfigPath is { } config && string.IsNullOrWhiteSpace(config))
         {
             return "--config must name a file.";
+        }
+
+        if (string.IsNullOrWhiteSpace(DataDirectory))
+        {
+            return "--data must name a folder.";
         }
 
         if (string.IsNullOrWhiteSpace(PoliciesDirectory))

@@ -1,4 +1,5 @@
 using System.Net;
+using InferenceMesh.ContextStore.Storage;
 using InferenceMesh.Engine.Hosting;
 using InferenceMesh.ModelCache.Catalog;
 using InferenceMesh.Gateway.Inference;
@@ -41,6 +42,7 @@ internal static class GatewayServiceCollectionExtensions
         builder.Services.AddInferenceBackends(options);
         builder.Services.AddGatewayRouting(options);
         builder.Services.AddMesh(options);
+        builder.Services.AddContextStore(new ContextStoreOptions { DataDirectory = options.DataDirectory });
         return builder;
     }
 

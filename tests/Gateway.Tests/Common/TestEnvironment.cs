@@ -20,6 +20,9 @@ internal sealed class TestEnvironment : IAsyncDisposable
     /// <summary>The models folder; the shared test models by default.</summary>
     public string ModelsDirectory { get; set; } = TestPaths.ModelsDir;
 
+    /// <summary>The context store's folder (<c>--data</c>): a fresh temporary folder per environment, removed on dispose.</summary>
+    public string DataDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "im-data-" + Guid.NewGuid().ToString("N"));
+
     public int? ContextLength { get; set; }
 
     public int? Slots { get; set; }
@@ -59,7 +62,7 @@ internal sealed class TestEnvironment : IAsyncDisposable
             _ = TestPaths.Stories260K;
         }
 
-        var args = new List<string> { "--models", ModelsDirectory, "--port", "0", "--threads", Threads.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        var args = new List<string> { "--models", ModelsDirectory, "--port", "0", "--threads", Threads.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data", DataDirectory };
         if (ContextLength is { } ctx) args.AddRange(["--ctx", ctx.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         if (Slots is { } slots) args.AddRange(["--slots", slots.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         args.AddRange(ExtraArgs);
@@ -82,6 +85,11 @@ internal sealed class TestEnvironment : IAsyncDisposable
         {
             await _app.StopAsync();
             await _app.DisposeAsync();
+        }
+
+        if (DataDirectory.StartsWith(Path.Combine(Path.GetTempPath(), "im-data-"), StringComparison.Ordinal) && Directory.Exists(DataDirectory))
+        {
+            Directory.Delete(DataDirectory, recursive: true);
         }
     }
 }
