@@ -7,6 +7,10 @@ namespace InferenceMesh.Gateway.OpenAi;
 public sealed record ChatCompletionRequest : GenerationParameters
 {
     public List<ChatMessageWire?>? Messages { get; init; }
+
+    /// <summary>Every field this type does not name: where the context store's extension fields (see Context/) are read from.</summary>
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? Extensions { get; set; }
 }
 
 public sealed record ChatMessageWire

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using InferenceMesh.Classifier;
 using InferenceMesh.Engine;
+using InferenceMesh.Gateway.Context;
 using InferenceMesh.Gateway.Inference;
 using InferenceMesh.Gateway.OpenAi;
 using InferenceMesh.Router.Routing;
@@ -22,8 +23,11 @@ internal sealed class ChatExecution
 
     public required GenerationSettings Settings { get; init; }
 
-    /// <summary>The body as a JSON object, parsed on first use (only when a remote backend is tried).</summary>
-    public JsonObject Body => _body ??= JsonNode.Parse(RawBody)!.AsObject();
+    /// <summary>The context stages' view of the request (null when no stage is registered): its answer observers run after the response.</summary>
+    public ChatContextFrame? Context { get; init; }
+
+    /// <summary>The body as a JSON object, parsed on first use (only when a remote backend is tried); the stages' edited body when they changed it.</summary>
+    public JsonObject Body => _body ??= Context is { BodyChanged: true } context ? context.Body : JsonNode.Parse(RawBody)!.AsObject();
 }
 
 /// <summary>A chat request after classification and routing.</summary>

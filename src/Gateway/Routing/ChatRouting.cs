@@ -1,6 +1,7 @@
 using System.Text.Json;
 using InferenceMesh.Classifier;
 using InferenceMesh.Gateway.Backends;
+using InferenceMesh.Gateway.Context;
 using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Inference;
 using InferenceMesh.Gateway.OpenAi;
@@ -14,8 +15,10 @@ namespace InferenceMesh.Gateway.Routing;
 /// process; the text is never logged), applies the caller's <c>X-InferenceMesh-Privacy</c> header and asks the
 /// router for a plan. Shared by <c>/v1/chat/completions</c> and the dry run <c>/v1/route</c>.
 /// </summary>
-internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter router, ILogger<ChatRouting> logger)
+internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter router, IEnumerable<IChatContextStage> contextStages, ILogger<ChatRouting> logger)
 {
+    private readonly IChatContextStage[] _contextStages = [.. contextStages];
+
     /// <summary>Response header with the effective privacy level the request was routed at.</summary>
     public const string PrivacyLevelHeader = "X-InferenceMesh-Privacy";
 
@@ -62,7 +65,29 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
             callerLevel = level;
         }
 
-        var classification = Classify(messages.Value!);
+        // The context stages (conversation history, retrieval) run before classification: what they add is classified too.
+        ChatContextFrame? context = null;
+        if (_contextStages.Length > 0)
+        {
+            context = new ChatContextFrame(http, request, raw, messages.Value!);
+            foreach (var stage in _contextStages)
+            {
+                if (await stage.PrepareAsync(context, cancellationToken) is { } stageError) return stageError;
+            }
+        }
+
+        var finalMessages = context?.Messages ?? messages.Value!;
+        var classification = Classify(finalMessages);
+        if (context?.PrivacyFloor is { } floor)
+        {
+            // A floor only raises: above the caller's header (which may then not lower below it) or, without a
+            // header, above the classified level; it never asks the router to lower anything.
+            var classified = classification?.Privacy ?? PrivacyLevel.Confidential;
+            if (callerLevel is { } asked ? asked < floor : classified < floor)
+            {
+                callerLevel = floor;
+            }
+        }
         var plan = router.Route(new RouteRequest { Model = request.Model ?? string.Empty, Classification = classification, CallerPrivacy = callerLevel });
         http.Response.Headers[PrivacyLevelHeader] = PrivacyHeader.Format(plan.Privacy.Level);
         if (plan.Privacy.CallerLoweringRefused)
@@ -70,7 +95,7 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
             Log.LoweringRefused(logger, plan.Privacy.ClassifiedLevel, plan.Privacy.Level);
         }
 
-        var chat = new ChatExecution { Http = http, RawBody = raw, Request = request, Messages = messages.Value!, Settings = settings.Value! };
+        var chat = new ChatExecution { Http = http, RawBody = raw, Request = request, Messages = finalMessages, Settings = settings.Value!, Context = context };
         return new RoutedChat(chat, classification, plan);
     }
 

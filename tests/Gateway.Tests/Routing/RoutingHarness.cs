@@ -42,6 +42,9 @@ internal sealed class RoutingHarness : IAsyncDisposable
     /// <summary>The policies folder; the repository's <c>policies/</c> unless a test writes its own.</summary>
     public string PoliciesDirectory { get; set; } = Path.Combine(TestPaths.RepoRoot, "policies");
 
+    /// <summary>Runs after the harness's own registrations (e.g. a test's context stage).</summary>
+    public Action<WebApplicationBuilder>? Configure { get; set; }
+
     public TestEnvironment Gateway => _gateway ?? throw new InvalidOperationException("Start first.");
 
     public HttpClient Http => Gateway.Http;
@@ -98,6 +101,7 @@ internal sealed class RoutingHarness : IAsyncDisposable
                     CircuitSignals = new RecordingBackendHealth((IBackendHealth)inner.ImplementationFactory!(sp));
                     return CircuitSignals;
                 });
+                Configure?.Invoke(builder);
             };
         });
 

@@ -1,0 +1,16 @@
+using InferenceMesh.Gateway.Errors;
+
+namespace InferenceMesh.Gateway.Context;
+
+/// <summary>
+/// A step of the context store that runs on every chat request after validation and before classification and
+/// routing: it may add messages (a conversation's history, retrieved passages), raise the privacy floor (a
+/// confidential conversation or vector store) and watch for the answer. Because it runs before classification,
+/// whatever it adds is classified with the rest of the prompt and routed under the same policy.
+/// Stages run in registration order; one that has nothing to do (no extension field in the request) returns at once.
+/// </summary>
+internal interface IChatContextStage
+{
+    /// <returns>Null to go on; otherwise the error to answer with (nothing is sent anywhere).</returns>
+    ValueTask<ApiError?> PrepareAsync(ChatContextFrame frame, CancellationToken cancellationToken);
+}
