@@ -21,6 +21,8 @@ public enum EngineError
     ShuttingDown,
     /// <summary>The caller cancelled.</summary>
     Cancelled,
+    /// <summary>llama.cpp refused a LoRA adapter (the reason is in the log). <see cref="EngineFailure.Param"/> names the request field.</summary>
+    AdapterLoadFailed,
 }
 
 /// <summary>An expected failure with a message that is safe to show to a client (never prompt text).</summary>

@@ -41,6 +41,11 @@ public sealed record GenerationRequest
     /// <summary>Stop strings; generation ends before the first occurrence, even when it spans tokens. The default value is empty.</summary>
     public IReadOnlyList<string> Stop { get; init; } = [];
     public SamplingOptions Sampling { get; init; } = new();
+    /// <summary>
+    /// LoRA adapters applied to this generation only (see <see cref="AdapterLimits"/>). Sequences with different
+    /// adapter sets never share a decode. The default value is empty (the base model).
+    /// </summary>
+    public IReadOnlyList<AdapterUse> Adapters { get; init; } = [];
 }
 
 public enum FinishReason

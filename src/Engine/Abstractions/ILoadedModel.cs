@@ -32,6 +32,13 @@ public interface ILoadedModel
 
     /// <summary>A snapshot of the scheduler's slots for /health and /metrics.</summary>
     SchedulerStatus GetStatus();
+
+    /// <summary>
+    /// Frees every loaded LoRA adapter that is not in <paramref name="offered"/> (it was removed or replaced): at once
+    /// when no sequence uses it, else as soon as the last one that does ends. Cheap; call it whenever the offer may
+    /// have changed. The task completes once the retirement is done (unused adapters freed).
+    /// </summary>
+    Task RetireAdaptersExceptAsync(IReadOnlyCollection<AdapterSource> offered) => Task.CompletedTask;
 }
 
 public enum SlotState { Idle, Prefill, Generating, Embedding }
@@ -40,7 +47,8 @@ public sealed record SlotStatus(int Slot, SlotState State, int TokensInContext);
 
 /// <summary>
 /// A scheduler's state. PromptTokensReused counts prompt tokens whose KV cells came from an earlier
-/// sequence (prefix reuse) instead of being decoded again; DecodeCalls counts llama_decode calls.
+/// sequence (prefix reuse) instead of being decoded again; DecodeCalls counts llama_decode calls; LoadedAdapters counts
+/// the LoRA adapters in memory; AdapterSwitches counts changes of the context's adapter set between decodes.
 /// </summary>
 public sealed record SchedulerStatus(
     string ModelId,
@@ -50,4 +58,6 @@ public sealed record SchedulerStatus(
     int QueuedSequences,
     IReadOnlyList<SlotStatus> SlotStates,
     long PromptTokensReused = 0,
-    long DecodeCalls = 0);
+    long DecodeCalls = 0,
+    int LoadedAdapters = 0,
+    long AdapterSwitches = 0);

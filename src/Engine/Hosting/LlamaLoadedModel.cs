@@ -142,47 +142,76 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
         }
     }
 
-    public ValueTask<EngineResult<IGeneration>> StartGenerationAsync(GenerationRequest request, CancellationToken cancellationToken = default)
+    public async ValueTask<EngineResult<IGeneration>> StartGenerationAsync(GenerationRequest request, CancellationToken cancellationToken = default)
     {
+        var validated = Validate(request, cancellationToken, out var prompt);
+        if (validated is not null)
+        {
+            return EngineResult<IGeneration>.Fail(validated);
+        }
+
+        // Adapters load on the scheduler thread (never beside a decode); a failure still comes before any token.
+        var adapters = await _scheduler.AcquireAdaptersAsync(request.Adapters, cancellationToken).ConfigureAwait(false);
+        if (!adapters.Succeeded)
+        {
+            return EngineResult<IGeneration>.Fail(adapters.Failure!);
+        }
+
+        var sequence = new Sequence(Interlocked.Increment(ref _sequenceNumber), request, prompt!, SamplerChainFactory.Create(request.Sampling, _vocabularySize), adapters.Value);
+        if (_scheduler.TryEnqueue(sequence) is { } refused)
+        {
+            sequence.Sampler.Dispose();
+            _scheduler.ReleaseAdapters(sequence.Adapters);
+            return EngineResult<IGeneration>.Fail(refused);
+        }
+
+        return EngineResult<IGeneration>.Ok(new Generation(sequence, _scheduler));
+    }
+
+    public Task RetireAdaptersExceptAsync(IReadOnlyCollection<AdapterSource> offered) => _scheduler.RetireAdaptersExceptAsync(offered);
+
+    /// <summary>The checks that need no scheduler: null when the request may be queued.</summary>
+    private EngineFailure? Validate(GenerationRequest request, CancellationToken cancellationToken, out int[]? prompt)
+    {
+        prompt = null;
         if (cancellationToken.IsCancellationRequested)
         {
-            return ValueTask.FromResult(EngineResult<IGeneration>.Fail(EngineError.Cancelled, "The request was cancelled."));
+            return new EngineFailure(EngineError.Cancelled, "The request was cancelled.");
         }
 
         if (SamplerChainFactory.Validate(request.Sampling, _vocabularySize) is { } invalid)
         {
-            return ValueTask.FromResult(EngineResult<IGeneration>.Fail(invalid));
+            return invalid;
         }
 
         if (request.MaxTokens is <= 0)
         {
-            return ValueTask.FromResult(EngineResult<IGeneration>.Fail(EngineError.InvalidParameter, "max_tokens must be at least 1.", "max_tokens"));
+            return new EngineFailure(EngineError.InvalidParameter, "max_tokens must be at least 1.", "max_tokens");
         }
 
-        var prompt = DropDuplicateBos(Tokenize(request.Prompt, request.AddSpecialTokens, request.ParseSpecialTokens));
-        if (prompt.Length == 0)
+        if (AdapterLimits.Validate(request.Adapters) is { } adapterError)
         {
-            return ValueTask.FromResult(EngineResult<IGeneration>.Fail(EngineError.InvalidParameter, "The prompt is empty.", "prompt"));
+            return new EngineFailure(EngineError.InvalidParameter, adapterError, "lora");
+        }
+
+        var tokens = DropDuplicateBos(Tokenize(request.Prompt, request.AddSpecialTokens, request.ParseSpecialTokens));
+        if (tokens.Length == 0)
+        {
+            return new EngineFailure(EngineError.InvalidParameter, "The prompt is empty.", "prompt");
         }
 
         // The prompt plus at least one generated token must fit the slot; never truncate silently.
-        if (prompt.Length >= SlotContextLength)
+        if (tokens.Length >= SlotContextLength)
         {
-            return ValueTask.FromResult(EngineResult<IGeneration>.Fail(
+            return new EngineFailure(
                 EngineError.PromptTooLong,
-                $"The prompt has {prompt.Length} tokens; this model's context is {SlotContextLength} tokens per request, including the completion.",
+                $"The prompt has {tokens.Length} tokens; this model's context is {SlotContextLength} tokens per request, including the completion.",
                 "messages",
-                SlotContextLength));
+                SlotContextLength);
         }
 
-        var sequence = new Sequence(Interlocked.Increment(ref _sequenceNumber), request, prompt, SamplerChainFactory.Create(request.Sampling, _vocabularySize));
-        if (_scheduler.TryEnqueue(sequence) is { } refused)
-        {
-            sequence.Sampler.Dispose();
-            return ValueTask.FromResult(EngineResult<IGeneration>.Fail(refused));
-        }
-
-        return ValueTask.FromResult(EngineResult<IGeneration>.Ok(new Generation(sequence, _scheduler)));
+        prompt = tokens;
+        return null;
     }
 
     public async ValueTask<EngineResult<EmbeddingResult>> EmbedAsync(IReadOnlyList<string> inputs, CancellationToken cancellationToken = default)
@@ -347,8 +376,11 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
     private static partial void LogLoaded(ILogger logger, string modelId, int slots, int slotContext, int threads, long miB);
 
     /// <summary>The caller's view of a queued or running sequence.</summary>
-    private sealed class Generation(Sequence sequence, BatchScheduler scheduler) : IGeneration
+    internal sealed class Generation(Sequence sequence, BatchScheduler scheduler) : IGeneration
     {
+        /// <summary>The generated token ids (complete once <see cref="Completion"/> has completed).</summary>
+        internal IReadOnlyList<int> GeneratedTokenIds => sequence.GeneratedTokens;
+
         public int PromptTokens => sequence.PromptTokens.Length;
 
         public Task<GenerationOutcome> Completion => sequence.Completion.Task;

@@ -40,6 +40,7 @@ internal sealed partial class BatchScheduler : IDisposable
     private readonly LlamaBatchBuffer _batch;
     private readonly List<(Sequence Sequence, int BatchIndex)> _outputs = [];
     private readonly List<(Sequence Sequence, int Count)> _prefillChunks = [];
+    private readonly List<Sequence> _generating = [];
     private readonly byte[] _pieceBuffer = new byte[256];
     private SafeLlamaContextHandle? _embeddingContext;
     private int _queued;
@@ -84,7 +85,7 @@ internal sealed partial class BatchScheduler : IDisposable
     public int QueuedSequences => Volatile.Read(ref _queued);
 
     /// <summary>Whether nothing runs or waits (the model may be unloaded).</summary>
-    public bool IsIdle => ActiveSequences == 0 && QueuedSequences == 0 && _embeddingJobs.IsEmpty;
+    public bool IsIdle => ActiveSequences == 0 && QueuedSequences == 0 && _embeddingJobs.IsEmpty && _adapterWork.IsEmpty;
 
     public long LastUseTimestamp => Interlocked.Read(ref _lastUse);
 
@@ -138,7 +139,8 @@ internal sealed partial class BatchScheduler : IDisposable
 
         return new SchedulerStatus(
             _settings.ModelId, _settings.Slots, _settings.SlotContextLength, ActiveSequences, QueuedSequences, states,
-            Interlocked.Read(ref _promptTokensReused), Interlocked.Read(ref _decodeCalls));
+            Interlocked.Read(ref _promptTokensReused), Interlocked.Read(ref _decodeCalls),
+            Volatile.Read(ref _loadedAdapters), Interlocked.Read(ref _adapterSwitches));
     }
 
     public void Dispose()
@@ -151,10 +153,15 @@ internal sealed partial class BatchScheduler : IDisposable
         _stopping = true;
         Wake();
         _thread.Join();
+        RunAdapterWork(); // posted after the thread's last look: nobody waits forever
         _batch.Dispose();
         _embeddingBatch?.Dispose();
         _embeddingContext?.Dispose();
         _context.Dispose();
+
+        // After the context (which points at the applied ones), before the model (which the handles keep alive).
+        _applied = AdapterSet.Empty;
+        FreeAllAdapters();
 
         // Both contexts are freed: nothing uses the pool any more.
         _threadpool?.Dispose();
@@ -167,6 +174,7 @@ internal sealed partial class BatchScheduler : IDisposable
         {
             while (true)
             {
+                RunAdapterWork();
                 AdmitWaiting();
                 DropCancelled();
                 if (_stopping)
@@ -176,7 +184,7 @@ internal sealed partial class BatchScheduler : IDisposable
                 }
 
                 var hasEmbeddings = !_embeddingJobs.IsEmpty;
-                if (_active == 0 && !hasEmbeddings)
+                if (_active == 0 && !hasEmbeddings && _adapterWork.IsEmpty)
                 {
                     _wake.Wait();
                     continue;
@@ -225,7 +233,7 @@ internal sealed partial class BatchScheduler : IDisposable
                 continue;
             }
 
-            var slot = ChooseSlot(sequence.PromptTokens, out var source, out var reusable);
+            var slot = ChooseSlot(sequence, out var source, out var reusable);
             if (slot is null)
             {
                 return;
@@ -240,10 +248,11 @@ internal sealed partial class BatchScheduler : IDisposable
 
     /// <summary>
     /// Picks a free slot for a prompt, preferring the cached prefix that shares most tokens with it
-    /// (from any slot: llama.cpp's unified KV cache shares cells between sequences).
+    /// (from any slot: llama.cpp's unified KV cache shares cells between sequences), computed under the same adapter set.
     /// </summary>
-    private Slot? ChooseSlot(int[] prompt, out Slot? source, out int reusable)
+    private Slot? ChooseSlot(Sequence sequence, out Slot? source, out int reusable)
     {
+        var prompt = sequence.PromptTokens;
         source = null;
         reusable = 0;
         Slot? target = null;
@@ -251,7 +260,8 @@ internal sealed partial class BatchScheduler : IDisposable
         {
             foreach (var candidate in _slots)
             {
-                var common = candidate.CommonPrefix(prompt);
+                // Cells computed under another adapter set hold other K/V values: never reused.
+                var common = candidate.CacheKey == sequence.Adapters.Key ? candidate.CommonPrefix(prompt) : 0;
                 if (common > reusable)
                 {
                     reusable = common;
@@ -312,6 +322,7 @@ internal sealed partial class BatchScheduler : IDisposable
         }
 
         slot.Active = sequence;
+        slot.CacheKey = sequence.Adapters.Key;
         slot.LastUsed = Stopwatch.GetTimestamp();
         sequence.Slot = slot.Index;
         sequence.PrefillPosition = reusable;
@@ -339,20 +350,26 @@ internal sealed partial class BatchScheduler : IDisposable
         _batch.Clear();
         _outputs.Clear();
         _prefillChunks.Clear();
+        _generating.Clear();
+
+        // 0. One adapter set per decode (the context's): this step decodes the sequences of one group.
+        var group = PickGroup();
+        Apply(group);
 
         // 1. One token for every generating sequence.
         foreach (var slot in _slots)
         {
-            if (slot.Active is { IsPrefilling: false } sequence)
+            if (slot.Active is { IsPrefilling: false } sequence && sequence.Adapters.Key == group.Key)
             {
                 _batch.Add(sequence.PendingToken, sequence.Past, slot.Index, true);
                 _outputs.Add((sequence, _batch.Count - 1));
+                _generating.Add(sequence);
             }
         }
 
         // 2. Prompt chunks of prefilling sequences, oldest first, in what room is left.
         var budget = _settings.BatchSize - _batch.Count;
-        foreach (var slot in _slots.Where(s => s.Active is { IsPrefilling: true }).OrderBy(s => s.Active!.Number))
+        foreach (var slot in _slots.Where(s => s.Active is { IsPrefilling: true } a && a.Adapters.Key == group.Key).OrderBy(s => s.Active!.Number))
         {
             if (budget <= 0)
             {
@@ -394,13 +411,10 @@ internal sealed partial class BatchScheduler : IDisposable
             sequence.Past += count;
         }
 
-        foreach (var slot in _slots)
+        foreach (var sequence in _generating)
         {
-            if (slot.Active is { IsPrefilling: false } sequence)
-            {
-                slot.CachedTokens.Add(sequence.PendingToken);
-                sequence.Past++;
-            }
+            _slots[sequence.Slot].CachedTokens.Add(sequence.PendingToken);
+            sequence.Past++;
         }
 
         foreach (var (sequence, batchIndex) in _outputs)
@@ -421,6 +435,7 @@ internal sealed partial class BatchScheduler : IDisposable
         }
 
         sequence.Generated++;
+        sequence.GeneratedTokens.Add(token);
         var text = sequence.Utf8.Append(TokenPiece(token));
         var emit = sequence.Stops.Push(text, out var stopped);
         if (emit.Length > 0)
@@ -511,10 +526,11 @@ internal sealed partial class BatchScheduler : IDisposable
         slot.CachedTokens.Clear();
     }
 
-    private static void Complete(Sequence sequence, FinishReason reason, EngineFailure? failure)
+    private void Complete(Sequence sequence, FinishReason reason, EngineFailure? failure)
     {
         sequence.Output.Writer.TryComplete();
         sequence.Sampler.Dispose();
+        Release(sequence.Adapters);
         sequence.Completion.TrySetResult(new GenerationOutcome(reason, sequence.PromptTokens.Length, sequence.Generated, failure));
     }
 
@@ -580,6 +596,9 @@ internal sealed partial class BatchScheduler : IDisposable
         public Sequence? Active { get; set; }
         public SlotState State { get; set; } = SlotState.Idle;
         public List<int> CachedTokens { get; } = [];
+
+        /// <summary>The adapter set the cached cells were computed under ("" for the base model).</summary>
+        public string CacheKey { get; set; } = string.Empty;
         public long LastUsed { get; set; }
 
         public int CommonPrefix(int[] prompt)

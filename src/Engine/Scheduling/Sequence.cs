@@ -9,8 +9,9 @@ internal sealed class Sequence
 {
     private int _cancelRequested;
 
-    public Sequence(long number, GenerationRequest request, int[] promptTokens, SafeLlamaSamplerHandle sampler)
+    public Sequence(long number, GenerationRequest request, int[] promptTokens, SafeLlamaSamplerHandle sampler, AdapterSet? adapters = null)
     {
+        Adapters = adapters ?? AdapterSet.Empty;
         Number = number;
         Request = request;
         PromptTokens = promptTokens;
@@ -22,6 +23,9 @@ internal sealed class Sequence
     public GenerationRequest Request { get; }
     public int[] PromptTokens { get; }
     public SafeLlamaSamplerHandle Sampler { get; }
+
+    /// <summary>The LoRA adapters this sequence runs with (one reference on each, given back when it ends).</summary>
+    public AdapterSet Adapters { get; }
     public Utf8TokenAssembler Utf8 { get; } = new();
     public StopStringMatcher Stops { get; }
 
@@ -43,6 +47,9 @@ internal sealed class Sequence
     public int PendingToken { get; set; } = -1;
 
     public int Generated { get; set; }
+
+    /// <summary>The ids of the tokens generated so far (end-of-generation excluded); read by tests after completion.</summary>
+    public List<int> GeneratedTokens { get; } = [];
 
     public int ReusedPrefix { get; set; }
 

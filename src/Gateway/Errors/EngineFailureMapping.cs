@@ -42,6 +42,10 @@ public static class EngineFailureMapping
             StatusCodes.Status500InternalServerError, $"The generation failed in the engine. {failure.Message}".TrimEnd(),
             ApiError.ServerError, null, "decode_failed"),
 
+        EngineError.AdapterLoadFailed => new(
+            StatusCodes.Status500InternalServerError, $"A LoRA adapter could not be loaded. {failure.Message}".TrimEnd(),
+            ApiError.ServerError, failure.Param ?? "lora", "adapter_load_failed"),
+
         EngineError.Cancelled => new(
             ClientClosedRequest, "The request was cancelled.", ApiError.InvalidRequest, null, "cancelled"),
 
