@@ -29,6 +29,28 @@ public sealed record CatalogEntry
     public DateTimeOffset LastWriteUtc { get; init; }
 }
 
+/// <summary>
+/// A LoRA adapter of the store's manifest that can be applied to a listed model: its blob passed the managed adapter
+/// checks against that model's file, and the model's name still has the bytes it was registered against.
+/// </summary>
+public sealed record AdapterEntry
+{
+    /// <summary>The adapter's name (request field <c>lora</c>, model alias <c>base+name</c>).</summary>
+    public required string Name { get; init; }
+    public required string Path { get; init; }
+    public required long SizeBytes { get; init; }
+    /// <summary>The SHA-256 (64 lowercase hex) of the adapter's blob.</summary>
+    public required string Sha256 { get; init; }
+    /// <summary>The id of the base model in this catalog.</summary>
+    public required string BaseModel { get; init; }
+    /// <summary>The base model's SHA-256 the adapter was registered against.</summary>
+    public required string BaseSha256 { get; init; }
+    public float? Alpha { get; init; }
+    public int Rank { get; init; }
+    /// <summary>The scale applied when a request gives none (the model alias).</summary>
+    public float DefaultScale { get; init; } = 1f;
+}
+
 /// <summary>A *.gguf file that failed validation: never handed to native code.</summary>
 public sealed record InvalidModelFile(string FileName, string Reason);
 
@@ -50,4 +72,10 @@ public interface IModelCatalog
 
     /// <summary>Rescans the folder now.</summary>
     void Refresh();
+
+    /// <summary>The LoRA adapters that can be applied to a listed model, ordered by name.</summary>
+    IReadOnlyList<AdapterEntry> Adapters => [];
+
+    /// <summary>Finds an offered adapter by name (ordinal match), rescanning first when the manifest changed.</summary>
+    AdapterEntry? FindAdapter(string name) => null;
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using InferenceMesh.ModelCache.Adapters;
 using InferenceMesh.ModelCache.Gguf;
 using InferenceMesh.ModelCache.Store;
 using Microsoft.Data.Sqlite;
@@ -43,6 +44,8 @@ internal sealed partial class ModelCatalog : IModelCatalog
 
     public IReadOnlyList<InvalidModelFile> InvalidFiles => _snapshot.Invalid;
 
+    public IReadOnlyList<AdapterEntry> Adapters => _snapshot.Adapters;
+
     /// <summary>How many times a file was opened and parsed (tests use it to see the cache work).</summary>
     internal int FilesRead => Volatile.Read(ref _filesRead);
 
@@ -62,6 +65,19 @@ internal sealed partial class ModelCatalog : IModelCatalog
         }
 
         return snapshot.ById.TryGetValue(id, out var entry) ? entry.Entry : null;
+    }
+
+    public AdapterEntry? FindAdapter(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var snapshot = _snapshot;
+        if (_options.RescanOnFind && DirectoryStamp() != snapshot.Stamp)
+        {
+            Refresh();
+            snapshot = _snapshot;
+        }
+
+        return snapshot.Adapters.FirstOrDefault(a => string.Equals(a.Name, name, StringComparison.Ordinal));
     }
 
     public void Refresh()
@@ -193,6 +209,8 @@ internal sealed partial class ModelCatalog : IModelCatalog
             }
         }
 
+        var adapters = ListAdapters(byId, seen, RejectNamed);
+
         foreach (var stale in _cache.Keys.Where(k => !seen.Contains(k)).ToList())
         {
             _cache.Remove(stale);
@@ -200,14 +218,110 @@ internal sealed partial class ModelCatalog : IModelCatalog
 
         _reported = reported;
         Log.Scanned(_logger, Directory, models.Count, invalid.Count, FilesRead - filesReadBefore);
-        return new Snapshot(models, invalid, byId, directoryStamp);
+        return new Snapshot(models, invalid, byId, directoryStamp) { Adapters = adapters };
     }
 
-    private IReadOnlyList<StoredModel> ReadManifest()
+    /// <summary>
+    /// The manifest's adapters whose base model is listed with the digest they were registered against and whose blob
+    /// passes the managed adapter checks against that model's file; the others are reported with their reason.
+    /// </summary>
+    private List<AdapterEntry> ListAdapters(Dictionary<string, ListedModel> byId, HashSet<string> seen, Action<string, string, string> reject)
+    {
+        var adapters = new List<AdapterEntry>();
+        foreach (var adapter in ReadAdapters())
+        {
+            var shownName = $"adapter {GgufText.Printable(adapter.Name)} ({adapter.Digest.BlobFileName})";
+            try
+            {
+                if (!byId.TryGetValue(adapter.BaseName, out var baseModel))
+                {
+                    reject(shownName, adapter.Path, $"its base model '{GgufText.Printable(adapter.BaseName)}' is not listed");
+                    continue;
+                }
+
+                if (!string.Equals(baseModel.Entry.Sha256, adapter.BaseDigest.Hex, StringComparison.Ordinal))
+                {
+                    reject(shownName, adapter.Path, $"the base model '{GgufText.Printable(adapter.BaseName)}' is not the file it was registered against (sha256 {adapter.BaseDigest.Hex}); add the adapter again");
+                    continue;
+                }
+
+                var file = ReadCachedFile(adapter.Path, seen);
+                var baseFile = _cache.TryGetValue(baseModel.ResolvedPath, out var cachedBase) ? cachedBase.Result.File : null;
+                if (file is null || baseFile is null)
+                {
+                    reject(shownName, adapter.Path, file is null ? "the blob is missing (add the adapter again)" : "the base model could not be read");
+                    continue;
+                }
+
+                if (!file.Result.IsValid)
+                {
+                    reject(shownName, adapter.Path, file.Result.Error.ToString());
+                    continue;
+                }
+
+                var (info, error) = LoraAdapterValidator.Validate(file.Result.File, baseFile);
+                if (info is null)
+                {
+                    reject(shownName, adapter.Path, error!);
+                    continue;
+                }
+
+                adapters.Add(new AdapterEntry
+                {
+                    Name = adapter.Name,
+                    Path = adapter.Path,
+                    SizeBytes = file.Stamp.Length,
+                    Sha256 = adapter.Digest.Hex,
+                    BaseModel = baseModel.Entry.Id,
+                    BaseSha256 = adapter.BaseDigest.Hex,
+                    Alpha = info.Alpha,
+                    Rank = info.Rank,
+                    DefaultScale = adapter.DefaultScale,
+                });
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                reject(shownName, adapter.Path, $"cannot read file: {e.Message}");
+            }
+        }
+
+        return adapters;
+    }
+
+    private IReadOnlyList<StoredAdapter> ReadAdapters() => ReadFromManifest(m => m.ListAdapters());
+
+    /// <summary>The parsed file at <paramref name="resolved"/>, from the cache while its stamp is unchanged; null when it is gone.</summary>
+    private CachedFile? ReadCachedFile(string resolved, HashSet<string> seen)
+    {
+        var file = new FileInfo(resolved);
+        if (!file.Exists)
+        {
+            return null;
+        }
+
+        var stamp = new FileStamp(file.Length, file.LastWriteTimeUtc);
+        seen.Add(resolved);
+        if (!_cache.TryGetValue(resolved, out var cached) || cached.Stamp != stamp)
+        {
+            // Files shorter than a header are never opened: this also keeps FIFOs and devices (size 0) from blocking us.
+            var result = stamp.Length < GgufFormat.HeaderBytes
+                ? GgufReadResult.Failure(new GgufError(stamp.Length == 0 ? "empty file" : $"file of {stamp.Length} bytes is shorter than a GGUF header", 0))
+                : ReadCounted(resolved);
+            cached = new CachedFile(stamp, result);
+            _cache[resolved] = cached;
+        }
+
+        return cached;
+    }
+
+    private IReadOnlyList<StoredModel> ReadManifest() => ReadFromManifest(m => m.List());
+
+    /// <summary>Rows of an existing manifest (never created or migrated here); none when it is missing or unreadable.</summary>
+    private IReadOnlyList<T> ReadFromManifest<T>(Func<ModelManifest, IReadOnlyList<T>> read)
     {
         try
         {
-            return ModelManifest.OpenExisting(_layout)?.List() ?? [];
+            return ModelManifest.OpenExisting(_layout) is { } manifest ? read(manifest) : [];
         }
         catch (SqliteException e)
         {
@@ -271,24 +385,12 @@ internal sealed partial class ModelCatalog : IModelCatalog
 
     private Outcome Validate(string id, string path, string resolved, HashSet<string> seen, string? sha256)
     {
-        var file = new FileInfo(resolved);
-        if (!file.Exists)
+        if (ReadCachedFile(resolved, seen) is not { } cached)
         {
             return Outcome.Skip.Instance;
         }
 
-        var stamp = new FileStamp(file.Length, file.LastWriteTimeUtc);
-        seen.Add(resolved);
-        if (!_cache.TryGetValue(resolved, out var cached) || cached.Stamp != stamp)
-        {
-            // Files shorter than a header are never opened: this also keeps FIFOs and devices (size 0) from blocking us.
-            var result = stamp.Length < GgufFormat.HeaderBytes
-                ? GgufReadResult.Failure(new GgufError(stamp.Length == 0 ? "empty file" : $"file of {stamp.Length} bytes is shorter than a GGUF header", 0))
-                : ReadCounted(resolved);
-            cached = new CachedFile(stamp, result);
-            _cache[resolved] = cached;
-        }
-
+        var stamp = cached.Stamp;
         if (!cached.Result.IsValid)
         {
             return new Outcome.Invalid(cached.Result.Error.ToString());
@@ -308,6 +410,11 @@ internal sealed partial class ModelCatalog : IModelCatalog
         if (gguf.HasNestedArrays)
         {
             return new Outcome.Invalid("the metadata has nested arrays, which llama.cpp does not load");
+        }
+
+        if (LoraAdapterValidator.IsAdapter(gguf))
+        {
+            return new Outcome.Invalid("a LoRA adapter, not a model: register it with 'models adapter add PATH --base NAME'");
         }
 
         var entry = new CatalogEntry
@@ -427,5 +534,7 @@ internal sealed partial class ModelCatalog : IModelCatalog
         FolderStamp Stamp)
     {
         public static readonly Snapshot Empty = new([], [], new Dictionary<string, ListedModel>(), default);
+
+        public IReadOnlyList<AdapterEntry> Adapters { get; init; } = [];
     }
 }

@@ -47,6 +47,21 @@ public interface IModelStore
     /// names are marked <see cref="StoredModelStatus.Quarantined"/>; a missing file is reported.
     /// </summary>
     Task<VerifyReport> VerifyAsync(IProgress<HashProgress>? progress, CancellationToken cancellationToken);
+
+    /// <summary>Every LoRA adapter of the manifest, ordered by name.</summary>
+    IReadOnlyList<StoredAdapter> ListAdapters();
+
+    StoredAdapter? FindAdapter(string name);
+
+    /// <summary>
+    /// Copies a LoRA adapter GGUF into the store (hashing while writing) and registers it against a base model of the
+    /// store, after the copied bytes passed <see cref="Adapters.LoraAdapterValidator"/> against that base. On any failure
+    /// nothing is registered and the temp file is deleted. An existing adapter of the same name is replaced.
+    /// </summary>
+    Task<AdapterStoreResult> AddAdapterAsync(string path, AdapterRegistration registration, CancellationToken cancellationToken);
+
+    /// <summary>Removes an adapter's name; deletes its blob when nothing else uses it.</summary>
+    Task<AdapterStoreResult> RemoveAdapterAsync(string name, CancellationToken cancellationToken);
 }
 
 /// <summary>Progress of hashing one file.</summary>

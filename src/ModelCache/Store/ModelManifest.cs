@@ -4,17 +4,18 @@ using Microsoft.Data.Sqlite;
 namespace InferenceMesh.ModelCache.Store;
 
 /// <summary>
-/// The manifest: <c>manifest.db</c> (SQLite, WAL, busy_timeout) beside the blobs. Schema (user_version 1):
-/// <c>models</c> (name → digest, size, loose file and its stamp, status, lineage, GGUF metadata) and
-/// <c>sources</c> (digest → URLs in order). Every digest read back is re-validated by <see cref="Sha256Digest"/>;
+/// The manifest: <c>manifest.db</c> (SQLite, WAL, busy_timeout) beside the blobs. Schema (user_version 2):
+/// <c>models</c> (name → digest, size, loose file and its stamp, status, lineage, GGUF metadata),
+/// <c>sources</c> (digest → URLs in order) and, from version 2, <c>adapters</c> (LoRA adapter name → digest and the
+/// base model it was validated against). Each version's migration runs once, in order, in its own transaction. Every digest read back is re-validated by <see cref="Sha256Digest"/>;
 /// a row that fails is ignored, never turned into a path. Each call opens a pooled connection, so one instance may be
 /// used from several threads and processes.
 /// </summary>
-internal sealed class ModelManifest
+internal sealed partial class ModelManifest
 {
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = 2;
 
-    private const string Schema = """
+    private const string SchemaVersion1 = """
         CREATE TABLE IF NOT EXISTS models(
             name TEXT PRIMARY KEY NOT NULL,
             digest TEXT NOT NULL CHECK(length(digest) = 64),
@@ -41,6 +42,27 @@ internal sealed class ModelManifest
             PRIMARY KEY(digest, url)
         ) STRICT;
         """;
+
+    private const string SchemaVersion2 = """
+        CREATE TABLE IF NOT EXISTS adapters(
+            name TEXT PRIMARY KEY NOT NULL,
+            digest TEXT NOT NULL CHECK(length(digest) = 64),
+            size INTEGER NOT NULL,
+            base_name TEXT NOT NULL,
+            base_digest TEXT NOT NULL CHECK(length(base_digest) = 64),
+            architecture TEXT NOT NULL,
+            alpha REAL NULL,
+            rank INTEGER NOT NULL,
+            tensor_pairs INTEGER NOT NULL,
+            default_scale REAL NOT NULL DEFAULT 1.0,
+            added_utc TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX IF NOT EXISTS adapters_digest ON adapters(digest);
+        CREATE INDEX IF NOT EXISTS adapters_base ON adapters(base_name);
+        """;
+
+    /// <summary>Migrations[v] brings a manifest from version v to v + 1.</summary>
+    private static readonly string[] Migrations = [SchemaVersion1, SchemaVersion2];
 
     private readonly StoreLayout _layout;
     private readonly string _connectionString;
@@ -70,17 +92,43 @@ internal sealed class ModelManifest
             wal.ExecuteNonQuery();
         }
 
-        using var schema = connection.CreateCommand();
-        schema.CommandText = "PRAGMA user_version;";
-        var version = Convert.ToInt32(schema.ExecuteScalar(), CultureInfo.InvariantCulture);
-        if (version > SchemaVersion)
-        {
-            throw new InvalidOperationException($"The manifest '{layout.Manifest}' has schema version {version}; this build knows {SchemaVersion}.");
-        }
-
-        schema.CommandText = Schema + $"PRAGMA user_version = {SchemaVersion};";
-        schema.ExecuteNonQuery();
+        Migrate(connection, layout.Manifest);
         return manifest;
+    }
+
+    /// <summary>The schema version of an open manifest.</summary>
+    internal static int ReadVersion(SqliteConnection connection, SqliteTransaction? transaction = null)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "PRAGMA user_version;";
+        return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Runs the missing migrations, each in a write transaction that re-reads the version (other processes may race).</summary>
+    private static void Migrate(SqliteConnection connection, string path)
+    {
+        while (true)
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            var version = ReadVersion(connection, transaction);
+            if (version > SchemaVersion)
+            {
+                throw new InvalidOperationException($"The manifest '{path}' has schema version {version}; this build knows {SchemaVersion}.");
+            }
+
+            if (version == SchemaVersion)
+            {
+                transaction.Commit();
+                return;
+            }
+
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = Migrations[version] + $"PRAGMA user_version = {version + 1};";
+            command.ExecuteNonQuery();
+            transaction.Commit();
+        }
     }
 
     /// <summary>Opens an existing manifest without creating anything, or null when there is none.</summary>
@@ -176,7 +224,10 @@ internal sealed class ModelManifest
     {
         using var connection = Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT count(*) FROM models WHERE digest = $digest AND loose_file IS NULL;";
+        command.CommandText = """
+            SELECT (SELECT count(*) FROM models WHERE digest = $digest AND loose_file IS NULL)
+                 + (SELECT count(*) FROM adapters WHERE digest = $digest);
+            """;
         command.Parameters.AddWithValue("$digest", digest.Hex);
         return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
     }
@@ -204,7 +255,7 @@ internal sealed class ModelManifest
         command.ExecuteNonQuery();
     }
 
-    private SqliteConnection Open()
+    internal SqliteConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();

@@ -29,5 +29,17 @@ internal sealed partial class ModelStore
         [LoggerMessage(EventId = 105, EventName = "ModelRemoved", Level = LogLevel.Information,
             Message = "Removed model '{Name}' (file deleted: {FileDeleted}).")]
         public static partial void Removed(ILogger logger, string name, bool fileDeleted);
+
+        [LoggerMessage(EventId = 106, EventName = "AdapterRegistered", Level = LogLevel.Information,
+            Message = "Registered LoRA adapter '{Name}' for base model '{BaseName}' as sha256 {Digest}.")]
+        public static partial void AdapterRegistered(ILogger logger, string name, string baseName, string digest);
+
+        [LoggerMessage(EventId = 107, EventName = "AdapterRejected", Level = LogLevel.Warning,
+            Message = "Did not register LoRA adapter '{Name}': {Reason}")]
+        public static partial void AdapterRejected(ILogger logger, string name, string reason);
+
+        [LoggerMessage(EventId = 108, EventName = "AdapterRemoved", Level = LogLevel.Information,
+            Message = "Removed LoRA adapter '{Name}'.")]
+        public static partial void AdapterRemoved(ILogger logger, string name);
     }
 }

@@ -65,16 +65,19 @@ internal sealed partial class ModelStore : IModelStore
 
     public async Task<StoreResult> ImportFileAsync(string path, ModelRegistration registration, CancellationToken cancellationToken)
     {
-        await using var source = new FileStream(path, new FileStreamOptions
-        {
-            Mode = FileMode.Open,
-            Access = FileAccess.Read,
-            Share = FileShare.Read,
-            Options = FileOptions.SequentialScan | FileOptions.Asynchronous,
-            BufferSize = 0,
-        });
+        await using var source = OpenForCopy(path);
         return await ImportAsync(source, registration, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Opens a file to copy into the store: read-only, sequential, unbuffered (the hashing writer buffers).</summary>
+    private static FileStream OpenForCopy(string path) => new(path, new FileStreamOptions
+    {
+        Mode = FileMode.Open,
+        Access = FileAccess.Read,
+        Share = FileShare.Read,
+        Options = FileOptions.SequentialScan | FileOptions.Asynchronous,
+        BufferSize = 0,
+    });
 
     /// <summary>
     /// Publishes a completed, hashed file (a temp file in blobs/ or a finished partial download) under its digest.
@@ -97,6 +100,11 @@ internal sealed partial class ModelStore : IModelStore
         if (!gguf.IsValid)
         {
             return Reject(registration.Name, StoreError.InvalidGguf, $"not a valid GGUF file: {gguf.Error}", writer);
+        }
+
+        if (Adapters.LoraAdapterValidator.IsAdapter(gguf.File))
+        {
+            return Reject(registration.Name, StoreError.InvalidGguf, "a LoRA adapter, not a model: register it with 'models adapter add PATH --base NAME'", writer);
         }
 
         await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -176,9 +184,9 @@ internal sealed partial class ModelStore : IModelStore
             }
 
             var gguf = stamp.Length >= GgufFormat.HeaderBytes ? GgufReader.Read(resolved) : GgufReadResult.Failure(new GgufError("too short", 0));
-            if (!gguf.IsValid)
+            if (!gguf.IsValid || Adapters.LoraAdapterValidator.IsAdapter(gguf.File))
             {
-                skipped.Add(fileName);
+                skipped.Add(fileName); // adapters are registered with 'models adapter add', never as loose models
                 continue;
             }
 

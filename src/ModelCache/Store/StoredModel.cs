@@ -99,6 +99,9 @@ public enum StoreError
     InvalidGguf,
     NotFound,
     Io,
+
+    /// <summary>The file is not a LoRA adapter llama.cpp can apply to the named base model.</summary>
+    InvalidAdapter,
 }
 
 /// <summary>The outcome of registering or removing a model.</summary>
