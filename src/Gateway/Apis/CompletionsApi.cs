@@ -1,6 +1,7 @@
 using InferenceMesh.Gateway.Backends;
 using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Inference;
+using InferenceMesh.Gateway.Lora;
 using InferenceMesh.Gateway.OpenAi;
 using InferenceMesh.Gateway.Routing;
 using InferenceMesh.Gateway.Streaming;
@@ -39,11 +40,11 @@ internal static class CompletionsApi
 
         // Served only by the local engine today: from here on every answer, errors included, is the local backend's.
         BackendHeader.Set(http, RouterDefaults.LocalBackendName);
-        var model = await inference.ResolveModelAsync(request.Model, cancellationToken);
+        var model = await inference.ResolveWithAdaptersAsync(request.Model, request.Extensions?.GetValueOrDefault(LoraRequests.Field), cancellationToken);
         if (model.Error is { } modelError) return modelError;
-        var loaded = model.Value!;
+        var (loaded, adapters) = model.Value;
 
-        var started = await inference.StartAsync(loaded, settings.Value!.ToRequest(prompt.Value!), "prompt", cancellationToken);
+        var started = await inference.StartAsync(loaded, settings.Value!.ToRequest(prompt.Value!) with { Adapters = adapters }, "prompt", cancellationToken);
         if (started.Error is { } startError) return startError;
 
         var id = InferenceService.NewId("cmpl-");

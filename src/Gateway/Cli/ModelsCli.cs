@@ -35,7 +35,7 @@ internal static class ModelsCli
     /// <summary>The <c>models</c> command with every subcommand.</summary>
     internal static Command Create(ModelsCliEnvironment environment)
     {
-        var models = new Command("models", "Manage the local model store: list, pull, verify, rm, quantize, recommend.")
+        var models = new Command("models", "Manage the local model store: list, pull, verify, rm, quantize, recommend, adapter.")
         {
             ModelsListCommand.Create(environment),
             ModelsPullCommand.Create(environment),
@@ -43,6 +43,7 @@ internal static class ModelsCli
             ModelsRmCommand.Create(environment),
             ModelsQuantizeCommand.Create(environment),
             ModelsRecommendCommand.Create(environment),
+            ModelsAdapterCommand.Create(environment),
         };
         return models;
     }

@@ -25,8 +25,20 @@ internal sealed record ModelsListItem
 
     public bool ChatTemplate { get; init; }
 
-    /// <summary>"blob" or "loose".</summary>
+    /// <summary>"blob" or "loose" (models), or "adapter" (a LoRA adapter; see <see cref="Base"/>).</summary>
     public required string Kind { get; init; }
+
+    /// <summary>For an adapter: the base model's name (null for models).</summary>
+    public string? Base { get; init; }
+
+    /// <summary>For an adapter: the base model's SHA-256 it was registered against.</summary>
+    public string? BaseSha256 { get; init; }
+
+    /// <summary>For an adapter: the scale applied when a request gives none.</summary>
+    public float? Scale { get; init; }
+
+    /// <summary>For an adapter: its rank.</summary>
+    public int? Rank { get; init; }
 
     /// <summary>"ok" or "quarantined".</summary>
     public required string Status { get; init; }

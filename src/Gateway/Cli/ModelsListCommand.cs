@@ -8,7 +8,7 @@ namespace InferenceMesh.Gateway.Cli;
 
 /// <summary>
 /// <c>models list [--models DIR] [--json]</c>: imports new or changed loose *.gguf files (hashing them once), then
-/// prints every name of the manifest.
+/// prints every name of the manifest: models, then LoRA adapters (kind "adapter", with their base).
 /// </summary>
 internal static class ModelsListCommand
 {
@@ -24,7 +24,7 @@ internal static class ModelsListCommand
             var store = environment.OpenStore(parse.GetRequiredValue(models));
             await ModelsProgress.HashAsync(ModelsCliEnvironment.ProgressConsole(error), "Hashing new model files",
                 p => store.SyncLooseFilesAsync(p, ct));
-            var items = store.List().Select(ToItem).ToList();
+            var items = store.List().Select(ToItem).Concat(store.ListAdapters().Select(ToItem)).ToList();
             if (parse.GetValue(json))
             {
                 await output.WriteLineAsync(JsonSerializer.Serialize(items, ModelsCliJsonContext.Default.ListModelsListItem));
@@ -39,14 +39,30 @@ internal static class ModelsListCommand
 
             foreach (var item in items)
             {
+                var description = item.Base is { } baseName ? $"adapter for {baseName}" : item.Quantization ?? "?";
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"{item.Name}\t{item.Quantization ?? "?"}\t{item.Size} bytes\tsha256:{item.Sha256[..12]}\t{item.Status}\t{item.Path}"));
+                    $"{ModelsProgress.Printable(item.Name)}\t{ModelsProgress.Printable(description)}\t{item.Size} bytes\tsha256:{item.Sha256[..12]}\t{item.Status}\t{item.Path}"));
             }
 
             return ModelsCliExit.Ok;
         });
         return command;
     }
+
+    internal static ModelsListItem ToItem(StoredAdapter adapter) => new()
+    {
+        Name = adapter.Name,
+        Path = adapter.Path,
+        Sha256 = adapter.Digest.Hex,
+        Size = adapter.SizeBytes,
+        Architecture = adapter.Architecture,
+        Kind = "adapter",
+        Status = "ok",
+        Base = adapter.BaseName,
+        BaseSha256 = adapter.BaseDigest.Hex,
+        Scale = adapter.DefaultScale,
+        Rank = adapter.Rank,
+    };
 
     internal static ModelsListItem ToItem(StoredModel model) => new()
     {

@@ -67,6 +67,7 @@ internal static class GatewayServiceCollectionExtensions
             sp.GetRequiredService<BackendOptions>().ToAnthropicOptions()));
         services.AddSingleton<IChatBackend, AnthropicChatBackend>();
         services.AddSingleton<BackendPipelines>();
+        services.AddSingleton<Lora.LoraRequests>();
         services.AddSingleton<ChatRouting>();
         services.AddSingleton<ChatExecutor>();
         return services;

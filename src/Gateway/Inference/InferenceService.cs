@@ -3,6 +3,7 @@ using System.Text.Json.Serialization.Metadata;
 using InferenceMesh.Engine;
 using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Hosting;
+using InferenceMesh.Gateway.Lora;
 using InferenceMesh.Gateway.Metrics;
 using InferenceMesh.ModelCache.Catalog;
 
@@ -17,6 +18,8 @@ internal sealed partial class InferenceService(
     TimeProvider time,
     ILogger<InferenceService> logger)
 {
+    private readonly LoraRequests _lora = new(catalog);
+
     public TimeProvider Time => time;
 
     public GatewayMetrics Metrics => metrics;
@@ -63,6 +66,33 @@ internal sealed partial class InferenceService(
         return new ApiResult<ILoadedModel>(loaded.Value, null);
     }
 
+    /// <summary>
+    /// Like <see cref="ResolveModelAsync"/> for a generation that may use LoRA adapters: the model may be an adapter alias
+    /// (<c>BASE+ADAPTER</c>) and <paramref name="loraField"/> (the request's <c>lora</c>) may add adapters. Unknown adapters
+    /// are 404s, adapters of another base model and bad scales 400s. Adapters no longer offered for the model are retired
+    /// in the engine (freed once no running request uses them).
+    /// </summary>
+    public async ValueTask<ApiResult<(ILoadedModel Model, IReadOnlyList<AdapterUse> Adapters)>> ResolveWithAdaptersAsync(
+        string? modelId, JsonElement? loraField, CancellationToken cancellationToken)
+    {
+        var resolved = _lora.Resolve(modelId, loraField);
+        if (resolved.Error is { } error)
+        {
+            Log.AdapterRequestRefused(logger, error.Code ?? "invalid");
+            return error;
+        }
+
+        var (entry, adapters, offered) = resolved.Value!;
+        var loaded = await ResolveModelAsync(entry.Id, cancellationToken);
+        if (loaded.Error is { } loadError)
+        {
+            return loadError;
+        }
+
+        _ = loaded.Value!.RetireAdaptersExceptAsync(offered);
+        return (loaded.Value!, adapters);
+    }
+
     /// <summary>Starts a generation; the engine's fail-fast errors (prompt too long, overload) come back before any byte is sent.</summary>
     public async ValueTask<ApiResult<RunningGeneration>> StartAsync(ILoadedModel model, GenerationRequest request, string promptParam, CancellationToken cancellationToken)
     {
@@ -97,5 +127,8 @@ internal sealed partial class InferenceService(
 
         [LoggerMessage(EventId = 1003, Level = LogLevel.Debug, Message = "Generation on {ModelId} started with {PromptTokens} prompt tokens")]
         public static partial void GenerationStarted(ILogger logger, string modelId, int promptTokens);
+
+        [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "LoRA adapter request refused: {Code}")]
+        public static partial void AdapterRequestRefused(ILogger logger, string code);
     }
 }

@@ -8,6 +8,10 @@ public sealed record CompletionRequest : GenerationParameters
 {
     /// <summary>A string, or an array of exactly one string.</summary>
     public JsonElement? Prompt { get; init; }
+
+    /// <summary>Every field this type does not name: our extension fields (e.g. <c>lora</c>, see Lora/) are read from here.</summary>
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? Extensions { get; set; }
 }
 
 /// <summary>A completion, or one chunk of a streamed completion (OpenAI uses the same shape for both).</summary>

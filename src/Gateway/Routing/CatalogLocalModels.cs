@@ -10,6 +10,8 @@ namespace InferenceMesh.Gateway.Routing;
 /// </summary>
 internal sealed class CatalogLocalModels(IModelCatalog catalog) : ILocalModelDirectory
 {
+    private readonly Lora.LoraRequests _aliases = new(catalog);
+
     public IReadOnlyList<string> Models => [.. catalog.Models.Select(m => m.Id)];
 
     public string? DefaultModel
@@ -21,5 +23,6 @@ internal sealed class CatalogLocalModels(IModelCatalog catalog) : ILocalModelDir
         }
     }
 
-    public bool CanServe(string model) => catalog.Find(model) is not null;
+    /// <summary>A local model, or an adapter alias BASE+ADAPTER of one (only this machine has its adapters).</summary>
+    public bool CanServe(string model) => catalog.Find(model) is not null || _aliases.IsAlias(model);
 }

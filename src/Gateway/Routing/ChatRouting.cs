@@ -4,6 +4,7 @@ using InferenceMesh.Gateway.Backends;
 using InferenceMesh.Gateway.Context;
 using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Inference;
+using InferenceMesh.Gateway.Lora;
 using InferenceMesh.Gateway.OpenAi;
 using InferenceMesh.Router.Routing;
 using IRouter = InferenceMesh.Router.Routing.IRouter;
@@ -15,7 +16,7 @@ namespace InferenceMesh.Gateway.Routing;
 /// process; the text is never logged), applies the caller's <c>X-InferenceMesh-Privacy</c> header and asks the
 /// router for a plan. Shared by <c>/v1/chat/completions</c> and the dry run <c>/v1/route</c>.
 /// </summary>
-internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter router, IEnumerable<IChatContextStage> contextStages, ILogger<ChatRouting> logger)
+internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter router, IEnumerable<IChatContextStage> contextStages, LoraRequests lora, ILogger<ChatRouting> logger)
 {
     private readonly IChatContextStage[] _contextStages = [.. contextStages];
 
@@ -89,6 +90,11 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
             }
         }
         var plan = router.Route(new RouteRequest { Model = request.Model ?? string.Empty, Classification = classification, CallerPrivacy = callerLevel });
+        if (lora.NeedsLocal(request.Model, request.Extensions))
+        {
+            plan = LoraRouting.LocalOnly(plan); // adapters exist only here: the request (and its lora field) never leaves
+        }
+
         http.Response.Headers[PrivacyLevelHeader] = PrivacyHeader.Format(plan.Privacy.Level);
         if (plan.Privacy.CallerLoweringRefused)
         {

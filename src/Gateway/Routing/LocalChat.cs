@@ -1,4 +1,5 @@
 using InferenceMesh.Gateway.Inference;
+using InferenceMesh.Gateway.Lora;
 using InferenceMesh.Gateway.OpenAi;
 using InferenceMesh.Gateway.Streaming;
 
@@ -9,15 +10,15 @@ internal static class LocalChat
 {
     public static async Task<IResult> RunAsync(InferenceService inference, string model, ChatExecution chat, CancellationToken cancellationToken)
     {
-        var resolved = await inference.ResolveModelAsync(model, cancellationToken);
+        var resolved = await inference.ResolveWithAdaptersAsync(model, chat.Request.Extensions?.GetValueOrDefault(LoraRequests.Field), cancellationToken);
         if (resolved.Error is { } modelError) return modelError;
-        var loaded = resolved.Value!;
+        var (loaded, adapters) = resolved.Value;
 
         var prompt = loaded.ApplyChatTemplate(chat.Messages);
         if (!prompt.Succeeded) return inference.Map(prompt.Failure!, "messages");
 
         var settings = chat.Settings;
-        var started = await inference.StartAsync(loaded, settings.ToRequest(prompt.Value!), "messages", cancellationToken);
+        var started = await inference.StartAsync(loaded, settings.ToRequest(prompt.Value!) with { Adapters = adapters }, "messages", cancellationToken);
         if (started.Error is { } startError) return startError;
 
         var id = InferenceService.NewId("chatcmpl-");
