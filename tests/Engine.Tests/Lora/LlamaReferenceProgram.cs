@@ -98,7 +98,7 @@ internal static class LlamaReferenceProgram
         File.WriteAllText(cFile, Source);
         var native = NativeDirectory;
         var (exit, _, error) = Run("cc", [
-            "-std=c11", "-O1", "-I", Path.Combine(source, "include"), "-I", Path.Combine(source, "ggml", "include"), cFile, "-o", exe,
+            "-std=c11", "-O1", "-Werror=incompatible-pointer-types", "-I", Path.Combine(source, "include"), "-I", Path.Combine(source, "ggml", "include"), cFile, "-o", exe,
             "-L", native, $"-l:libllama.{LlamaLibrary.PinnedTag}.so", $"-l:libggml.{LlamaLibrary.PinnedTag}.so", "-l:libggml-base.so",
             $"-Wl,-rpath,{native}"]);
         Assert.True(exit == 0, $"cc failed ({exit}):{Environment.NewLine}{error}");

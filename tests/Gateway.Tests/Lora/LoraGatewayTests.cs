@@ -111,6 +111,11 @@ public sealed class LoraGatewayTests : IAsyncLifetime
     public async Task Unknown_adapters_bad_scales_and_bad_shapes_are_clear_errors_that_never_leave_the_machine()
     {
         await AddAdapterAsync("style", seed: 7, scale: 1f);
+
+        // A second model name (same bytes) with an adapter of its own: not applicable to the first.
+        var store = ModelStoreFactory.Open(_models);
+        Assert.True((await store.ImportFileAsync(TestPaths.Stories260K, new ModelRegistration { Name = "twin" }, CancellationToken.None)).Succeeded);
+        await AddAdapterAsync("twin-style", seed: 8, scale: 1f, baseName: "twin");
         var cases = new (string Path, JsonObject Body, HttpStatusCode Status, string Param, string Code)[]
         {
             ("/v1/chat/completions", Chat(Base, new JsonObject { ["lora"] = Lora(("nope", 1.0)) }), HttpStatusCode.NotFound, "lora", "adapter_not_found"),
@@ -121,6 +126,8 @@ public sealed class LoraGatewayTests : IAsyncLifetime
             ("/v1/chat/completions", Chat(Base, new JsonObject { ["lora"] = "style" }), HttpStatusCode.BadRequest, "lora", "invalid_value"),
             ("/v1/chat/completions", Chat(Base, new JsonObject { ["lora"] = new JsonArray(new JsonObject { ["name"] = "style", ["weight"] = 1 }) }), HttpStatusCode.BadRequest, "lora", "invalid_value"),
             ("/v1/chat/completions", Chat(Base, new JsonObject { ["lora"] = Lora(("style", 1.0), ("style", 0.5)) }), HttpStatusCode.BadRequest, "lora", "invalid_value"),
+            ("/v1/chat/completions", Chat(Base, new JsonObject { ["lora"] = Lora(("twin-style", 1.0)) }), HttpStatusCode.BadRequest, "lora", "adapter_base_mismatch"),
+            ("/v1/completions", Completion(model: $"{Base}+twin-style"), HttpStatusCode.BadRequest, "model", "adapter_base_mismatch"),
         };
 
         foreach (var (path, body, status, param, code) in cases)
@@ -213,11 +220,11 @@ public sealed class LoraGatewayTests : IAsyncLifetime
     private int LoadedAdapters() =>
         _gateway.App.Services.GetRequiredService<IModelHost>().GetLoadedStatus().Single(s => s.ModelId == Base).LoadedAdapters;
 
-    private async Task AddAdapterAsync(string name, int seed, float scale)
+    private async Task AddAdapterAsync(string name, int seed, float scale, string baseName = Base)
     {
         var file = Path.Combine(_files, name + ".gguf");
         LoraAdapterFactory.Write(TestPaths.Stories260K, file, new LoraAdapterFactory.Options { Seed = seed });
-        var added = await RunCliAsync("models", "adapter", "add", file, "--base", Base, "--name", name,
+        var added = await RunCliAsync("models", "adapter", "add", file, "--base", baseName, "--name", name,
             "--scale", scale.ToString(System.Globalization.CultureInfo.InvariantCulture), "--models", _models);
         Assert.True(added.Exit == 0, added.Err);
     }
