@@ -40,7 +40,7 @@ internal static class CompletionsApi
 
         // Served only by the local engine today: from here on every answer, errors included, is the local backend's.
         BackendHeader.Set(http, RouterDefaults.LocalBackendName);
-        var model = await inference.ResolveWithAdaptersAsync(request.Model, request.Extensions?.GetValueOrDefault(LoraRequests.Field), cancellationToken);
+        var model = await inference.ResolveWithAdaptersAsync(request.Model, LoraRequests.FieldOf(request.Extensions), cancellationToken);
         if (model.Error is { } modelError) return modelError;
         var (loaded, adapters) = model.Value;
 

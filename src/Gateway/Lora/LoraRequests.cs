@@ -104,13 +104,17 @@ internal sealed class LoraRequests(IModelCatalog catalog)
         return new LoraModel(baseModel, uses, offered);
     }
 
+    /// <summary>The request's <c>lora</c> field from its extension fields, or null when absent.</summary>
+    public static JsonElement? FieldOf(IReadOnlyDictionary<string, JsonElement>? extensions) =>
+        extensions is not null && extensions.TryGetValue(Field, out var value) ? value : null;
+
     /// <summary>The engine's identity of an adapter: name, blob path, size and digest (a replaced file is another adapter).</summary>
     public static AdapterSource SourceOf(AdapterEntry adapter) => new(adapter.Name, adapter.Path, adapter.SizeBytes, adapter.Sha256);
 
     /// <summary>Parses and range-checks the <c>lora</c> field; absent or null is no adapters.</summary>
     public static ApiResult<IReadOnlyList<LoraRequestItem>> Parse(JsonElement? field)
     {
-        if (field is not { } element || element.ValueKind == JsonValueKind.Null)
+        if (field is not { } element || element.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
         {
             return new ApiResult<IReadOnlyList<LoraRequestItem>>([], null);
         }

@@ -10,7 +10,7 @@ internal static class LocalChat
 {
     public static async Task<IResult> RunAsync(InferenceService inference, string model, ChatExecution chat, CancellationToken cancellationToken)
     {
-        var resolved = await inference.ResolveWithAdaptersAsync(model, chat.Request.Extensions?.GetValueOrDefault(LoraRequests.Field), cancellationToken);
+        var resolved = await inference.ResolveWithAdaptersAsync(model, LoraRequests.FieldOf(chat.Request.Extensions), cancellationToken);
         if (resolved.Error is { } modelError) return modelError;
         var (loaded, adapters) = resolved.Value;
 

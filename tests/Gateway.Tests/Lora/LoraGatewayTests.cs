@@ -64,6 +64,7 @@ public sealed class LoraGatewayTests : IAsyncLifetime
     public async Task An_adapter_added_while_running_is_applied_by_field_and_by_alias_and_only_locally()
     {
         var baseText = await CompleteAsync(new JsonObject());
+        Assert.Equal(baseText, await CompleteAsync(new JsonObject { ["user"] = "someone" })); // other extension fields: no adapter
         Assert.Equal(404, (int)(await PostAsync("/v1/completions", Completion(model: $"{Base}+style"))).StatusCode);
 
         await AddAdapterAsync("style", seed: 7, scale: 1f);
