@@ -92,6 +92,18 @@ internal sealed class GatewayMetrics(TimeProvider time)
             Gauge(text, "inference_mesh_slots", status.ModelId, status.Slots);
         }
 
+        Header(text, "inference_mesh_lora_adapters_loaded", "gauge", "LoRA adapters in memory per loaded model (docs/lora.md).");
+        foreach (var status in loaded)
+        {
+            Gauge(text, "inference_mesh_lora_adapters_loaded", status.ModelId, status.LoadedAdapters);
+        }
+
+        Header(text, "inference_mesh_lora_adapter_switches_total", "counter", "Changes of a model context's adapter set between decodes.");
+        foreach (var status in loaded)
+        {
+            Gauge(text, "inference_mesh_lora_adapter_switches_total", status.ModelId, status.AdapterSwitches);
+        }
+
         if (catalog is not null)
         {
             Header(text, "inference_mesh_catalog_models", "gauge", "Model files in the models folder by validity.");

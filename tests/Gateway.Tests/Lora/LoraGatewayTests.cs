@@ -102,9 +102,11 @@ public sealed class LoraGatewayTests : IAsyncLifetime
         Assert.True(route.IsSuccessStatusCode, plan);
         Assert.Contains("LoRA adapters exist only on this machine", plan, StringComparison.Ordinal);
 
-        // Offered in /v1/models under its alias.
+        // Offered in /v1/models under its alias; loaded once, counted in /metrics.
         var models = await _gateway.Http.GetStringAsync("/v1/models");
         Assert.Contains($"\"{Base}+style\"", models, StringComparison.Ordinal);
+        var metrics = await _gateway.Http.GetStringAsync("/metrics");
+        Assert.Contains($"inference_mesh_lora_adapters_loaded{{model=\"{Base}\"}} 1", metrics, StringComparison.Ordinal);
         Assert.Single(_cloud.ChatRequests);
     }
 
