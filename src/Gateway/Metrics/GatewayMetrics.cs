@@ -74,41 +74,26 @@ internal sealed class GatewayMetrics(TimeProvider time)
         WriteHistograms(text, "inference_mesh_time_to_first_token_seconds", "Time from enqueueing a generation to its first text.", _timeToFirstToken);
         WriteHistograms(text, "inference_mesh_time_per_output_token_seconds", "Mean time per output token after the first, per generation.", _timePerOutputToken);
 
-        Header(text, "inference_mesh_active_sequences", "gauge", "Sequences in a slot (prefill, generating or embedding).");
-        foreach (var status in loaded)
-        {
-            Gauge(text, "inference_mesh_active_sequences", status.ModelId, status.ActiveSequences);
-        }
-
-        Header(text, "inference_mesh_queued_sequences", "gauge", "Sequences waiting for a free slot.");
-        foreach (var status in loaded)
-        {
-            Gauge(text, "inference_mesh_queued_sequences", status.ModelId, status.QueuedSequences);
-        }
-
-        Header(text, "inference_mesh_slots", "gauge", "Slots of each loaded model.");
-        foreach (var status in loaded)
-        {
-            Gauge(text, "inference_mesh_slots", status.ModelId, status.Slots);
-        }
-
-        Header(text, "inference_mesh_lora_adapters_loaded", "gauge", "LoRA adapters in memory per loaded model (docs/lora.md).");
-        foreach (var status in loaded)
-        {
-            Gauge(text, "inference_mesh_lora_adapters_loaded", status.ModelId, status.LoadedAdapters);
-        }
-
-        Header(text, "inference_mesh_lora_adapter_switches_total", "counter", "Changes of a model context's adapter set between decodes.");
-        foreach (var status in loaded)
-        {
-            Gauge(text, "inference_mesh_lora_adapter_switches_total", status.ModelId, status.AdapterSwitches);
-        }
+        WriteScheduler(text, "inference_mesh_active_sequences", "gauge", "Sequences in a slot (prefill, generating or embedding).", loaded, s => s.ActiveSequences);
+        WriteScheduler(text, "inference_mesh_queued_sequences", "gauge", "Sequences waiting for a free slot.", loaded, s => s.QueuedSequences);
+        WriteScheduler(text, "inference_mesh_slots", "gauge", "Slots of each loaded model.", loaded, s => s.Slots);
+        WriteScheduler(text, "inference_mesh_lora_adapters_loaded", "gauge", "LoRA adapters in memory per loaded model (docs/lora.md).", loaded, s => s.LoadedAdapters);
+        WriteScheduler(text, "inference_mesh_lora_adapter_switches_total", "counter", "Changes of a model context's adapter set between decodes.", loaded, s => s.AdapterSwitches);
 
         if (catalog is not null)
         {
             Header(text, "inference_mesh_catalog_models", "gauge", "Model files in the models folder by validity.");
             text.Append("inference_mesh_catalog_models{valid=\"true\"} ").Append(catalog.Models.Count.ToString(CultureInfo.InvariantCulture)).Append('\n');
             text.Append("inference_mesh_catalog_models{valid=\"false\"} ").Append(catalog.InvalidFiles.Count.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        }
+    }
+
+    private static void WriteScheduler(StringBuilder text, string name, string type, string help, IReadOnlyList<SchedulerStatus> loaded, Func<SchedulerStatus, long> value)
+    {
+        Header(text, name, type, help);
+        foreach (var status in loaded)
+        {
+            Gauge(text, name, status.ModelId, value(status));
         }
     }
 
