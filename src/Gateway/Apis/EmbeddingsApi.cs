@@ -45,6 +45,11 @@ internal static class EmbeddingsApi
             return ApiErrors.InvalidParameter("dimensions", "'dimensions' is not supported: vectors have the model's embedding size.");
         }
 
+        if (request.Lora is { ValueKind: not System.Text.Json.JsonValueKind.Null })
+        {
+            return ApiErrors.InvalidParameter("lora", "LoRA adapters are not applied to embeddings (see docs/lora.md).");
+        }
+
         var inputs = PromptInputs.EmbeddingInputs(request.Input);
         if (inputs.Error is { } inputError) return inputError;
 

@@ -14,6 +14,8 @@ public sealed record EmbeddingRequest
     public string? EncodingFormat { get; init; }
     public int? Dimensions { get; init; }
     public string? User { get; init; }
+    /// <summary>Our LoRA extension of chat and completions; embeddings refuse it (adapters are not applied there).</summary>
+    public JsonElement? Lora { get; init; }
 }
 
 public sealed record EmbeddingResponse(IReadOnlyList<EmbeddingData> Data, string Model, EmbeddingUsage Usage)

@@ -131,6 +131,7 @@ public sealed class LoraGatewayTests : IAsyncLifetime
             ("/v1/chat/completions", Chat(Base, new JsonObject { ["lora"] = Lora(("style", 1.0), ("style", 0.5)) }), HttpStatusCode.BadRequest, "lora", "invalid_value"),
             ("/v1/chat/completions", Chat(Base, new JsonObject { ["lora"] = Lora(("twin-style", 1.0)) }), HttpStatusCode.BadRequest, "lora", "adapter_base_mismatch"),
             ("/v1/completions", Completion(model: $"{Base}+twin-style"), HttpStatusCode.BadRequest, "model", "adapter_base_mismatch"),
+            ("/v1/embeddings", new JsonObject { ["model"] = Base, ["input"] = Prompt, ["lora"] = Lora(("style", 1.0)) }, HttpStatusCode.BadRequest, "lora", "invalid_value"),
         };
 
         foreach (var (path, body, status, param, code) in cases)
