@@ -1,4 +1,5 @@
 using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.Lora;
 using InferenceMesh.Gateway.OpenAi;
 using InferenceMesh.ModelCache.Catalog;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -39,9 +40,7 @@ internal static class ModelsApi
             return new JsonOk<ModelInfo>(ToWire(entry), OpenAiJsonContext.Default.ModelInfo);
         }
 
-        var separator = id.LastIndexOf('+');
-        if (separator > 0 && catalog.Find(id[..separator]) is { } baseModel
-            && catalog.FindAdapter(id[(separator + 1)..]) is { } adapter && adapter.BaseModel == baseModel.Id)
+        if (new LoraRequests(catalog).FindAlias(id) is var (baseModel, adapter))
         {
             return new JsonOk<ModelInfo>(AliasToWire(baseModel, adapter), OpenAiJsonContext.Default.ModelInfo);
         }

@@ -31,6 +31,12 @@ internal sealed class LoraRequests(IModelCatalog catalog)
     /// </summary>
     public bool IsAlias(string? model) => SplitAlias(model) is not null;
 
+    /// <summary>The base model and the offered adapter an alias <c>BASE+NAME</c> stands for; null when it stands for none.</summary>
+    public (CatalogEntry Base, AdapterEntry Adapter)? FindAlias(string model) =>
+        SplitAlias(model) is var (baseModel, name) && catalog.FindAdapter(name) is { } adapter && adapter.BaseModel == baseModel.Id
+            ? (baseModel, adapter)
+            : null;
+
     /// <summary>Whether the request must stay on the local engine: it names adapters by field or by alias.</summary>
     public bool NeedsLocal(string? model, IReadOnlyDictionary<string, JsonElement>? extensions) =>
         (extensions?.ContainsKey(Field) ?? false) || IsAlias(model);

@@ -41,10 +41,10 @@ public sealed class LoraGenerationTests : IDisposable
         Assert.Equal(baseIds, zeroIds);
         Assert.Equal(baseText, zero);
 
-        var (half, halfIds) = await RunAsync(engine, [new AdapterUse(_first, 0.5f)]);
+        // Another scale of the same adapter: another output, still one adapter in memory.
+        var (_, halfIds) = await RunAsync(engine, [new AdapterUse(_first, 0.5f)]);
         Assert.NotEqual(adaptedIds, halfIds);
         Assert.Equal(1, engine.Model.GetStatus().LoadedAdapters);
-        Assert.NotNull(half);
     }
 
     [Theory]

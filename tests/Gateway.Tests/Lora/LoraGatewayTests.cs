@@ -105,6 +105,9 @@ public sealed class LoraGatewayTests : IAsyncLifetime
         // Offered in /v1/models under its alias; loaded once, counted in /metrics.
         var models = await _gateway.Http.GetStringAsync("/v1/models");
         Assert.Contains($"\"{Base}+style\"", models, StringComparison.Ordinal);
+        var alias = await _gateway.Http.GetAsync($"/v1/models/{Base}+style");
+        Assert.Equal(HttpStatusCode.OK, alias.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _gateway.Http.GetAsync($"/v1/models/{Base}+nope")).StatusCode);
         var metrics = await _gateway.Http.GetStringAsync("/metrics");
         Assert.Contains($"inference_mesh_lora_adapters_loaded{{model=\"{Base}\"}} 1", metrics, StringComparison.Ordinal);
         Assert.Single(_cloud.ChatRequests);
