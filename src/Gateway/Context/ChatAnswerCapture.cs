@@ -44,7 +44,7 @@ public sealed class ChatAnswerCapture
     }
 
     /// <summary>The whole answer at once (a non-streamed response), marked complete.</summary>
-    public void Complete(string text, string? finishReason, string? backend = null)
+    public void CompleteWith(string text, string? finishReason, string? backend = null)
     {
         Reset(text);
         Complete(finishReason, backend);

@@ -31,7 +31,7 @@ internal static class LocalChat
         var (text, outcome) = await generation.CollectAsync(cancellationToken);
         if (outcome.Failure is { } failure) return inference.Map(failure, "messages");
         var finishReason = RunningGeneration.FinishReasonText(outcome.FinishReason);
-        chat.Capture?.Complete(text, finishReason);
+        chat.Capture?.CompleteWith(text, finishReason);
 
         return new JsonOk<ChatCompletionResponse>(
             new ChatCompletionResponse(

@@ -23,7 +23,7 @@ internal sealed partial class LocalStreamContinuation(InferenceService inference
         {
             // The answer was complete; only the end marker was lost.
             yield return SseEvents.Done;
-            chat.Capture?.Complete(streamBreak.PartialText, null, streamBreak.Backend);
+            chat.Capture?.CompleteWith(streamBreak.PartialText, null, streamBreak.Backend);
             yield break;
         }
 

@@ -84,7 +84,7 @@ internal sealed class AnthropicChatBackend(AnthropicUpstreamClient client, TimeP
         await response.WriteAsJsonAsync(result.Value!, OpenAiJsonContext.Default.ChatCompletionResponse, "application/json; charset=utf-8", call.Http.RequestAborted);
         if (call.Capture is { } capture && result.Value!.Choices is [var choice, ..])
         {
-            capture.Complete(choice.Message.Content, choice.FinishReason);
+            capture.CompleteWith(choice.Message.Content, choice.FinishReason);
         }
 
         return new BackendAttempt(BackendError.None, Committed: true, UpstreamStatus: 200, TimeToFirstByte: firstByte());
@@ -121,7 +121,7 @@ internal sealed class AnthropicChatBackend(AnthropicUpstreamClient client, TimeP
         if (stream.Failure is not { } broke)
         {
             await response.BodyWriter.WriteAsync(SseEvents.Done, aborted);
-            call.Capture?.Complete(stream.AccumulatedText, stream.FinishReason);
+            call.Capture?.CompleteWith(stream.AccumulatedText, stream.FinishReason);
             return new BackendAttempt(BackendError.None, Committed: true, UpstreamStatus: 200, TimeToFirstByte: firstByte());
         }
 

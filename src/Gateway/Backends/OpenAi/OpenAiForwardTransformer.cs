@@ -230,12 +230,12 @@ internal sealed class OpenAiAttemptState
         {
             if (relay.CompletedByUpstream)
             {
-                capture.Complete(relay.Text, relay.FinishReason);
+                capture.CompleteWith(relay.Text, relay.FinishReason);
             }
         }
         else
         {
-            capture.Complete(AnswerText ?? string.Empty, AnswerFinishReason);
+            capture.CompleteWith(AnswerText ?? string.Empty, AnswerFinishReason);
         }
     }
 
