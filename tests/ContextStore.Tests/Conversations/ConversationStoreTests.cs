@@ -156,6 +156,13 @@ public sealed class ConversationStoreTests : IDisposable
     }
 
     [Fact]
+    public void Options_refuse_a_purge_interval_that_is_not_positive()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new ServiceCollection().AddConversationStore(new ConversationStoreOptions { PurgeInterval = TimeSpan.Zero }));
+        Assert.StartsWith("The purge interval must be positive.", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Option_defaults_keep_history_forever_and_purge_hourly()
     {
         var options = new ConversationStoreOptions();

@@ -2,6 +2,8 @@ using InferenceMesh.Gateway.Hosting;
 using InferenceMesh.Gateway.Tests.Common;
 using InferenceMesh.Tests;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace InferenceMesh.Gateway.Tests.Context;
 
@@ -63,6 +65,25 @@ public sealed class ContextStoreHostingTests : IDisposable
         await using var app = GatewayApp.Build(["--models", TestPaths.ModelsDir, "--port", "0", "--data", _data]);
         var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => app.StartAsync());
         Assert.Contains("conversations schema version 99", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task History_older_than_the_retention_flag_is_purged_on_the_gateways_clock()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var gateway = await TestEnvironment.StartAsync(env =>
+        {
+            env.DataDirectory = _data;
+            env.ExtraArgs.AddRange(["--history-retention-days", "2"]);
+            env.ConfigureBuilder = builder => builder.Services.AddSingleton<TimeProvider>(time);
+        });
+        var old = await ContextHttp.CreateConversationAsync(gateway.Http, """{"items":[{"role":"user","content":"old"}]}""");
+        time.Advance(TimeSpan.FromDays(1));
+        var recent = await ContextHttp.CreateConversationAsync(gateway.Http, """{"items":[{"role":"user","content":"recent"}]}""");
+
+        time.Advance(TimeSpan.FromDays(1) + TimeSpan.FromHours(1)); // the hourly purge runs on the way
+        await ContextHttp.ErrorAsync(gateway.Http, HttpMethod.Get, $"/v1/conversations/{old}", null, System.Net.HttpStatusCode.NotFound);
+        Assert.Equal("recent", Assert.Single(await ContextHttp.ItemsAsync(gateway.Http, recent)).Text);
     }
 
     [Fact]

@@ -105,6 +105,20 @@ public sealed class ConversationsApiTests : IAsyncLifetime
         Assert.Contains(conversation.GetProperty("privacy").GetString(), new[] { "confidential", "restricted" });
     }
 
+    [Fact]
+    public async Task The_privacy_header_raises_the_level_of_items_added_by_hand_and_a_bad_one_is_refused()
+    {
+        using var create = new HttpRequestMessage(HttpMethod.Post, "/v1/conversations") { Content = ApiAssert.Json("""{"items":[{"role":"user","content":"plain words"}]}""") };
+        create.Headers.Add("X-InferenceMesh-Privacy", "confidential");
+        using var created = await Http.SendAsync(create);
+        using var json = JsonDocument.Parse(await created.Content.ReadAsStringAsync());
+        Assert.Equal("confidential", json.RootElement.GetProperty("privacy").GetString());
+
+        using var bad = new HttpRequestMessage(HttpMethod.Post, "/v1/conversations") { Content = ApiAssert.Json("{}") };
+        bad.Headers.Add("X-InferenceMesh-Privacy", "secret");
+        await ApiAssert.ErrorAsync(await Http.SendAsync(bad), HttpStatusCode.BadRequest, "X-InferenceMesh-Privacy");
+    }
+
     [Theory]
     [InlineData("GET", "/v1/conversations/conv_123", null, "conversation_id")]
     [InlineData("GET", "/v1/conversations/CONV_00000000000000000000000000000000", null, "conversation_id")]
