@@ -128,7 +128,9 @@ internal sealed class OpenAiForwardTransformer(
         await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         var headers = httpContext.Response.Headers;
         headers.Remove("Set-Cookie");
-        headers.ContentLength = call.Stream ? null : proxyResponse.Content.Headers.ContentLength;
+        // An observed answer (a conversation turn) is sent chunked: the response then ends only after the observers
+        // stored it, so a client that read the whole answer finds it stored; with a Content-Length it could read it first.
+        headers.ContentLength = call.Stream || call.Capture is not null ? null : proxyResponse.Content.Headers.ContentLength;
         if (call.Stream)
         {
             headers.CacheControl = "no-cache";
