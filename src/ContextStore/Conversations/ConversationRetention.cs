@@ -1,5 +1,6 @@
 using InferenceMesh.ContextStore.Storage;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -11,14 +12,26 @@ namespace InferenceMesh.ContextStore.Conversations;
 /// on the injected clock. A failed purge is logged and retried at the next tick; it never stops the host.
 /// </summary>
 internal sealed partial class ConversationRetention(
-    ContextDatabase database, IConversationStore store, ConversationStoreOptions options, TimeProvider time, ILogger<ConversationRetention> logger)
+    IServiceProvider services, ContextStoreOptions storeOptions, ConversationStoreOptions options, TimeProvider time, ILogger<ConversationRetention> logger)
     : IHostedService, IDisposable
 {
     private ITimer? _timer;
+    private IConversationStore? _store;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        Log.Opened(logger, database.Options.DatabasePath);
+        try
+        {
+            // Resolving the database opens it and runs every registered module's migrations.
+            _ = services.GetRequiredService<ContextDatabase>();
+            _store = services.GetRequiredService<IConversationStore>();
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or SqliteException or IOException or UnauthorizedAccessException)
+        {
+            throw new ContextStoreOpenException($"The context store '{storeOptions.DatabasePath}' cannot be opened: {ex.Message}", ex);
+        }
+
+        Log.Opened(logger, storeOptions.DatabasePath);
         if (options.Retention is not null && options.Enabled)
         {
             Purge();
@@ -40,7 +53,7 @@ internal sealed partial class ConversationRetention(
     {
         try
         {
-            var purged = store.PurgeExpired();
+            var purged = _store!.PurgeExpired();
             if (purged.Items + purged.Conversations > 0)
             {
                 Log.Purged(logger, purged.Items, purged.Conversations);
@@ -64,3 +77,6 @@ internal sealed partial class ConversationRetention(
         public static partial void PurgeFailed(ILogger logger, int code, Exception exception);
     }
 }
+
+/// <summary>The context database could not be opened at start (unwritable folder, a file from a newer build…); the message is one line for the console.</summary>
+public sealed class ContextStoreOpenException(string message, Exception innerException) : Exception(message, innerException);

@@ -19,8 +19,10 @@ public sealed record ConversationDeletedWire(string Id)
 /// <summary>A message item in OpenAI's shape; <c>created_at</c> and <c>backend</c> (who answered an assistant item) are ours.</summary>
 public sealed record ConversationItemWire(string Id, string Role, IReadOnlyList<ContentPartWire> Content, long CreatedAt, string? Backend)
 {
+    [JsonPropertyOrder(-2)]
     public string Type => "message";
 
+    [JsonPropertyOrder(-1)]
     public string Status => "completed";
 }
 
@@ -30,6 +32,7 @@ public sealed record ContentPartWire(string Type, string Text, IReadOnlyList<Jso
 /// <summary>OpenAI's list envelope.</summary>
 public sealed record ListWire<T>(IReadOnlyList<T> Data, string? FirstId, string? LastId, bool HasMore)
 {
+    [JsonPropertyOrder(-1)]
     public string Object => "list";
 }
 
