@@ -137,7 +137,7 @@ run_one() {
       if [ -z "$gateway_bin" ]; then log "skipping gateway on $model: not built"; return 0; fi
       # shellcheck disable=SC2086
       "$gateway_bin" --models "$(dirname "$file")" --port "$port" --threads "$threads" --slots "$slots" \
-        --ctx "$slot_ctx" ${GATEWAY_EXTRA_ARGS:-} >"$out" 2>&1 &
+        --ctx "$slot_ctx" --data "$out.data" ${GATEWAY_EXTRA_ARGS:-} >"$out" 2>&1 &
       server_pid=$! ;;
   esac
   log "$server on $model: pid $server_pid, port $port, log $out"

@@ -156,7 +156,7 @@ start_gateway() {
   port="$(free_port)"
   [ -d "$cache/gateway/policies" ] && policies=(--policies "$cache/gateway/policies")
   # shellcheck disable=SC2086
-  env CLOUD_A_KEY=bench-key "$@" "$gateway_bin" --models "$run/models" --port "$port" --config "$run/gateway.yaml" \
+  env CLOUD_A_KEY=bench-key "$@" "$gateway_bin" --models "$run/models" --port "$port" --config "$run/gateway.yaml" --data "$run/$name-data" \
     "${policies[@]}" ${GATEWAY_EXTRA_ARGS:-} >"$run/$name.log" 2>&1 &
   pid=$!; pids+=("$pid")
   wait_http "$name" "http://127.0.0.1:$port/health" "$pid"

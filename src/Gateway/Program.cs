@@ -48,7 +48,16 @@ catch (GatewayOptionsException ex)
     return 2;
 }
 
-await app.StartAsync();
+try
+{
+    await app.StartAsync();
+}
+catch (InferenceMesh.ContextStore.Conversations.ContextStoreOpenException ex)
+{
+    Console.Error.WriteLine($"inference-mesh: {ex.Message}");
+    return 2;
+}
+
 GatewayApp.LogListening(app, options);
 await app.WaitForShutdownAsync();
 return 0;

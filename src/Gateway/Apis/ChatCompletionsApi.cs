@@ -1,4 +1,5 @@
 using InferenceMesh.Gateway.Backends;
+using InferenceMesh.Gateway.Context;
 using InferenceMesh.Gateway.Routing;
 using Microsoft.AspNetCore.Mvc;
 
@@ -22,7 +23,7 @@ internal static class ChatCompletionsApi
     /// result (JSON or <see cref="Streaming.GenerationStreamResult"/>), or an empty result when a remote backend
     /// wrote the response itself.
     /// </returns>
-    public static async Task<IResult> CreateAsync(HttpContext http, [FromServices] ChatRouting routing, [FromServices] ChatExecutor executor)
+    public static async Task<IResult> CreateAsync(HttpContext http, [FromServices] ChatRouting routing, [FromServices] ChatExecutor executor, [FromServices] ILogger<ObservedChatResult> logger)
     {
         BackendHeader.Set(http, BackendDefaults.NoBackend);
         var routed = await routing.ReadAndRouteAsync(http);
@@ -31,6 +32,7 @@ internal static class ChatCompletionsApi
         var plan = routed.Value!.Plan;
         if (plan.IsEmpty) return ChatRouting.EmptyPlanError(plan); // nothing is sent anywhere
 
-        return await executor.ExecuteAsync(routed.Value);
+        // The context stages' answer observers (conversation history) run once the whole answer was written.
+        return ObservedChatResult.Wrap(await executor.ExecuteAsync(routed.Value), routed.Value, logger);
     }
 }

@@ -65,6 +65,12 @@ public sealed record BackendCall
     /// <summary>What finishes a stream that breaks after the first byte was sent to the client.</summary>
     public required IStreamContinuation Continuation { get; init; }
 
+    /// <summary>
+    /// Collects the answer for the context stages' observers, or null (the usual case: nothing to collect). A backend
+    /// completes it only after the whole answer was written to the client; a broken stream is completed by the continuation.
+    /// </summary>
+    public Context.ChatAnswerCapture? Capture { get; init; }
+
     /// <summary>Call when the upstream's first byte (stream: first valid event; otherwise the response headers) arrived: stops the first-byte timeout.</summary>
     public required Action OnFirstByte { get; init; }
 }

@@ -28,7 +28,11 @@ internal sealed class ChatContextFrame
 
     public HttpContext Http { get; }
 
-    public ChatCompletionRequest Request { get; }
+    /// <summary>The typed request after every stage's edits (messages, model, defaults): what the executor and translators see.</summary>
+    public ChatCompletionRequest Request { get; private set; }
+
+    /// <summary>True once a stage changed <see cref="Request"/>'s model or parameters (the settings are then validated again).</summary>
+    public bool RequestChanged { get; private set; }
 
     /// <summary>The messages after every stage's edits: what is classified and what the local engine sees.</summary>
     public IReadOnlyList<ChatMessage> Messages => _messages;
@@ -76,12 +80,54 @@ internal sealed class ChatContextFrame
 
         _messages.InsertRange(index, messages);
         var wire = Body["messages"]!.AsArray();
+        var typed = new List<ChatMessageWire?>(Request.Messages ?? []);
         for (var i = 0; i < messages.Count; i++)
         {
             wire.Insert(index + i, new JsonObject { ["role"] = messages[i].Role, ["content"] = messages[i].Content });
+            typed.Insert(index + i, new ChatMessageWire { Role = messages[i].Role, Content = StringElement(messages[i].Content) });
         }
 
+        // The typed messages too: translated backends (Anthropic) build their request from them.
+        Request = Request with { Messages = typed };
         BodyChanged = true;
+    }
+
+    /// <summary>
+    /// Routes the request with <paramref name="model"/> instead of the model the client named (a preset's target). The
+    /// forwarded body names the model of the plan step that answers, as for any request.
+    /// </summary>
+    public void SetModel(string model)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(model);
+        Request = Request with { Model = model };
+        Body["model"] = model;
+        BodyChanged = true;
+        RequestChanged = true;
+    }
+
+    /// <summary>Sets each given parameter the request leaves unset, in the typed request and the forwarded body (the request's own values win).</summary>
+    public void ApplyDefaults(double? temperature, double? topP, int? maxTokens)
+    {
+        if (temperature is { } t && Request.Temperature is null)
+        {
+            Request = Request with { Temperature = t };
+            Body["temperature"] = t;
+            BodyChanged = RequestChanged = true;
+        }
+
+        if (topP is { } p && Request.TopP is null)
+        {
+            Request = Request with { TopP = p };
+            Body["top_p"] = p;
+            BodyChanged = RequestChanged = true;
+        }
+
+        if (maxTokens is { } m && Request.MaxTokens is null && Request.MaxCompletionTokens is null)
+        {
+            Request = Request with { MaxTokens = m };
+            Body["max_tokens"] = m;
+            BodyChanged = RequestChanged = true;
+        }
     }
 
     /// <summary>Raises the privacy floor to <paramref name="level"/> (never lowers it).</summary>
@@ -93,8 +139,23 @@ internal sealed class ChatContextFrame
         }
     }
 
-    /// <summary>Registers a callback for the complete answer; it runs after the response is written, whatever backend wrote it.</summary>
+    /// <summary>
+    /// Registers a callback for the complete answer; it runs once after the whole answer was written, whatever backend
+    /// wrote it (see <see cref="ChatAnswerCapture"/>), and not at all when the client left or the answer failed.
+    /// </summary>
     public void OnAnswer(Func<ChatAnswer, CancellationToken, ValueTask> observer) => _observers.Add(observer);
+
+    private static JsonElement StringElement(string text)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(text.Length + 2);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStringValue(text);
+        }
+
+        using var document = JsonDocument.Parse(buffer.WrittenMemory);
+        return document.RootElement.Clone();
+    }
 }
 
 /// <summary>A complete answer: the assistant's text, the backend that gave it and the privacy level the request was routed at.</summary>

@@ -1,5 +1,6 @@
 using InferenceMesh.Gateway.Apis;
 using InferenceMesh.Gateway.Backends;
+using InferenceMesh.Gateway.Context;
 using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Mesh;
 using InferenceMesh.Gateway.Metrics;
@@ -66,6 +67,7 @@ internal static partial class GatewayApp
         app.MapHealthApi();
         app.MapMetricsApi();
         app.MapMeshApi();
+        app.MapChatContextApis();
         return app;
     }
 

@@ -8,7 +8,7 @@ internal static class GatewayCommandLine
     public const string Usage = """
         Usage: inference-mesh [--models DIR] [--host ADDR] [--port N] [--threads T] [--slots S] [--ctx C]
                               [--allowed-hosts h1,h2] [--max-body-bytes B] [--config FILE] [--policies DIR]
-                              [--data DIR]
+                              [--data DIR] [--history-retention-days N] [--no-history]
                inference-mesh config check [--config FILE] [--policies DIR] [--models DIR] [--prompt TEXT] [--model NAME]
 
           --models DIR          folder of *.gguf models (default: $XDG_DATA_HOME/inference-mesh/models,
@@ -23,6 +23,10 @@ internal static class GatewayCommandLine
           --config FILE         routing config (YAML: backends, policy); none = local model only
           --data DIR            the context store's folder: conversations, files, vector stores
                                 (default: $XDG_DATA_HOME/inference-mesh/data, else ~/.local/share/inference-mesh/data)
+          --history-retention-days N
+                                delete conversation items older than N days, and conversations idle
+                                for N days (default: keep until deleted)
+          --no-history          store no conversation history (a request naming a conversation gets 400)
           --policies DIR        folder of policy files (default: ./policies, else the one installed
                                 next to the executable, else the built-in default policy)
 
@@ -47,6 +51,12 @@ internal static class GatewayCommandLine
             if (!arg.StartsWith("--", StringComparison.Ordinal))
             {
                 return Fail($"Unexpected argument '{arg}'; flags start with '--' (see --help).");
+            }
+
+            if (arg == "--no-history")
+            {
+                options = options with { HistoryEnabled = false }; // the one flag without a value
+                continue;
             }
 
             string name;
@@ -101,6 +111,10 @@ internal static class GatewayCommandLine
                     break;
                 case "--data":
                     options = options with { DataDirectory = Path.GetFullPath(value) };
+                    break;
+                case "--history-retention-days":
+                    if (!TryInt(value, out var days)) return NotInteger(name, value);
+                    options = options with { HistoryRetentionDays = days };
                     break;
                 case "--policies":
                     options = options with { PoliciesDirectory = Path.GetFullPath(value) };

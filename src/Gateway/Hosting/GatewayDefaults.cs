@@ -14,6 +14,7 @@ internal static class GatewayDefaults
     public const long MaxRequestBodyBytes = 8L * 1024 * 1024;
     public const long MinRequestBodyBytes = 1024;
     public const int RetryAfterSeconds = 1;
+    public const int MaxHistoryRetentionDays = 36500;
 
     /// <summary>
     /// $XDG_DATA_HOME/inference-mesh/models when XDG_DATA_HOME is an absolute path, else

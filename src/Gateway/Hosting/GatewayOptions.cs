@@ -42,6 +42,15 @@ public sealed record GatewayOptions
     /// </summary>
     public string DataDirectory { get; init; } = GatewayDefaults.DataDirectory();
 
+    /// <summary>Whether conversation history is stored (<c>--no-history</c> turns it off). The default value is true.</summary>
+    public bool HistoryEnabled { get; init; } = true;
+
+    /// <summary>
+    /// Days conversation items and idle conversations are kept (<c>--history-retention-days N</c>); null keeps them until
+    /// deleted. The default value is null.
+    /// </summary>
+    public int? HistoryRetentionDays { get; init; }
+
     /// <summary>Seconds sent in Retry-After when the engine is overloaded. The default value is 1.</summary>
     public int RetryAfterSeconds { get; init; } = GatewayDefaults.RetryAfterSeconds;
 
@@ -96,6 +105,11 @@ public sealed record GatewayOptions
         if (MaxRequestBodyBytes < GatewayDefaults.MinRequestBodyBytes)
         {
             return $"--max-body-bytes must be at least {GatewayDefaults.MinRequestBodyBytes} (got {MaxRequestBodyBytes}).";
+        }
+
+        if (HistoryRetentionDays is < 1 or > GatewayDefaults.MaxHistoryRetentionDays)
+        {
+            return $"--history-retention-days must be from 1 to {GatewayDefaults.MaxHistoryRetentionDays} (got {HistoryRetentionDays}).";
         }
 
         if (RetryAfterSeconds < 1)

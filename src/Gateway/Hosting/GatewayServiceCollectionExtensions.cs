@@ -1,5 +1,7 @@
 using System.Net;
+using InferenceMesh.ContextStore.Conversations;
 using InferenceMesh.ContextStore.Storage;
+using InferenceMesh.Gateway.Context;
 using InferenceMesh.Engine.Hosting;
 using InferenceMesh.ModelCache.Catalog;
 using InferenceMesh.Gateway.Inference;
@@ -43,6 +45,11 @@ internal static class GatewayServiceCollectionExtensions
         builder.Services.AddGatewayRouting(options);
         builder.Services.AddMesh(options);
         builder.Services.AddContextStore(new ContextStoreOptions { DataDirectory = options.DataDirectory });
+        builder.Services.AddChatContext(new ConversationStoreOptions
+        {
+            Enabled = options.HistoryEnabled,
+            Retention = options.HistoryRetentionDays is { } days ? TimeSpan.FromDays(days) : null,
+        });
         return builder;
     }
 

@@ -26,6 +26,9 @@ internal sealed class ChatExecution
     /// <summary>The context stages' view of the request (null when no stage is registered): its answer observers run after the response.</summary>
     public ChatContextFrame? Context { get; init; }
 
+    /// <summary>Collects the answer for the context stages' observers; null (nothing captured) when no stage observes the answer.</summary>
+    public ChatAnswerCapture? Capture { get; init; }
+
     /// <summary>The body as a JSON object, parsed on first use (only when a remote backend is tried); the stages' edited body when they changed it.</summary>
     public JsonObject Body => _body ??= Context is { BodyChanged: true } context ? context.Body : JsonNode.Parse(RawBody)!.AsObject();
 }

@@ -76,6 +76,7 @@ internal sealed partial class ChatExecutor(
                 Stream = chat.Settings.Stream,
                 ApiKey = lookup.Status == ApiKeyStatus.Found ? lookup.Key : null,
                 Continuation = continuation,
+                Capture = chat.Capture,
                 OnFirstByte = static () => { },
             };
 

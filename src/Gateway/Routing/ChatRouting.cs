@@ -78,6 +78,14 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
         }
 
         var finalMessages = context?.Messages ?? messages.Value!;
+        if (context is { RequestChanged: true })
+        {
+            // A stage changed the model or set default parameters (a preset): validate and use the edited request.
+            request = context.Request;
+            settings = GenerationSettings.From(request);
+            if (settings.Error is { } changedError) return changedError;
+        }
+
         var classification = Classify(finalMessages);
         if (context?.PrivacyFloor is { } floor)
         {
@@ -101,7 +109,11 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
             Log.LoweringRefused(logger, plan.Privacy.ClassifiedLevel, plan.Privacy.Level);
         }
 
-        var chat = new ChatExecution { Http = http, RawBody = raw, Request = request, Messages = finalMessages, Settings = settings.Value!, Context = context };
+        var chat = new ChatExecution
+        {
+            Http = http, RawBody = raw, Request = context?.Request ?? request, Messages = finalMessages, Settings = settings.Value!, Context = context,
+            Capture = context is { AnswerObservers.Count: > 0 } ? new ChatAnswerCapture() : null,
+        };
         return new RoutedChat(chat, classification, plan);
     }
 

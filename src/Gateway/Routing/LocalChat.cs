@@ -25,17 +25,19 @@ internal static class LocalChat
         var created = inference.Time.GetUtcNow().ToUnixTimeSeconds();
         if (settings.Stream)
         {
-            return new GenerationStreamResult(started.Value!, new ChatStreamFormat(id, created, loaded.Id), settings.IncludeUsage, "messages", inference);
+            return new GenerationStreamResult(started.Value!, new ChatStreamFormat(id, created, loaded.Id), settings.IncludeUsage, "messages", inference, chat.Capture);
         }
 
         await using var generation = started.Value!;
         var (text, outcome) = await generation.CollectAsync(cancellationToken);
         if (outcome.Failure is { } failure) return inference.Map(failure, "messages");
+        var finishReason = RunningGeneration.FinishReasonText(outcome.FinishReason);
+        chat.Capture?.CompleteWith(text, finishReason);
 
         return new JsonOk<ChatCompletionResponse>(
             new ChatCompletionResponse(
                 id, created, loaded.Id,
-                [new ChatChoice(0, new AssistantMessage(text), RunningGeneration.FinishReasonText(outcome.FinishReason))],
+                [new ChatChoice(0, new AssistantMessage(text), finishReason)],
                 Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)),
             OpenAiJsonContext.Default.ChatCompletionResponse);
     }

@@ -4,6 +4,7 @@ using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Inference;
 using InferenceMesh.Gateway.OpenAi;
 using InferenceMesh.Gateway.Streaming;
+using InferenceMesh.Router.Configuration;
 
 namespace InferenceMesh.Gateway.Routing;
 
@@ -22,6 +23,7 @@ internal sealed partial class LocalStreamContinuation(InferenceService inference
         {
             // The answer was complete; only the end marker was lost.
             yield return SseEvents.Done;
+            chat.Capture?.CompleteWith(streamBreak.PartialText, null, streamBreak.Backend);
             yield break;
         }
 
@@ -46,17 +48,23 @@ internal sealed partial class LocalStreamContinuation(InferenceService inference
         var model = streamBreak.Model.Length > 0 ? streamBreak.Model : localModel;
         await using (generation)
         {
+            // The captured answer is the remote part, then the local one; recorded as "<backend>+local".
+            var capture = chat.Capture;
+            var answeredBy = streamBreak.Backend + "+" + RouterDefaults.LocalBackendName;
+            capture?.Reset(streamBreak.PartialText);
             if (generation is null)
             {
                 // Nothing left of max_tokens: the answer ends here.
                 yield return Chunk(streamBreak, model, new ChatDelta(), "length");
                 yield return SseEvents.Done;
+                capture?.Complete("length", answeredBy);
                 yield break;
             }
 
             await foreach (var text in generation.ReadTextAsync(cancellationToken))
             {
                 yield return Chunk(streamBreak, model, new ChatDelta(Content: text), null);
+                capture?.Append(text);
             }
 
             var outcome = await generation.CompleteAsync();
@@ -67,7 +75,8 @@ internal sealed partial class LocalStreamContinuation(InferenceService inference
                 yield break;
             }
 
-            yield return Chunk(streamBreak, model, new ChatDelta(), RunningGeneration.FinishReasonText(outcome.FinishReason));
+            var finishReason = RunningGeneration.FinishReasonText(outcome.FinishReason);
+            yield return Chunk(streamBreak, model, new ChatDelta(), finishReason);
             if (chat.Settings.IncludeUsage)
             {
                 // The remote part's tokens are counted with the local vocabulary: an estimate.
@@ -76,6 +85,7 @@ internal sealed partial class LocalStreamContinuation(InferenceService inference
             }
 
             yield return SseEvents.Done;
+            capture?.Complete(finishReason, answeredBy); // runs when the consumer asks past [DONE]: after it was written
         }
     }
 

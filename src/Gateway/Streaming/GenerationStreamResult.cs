@@ -23,7 +23,8 @@ internal interface IStreamFormat
 /// it, and it is disposed on every path, so its slot is freed. A failure after the first byte becomes an
 /// error event followed by [DONE].
 /// </summary>
-internal sealed partial class GenerationStreamResult(RunningGeneration generation, IStreamFormat format, bool includeUsage, string promptParam, InferenceService inference) : IResult
+internal sealed partial class GenerationStreamResult(
+    RunningGeneration generation, IStreamFormat format, bool includeUsage, string promptParam, InferenceService inference, Context.ChatAnswerCapture? capture = null) : IResult
 {
     public async Task ExecuteAsync(HttpContext httpContext)
     {
@@ -37,6 +38,7 @@ internal sealed partial class GenerationStreamResult(RunningGeneration generatio
             await foreach (var text in generation.ReadTextAsync(cancellationToken))
             {
                 await format.WriteTextAsync(writer, text, cancellationToken);
+                capture?.Append(text);
             }
 
             var outcome = await generation.CompleteAsync();
@@ -54,13 +56,15 @@ internal sealed partial class GenerationStreamResult(RunningGeneration generatio
                 return;
             }
 
-            await format.WriteFinishAsync(writer, RunningGeneration.FinishReasonText(outcome.FinishReason), cancellationToken);
+            var finishReason = RunningGeneration.FinishReasonText(outcome.FinishReason);
+            await format.WriteFinishAsync(writer, finishReason, cancellationToken);
             if (includeUsage)
             {
                 await format.WriteUsageAsync(writer, Usage.Of(outcome.PromptTokens, outcome.CompletionTokens), cancellationToken);
             }
 
             await writer.WriteDoneAsync(cancellationToken);
+            capture?.Complete(finishReason);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

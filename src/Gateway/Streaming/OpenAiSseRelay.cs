@@ -70,6 +70,12 @@ public sealed class OpenAiSseRelay : Stream
     /// <summary>Whether the upstream sent [DONE] itself.</summary>
     public bool CompletedByUpstream => _doneSeen && !Broke;
 
+    /// <summary>The assistant text the upstream sent so far (all of it once <see cref="CompletedByUpstream"/>). Never log it.</summary>
+    public string Text => _text.ToString();
+
+    /// <summary>The last finish_reason the upstream sent, or null.</summary>
+    public string? FinishReason { get; private set; }
+
     /// <summary>
     /// Reads (and holds back) the upstream until its first data event, before anything is sent to the client.
     /// <see cref="BackendError.None"/> when it is a chat.completion.chunk; otherwise why the stream is no good
@@ -316,6 +322,7 @@ public sealed class OpenAiSseRelay : Stream
                 if (choice.TryGetProperty("finish_reason", out var finish) && finish.ValueKind == JsonValueKind.String)
                 {
                     _finishSeen = true;
+                    FinishReason = finish.GetString();
                 }
             }
         }

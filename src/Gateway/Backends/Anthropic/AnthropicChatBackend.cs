@@ -82,6 +82,11 @@ internal sealed class AnthropicChatBackend(AnthropicUpstreamClient client, TimeP
         response.StatusCode = StatusCodes.Status200OK;
         response.Headers[BackendDefaults.BackendHeader] = call.Backend.Name;
         await response.WriteAsJsonAsync(result.Value!, OpenAiJsonContext.Default.ChatCompletionResponse, "application/json; charset=utf-8", call.Http.RequestAborted);
+        if (call.Capture is { } capture && result.Value!.Choices is [var choice, ..])
+        {
+            capture.CompleteWith(choice.Message.Content, choice.FinishReason);
+        }
+
         return new BackendAttempt(BackendError.None, Committed: true, UpstreamStatus: 200, TimeToFirstByte: firstByte());
     }
 
@@ -116,6 +121,7 @@ internal sealed class AnthropicChatBackend(AnthropicUpstreamClient client, TimeP
         if (stream.Failure is not { } broke)
         {
             await response.BodyWriter.WriteAsync(SseEvents.Done, aborted);
+            call.Capture?.CompleteWith(stream.AccumulatedText, stream.FinishReason);
             return new BackendAttempt(BackendError.None, Committed: true, UpstreamStatus: 200, TimeToFirstByte: firstByte());
         }
 

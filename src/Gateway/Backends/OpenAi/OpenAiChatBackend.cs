@@ -42,6 +42,11 @@ internal sealed class OpenAiChatBackend(IHttpForwarder forwarder, BackendTranspo
             }
 
             var error = state.BreakError ?? (forwarderError == ForwarderError.None ? BackendError.None : BackendError.StreamCut);
+            if (error == BackendError.None && call.Capture is { } capture)
+            {
+                state.CompleteCapture(capture); // a broken stream is completed by the continuation instead
+            }
+
             return new BackendAttempt(error, Committed: true, null, state.UpstreamStatus, state.TimeToFirstByte, state.Exception);
         }
 

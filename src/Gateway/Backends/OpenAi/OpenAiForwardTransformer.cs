@@ -79,6 +79,7 @@ internal sealed class OpenAiForwardTransformer(
 
                 state.FirstByte(time);
                 call.OnFirstByte();
+                state.Relay = relay;
                 var content = new OpenAiSseRelayContent(relay);
                 content.Headers.ContentType = new MediaTypeHeaderValue("text/event-stream") { CharSet = "utf-8" };
                 proxyResponse.Content = content;
@@ -100,7 +101,7 @@ internal sealed class OpenAiForwardTransformer(
                     return false;
                 }
 
-                if (!IsChatCompletion(body))
+                if (!IsChatCompletion(body, call.Capture is null ? null : state))
                 {
                     state.Failure = BackendError.MalformedResponse;
                     return false;
@@ -127,7 +128,9 @@ internal sealed class OpenAiForwardTransformer(
         await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         var headers = httpContext.Response.Headers;
         headers.Remove("Set-Cookie");
-        headers.ContentLength = call.Stream ? null : proxyResponse.Content.Headers.ContentLength;
+        // An observed answer (a conversation turn) is sent chunked: the response then ends only after the observers
+        // stored it, so a client that read the whole answer finds it stored; with a Content-Length it could read it first.
+        headers.ContentLength = call.Stream || call.Capture is not null ? null : proxyResponse.Content.Headers.ContentLength;
         if (call.Stream)
         {
             headers.CacheControl = "no-cache";
@@ -162,17 +165,33 @@ internal sealed class OpenAiForwardTransformer(
         return buffer.ToArray();
     }
 
-    private static bool IsChatCompletion(byte[] body)
+    /// <summary>Checks the body's shape; with <paramref name="answer"/> (someone observes the answer) also keeps the first choice's text from the same parse.</summary>
+    private static bool IsChatCompletion(byte[] body, OpenAiAttemptState? answer)
     {
         try
         {
             using var document = JsonDocument.Parse(body);
             var root = document.RootElement;
-            return root.ValueKind == JsonValueKind.Object
+            var valid = root.ValueKind == JsonValueKind.Object
                 && !root.TryGetProperty("error", out _)
                 && root.TryGetProperty("choices", out var choices)
                 && choices.ValueKind == JsonValueKind.Array
                 && choices.GetArrayLength() > 0;
+            if (valid && answer is not null && root.GetProperty("choices")[0] is { ValueKind: JsonValueKind.Object } choice)
+            {
+                if (choice.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object
+                    && message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
+                {
+                    answer.AnswerText = content.GetString();
+                }
+
+                if (choice.TryGetProperty("finish_reason", out var finish) && finish.ValueKind == JsonValueKind.String)
+                {
+                    answer.AnswerFinishReason = finish.GetString();
+                }
+            }
+
+            return valid;
         }
         catch (JsonException)
         {
@@ -197,6 +216,30 @@ internal sealed class OpenAiAttemptState
     public bool Committed { get; set; }
 
     public TimeSpan? TimeToFirstByte { get; private set; }
+
+    /// <summary>The relay of a streamed answer (its text, once complete, is the answer).</summary>
+    public OpenAiSseRelay? Relay { get; set; }
+
+    /// <summary>The text of a JSON answer, read only when the answer is observed.</summary>
+    public string? AnswerText { get; set; }
+
+    public string? AnswerFinishReason { get; set; }
+
+    /// <summary>Completes <paramref name="capture"/> with the answer this attempt wrote in full (JSON, or a stream the upstream ended itself).</summary>
+    public void CompleteCapture(Context.ChatAnswerCapture capture)
+    {
+        if (Relay is { } relay)
+        {
+            if (relay.CompletedByUpstream)
+            {
+                capture.CompleteWith(relay.Text, relay.FinishReason);
+            }
+        }
+        else
+        {
+            capture.CompleteWith(AnswerText ?? string.Empty, AnswerFinishReason);
+        }
+    }
 
     public BackendError? BreakError { get; private set; }
 

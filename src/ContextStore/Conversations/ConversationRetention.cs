@@ -1,0 +1,82 @@
+using InferenceMesh.ContextStore.Storage;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace InferenceMesh.ContextStore.Conversations;
+
+/// <summary>
+/// Opens the context database when the host starts (so its migrations run at start, not on the first request) and,
+/// when a retention is set, purges expired history at start and then every <see cref="ConversationStoreOptions.PurgeInterval"/>
+/// on the injected clock. A failed purge is logged and retried at the next tick; it never stops the host.
+/// </summary>
+internal sealed partial class ConversationRetention(
+    IServiceProvider services, ContextStoreOptions storeOptions, ConversationStoreOptions options, TimeProvider time, ILogger<ConversationRetention> logger)
+    : IHostedService, IDisposable
+{
+    private ITimer? _timer;
+    private IConversationStore? _store;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            // Resolving the database opens it and runs every registered module's migrations.
+            _ = services.GetRequiredService<ContextDatabase>();
+            _store = services.GetRequiredService<IConversationStore>();
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or SqliteException or IOException or UnauthorizedAccessException)
+        {
+            throw new ContextStoreOpenException($"The context store '{storeOptions.DatabasePath}' cannot be opened: {ex.Message}", ex);
+        }
+
+        Log.Opened(logger, storeOptions.DatabasePath);
+        if (options.Retention is not null && options.Enabled)
+        {
+            Purge();
+            _timer = time.CreateTimer(static state => ((ConversationRetention)state!).Purge(), this, options.PurgeInterval, options.PurgeInterval);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        return Task.CompletedTask;
+    }
+
+    public void Dispose() => _timer?.Dispose();
+
+    private void Purge()
+    {
+        try
+        {
+            var purged = _store!.PurgeExpired();
+            if (purged.Items + purged.Conversations > 0)
+            {
+                Log.Purged(logger, purged.Items, purged.Conversations);
+            }
+        }
+        catch (SqliteException ex)
+        {
+            Log.PurgeFailed(logger, ex.SqliteErrorCode, ex);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2100, Level = LogLevel.Debug, Message = "Context store open at {Path}")]
+        public static partial void Opened(ILogger logger, string path);
+
+        [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "History retention purged {Items} item(s) and {Conversations} conversation(s)")]
+        public static partial void Purged(ILogger logger, int items, int conversations);
+
+        [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "History retention purge failed (SQLite error {Code}); retrying at the next interval")]
+        public static partial void PurgeFailed(ILogger logger, int code, Exception exception);
+    }
+}
+
+/// <summary>The context database could not be opened at start (unwritable folder, a file from a newer build…); the message is one line for the console.</summary>
+public sealed class ContextStoreOpenException(string message, Exception innerException) : Exception(message, innerException);
