@@ -23,7 +23,9 @@ internal interface IStreamFormat
 /// it, and it is disposed on every path, so its slot is freed. A failure after the first byte becomes an
 /// error event followed by [DONE].
 /// </summary>
-internal sealed partial class GenerationStreamResult(RunningGeneration generation, IStreamFormat format, bool includeUsage, string promptParam, InferenceService inference) : IResult
+/// <remarks><paramref name="trailer"/>, when given, gets the usage of a stream that finished and returns bytes written just before [DONE] (a mesh receipt as an SSE comment).</remarks>
+internal sealed partial class GenerationStreamResult(
+    RunningGeneration generation, IStreamFormat format, bool includeUsage, string promptParam, InferenceService inference, Func<Usage, ReadOnlyMemory<byte>>? trailer = null) : IResult
 {
     public async Task ExecuteAsync(HttpContext httpContext)
     {
@@ -58,6 +60,11 @@ internal sealed partial class GenerationStreamResult(RunningGeneration generatio
             if (includeUsage)
             {
                 await format.WriteUsageAsync(writer, Usage.Of(outcome.PromptTokens, outcome.CompletionTokens), cancellationToken);
+            }
+
+            if (trailer is not null)
+            {
+                await httpContext.Response.BodyWriter.WriteAsync(trailer(Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)), cancellationToken);
             }
 
             await writer.WriteDoneAsync(cancellationToken);
