@@ -177,18 +177,18 @@ internal sealed partial class BackendRouter(
             return null;
         }
 
-        if (peer.Reputation < RouterDefaults.PeerMinReputation)
-        {
-            exclusions.Add(new(backend.Name, ExclusionCode.LowReputation,
-                $"reputation {peer.Reputation:0.00} is below {RouterDefaults.PeerMinReputation:0.00} (failed verifications or invalid receipts)"));
-            return null;
-        }
-
         if (PeerModelMatch(peer, requested, isAuto, alias) is not { } match)
         {
             exclusions.Add(new(backend.Name, ExclusionCode.ModelNotOffered, isAuto
                 ? "model 'auto' is not sent to peers (name a model, or name@sha256:digest)"
                 : $"advertises neither '{requested}' nor an alias of it"));
+            return null;
+        }
+
+        if (peer.Reputation < RouterDefaults.PeerMinReputation)
+        {
+            exclusions.Add(new(backend.Name, ExclusionCode.LowReputation,
+                $"reputation {peer.Reputation:0.00} is below {RouterDefaults.PeerMinReputation:0.00} (failed verifications or invalid receipts)"));
             return null;
         }
 

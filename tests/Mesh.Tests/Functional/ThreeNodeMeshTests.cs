@@ -18,6 +18,7 @@ namespace InferenceMesh.Mesh.Tests.Functional;
 /// Three real gateway hosts (GatewayApp.Build, real Kestrel) on 127.0.0.2, .3 and .4, each with its own real
 /// serf agent, forming a mesh from one bootstrap address. Node 3 serves a model the others do not.
 /// </summary>
+[Collection("real mesh")]
 public sealed class ThreeNodeMeshTests
 {
     private sealed class Node : IAsyncDisposable
