@@ -61,16 +61,6 @@ public sealed class MeshConfigReaderTests
         Assert.Contains(errors, e => e.Contains(":4:", StringComparison.Ordinal) && e.Contains("56 characters", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("unknown key 'mesh.colour'", StringComparison.Ordinal));
     }
-}
-
-public sealed class MeshConfigQuotaTests
-{
-    private static string Write(string yaml)
-    {
-        var path = Path.Combine(TestPaths.NewTempDir("im-mesh-cfg"), "config.yaml");
-        File.WriteAllText(path, yaml);
-        return path;
-    }
 
     [Fact]
     public void Quota_and_verify_share_have_defaults_and_can_be_set_per_peer()
