@@ -11,6 +11,7 @@ using InferenceMesh.Mesh.Identity;
 using InferenceMesh.Mesh.Receipts;
 using InferenceMesh.Mesh.Serving;
 using InferenceMesh.Mesh.Trust;
+using InferenceMesh.ModelCache.Catalog;
 using InferenceMesh.Router.Configuration;
 using InferenceMesh.Router.Policies;
 using InferenceMesh.Router.Routing;
@@ -33,7 +34,8 @@ internal sealed partial class PeerChatServer(
     IPrivacyClassifier classifier,
     IRoutingConfigProvider routing,
     ILocalModelDirectory localModels,
-    LocalAdvertBuilder adverts,
+    IModelCatalog catalog,
+    ModelDigestCache digests,
     NodeIdentity self,
     PeerQuotas quotas,
     PeerServingStats stats,
@@ -119,7 +121,10 @@ internal sealed partial class PeerChatServer(
         using (lease)
         {
             var requestHash = UsageReceipt.Sha256Hex(raw);
-            var digest = adverts.Build().Models.FirstOrDefault(m => string.Equals(m.Name, model, StringComparison.OrdinalIgnoreCase))?.Sha256 ?? string.Empty;
+            // The digest this node advertises for the model (cached per file while its size and write time stay the same).
+            var digest = catalog.Find(model) is { } entry
+                ? digests.GetDigest(new LocalModelFile(entry.Id, entry.Path, entry.SizeBytes, entry.LastWriteUtc, entry.Quantization, entry.TrainContextLength))
+                : string.Empty;
             UsageReceipt Receipt(Usage usage)
             {
                 quotas.RecordTokens(caller.Id, usage.TotalTokens);

@@ -26,7 +26,7 @@ public sealed class ReceiptStore
     public ReceiptStore(string dataDirectory)
     {
         Path = System.IO.Path.Combine(dataDirectory, FileName);
-        _connectionString = new SqliteConnectionStringBuilder { DataSource = Path, Pooling = false }.ToString();
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = Path, Pooling = true }.ToString();
     }
 
     public string Path { get; }
@@ -83,6 +83,13 @@ public sealed class ReceiptStore
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
+        using (var pragma = connection.CreateCommand())
+        {
+            // WAL with synchronous NORMAL: a commit survives a crash of the gateway, not necessarily a power cut; no fsync per request.
+            pragma.CommandText = "PRAGMA synchronous=NORMAL;";
+            pragma.ExecuteNonQuery();
+        }
+
         if (create && Interlocked.Exchange(ref _created, 1) == 0)
         {
             using var command = connection.CreateCommand();
