@@ -83,7 +83,25 @@ public sealed partial class MeshListener(
             return;
         }
 
-        await handler.HandleChatAsync(http, new PeerCaller(id, level.Value)).ConfigureAwait(false);
+        try
+        {
+            await handler.HandleChatAsync(http, new PeerCaller(id, level.Value)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!http.RequestAborted.IsCancellationRequested)
+        {
+            // A bug: logged without the request, answered in OpenAI's shape when nothing was sent yet.
+            Log.ServeFailed(logger, id.Short, ex);
+            if (http.Response.HasStarted)
+            {
+                http.Abort();
+                return;
+            }
+
+            http.Response.Clear();
+            http.Response.StatusCode = StatusCodes.Status500InternalServerError;
+            http.Response.ContentType = "application/json";
+            await http.Response.WriteAsync("""{"error":{"message":"The peer failed to serve the request.","type":"server_error","param":null,"code":"internal_error"}}""").ConfigureAwait(false);
+        }
     }
 
     /// <summary>The TLS-level admission: valid window, P-256 key, and an id the trust policy admits.</summary>
@@ -127,5 +145,8 @@ public sealed partial class MeshListener(
 
         [LoggerMessage(EventId = 201, Level = LogLevel.Warning, Message = "refused a mesh client {NodeId}: {Reason}")]
         public static partial void Refused(ILogger logger, string nodeId, PeerCertificateError reason);
+
+        [LoggerMessage(EventId = 202, Level = LogLevel.Error, Message = "serving a chat request of peer {NodeId} failed")]
+        public static partial void ServeFailed(ILogger logger, string nodeId, Exception exception);
     }
 }
