@@ -5,6 +5,8 @@ using System.Text.Json;
 using InferenceMesh.Gateway.Hosting;
 using InferenceMesh.Mesh.Configuration;
 using InferenceMesh.Mesh.Identity;
+using InferenceMesh.Mesh.Receipts;
+using InferenceMesh.Mesh.Reputation;
 using InferenceMesh.Mesh.Serving;
 using InferenceMesh.Router.Routing;
 using InferenceMesh.Tests;
@@ -35,7 +37,10 @@ public sealed class PeerStreamFailoverTests
         public PeerCandidate? Find(string backend) => peers.FirstOrDefault(p => p.Backend == backend);
     }
 
-    /// <summary>Speaks <c>POST /mesh/v1/chat/completions</c> over mTLS, records what it received, sends two chunks and cuts the connection.</summary>
+    /// <summary>
+    /// Speaks <c>POST /mesh/v1/chat/completions</c> over mTLS and records what it received. A stream gets two chunks and
+    /// a cut connection; a non-streamed request a good answer with a receipt signed by another key than its own.
+    /// </summary>
     private sealed class LoopbackPeerThatCutsStreams : IAsyncDisposable
     {
         private WebApplication _app = null!;
@@ -44,7 +49,7 @@ public sealed class PeerStreamFailoverTests
 
         public Uri BaseUrl { get; private set; } = null!;
 
-        public async Task StartAsync(NodeIdentity identity)
+        public async Task StartAsync(NodeIdentity identity, NodeIdentity forger)
         {
             var certificate = NodeCertificate.Create(identity, DateTimeOffset.UtcNow, TimeSpan.FromDays(1));
             var builder = WebApplication.CreateSlimBuilder();
@@ -60,6 +65,26 @@ public sealed class PeerStreamFailoverTests
             {
                 var client = http.Connection.ClientCertificate is { } c ? NodeId.FromCertificate(c).ToString() : null;
                 Received.Enqueue((http.Request.Headers[PeerHeaders.Privacy], http.Request.Headers[PeerHeaders.Hops], client));
+                using var body = await JsonDocument.ParseAsync(http.Request.Body);
+                if (!body.RootElement.GetProperty("stream").GetBoolean())
+                {
+                    var forged = new UsageReceipt
+                    {
+                        Server = identity.Id.ToString(),
+                        Client = client!,
+                        RequestSha256 = new string('0', 64),
+                        Model = "stories-cut",
+                        ModelSha256 = new string('a', 64),
+                        PromptTokens = 1,
+                        CompletionTokens = 1,
+                        TimeMs = 1,
+                    }.Sign(forger) with { Server = identity.Id.ToString() };
+                    http.Response.Headers[ReceiptWire.Header] = forged.ToWire();
+                    http.Response.ContentType = "application/json";
+                    await http.Response.WriteAsync("""{"id":"chatcmpl-peer","object":"chat.completion","created":1,"model":"stories-cut","choices":[{"index":0,"message":{"role":"assistant","content":"Once"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}""");
+                    return;
+                }
+
                 http.Response.ContentType = "text/event-stream";
                 foreach (var text in new[] { "", "Once" })
                 {
@@ -87,9 +112,9 @@ public sealed class PeerStreamFailoverTests
         using var peerKey = NodeIdentity.LoadOrCreate(Path.Combine(root, "peer.key"));
         using var expectedButAbsent = NodeIdentity.LoadOrCreate(Path.Combine(root, "absent.key"));
         await using var impostor = new LoopbackPeerThatCutsStreams();
-        await impostor.StartAsync(liarKey);
+        await impostor.StartAsync(liarKey, liarKey);
         await using var peer = new LoopbackPeerThatCutsStreams();
-        await peer.StartAsync(peerKey);
+        await peer.StartAsync(peerKey, liarKey);
 
         PeerCandidate Candidate(NodeId id, Uri url) => new()
         {
@@ -138,5 +163,16 @@ public sealed class PeerStreamFailoverTests
         Assert.Empty(impostor.Received);
         var received = Assert.Single(peer.Received);
         Assert.Equal(("public", "1", self.ToString()), received);
+        Assert.Empty(app.Services.GetRequiredService<ReceiptStore>().List()); // a cut stream has no receipt, and is not held against the peer
+        var reputation = app.Services.GetRequiredService<PeerReputation>();
+        Assert.Equal(1.0, reputation.ScoreOf(peerKey.Id));
+
+        // Not streamed: a good answer whose receipt is signed by another key. The client gets the answer (no receipt
+        // header); the receipt is refused, not stored, and halves the peer's reputation, which /health shows.
+        using var plain = await http.PostAsync("/v1/chat/completions", new StringContent(body.Replace("\"stream\":true", "\"stream\":false"), Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
+        Assert.False(plain.Headers.Contains(ReceiptWire.Header));
+        Assert.Empty(app.Services.GetRequiredService<ReceiptStore>().List());
+        Assert.Equal((0.5, 1), (reputation.ScoreOf(peerKey.Id), reputation.Get(peerKey.Id).InvalidReceipts));
     }
 }
