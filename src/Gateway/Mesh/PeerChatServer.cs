@@ -115,7 +115,7 @@ internal sealed partial class PeerChatServer(
                 refusal == QuotaRefusal.Concurrent
                     ? "Too many concurrent requests from your node; retry later."
                     : "Your node used its tokens per minute on this node; retry later.",
-                "rate_limit_error", null, "peer_quota_exceeded", Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)));
+                refusal == QuotaRefusal.Concurrent ? "requests" : "tokens", null, "peer_quota_exceeded", Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)));
         }
 
         using (lease)
