@@ -26,7 +26,7 @@ public sealed record MeshPeerWire
     [JsonPropertyName("jurisdiction")] public string? Jurisdiction { get; init; }
     [JsonPropertyName("advertAt")] public DateTimeOffset? AdvertAt { get; init; }
     [JsonPropertyName("advertError")] public string? AdvertError { get; init; }
-    /// <summary>The backend name plans use for this peer (peer-XXXXXXX).</summary>
+    /// <summary>The backend name plans use for this peer (peer- + the first two groups of its id).</summary>
     [JsonPropertyName("backend")] public string? Backend { get; init; }
     [JsonPropertyName("reputation")] public MeshReputationWire? Reputation { get; init; }
 }

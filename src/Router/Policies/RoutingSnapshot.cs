@@ -90,7 +90,7 @@ public static class RoutingSnapshotLoader
             var index = backends.FindIndex(b => string.Equals(b.Name, o.Backend, StringComparison.OrdinalIgnoreCase));
             if (index < 0 && o.Backend.StartsWith("peer-", StringComparison.OrdinalIgnoreCase))
             {
-                continue; // a mesh peer's name (peer-<first group of its id>): applied when it is a candidate
+                continue; // a mesh peer's name (peer-<first two groups of its id>): applied when it is a candidate
             }
 
             if (index < 0)

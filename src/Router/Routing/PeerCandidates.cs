@@ -28,7 +28,7 @@ public sealed record PeerCandidate
     /// <summary>The peer's node id (printed form).</summary>
     public required string NodeId { get; init; }
 
-    /// <summary>The backend name used in plans, health and logs: <c>peer-</c> + the first group of the node id.</summary>
+    /// <summary>The backend name used in plans, health and logs: <c>peer-</c> + the first two groups of the node id (<see cref="BackendName"/>).</summary>
     public required string Backend { get; init; }
 
     public required PeerTrust Trust { get; init; }
@@ -66,8 +66,11 @@ public sealed record PeerCandidate
         Models = [.. Models.Select(m => m.Name)],
     };
 
-    /// <summary>The plan-step name for a node id: <c>peer-</c> + its first group (7 characters).</summary>
-    public static string BackendName(string nodeId) => "peer-" + (nodeId.Length >= 7 ? nodeId[..7] : nodeId);
+    /// <summary>
+    /// The plan-step name for a node id: <c>peer-</c> + its first two groups (15 characters, 70 bits: no two admitted
+    /// peers share it by accident, and making one collide on purpose costs a key search of that size).
+    /// </summary>
+    public static string BackendName(string nodeId) => "peer-" + (nodeId.Length >= 15 ? nodeId[..15] : nodeId);
 }
 
 /// <summary>The live peers the router may use. Implemented by the gateway over the mesh's peer directory. Thread-safe.</summary>

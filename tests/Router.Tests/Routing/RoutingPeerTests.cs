@@ -42,11 +42,11 @@ public sealed class RoutingPeerTests : IDisposable
     [Fact]
     public void A_model_only_a_peer_has_is_served_by_that_peer()
     {
-        var plan = Route("remote-model", PrivacyLevel.Public, Peer("AAAAAAA-1", PeerTrust.Community));
+        var plan = Route("remote-model", PrivacyLevel.Public, Peer("AAAAAAA-AAAAAAA-1", PeerTrust.Community));
 
         var step = Assert.Single(plan.Steps);
-        Assert.Equal(("peer-AAAAAAA", BackendKind.Peer, "remote-model"), (step.Backend, step.Kind, step.UpstreamModel));
-        Assert.Equal("AAAAAAA-1", step.Config!.PeerNodeId);
+        Assert.Equal(("peer-AAAAAAA-AAAAAAA", BackendKind.Peer, "remote-model"), (step.Backend, step.Kind, step.UpstreamModel));
+        Assert.Equal("AAAAAAA-AAAAAAA-1", step.Config!.PeerNodeId);
         Assert.Equal(new Uri("https://127.0.0.9:7443/mesh/v1"), step.Config.BaseUrl);
         // 0.5*0.5 + 0.15*1 + 0.15*(1 - 1500/10000) + 0.2*0.6 = 0.6475; x load 1 x reputation 1 x name match 0.9
         Assert.Equal(0.6475 * 0.9, step.Score, 4);
@@ -59,75 +59,75 @@ public sealed class RoutingPeerTests : IDisposable
     [InlineData(PrivacyLevel.Restricted)]
     public void Confidential_and_restricted_never_go_to_a_peer_even_a_trusted_one(PrivacyLevel level)
     {
-        var plan = Route("remote-model", level, Peer("TTTTTTT-1", PeerTrust.Trusted));
+        var plan = Route("remote-model", level, Peer("TTTTTTT-TTTTTTT-1", PeerTrust.Trusted));
 
         Assert.True(plan.IsEmpty);
-        var exclusion = Assert.Single(plan.Exclusions, e => e.Backend == "peer-TTTTTTT");
+        var exclusion = Assert.Single(plan.Exclusions, e => e.Backend == "peer-TTTTTTT-TTTTTTT");
         Assert.Equal(ExclusionCode.PrivacyClass, exclusion.Code);
     }
 
     [Fact]
     public void Internal_goes_to_trusted_peers_only()
     {
-        var plan = Route("remote-model", PrivacyLevel.Internal, Peer("CCCCCCC-1", PeerTrust.Community), Peer("TTTTTTT-1", PeerTrust.Trusted), Peer("OOOOOOO-1", PeerTrust.Open));
+        var plan = Route("remote-model", PrivacyLevel.Internal, Peer("CCCCCCC-CCCCCCC-1", PeerTrust.Community), Peer("TTTTTTT-TTTTTTT-1", PeerTrust.Trusted), Peer("OOOOOOO-OOOOOOO-1", PeerTrust.Open));
 
-        Assert.Equal(["peer-TTTTTTT"], plan.Steps.Select(s => s.Backend));
-        var community = Assert.Single(plan.Exclusions, e => e.Backend == "peer-CCCCCCC");
+        Assert.Equal(["peer-TTTTTTT-TTTTTTT"], plan.Steps.Select(s => s.Backend));
+        var community = Assert.Single(plan.Exclusions, e => e.Backend == "peer-CCCCCCC-CCCCCCC");
         Assert.Equal(ExclusionCode.UntrustedPeer, community.Code);
         Assert.Contains("may go to [trusted] peers only; this peer is community", community.Reason);
-        Assert.Contains(plan.Exclusions, e => e is { Backend: "peer-OOOOOOO", Code: ExclusionCode.UntrustedPeer });
+        Assert.Contains(plan.Exclusions, e => e is { Backend: "peer-OOOOOOO-OOOOOOO", Code: ExclusionCode.UntrustedPeer });
     }
 
     [Fact]
     public void Public_goes_to_any_admitted_peer_and_a_policy_can_list_trust_levels()
     {
-        var plan = Route("remote-model", PrivacyLevel.Public, Peer("CCCCCCC-1", PeerTrust.Community), Peer("OOOOOOO-1", PeerTrust.Open));
+        var plan = Route("remote-model", PrivacyLevel.Public, Peer("CCCCCCC-CCCCCCC-1", PeerTrust.Community), Peer("OOOOOOO-OOOOOOO-1", PeerTrust.Open));
         Assert.Equal(2, plan.Steps.Count);
 
         _env.WritePolicy(File.ReadAllText(Path.Combine(InferenceMesh.Tests.TestPaths.RepoRoot, "policies", "default.yaml"))
             .Replace("    peers: any", "    peers: [trusted, community]"));
-        var listed = Route("remote-model", PrivacyLevel.Public, Peer("CCCCCCC-1", PeerTrust.Community), Peer("OOOOOOO-1", PeerTrust.Open));
-        Assert.Equal(["peer-CCCCCCC"], listed.Steps.Select(s => s.Backend));
-        Assert.Contains(listed.Exclusions, e => e is { Backend: "peer-OOOOOOO", Code: ExclusionCode.UntrustedPeer });
+        var listed = Route("remote-model", PrivacyLevel.Public, Peer("CCCCCCC-CCCCCCC-1", PeerTrust.Community), Peer("OOOOOOO-OOOOOOO-1", PeerTrust.Open));
+        Assert.Equal(["peer-CCCCCCC-CCCCCCC"], listed.Steps.Select(s => s.Backend));
+        Assert.Contains(listed.Exclusions, e => e is { Backend: "peer-OOOOOOO-OOOOOOO", Code: ExclusionCode.UntrustedPeer });
     }
 
     [Fact]
     public void A_named_digest_must_match_and_scores_higher_than_a_name()
     {
-        var right = Peer("RRRRRRR-1", PeerTrust.Community);
-        var wrong = Peer("WWWWWWW-1", PeerTrust.Community, digest: OtherDigest);
+        var right = Peer("RRRRRRR-RRRRRRR-1", PeerTrust.Community);
+        var wrong = Peer("WWWWWWW-WWWWWWW-1", PeerTrust.Community, digest: OtherDigest);
 
         var byDigest = Route($"remote-model@sha256:{Digest}", PrivacyLevel.Public, wrong, right);
         var step = Assert.Single(byDigest.Steps);
-        Assert.Equal(("peer-RRRRRRR", "remote-model", 1.0), (step.Backend, step.UpstreamModel, step.Breakdown.Peer!.ModelMatch));
-        Assert.Contains(byDigest.Exclusions, e => e is { Backend: "peer-WWWWWWW", Code: ExclusionCode.ModelNotOffered });
+        Assert.Equal(("peer-RRRRRRR-RRRRRRR", "remote-model", 1.0), (step.Backend, step.UpstreamModel, step.Breakdown.Peer!.ModelMatch));
+        Assert.Contains(byDigest.Exclusions, e => e is { Backend: "peer-WWWWWWW-WWWWWWW", Code: ExclusionCode.ModelNotOffered });
 
         var digestOnly = Route($"sha256:{OtherDigest}", PrivacyLevel.Public, wrong, right);
-        Assert.Equal(["peer-WWWWWWW"], digestOnly.Steps.Select(s => s.Backend));
+        Assert.Equal(["peer-WWWWWWW-WWWWWWW"], digestOnly.Steps.Select(s => s.Backend));
     }
 
     [Fact]
     public void Auto_is_never_sent_to_a_peer()
     {
-        var plan = Route("auto", PrivacyLevel.Public, Peer("CCCCCCC-1", PeerTrust.Community));
+        var plan = Route("auto", PrivacyLevel.Public, Peer("CCCCCCC-CCCCCCC-1", PeerTrust.Community));
 
         Assert.Equal(["local"], plan.Steps.Select(s => s.Backend));
-        Assert.Contains(plan.Exclusions, e => e.Backend == "peer-CCCCCCC" && e.Reason.Contains("'auto' is not sent to peers"));
+        Assert.Contains(plan.Exclusions, e => e.Backend == "peer-CCCCCCC-CCCCCCC" && e.Reason.Contains("'auto' is not sent to peers"));
     }
 
     [Fact]
     public void Load_and_reputation_order_peers_and_low_reputation_excludes()
     {
-        var idle = Peer("IIIIIII-1", PeerTrust.Community);
-        var busy = Peer("BBBBBBB-1", PeerTrust.Community, active: 4, queued: 4, slots: 4);
-        var doubted = Peer("DDDDDDD-1", PeerTrust.Community, reputation: 0.5);
-        var liar = Peer("LLLLLLL-1", PeerTrust.Community, reputation: 0.25);
+        var idle = Peer("IIIIIII-IIIIIII-1", PeerTrust.Community);
+        var busy = Peer("BBBBBBB-BBBBBBB-1", PeerTrust.Community, active: 4, queued: 4, slots: 4);
+        var doubted = Peer("DDDDDDD-DDDDDDD-1", PeerTrust.Community, reputation: 0.5);
+        var liar = Peer("LLLLLLL-LLLLLLL-1", PeerTrust.Community, reputation: 0.25);
 
         var plan = Route("remote-model", PrivacyLevel.Public, busy, doubted, liar, idle);
 
-        Assert.Equal(["peer-IIIIIII", "peer-DDDDDDD", "peer-BBBBBBB"], plan.Steps.Select(s => s.Backend));
+        Assert.Equal(["peer-IIIIIII-IIIIIII", "peer-DDDDDDD-DDDDDDD", "peer-BBBBBBB-BBBBBBB"], plan.Steps.Select(s => s.Backend));
         Assert.Equal(1.0 / 3, plan.Steps[2].Breakdown.Peer!.LoadFactor, 6); // load 2 → 1 / (1 + 2)
-        var excluded = Assert.Single(plan.Exclusions, e => e.Backend == "peer-LLLLLLL");
+        var excluded = Assert.Single(plan.Exclusions, e => e.Backend == "peer-LLLLLLL-LLLLLLL");
         Assert.Equal(ExclusionCode.LowReputation, excluded.Code);
     }
 
@@ -136,11 +136,11 @@ public sealed class RoutingPeerTests : IDisposable
     {
         _env.WritePolicy(File.ReadAllText(Path.Combine(InferenceMesh.Tests.TestPaths.RepoRoot, "policies", "default.yaml"))
             .Replace("aliases: {}", "aliases:\n  remote-model:\n    local: tiny-local")
-            .Replace("backends: {}", "backends:\n  peer-AAAAAAA: { quality: 0.95 }\n  peer-BBBBBBB: { quality: 0.9 }"));
+            .Replace("backends: {}", "backends:\n  peer-AAAAAAA-AAAAAAA: { quality: 0.95 }\n  peer-BBBBBBB-BBBBBBB: { quality: 0.9 }"));
 
-        var plan = Route("remote-model", PrivacyLevel.Public, Peer("BBBBBBB-1", PeerTrust.Community), Peer("AAAAAAA-1", PeerTrust.Community));
+        var plan = Route("remote-model", PrivacyLevel.Public, Peer("BBBBBBB-BBBBBBB-1", PeerTrust.Community), Peer("AAAAAAA-AAAAAAA-1", PeerTrust.Community));
 
-        Assert.Equal(["peer-AAAAAAA", "peer-BBBBBBB", "local"], plan.Steps.Select(s => s.Backend));
+        Assert.Equal(["peer-AAAAAAA-AAAAAAA", "peer-BBBBBBB-BBBBBBB", "local"], plan.Steps.Select(s => s.Backend));
         Assert.Equal(0.95, plan.Steps[0].Breakdown.Quality);
         Assert.Empty(_env.Load(withConfig: false).Warnings); // policy names of peers are not "unknown backends"
     }
@@ -149,11 +149,11 @@ public sealed class RoutingPeerTests : IDisposable
     public void An_open_circuit_excludes_a_peer()
     {
         var health = _env.NewHealth();
-        health.SetCircuit("peer-AAAAAAA", CircuitState.Open);
+        health.SetCircuit("peer-AAAAAAA-AAAAAAA", CircuitState.Open);
         var plan = BackendRouter.Plan(_env.Load(withConfig: false), health, _env.LocalModels, _env.Keys,
-            new RouteRequest { Model = "remote-model", Classification = Classified(PrivacyLevel.Public) }, [Peer("AAAAAAA-1", PeerTrust.Trusted)]);
+            new RouteRequest { Model = "remote-model", Classification = Classified(PrivacyLevel.Public) }, [Peer("AAAAAAA-AAAAAAA-1", PeerTrust.Trusted)]);
 
         Assert.True(plan.IsEmpty);
-        Assert.Contains(plan.Exclusions, e => e is { Backend: "peer-AAAAAAA", Code: ExclusionCode.CircuitOpen });
+        Assert.Contains(plan.Exclusions, e => e is { Backend: "peer-AAAAAAA-AAAAAAA", Code: ExclusionCode.CircuitOpen });
     }
 }
