@@ -39,6 +39,7 @@ internal static class MeshGatewayExtensions
             services.AddSingleton<ILocalCapabilitySource, CatalogCapabilitySource>();
             // Peers on the request path: the router's live candidates, the peer backend, and serving peers.
             services.AddSingleton<IPeerCandidateSource, MeshPeerCandidates>();
+            services.AddSingleton<PeerReceiptChecker>();
             services.AddSingleton<PeerVerifier>();
             services.AddSingleton<IChatBackend, PeerChatBackend>();
             services.AddSingleton<IPeerRequestHandler, PeerChatServer>();

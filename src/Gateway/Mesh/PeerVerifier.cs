@@ -1,10 +1,22 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using InferenceMesh.Classifier;
+using InferenceMesh.Gateway.Backends.Peer;
 using InferenceMesh.Gateway.Inference;
 using InferenceMesh.Gateway.OpenAi;
 using InferenceMesh.Mesh.Capabilities;
 using InferenceMesh.Mesh.Configuration;
 using InferenceMesh.Mesh.Identity;
+using InferenceMesh.Mesh.Receipts;
 using InferenceMesh.Mesh.Reputation;
+using InferenceMesh.Mesh.Serving;
+using InferenceMesh.Mesh.Transport;
+using InferenceMesh.Router.Configuration;
+using InferenceMesh.Router.Routing;
 
 namespace InferenceMesh.Gateway.Mesh;
 
@@ -13,14 +25,20 @@ namespace InferenceMesh.Gateway.Mesh;
 /// requests a peer answered, the same body runs again on this node's own model with the digest the peer advertised
 /// for the model it ran, in the background after the client got its answer; the texts must be equal (greedy decoding
 /// of the same file with the same settings is deterministic). A mismatch halves the peer's reputation
-/// (<see cref="PeerReputation"/>); a match moves it back towards 1. A request whose model digest this node does not
-/// have is not verified (counted in <see cref="Unverifiable"/>). The texts are compared, never logged.
+/// (<see cref="PeerReputation"/>); a match moves it back towards 1. When this node has no model with that digest, the
+/// request goes (not streamed) to a second peer that advertises the digest and that the policy allows for the request's
+/// level (the router decides, with model <c>sha256:digest</c>); its receipt is checked like any other. Two peers that
+/// disagree both lose (r × 0.5): nothing tells which one lied. Without a local model or a second peer the request is
+/// not verified (counted in <see cref="Unverifiable"/>). The texts are compared, never logged.
 /// </summary>
 internal sealed partial class PeerVerifier(
     MeshOptions options,
     InferenceService inference,
     LocalAdvertBuilder adverts,
     PeerReputation reputation,
+    InferenceMesh.Router.Routing.IRouter router,
+    PeerConnections connections,
+    PeerReceiptChecker receipts,
     TimeProvider time,
     ILogger<PeerVerifier> logger,
     Func<double>? random = null)
@@ -40,14 +58,14 @@ internal sealed partial class PeerVerifier(
         request.Temperature is 0 && options.VerifyShare > 0 && _random() < options.VerifyShare;
 
     /// <summary>Runs the verification in the background; never throws.</summary>
-    public void Schedule(NodeId peer, string peerModel, string? advertisedDigest, byte[] body, string peerText)
+    public void Schedule(NodeId peer, string peerBackend, string peerModel, string? advertisedDigest, string? privacy, byte[] body, string peerText)
     {
         Interlocked.Increment(ref _running);
         _ = Task.Run(async () =>
         {
             try
             {
-                await VerifyAsync(peer, peerModel, advertisedDigest, body, peerText);
+                await VerifyAsync(peer, peerBackend, peerModel, advertisedDigest, privacy, body, peerText);
             }
             catch (Exception ex)
             {
@@ -60,13 +78,17 @@ internal sealed partial class PeerVerifier(
         });
     }
 
-    private async Task VerifyAsync(NodeId peer, string peerModel, string? digest, byte[] body, string peerText)
+    private async Task VerifyAsync(NodeId peer, string peerBackend, string peerModel, string? digest, string? privacy, byte[] body, string peerText)
     {
         var local = digest is null ? null : adverts.Build().Models.FirstOrDefault(m => string.Equals(m.Sha256, digest, StringComparison.OrdinalIgnoreCase));
         if (local is null)
         {
-            Interlocked.Increment(ref _unverifiable);
-            Log.Unverifiable(logger, peer.Short, peerModel);
+            if (digest is null || !await VerifyOnSecondPeerAsync(peer, peerBackend, peerModel, digest, privacy, body, peerText))
+            {
+                Interlocked.Increment(ref _unverifiable);
+                Log.Unverifiable(logger, peer.Short, peerModel);
+            }
+
             return;
         }
 
@@ -100,6 +122,64 @@ internal sealed partial class PeerVerifier(
                 Log.Mismatched(logger, peer.Short, peerModel, digest!, reputation.ScoreOf(peer));
             }
         }
+    }
+
+    /// <summary>Asks a second peer (chosen by the router under the same privacy level) the same question; false when there is none or it did not answer.</summary>
+    private async Task<bool> VerifyOnSecondPeerAsync(NodeId peer, string peerBackend, string peerModel, string digest, string? privacy, byte[] body, string peerText)
+    {
+        if (!PrivacyHeader.TryParse(privacy ?? string.Empty, out var level))
+        {
+            return false;
+        }
+
+        var plan = router.Route(new RouteRequest { Model = "sha256:" + digest, Classification = new Classification(level, [], level, null, false) });
+        var second = plan.Steps.FirstOrDefault(s => s is { Kind: BackendKind.Peer, Config.PeerNodeId: not null } && s.Backend != peerBackend);
+        if (second is null || !NodeId.TryParse(second.Config!.PeerNodeId, out var secondId) || second.Config.BaseUrl is null)
+        {
+            return false;
+        }
+
+        var request = JsonNode.Parse(body)!.AsObject();
+        request["model"] = second.UpstreamModel;
+        request["stream"] = false;
+        request.Remove("stream_options");
+        var sent = Encoding.UTF8.GetBytes(request.ToJsonString());
+        using var message = new HttpRequestMessage(HttpMethod.Post, second.Config.BaseUrl.ToString().TrimEnd('/') + "/chat/completions")
+        {
+            Content = new ByteArrayContent(sent),
+        };
+        message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        message.Headers.TryAddWithoutValidation(PeerHeaders.Privacy, PrivacyHeader.Format(level));
+        message.Headers.TryAddWithoutValidation(PeerHeaders.Hops, PeerHeaders.HopLimit.ToString(CultureInfo.InvariantCulture));
+        using var timeout = new CancellationTokenSource(VerifyTimeout, time);
+        using var response = await connections.For(secondId).SendAsync(message, timeout.Token);
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            return false;
+        }
+
+        var answer = await response.Content.ReadAsByteArrayAsync(timeout.Token);
+        var receipt = response.Headers.TryGetValues(ReceiptWire.Header, out var values) ? values.FirstOrDefault() : null;
+        receipts.Check(secondId, second.Backend, receipt, UsageReceipt.Sha256Hex(sent));
+        if (PeerChatBackend.AnswerText(answer) is not { } secondText)
+        {
+            return false;
+        }
+
+        if (string.Equals(secondText, peerText, StringComparison.Ordinal))
+        {
+            reputation.VerificationMatched(peer);
+            Log.Matched(logger, peer.Short, peerModel, reputation.ScoreOf(peer));
+        }
+        else
+        {
+            var now = time.GetUtcNow();
+            reputation.VerificationMismatched(peer, $"{peerModel} sha256:{digest} (against {second.Backend})", now);
+            reputation.VerificationMismatched(secondId, $"{second.UpstreamModel} sha256:{digest} (against {peerBackend})", now);
+            Log.Mismatched(logger, peer.Short, peerModel, digest, reputation.ScoreOf(peer));
+        }
+
+        return true;
     }
 
     private static partial class Log

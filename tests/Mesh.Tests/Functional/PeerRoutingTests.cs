@@ -35,6 +35,7 @@ namespace InferenceMesh.Mesh.Tests.Functional;
 /// n2: stories260K, stories-shared; quota 1 token/minute for the extra identity Q.
 /// n3: stories260K, stories-node3, stories-only3, stories-shared (renamed copies of stories260K).
 /// n4: stories-liar, advertised with stories260K's digest but replaced by a different model after its digest was taken.
+/// n5: no model at all; trusts n2 and n3 (which admit it): it verifies peers on a second peer.
 /// </summary>
 public sealed class MeshCluster : IAsyncLifetime
 {
@@ -61,15 +62,16 @@ public sealed class MeshCluster : IAsyncLifetime
     public Node N2 => Nodes[1];
     public Node N3 => Nodes[2];
     public Node N4 => Nodes[3];
+    public Node N5 => Nodes[4];
     public NodeIdentity QuotaIdentity { get; private set; } = null!;
     public string Root { get; } = TestPaths.NewTempDir("im-mesh-peers");
     public TimeSpan Formed { get; private set; }
 
     public async Task InitializeAsync()
     {
-        var ips = new[] { "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5" };
-        var ids = new NodeId[4];
-        for (var i = 0; i < 4; i++)
+        var ips = new[] { "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6" };
+        var ids = new NodeId[5];
+        for (var i = 0; i < 5; i++)
         {
             using var identity = NodeIdentity.LoadOrCreate(Path.Combine(Root, $"n{i + 1}", "data", MeshDefaults.KeyFileName));
             ids[i] = identity.Id;
@@ -84,16 +86,18 @@ public sealed class MeshCluster : IAsyncLifetime
             new[] { "stories260K", "stories-shared" },
             new[] { "stories260K", "stories-node3", "stories-only3", "stories-shared" },
             new[] { "stories-liar" },
+            Array.Empty<string>(),
         };
         var trust = new[]
         {
             $"    - {{ id: {ids[1]}, level: trusted }}\n    - {{ id: {ids[2]}, level: community }}\n    - {{ id: {ids[3]}, level: community }}",
-            $"    - {{ id: {ids[0]}, level: trusted }}\n    - {{ id: {QuotaIdentity.Id}, level: community, tokensPerMinute: 1 }}",
+            $"    - {{ id: {ids[0]}, level: trusted }}\n    - {{ id: {QuotaIdentity.Id}, level: community, tokensPerMinute: 1 }}\n    - {{ id: {ids[4]}, level: community }}",
+            $"    - {{ id: {ids[0]}, level: community }}\n    - {{ id: {ids[4]}, level: community }}",
             $"    - {{ id: {ids[0]}, level: community }}",
-            $"    - {{ id: {ids[0]}, level: community }}",
+            $"    - {{ id: {ids[1]}, level: community }}\n    - {{ id: {ids[2]}, level: community }}",
         };
 
-        for (var i = 0; i < 4; i++)
+        for (var i = 0; i < 5; i++)
         {
             var dir = Path.Combine(Root, $"n{i + 1}");
             var modelsDir = Path.Combine(dir, "models");
@@ -147,8 +151,10 @@ public sealed class MeshCluster : IAsyncLifetime
             node.Http = new HttpClient { BaseAddress = node.App.GetBoundAddress(), Timeout = TimeSpan.FromSeconds(60) };
         }
 
-        await WaitForAsync(N1.Get<IPeerDirectory>(), peers => peers.Count == 3 && peers.All(p => p.State == "alive" && p.Advert is not null),
-            TimeSpan.FromSeconds(60), "n1 to see three alive peers with adverts");
+        static bool Sees(IReadOnlyList<PeerInfo> peers, params Node[] nodes) =>
+            nodes.All(n => peers.Any(p => p.Id.Equals(n.Id) && p.State == "alive" && p.Advert is not null));
+        await WaitForAsync(N1.Get<IPeerDirectory>(), peers => Sees(peers, N2, N3, N4), TimeSpan.FromSeconds(60), "n1 to see n2, n3, n4 alive with adverts");
+        await WaitForAsync(N5.Get<IPeerDirectory>(), peers => Sees(peers, N2, N3), TimeSpan.FromSeconds(60), "n5 to see n2, n3 alive with adverts");
         Formed = started.Elapsed;
 
         // n4's digest of stories-liar is taken (its advert reached n1); now the file changes under it, size and write
@@ -351,7 +357,7 @@ public sealed class PeerRoutingTests(MeshCluster cluster) : IClassFixture<MeshCl
         }
 
         // Nothing reached another node: no request on their mesh listeners, no receipt, no log line with the text.
-        Assert.Equal([receivedBefore[0], receivedBefore[1] + 1, receivedBefore[2]], others.Select(Received));
+        Assert.Equal(receivedBefore.Select((r, i) => others[i] == cluster.N3 ? r + 1 : r), others.Select(Received));
         Assert.Equal(receiptsBefore + 1, cluster.N1.Get<ReceiptStore>().List().Count);
         Assert.All(cluster.Nodes, n => Assert.DoesNotContain(n.Logs.Lines, l => l.Contains("Bluefinch", StringComparison.Ordinal)));
         Assert.All(cluster.Nodes, n => Assert.DoesNotContain(n.Logs.Lines, l => l.Contains(MeshCluster.Prompt, StringComparison.Ordinal)));
@@ -458,6 +464,29 @@ public sealed class PeerRoutingTests(MeshCluster cluster) : IClassFixture<MeshCl
         using var excluded = await n1.Http.PostAsync("/v1/chat/completions", Chat("stories-liar", MeshCluster.Prompt));
         await AssertError(excluded, HttpStatusCode.ServiceUnavailable, "no_backend_available");
         Assert.Contains("LowReputation", await (await n1.Http.PostAsync("/v1/route", Chat("stories-liar", MeshCluster.Prompt))).Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task G_a_node_without_the_model_verifies_a_peer_on_a_second_peer()
+    {
+        var n5 = cluster.N5;
+        var before = n5.Get<ReceiptStore>().List().Count;
+        using (var response = await n5.Http.PostAsync("/v1/chat/completions", Chat("stories-shared", MeshCluster.Prompt)))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Contains(BackendOf(response), new[] { cluster.N2.Backend, cluster.N3.Backend });
+        }
+
+        // n5 has no model with stories260K's digest: it asked the other of n2 and n3 (both allowed for public), which
+        // answered the same; both receipts are stored.
+        var reputation = n5.Get<PeerReputation>();
+        await MeshCluster.WaitUntilAsync(() => reputation.Get(cluster.N2.Id).Verified + reputation.Get(cluster.N3.Id).Verified >= 1,
+            TimeSpan.FromSeconds(60), "n5 to verify on a second peer");
+        Assert.Equal(0, reputation.Get(cluster.N2.Id).Mismatches + reputation.Get(cluster.N3.Id).Mismatches);
+        var receipts = n5.Get<ReceiptStore>().List().Skip(before).Select(r => r.Receipt.Server).Order().ToList();
+        Assert.Equal(new[] { cluster.N2.Id.ToString(), cluster.N3.Id.ToString() }.Order(), receipts);
+        var health = await n5.Http.GetFromJsonAsync<JsonElement>("/health");
+        Assert.Equal(0, health.GetProperty("mesh").GetProperty("verification").GetProperty("unverifiable").GetInt64());
     }
 
     [Fact]

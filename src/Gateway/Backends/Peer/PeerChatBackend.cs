@@ -4,7 +4,6 @@ using InferenceMesh.Gateway.Mesh;
 using InferenceMesh.Gateway.Streaming;
 using InferenceMesh.Mesh.Identity;
 using InferenceMesh.Mesh.Receipts;
-using InferenceMesh.Mesh.Reputation;
 using InferenceMesh.Mesh.Serving;
 using InferenceMesh.Mesh.Transport;
 using InferenceMesh.Router.Configuration;
@@ -22,18 +21,15 @@ namespace InferenceMesh.Gateway.Backends.Peer;
 /// a missing or invalid one is logged and halves the peer's reputation. A share of greedy answers is verified by
 /// <see cref="PeerVerifier"/>.
 /// </summary>
-internal sealed partial class PeerChatBackend(
+internal sealed class PeerChatBackend(
     IHttpForwarder forwarder,
     BackendTransport transport,
     BackendOptions options,
     TimeProvider time,
     PeerConnections connections,
-    NodeIdentity self,
-    ReceiptStore receipts,
-    PeerReputation reputation,
+    PeerReceiptChecker receipts,
     PeerVerifier verifier,
-    IPeerCandidateSource peers,
-    ILogger<PeerChatBackend> logger) : IChatBackend
+    IPeerCandidateSource peers) : IChatBackend
 {
     private readonly OpenAiChatBackend _forward = new(forwarder, transport, options, time);
 
@@ -82,13 +78,13 @@ internal sealed partial class PeerChatBackend(
         var attempt = await _forward.ForwardAsync(call, body, connections.For(peer), hooks, cancellationToken);
         if (attempt is { Committed: true, Error: BackendError.None })
         {
-            CheckReceipt(peer, call.Backend.Name, receiptWire, requestHash);
+            receipts.Check(peer, call.Backend.Name, receiptWire, requestHash);
             var text = answer is not null ? AnswerText(answer) : relay?.CompletedByUpstream == true ? relay.UpstreamText : null;
             if (text is not null && verifier.ShouldVerify(call.Request))
             {
                 var digest = peers.Find(call.Backend.Name)?.Models
                     .FirstOrDefault(m => string.Equals(m.Name, call.UpstreamModel, StringComparison.OrdinalIgnoreCase))?.Digest;
-                verifier.Schedule(peer, call.UpstreamModel, digest, body, text);
+                verifier.Schedule(peer, call.Backend.Name, call.UpstreamModel, digest, call.Privacy, body, text);
             }
         }
 
@@ -123,27 +119,8 @@ internal sealed partial class PeerChatBackend(
         }
     }
 
-    private void CheckReceipt(NodeId peer, string backend, string? wire, string requestHash)
-    {
-        var receipt = UsageReceipt.FromWire(wire);
-        var error = wire is null ? ReceiptError.Missing
-            : receipt is null ? ReceiptError.Malformed
-            : receipt.Verify(peer, self.Id, requestHash);
-        if (error == ReceiptError.None)
-        {
-            receipts.Add(receipt!, time.GetUtcNow());
-            reputation.ReceiptAccepted(peer);
-            Log.ReceiptStored(logger, backend, receipt!.PromptTokens, receipt.CompletionTokens);
-        }
-        else
-        {
-            reputation.ReceiptInvalid(peer);
-            Log.ReceiptRefused(logger, backend, error, reputation.ScoreOf(peer));
-        }
-    }
-
     /// <summary>The first choice's message content of a chat.completion body (already checked to be one).</summary>
-    private static string? AnswerText(byte[] body)
+    internal static string? AnswerText(byte[] body)
     {
         using var document = JsonDocument.Parse(body);
         return document.RootElement.TryGetProperty("choices", out var choices) && choices.GetArrayLength() > 0
@@ -151,14 +128,5 @@ internal sealed partial class PeerChatBackend(
             && content.ValueKind == JsonValueKind.String
             ? content.GetString()
             : null;
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 2200, Level = LogLevel.Debug, Message = "Receipt from {Backend} verified and stored ({PromptTokens} + {CompletionTokens} tokens)")]
-        public static partial void ReceiptStored(ILogger logger, string backend, int promptTokens, int completionTokens);
-
-        [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Receipt from {Backend} refused: {Error}; reputation now {Reputation:0.00}")]
-        public static partial void ReceiptRefused(ILogger logger, string backend, ReceiptError error, double reputation);
     }
 }
