@@ -18,7 +18,7 @@ namespace InferenceMesh.Gateway.Backends.Peer;
 /// over mutual TLS: this node's certificate, and the server's key must hash to the node id the plan step names.
 /// The request carries the routed privacy level and a hop limit of 1 (the peer serves it itself). A finished answer's
 /// receipt (header, or an SSE comment before [DONE] that the relay drops) is verified against the peer's id and stored;
-/// a missing or invalid one is logged and halves the peer's reputation. A share of greedy answers is verified by
+/// a missing or invalid one is logged and halves the peer's reputation (<see cref="PeerReceiptChecker"/>). A share of greedy answers is verified by
 /// <see cref="PeerVerifier"/>.
 /// </summary>
 internal sealed class PeerChatBackend(
