@@ -378,6 +378,13 @@ public sealed class PeerRoutingTests(MeshCluster cluster) : IClassFixture<MeshCl
             await Assert.ThrowsAsync<HttpRequestException>(() => connections.For(cluster.N2.Id).SendAsync(request, CancellationToken.None));
         }
 
+        // Gossip still shows unlisted nodes: listed as refused, never contacted, never a plan candidate.
+        var directory = cluster.N2.Get<IPeerDirectory>();
+        await MeshCluster.WaitForAsync(directory, peers => new[] { cluster.N1, cluster.N5 }.All(n => peers.Any(p => p.Id.Equals(n.Id) && p.Advert is not null))
+            && new[] { cluster.N3, cluster.N4 }.All(n => peers.Any(p => p.Id.Equals(n.Id))), TimeSpan.FromSeconds(30), "n2 to know every node");
+        Assert.All(directory.Peers.Where(p => p.Id.Equals(cluster.N3.Id) || p.Id.Equals(cluster.N4.Id)), p => Assert.Equal(("refused", null), (p.Trust, p.Advert)));
+        Assert.Equal(new[] { cluster.N1.Backend, cluster.N5.Backend }.Order(), cluster.N2.Get<IPeerCandidateSource>().Current.Select(c => c.Backend).Order());
+
         var received = Received(cluster.N2);
         using var quota = new PeerConnections(new MeshCertificates(cluster.QuotaIdentity, new MeshOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0) }, TimeProvider.System), TimeProvider.System);
         var invoker = quota.For(cluster.N2.Id);
