@@ -45,6 +45,7 @@ public static class RouterServiceCollectionExtensions
             initial.Value!, options, sp.GetRequiredService<TimeProvider>(), sp.GetService<ILogger<RoutingConfigProvider>>()));
         services.AddSingleton<IBackendHealth>(sp => new BackendHealthTracker(health, sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IApiKeyResolver>(_ => new ApiKeyResolver());
+        services.TryAddSingleton<IPeerCandidateSource, NoPeerCandidates>();
         services.AddSingleton<IRouter, BackendRouter>();
         return services;
     }

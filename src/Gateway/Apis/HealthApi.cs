@@ -20,7 +20,8 @@ internal static class HealthApi
     }
 
     public static JsonOk<HealthResponse> Get(
-        [FromServices] IModelCatalog catalog, [FromServices] IModelHost host, [FromServices] IRoutingConfigProvider routing, [FromServices] IBackendHealth health)
+        [FromServices] IModelCatalog catalog, [FromServices] IModelHost host, [FromServices] IRoutingConfigProvider routing, [FromServices] IBackendHealth health,
+        [FromServices] IServiceProvider services)
     {
         catalog.Refresh();
         var snapshot = routing.Current;
@@ -31,7 +32,8 @@ internal static class HealthApi
             [.. catalog.InvalidFiles.Select(f => new HealthInvalidFile(f.FileName, f.Reason))],
             [.. host.GetLoadedStatus().Select(ToWire)],
             [.. snapshot.Backends.Select(b => ToWire(b, health.Get(b.Name)))],
-            new HealthRouting(snapshot.Policy.Name, snapshot.Version, [.. routing.LastErrors.Select(e => e.ToString())])),
+            new HealthRouting(snapshot.Policy.Name, snapshot.Version, [.. routing.LastErrors.Select(e => e.ToString())]),
+            Mesh.MeshHealth.Build(services)),
             HealthJsonContext.Default.HealthResponse);
     }
 
@@ -66,7 +68,8 @@ public sealed record HealthResponse(
     IReadOnlyList<HealthInvalidFile> InvalidFiles,
     IReadOnlyList<HealthLoadedModel> Loaded,
     IReadOnlyList<HealthBackend> Backends,
-    HealthRouting Routing);
+    HealthRouting Routing,
+    Mesh.MeshHealthWire? Mesh = null);
 
 /// <summary>A backend's live health over the rolling window: circuit "closed", "half-open" or "open"; mean latency of successes (time to first byte).</summary>
 public sealed record HealthBackend(string Name, string Type, string Circuit, double ErrorRate, int Samples, int Failures, double? MeanLatencyMs, string? LastFailure);

@@ -54,7 +54,8 @@ internal static class RouteApi
             [.. plan.Exclusions.Select(e => new RouteExclusionWire(e.Backend, e.Code.ToString(), e.Reason, e.Score, e.Breakdown is { } b ? Breakdown(b) : null))]));
 
     private static RouteBreakdown Breakdown(ScoreBreakdown b) =>
-        new(b.Quality, b.Cost, b.Latency, b.Sovereignty, b.Weighted, b.HealthFactor, b.LatencyMs, b.LatencyMeasured);
+        new(b.Quality, b.Cost, b.Latency, b.Sovereignty, b.Weighted, b.HealthFactor, b.LatencyMs, b.LatencyMeasured,
+            b.Peer is { } p ? new RoutePeerScore(p.Load, p.LoadFactor, p.Reputation, p.ModelMatch, p.Factor) : null);
 
     private static string KindName(FindingKind kind) => kind.ToString();
 }

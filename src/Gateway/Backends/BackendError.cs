@@ -47,7 +47,7 @@ public enum BackendError
     /// <summary>The circuit is open: not called.</summary>
     CircuitOpen,
 
-    /// <summary>No implementation for this backend's type (e.g. peers, not built yet): not called.</summary>
+    /// <summary>No implementation for this backend's type (e.g. a config entry of type peer: peers come from the mesh, not the config): not called.</summary>
     NotSupported,
 
     /// <summary>The client left.</summary>

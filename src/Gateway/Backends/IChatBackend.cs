@@ -59,6 +59,9 @@ public sealed record BackendCall
     /// <summary>Whether the client asked for an event stream.</summary>
     public bool Stream { get; init; }
 
+    /// <summary>The privacy level the request was routed at (public, internal…); a mesh peer receives it with the request.</summary>
+    public string? Privacy { get; init; }
+
     /// <summary>The backend's own API key (never the client's); null when the backend names none.</summary>
     public string? ApiKey { get; init; }
 

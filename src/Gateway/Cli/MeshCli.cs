@@ -10,12 +10,13 @@ namespace InferenceMesh.Gateway.Cli;
 /// <item><c>mesh id [--config FILE] [--data DIR]</c>: prints this node's id (creates the key on first use).</item>
 /// <item><c>mesh invite [--config FILE] [--data DIR]</c>: prints a token with the id and this node's addresses.</item>
 /// <item><c>mesh join TOKEN [--config FILE] [--data DIR]</c>: checks the token and adds the node to the state file's bootstrap list.</item>
+/// <item><c>mesh receipts [--config FILE] [--data DIR] [--json]</c>: lists the verified usage receipts of requests peers served for this node.</item>
 /// </list>
 /// Exit codes: 0 done, 1 refused input (bad token), 2 bad usage or config.
 /// </summary>
 internal static class MeshCli
 {
-    private const string Usage = "usage: inference-mesh mesh id|invite|join TOKEN [--config FILE] [--data DIR]";
+    private const string Usage = "usage: inference-mesh mesh id|invite|join TOKEN|receipts [--json] [--config FILE] [--data DIR]";
 
     public static bool Matches(IReadOnlyList<string> args) => args is ["mesh", ..];
 
@@ -24,6 +25,7 @@ internal static class MeshCli
     private static int Run(string[] args, TextWriter output, TextWriter error)
     {
         string? configPath = null, dataDir = null, command = null, token = null;
+        var json = false;
         for (var i = 1; i < args.Length; i++)
         {
             switch (args[i])
@@ -31,6 +33,7 @@ internal static class MeshCli
                 case "--config" when i + 1 < args.Length: configPath = args[++i]; break;
                 case "--data" when i + 1 < args.Length: dataDir = Path.GetFullPath(args[++i]); break;
                 case "-h" or "--help": output.WriteLine(Usage); return 0;
+                case "--json": json = true; break;
                 case var a when command is null && !a.StartsWith('-'): command = a; break;
                 case var a when command == "join" && token is null && !a.StartsWith('-'): token = a; break;
                 default: error.WriteLine($"inference-mesh: unexpected argument '{args[i]}'. {Usage}"); return 2;
@@ -66,6 +69,9 @@ internal static class MeshCli
 
         switch (command)
         {
+            case "receipts":
+                return ListReceipts(dataDirectory, json, output);
+
             case "id":
             {
                 using var identity = LoadIdentity(keyFile, error);
@@ -106,6 +112,35 @@ internal static class MeshCli
                 error.WriteLine($"inference-mesh: {Usage}");
                 return 2;
         }
+    }
+
+    /// <summary>One line per receipt (time, server, model, digest, tokens), or the stored receipts as JSON (signatures included).</summary>
+    private static int ListReceipts(string dataDirectory, bool json, TextWriter output)
+    {
+        var receipts = new InferenceMesh.Mesh.Receipts.ReceiptStore(dataDirectory).List();
+        if (json)
+        {
+            output.WriteLine(InferenceMesh.Mesh.Receipts.ReceiptStore.ToJson(receipts));
+            return 0;
+        }
+
+        if (receipts.Count == 0)
+        {
+            output.WriteLine("no receipts");
+            return 0;
+        }
+
+        output.WriteLine("time (UTC)           server    model                     model sha256      prompt  completion");
+        foreach (var stored in receipts)
+        {
+            var r = stored.Receipt;
+            var at = DateTimeOffset.FromUnixTimeMilliseconds(r.TimeMs).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+            var digest = r.ModelSha256.Length > 16 ? r.ModelSha256[..16] : r.ModelSha256;
+            output.WriteLine($"{at}  {r.Server[..Math.Min(7, r.Server.Length)],-8}  {r.Model,-24}  {digest,-16}  {r.PromptTokens,6}  {r.CompletionTokens,10}");
+        }
+
+        output.WriteLine($"{receipts.Count} receipt(s), {receipts.Sum(x => x.Receipt.PromptTokens)} prompt + {receipts.Sum(x => x.Receipt.CompletionTokens)} completion tokens");
+        return 0;
     }
 
     private static NodeIdentity? LoadIdentity(string keyFile, TextWriter error)

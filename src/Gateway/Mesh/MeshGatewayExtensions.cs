@@ -1,4 +1,8 @@
+using InferenceMesh.Gateway.Backends;
+using InferenceMesh.Gateway.Backends.Peer;
 using InferenceMesh.Gateway.Hosting;
+using InferenceMesh.Mesh.Serving;
+using InferenceMesh.Router.Routing;
 using InferenceMesh.Mesh;
 using InferenceMesh.Mesh.Capabilities;
 using InferenceMesh.Mesh.Configuration;
@@ -33,6 +37,12 @@ internal static class MeshGatewayExtensions
         if (mesh is not null)
         {
             services.AddSingleton<ILocalCapabilitySource, CatalogCapabilitySource>();
+            // Peers on the request path: the router's live candidates, the peer backend, and serving peers.
+            services.AddSingleton<IPeerCandidateSource, MeshPeerCandidates>();
+            services.AddSingleton<PeerReceiptChecker>();
+            services.AddSingleton<PeerVerifier>();
+            services.AddSingleton<IChatBackend, PeerChatBackend>();
+            services.AddSingleton<IPeerRequestHandler, PeerChatServer>();
         }
 
         try

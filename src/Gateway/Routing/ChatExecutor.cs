@@ -47,7 +47,7 @@ internal sealed partial class ChatExecutor(
                 return await LocalChat.RunAsync(inference, step.UpstreamModel, chat, http.RequestAborted);
             }
 
-            var backend = snapshot.Backends.FirstOrDefault(b => string.Equals(b.Name, step.Backend, StringComparison.OrdinalIgnoreCase));
+            var backend = step.Config ?? snapshot.Backends.FirstOrDefault(b => string.Equals(b.Name, step.Backend, StringComparison.OrdinalIgnoreCase));
             var implementation = backend is null ? null : backends.FirstOrDefault(b => b.Kind == backend.Kind);
             if (backend is null || implementation is null)
             {
@@ -74,6 +74,7 @@ internal sealed partial class ChatExecutor(
                 Body = chat.Body,
                 Request = chat.Request,
                 Stream = chat.Settings.Stream,
+                Privacy = privacyHeader,
                 ApiKey = lookup.Status == ApiKeyStatus.Found ? lookup.Key : null,
                 Continuation = continuation,
                 Capture = chat.Capture,

@@ -8,7 +8,9 @@ namespace InferenceMesh.Gateway.Routing;
 /// <summary>The local step of a plan: the in-process engine, streamed or not (the gateway's original chat path).</summary>
 internal static class LocalChat
 {
-    public static async Task<IResult> RunAsync(InferenceService inference, string model, ChatExecution chat, CancellationToken cancellationToken)
+    /// <param name="streamTrailer">For a stream: bytes written before [DONE] from the final usage (a mesh receipt); null for none.</param>
+    public static async Task<IResult> RunAsync(
+        InferenceService inference, string model, ChatExecution chat, CancellationToken cancellationToken, Func<Usage, ReadOnlyMemory<byte>>? streamTrailer = null)
     {
         var resolved = await inference.ResolveWithAdaptersAsync(model, LoraRequests.FieldOf(chat.Request.Extensions), cancellationToken);
         if (resolved.Error is { } modelError) return modelError;
@@ -25,7 +27,7 @@ internal static class LocalChat
         var created = inference.Time.GetUtcNow().ToUnixTimeSeconds();
         if (settings.Stream)
         {
-            return new GenerationStreamResult(started.Value!, new ChatStreamFormat(id, created, loaded.Id), settings.IncludeUsage, "messages", inference, chat.Capture);
+            return new GenerationStreamResult(started.Value!, new ChatStreamFormat(id, created, loaded.Id), settings.IncludeUsage, "messages", inference, chat.Capture, streamTrailer);
         }
 
         await using var generation = started.Value!;

@@ -28,7 +28,11 @@ public sealed record RouteStepWire(string Backend, string Type, string Model, bo
 public sealed record RouteExclusionWire(string Backend, string Code, string Reason, double? Score, RouteBreakdown? Breakdown);
 
 public sealed record RouteBreakdown(
-    double Quality, double Cost, double Latency, double Sovereignty, double Weighted, double HealthFactor, double LatencyMs, bool LatencyMeasured);
+    double Quality, double Cost, double Latency, double Sovereignty, double Weighted, double HealthFactor, double LatencyMs, bool LatencyMeasured,
+    RoutePeerScore? Peer = null);
+
+/// <summary>A mesh peer's extra terms: score = weighted × health factor × factor (factor = load factor × reputation × model match).</summary>
+public sealed record RoutePeerScore(double Load, double LoadFactor, double Reputation, double ModelMatch, double Factor);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(RouteResponse))]

@@ -23,8 +23,10 @@ internal interface IStreamFormat
 /// it, and it is disposed on every path, so its slot is freed. A failure after the first byte becomes an
 /// error event followed by [DONE].
 /// </summary>
+/// <remarks><paramref name="trailer"/>, when given, gets the usage of a stream that finished and returns bytes written just before [DONE] (a mesh receipt as an SSE comment).</remarks>
 internal sealed partial class GenerationStreamResult(
-    RunningGeneration generation, IStreamFormat format, bool includeUsage, string promptParam, InferenceService inference, Context.ChatAnswerCapture? capture = null) : IResult
+    RunningGeneration generation, IStreamFormat format, bool includeUsage, string promptParam, InferenceService inference,
+    Context.ChatAnswerCapture? capture = null, Func<Usage, ReadOnlyMemory<byte>>? trailer = null) : IResult
 {
     public async Task ExecuteAsync(HttpContext httpContext)
     {
@@ -61,6 +63,11 @@ internal sealed partial class GenerationStreamResult(
             if (includeUsage)
             {
                 await format.WriteUsageAsync(writer, Usage.Of(outcome.PromptTokens, outcome.CompletionTokens), cancellationToken);
+            }
+
+            if (trailer is not null)
+            {
+                await httpContext.Response.BodyWriter.WriteAsync(trailer(Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)), cancellationToken);
             }
 
             await writer.WriteDoneAsync(cancellationToken);

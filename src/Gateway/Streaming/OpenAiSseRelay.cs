@@ -24,6 +24,7 @@ public sealed class OpenAiSseRelay : Stream
     private readonly int _maxEventBytes;
     private readonly CancellationToken _requestAborted;
     private readonly Action<BackendError, Exception?>? _onBreak;
+    private readonly Action<string>? _onComment;
     private readonly ArrayBufferWriter<byte> _partial = new(4096);
     private readonly Queue<ReadOnlyMemory<byte>> _out = new();
     private readonly StringBuilder _text = new();
@@ -46,10 +47,12 @@ public sealed class OpenAiSseRelay : Stream
     /// <param name="maxEventBytes">Largest event; a larger one is malformed.</param>
     /// <param name="requestAborted">The client's token: the continuation runs under it.</param>
     /// <param name="onBreak">Called once when the stream switches to the continuation.</param>
+    /// <param name="onComment">Called with each SSE comment line (<c>: …</c>), which never reaches the client (a peer's receipt travels so).</param>
     public OpenAiSseRelay(
         Stream upstream, string backend, IStreamContinuation continuation, TimeProvider time, TimeSpan idleTimeout, int maxEventBytes,
-        CancellationToken requestAborted, Action<BackendError, Exception?>? onBreak = null)
+        CancellationToken requestAborted, Action<BackendError, Exception?>? onBreak = null, Action<string>? onComment = null)
     {
+        _onComment = onComment;
         _upstream = upstream;
         _backend = backend;
         _continuation = continuation;
@@ -66,6 +69,9 @@ public sealed class OpenAiSseRelay : Stream
 
     /// <summary>Whether the stream switched to the continuation.</summary>
     public bool Broke { get; private set; }
+
+    /// <summary>The assistant text received from the upstream so far (the answer: never log it).</summary>
+    public string UpstreamText => _text.ToString();
 
     /// <summary>Whether the upstream sent [DONE] itself.</summary>
     public bool CompletedByUpstream => _doneSeen && !Broke;
@@ -258,6 +264,10 @@ public sealed class OpenAiSseRelay : Stream
 
                 data.Append(line.AsSpan(line.Length > 5 && line[5] == ' ' ? 6 : 5));
                 hasData = true;
+            }
+            else if (line.StartsWith(':') && _onComment is not null)
+            {
+                _onComment(line);
             }
             else if (line.Length > 0 && !line.StartsWith(':') && !line.StartsWith("event:", StringComparison.Ordinal)
                 && !line.StartsWith("id:", StringComparison.Ordinal) && !line.StartsWith("retry:", StringComparison.Ordinal))

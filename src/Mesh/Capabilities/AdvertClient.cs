@@ -1,11 +1,9 @@
-using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using InferenceMesh.Mesh.Configuration;
 using InferenceMesh.Mesh.Identity;
+using InferenceMesh.Mesh.Transport;
 
 namespace InferenceMesh.Mesh.Capabilities;
 
@@ -25,13 +23,11 @@ public enum AdvertFetchError
 /// Fetches peers' adverts over mutual TLS: presents this node's certificate, and accepts the server only when
 /// its key hashes to the node id serf named (<see cref="PeerCertificateCheck"/>). One invoker per peer.
 /// </summary>
-public sealed class AdvertClient(MeshCertificates certificates, TimeProvider time) : IDisposable
+public sealed class AdvertClient(PeerConnections connections, TimeProvider time)
 {
-    private readonly ConcurrentDictionary<(NodeId, string), HttpMessageInvoker> _invokers = new();
-
     public async Task<(CapabilityAdvert? Advert, AdvertFetchError Error)> FetchAsync(NodeId expected, string httpsEndpoint, CancellationToken cancellationToken)
     {
-        var invoker = _invokers.GetOrAdd((expected, httpsEndpoint), key => CreateInvoker(key.Item1));
+        var invoker = connections.For(expected);
         using var timeout = new CancellationTokenSource(MeshDefaults.AdvertTimeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
@@ -62,7 +58,7 @@ public sealed class AdvertClient(MeshCertificates certificates, TimeProvider tim
         }
         catch (HttpRequestException ex) when (ex.HttpRequestError == HttpRequestError.SecureConnectionError)
         {
-            return (null, MismatchSeen(expected) ? AdvertFetchError.IdMismatch : AdvertFetchError.TlsFailed);
+            return (null, connections.TakeMismatch(expected) ? AdvertFetchError.IdMismatch : AdvertFetchError.TlsFailed);
         }
         catch (HttpRequestException)
         {
@@ -74,57 +70,6 @@ public sealed class AdvertClient(MeshCertificates certificates, TimeProvider tim
         }
     }
 
-    private readonly ConcurrentDictionary<NodeId, bool> _mismatches = new();
-
-    private bool MismatchSeen(NodeId expected) => _mismatches.TryRemove(expected, out var seen) && seen;
-
-    private HttpMessageInvoker CreateInvoker(NodeId expected)
-    {
-        var handler = new SocketsHttpHandler
-        {
-            UseProxy = false,
-            AllowAutoRedirect = false,
-            UseCookies = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            ConnectTimeout = MeshDefaults.AdvertTimeout,
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-            SslOptions = new SslClientAuthenticationOptions
-            {
-                TargetHost = "inference-mesh-peer",
-                LocalCertificateSelectionCallback = (_, _, _, _, _) => certificates.Current,
-                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-                {
-                    using var cert = certificate is null ? null : X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-                    var error = PeerCertificateCheck.Check(cert, time.GetUtcNow(), expected, out _);
-                    if (error == PeerCertificateError.IdMismatch)
-                    {
-                        _mismatches[expected] = true;
-                    }
-
-                    return error == PeerCertificateError.None;
-                },
-            },
-        };
-        return new HttpMessageInvoker(handler, disposeHandler: true);
-    }
-
     /// <summary>Drops a peer's connections (reaped or left).</summary>
-    public void Forget(NodeId id)
-    {
-        foreach (var key in _invokers.Keys.Where(k => k.Item1.Equals(id)))
-        {
-            if (_invokers.TryRemove(key, out var invoker))
-            {
-                invoker.Dispose();
-            }
-        }
-    }
-
-    public void Dispose()
-    {
-        foreach (var invoker in _invokers.Values)
-        {
-            invoker.Dispose();
-        }
-    }
+    public void Forget(NodeId id) => connections.Forget(id);
 }

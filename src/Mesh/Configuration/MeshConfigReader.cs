@@ -16,6 +16,7 @@ public static class MeshConfigReader
     [
         "listen", "gossip", "bootstrap", "trust", "admission", "dataDir", "keyFile", "gossipKey",
         "pricePerMillionTokens", "jurisdiction", "serf", "advertRefreshSeconds", "reapAfterSeconds",
+        "quota", "verifyShare", "verify_share",
     ];
 
     /// <summary>Null options and no errors when the file has no <c>mesh:</c> block (the mesh is off).</summary>
@@ -59,6 +60,8 @@ public static class MeshConfigReader
         string? dataDir = null, keyFile = null, gossipKey = null, jurisdiction = null, serf = null;
         decimal price = 0;
         TimeSpan? refresh = null, reap = null;
+        var quota = new Serving.PeerQuota();
+        var verifyShare = MeshDefaults.VerifyShare;
         var baseDir = Path.GetDirectoryName(Path.GetFullPath(configPath))!;
 
         foreach (var (keyNode, value) in mesh.Children)
@@ -144,6 +147,26 @@ public static class MeshConfigReader
                 case "reapAfterSeconds":
                     reap = ParseSeconds(scalar, Where(value), key, 1, errors);
                     break;
+                case "quota":
+                    if (value is not YamlMappingNode quotaMap)
+                    {
+                        errors.Add($"{Where(value)}: mesh.quota must be a mapping {{concurrent, tokensPerMinute}}");
+                        break;
+                    }
+
+                    foreach (var (qk, qv) in quotaMap.Children)
+                    {
+                        quota = ReadQuotaField(quota, (qk as YamlScalarNode)?.Value, qv, "mesh.quota", Where, errors);
+                    }
+
+                    break;
+                case "verifyShare" or "verify_share":
+                    if (!double.TryParse(scalar, NumberStyles.Float, CultureInfo.InvariantCulture, out verifyShare) || verifyShare is < 0 or > 1)
+                    {
+                        errors.Add($"{Where(value)}: mesh.{key} must be a number from 0 to 1");
+                    }
+
+                    break;
             }
         }
 
@@ -172,6 +195,8 @@ public static class MeshConfigReader
             SerfExecutable = serf ?? MeshDefaults.SerfExecutable,
             AdvertRefreshInterval = refresh ?? MeshDefaults.AdvertRefreshInterval,
             ReapAfter = reap ?? MeshDefaults.ReapAfter,
+            Quota = quota,
+            VerifyShare = verifyShare,
         };
         return (options, []);
 
@@ -199,13 +224,17 @@ public static class MeshConfigReader
             }
 
             string? idText = null, levelText = null;
+            Serving.PeerQuota? quota = null;
             foreach (var (k, v) in map.Children)
             {
                 switch ((k as YamlScalarNode)?.Value)
                 {
                     case "id": idText = (v as YamlScalarNode)?.Value; break;
                     case "level": levelText = (v as YamlScalarNode)?.Value; break;
-                    default: errors.Add($"{where(k)}: unknown key in a mesh.trust entry (id, level)"); break;
+                    case var field and ("concurrent" or "tokensPerMinute"):
+                        quota = ReadQuotaField(quota ?? new Serving.PeerQuota(), field, v, "mesh.trust", where, errors);
+                        break;
+                    default: errors.Add($"{where(k)}: unknown key in a mesh.trust entry (id, level, concurrent, tokensPerMinute)"); break;
                 }
             }
 
@@ -228,8 +257,26 @@ public static class MeshConfigReader
                 continue;
             }
 
-            trust.Add(new TrustEntry(id, level.Value));
+            trust.Add(new TrustEntry(id, level.Value) { Quota = quota });
         }
+    }
+
+    private static Serving.PeerQuota ReadQuotaField(Serving.PeerQuota quota, string? field, YamlNode value, string what, Func<YamlNode, string> where, List<string> errors)
+    {
+        var text = (value as YamlScalarNode)?.Value;
+        if (field is not ("concurrent" or "tokensPerMinute"))
+        {
+            errors.Add($"{where(value)}: unknown key '{field}' in {what} (concurrent, tokensPerMinute)");
+            return quota;
+        }
+
+        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n < 1)
+        {
+            errors.Add($"{where(value)}: {what}.{field} must be a whole number >= 1 (got '{text}')");
+            return quota;
+        }
+
+        return field == "concurrent" ? quota with { Concurrent = n } : quota with { TokensPerMinute = n };
     }
 
     private static IPEndPoint? ParseEndPoint(string? text, string where, string name, List<string> errors)

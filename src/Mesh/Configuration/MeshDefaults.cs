@@ -30,6 +30,18 @@ public static class MeshDefaults
     public static readonly TimeSpan RestartBackoffMax = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan RpcReadyTimeout = TimeSpan.FromSeconds(15);
 
+    /// <summary>Requests of one peer served at the same time (<c>mesh.quota.concurrent</c>).</summary>
+    public const int QuotaConcurrent = 4;
+
+    /// <summary>Tokens (prompt + completion) served to one peer per minute (<c>mesh.quota.tokensPerMinute</c>).</summary>
+    public const int QuotaTokensPerMinute = 100_000;
+
+    /// <summary>Share of greedy requests answered by a peer that are run again locally and compared (<c>mesh.verifyShare</c>).</summary>
+    public const double VerifyShare = 0.05;
+
+    /// <summary>Largest chat body a peer may send to the mesh listener.</summary>
+    public const long MaxPeerRequestBytes = 4 * 1024 * 1024;
+
     /// <summary>serf's <c>reconnect_timeout</c>: a failed member is reaped (removed) after this. Serf's default is 24 h.</summary>
     public static readonly TimeSpan ReapAfter = TimeSpan.FromHours(24);
 }

@@ -51,6 +51,12 @@ public sealed record MeshOptions
     /// <summary>Leave the mesh gracefully on shutdown (peers see "left"); false kills the agent (peers see "failed"). The default value is true.</summary>
     public bool LeaveOnShutdown { get; init; } = true;
 
+    /// <summary>Default per-peer quota (<c>mesh.quota: {concurrent, tokensPerMinute}</c>); a trust entry may set its own. The default value is 4 concurrent, 100000 tokens per minute.</summary>
+    public Serving.PeerQuota Quota { get; init; } = new();
+
+    /// <summary>Share 0..1 of greedy (temperature 0) requests answered by a peer that also run locally and are compared (<c>mesh.verifyShare</c>). The default value is 0.05.</summary>
+    public double VerifyShare { get; init; } = MeshDefaults.VerifyShare;
+
     public string ResolvedKeyFile => KeyFile ?? Path.Combine(DataDirectory, MeshDefaults.KeyFileName);
 
     public string StateFile => Path.Combine(DataDirectory, MeshDefaults.StateFileName);

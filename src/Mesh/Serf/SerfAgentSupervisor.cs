@@ -124,14 +124,7 @@ public sealed partial class SerfAgentSupervisor : IAsyncDisposable
         var spec = _spec!;
         var configFile = Path.Combine(_options.SerfDirectory, "agent.json");
         WriteConfig(configFile, spec);
-        var start = new ProcessStartInfo(_options.SerfExecutable)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add("agent");
-        start.ArgumentList.Add("-config-file=" + configFile);
+        var start = DieWithParent(Environment.ProcessId, _options.SerfExecutable, ["agent", "-config-file=" + configFile]);
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) Log.AgentOutput(_logger, line); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) Log.AgentOutput(_logger, line); };
@@ -155,6 +148,46 @@ public sealed partial class SerfAgentSupervisor : IAsyncDisposable
         Starts++;
         Log.AgentStarted(_logger, process.Id, spec.Bind.ToString(), RpcEndpoint.ToString());
         return process;
+    }
+
+    /// <summary>
+    /// The agent must not outlive the gateway, even when the gateway is killed (SIGKILL: no shutdown code runs).
+    /// PR_SET_PDEATHSIG would fire when the parent <em>thread</em> exits, and .NET starts processes from pool threads
+    /// that come and go; so a tiny <c>/bin/sh</c> launcher starts a watcher in the background (its output to /dev/null,
+    /// so it holds none of our pipes) and then <c>exec</c>s the agent, which keeps the launcher's pid: the watcher checks
+    /// every second that the gateway (<paramref name="parentPid"/>) and the agent are alive, and kills the agent when
+    /// the gateway is gone. On Windows the agent is started directly.
+    /// </summary>
+    internal static ProcessStartInfo DieWithParent(int parentPid, string executable, IReadOnlyList<string> arguments)
+    {
+        ProcessStartInfo start;
+        if (OperatingSystem.IsWindows())
+        {
+            start = new ProcessStartInfo(executable);
+        }
+        else
+        {
+            start = new ProcessStartInfo("/bin/sh");
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add(
+                // alive: a /proc entry that is not a zombie (an unreaped dead gateway still answers kill -0); kill -0 without /proc.
+                "p=$1; shift; alive() { if [ -r /proc/$p/status ]; then ! grep -q '^State:[[:space:]]*Z' /proc/$p/status; " +
+                "else [ ! -d /proc/self ] && kill -0 \"$p\" 2>/dev/null; fi; }; " +
+                "( while alive && kill -0 $$ 2>/dev/null; do sleep 1; done; kill -KILL $$ 2>/dev/null ) >/dev/null 2>&1 </dev/null & exec \"$@\"");
+            start.ArgumentList.Add("inference-mesh-launcher");
+            start.ArgumentList.Add(parentPid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            start.ArgumentList.Add(executable);
+        }
+
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.UseShellExecute = false;
+        return start;
     }
 
     private void WriteConfig(string path, SerfAgentSpec spec)

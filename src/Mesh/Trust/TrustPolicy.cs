@@ -29,7 +29,11 @@ public enum MeshAdmission
 }
 
 /// <summary>One entry of the trust list.</summary>
-public sealed record TrustEntry(NodeId Id, TrustLevel Level);
+public sealed record TrustEntry(NodeId Id, TrustLevel Level)
+{
+    /// <summary>This peer's own quota when the entry sets <c>concurrent</c> or <c>tokensPerMinute</c>; null uses <c>mesh.quota</c>.</summary>
+    public Serving.PeerQuota? Quota { get; init; }
+}
 
 /// <summary>Resolves a node id to its trust level, or refuses it. Immutable and thread-safe.</summary>
 public sealed class TrustPolicy

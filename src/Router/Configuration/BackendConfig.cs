@@ -45,6 +45,12 @@ public sealed record BackendConfig
     /// <summary>For peers: whether this node trusts it (policies can require trusted peers). The default value is false.</summary>
     public bool Trusted { get; init; }
 
+    /// <summary>For mesh peers (not config): the trust level this node gives it. The default value is null.</summary>
+    public Routing.PeerTrust? PeerTrust { get; init; }
+
+    /// <summary>For mesh peers (not config): the node id whose certificate must answer. The default value is null.</summary>
+    public string? PeerNodeId { get; init; }
+
     /// <summary>Model names offered; "*" offers any name. Ignored for local (the local model directory decides). The default value is ["*"].</summary>
     public IReadOnlyList<string> Models { get; init; } = [RouterDefaults.Wildcard];
 

@@ -40,6 +40,15 @@ public static class RouterDefaults
     public const double PeerLatencyMs = 1500;
     public const bool PeerRetainsData = true;
 
+    /// <summary>A mesh peer below this reputation is left out of plans (<c>LowReputation</c>).</summary>
+    public const double PeerMinReputation = 0.3;
+
+    /// <summary>Model-match term of a peer matched by name only (a named digest that matches scores 1).</summary>
+    public const double PeerNameOnlyMatch = 0.9;
+
+    /// <summary>An alias entry under this key applies to every mesh peer.</summary>
+    public const string PeersAliasKey = "peers";
+
     // Policy defaults (used when a policy file leaves a key out).
     public const double WeightQuality = 0.5;
     public const double WeightCost = 0.15;

@@ -1,5 +1,6 @@
 using InferenceMesh.Classifier;
 using InferenceMesh.Router.Configuration;
+using InferenceMesh.Router.Routing;
 using YamlDotNet.RepresentationModel;
 
 namespace InferenceMesh.Router.Policies;
@@ -204,13 +205,7 @@ public static class PolicyLoader
 
                     break;
                 case "peers":
-                    switch (reader.String(value, $"{what}.peers"))
-                    {
-                        case "trusted": rule = rule with { TrustedPeersOnly = true }; break;
-                        case "any": rule = rule with { TrustedPeersOnly = false }; break;
-                        case var other: reader.Error(value, $"{what}.peers must be 'trusted' or 'any' (got '{other}')"); break;
-                    }
-
+                    rule = rule with { Peers = ReadPeers(reader, value, $"{what}.peers") };
                     break;
             }
         }
@@ -221,6 +216,33 @@ public static class PolicyLoader
         }
 
         return rule;
+    }
+
+    /// <summary><c>trusted</c> (= [trusted]), <c>any</c> (= [trusted, community, open]) or a list of those levels.</summary>
+    private static HashSet<PeerTrust> ReadPeers(YamlReader reader, YamlNode value, string what)
+    {
+        var levels = new HashSet<PeerTrust>();
+        IReadOnlyList<string>? names = value is YamlScalarNode scalar
+            ? scalar.Value switch
+            {
+                "any" => ["trusted", "community", "open"],
+                _ => [scalar.Value ?? string.Empty],
+            }
+            : reader.StringList(value, what);
+        foreach (var name in names ?? [])
+        {
+            switch (name)
+            {
+                case "trusted": levels.Add(PeerTrust.Trusted); break;
+                case "community": levels.Add(PeerTrust.Community); break;
+                case "open": levels.Add(PeerTrust.Open); break;
+                default:
+                    reader.Error(value, $"{what} must be 'trusted', 'any' or a list of trusted, community, open (got '{name}')");
+                    break;
+            }
+        }
+
+        return levels;
     }
 
     private static PrivacyLevel? ReadLevel(YamlReader reader, YamlNode node, string what)

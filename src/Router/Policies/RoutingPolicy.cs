@@ -1,5 +1,6 @@
 using InferenceMesh.Classifier;
 using InferenceMesh.Router.Configuration;
+using InferenceMesh.Router.Routing;
 
 namespace InferenceMesh.Router.Policies;
 
@@ -84,8 +85,11 @@ public sealed record PrivacyRule
     /// <summary>Whether a cloud or peer that retains data may receive it. The default value is false.</summary>
     public bool AllowRetention { get; init; }
 
-    /// <summary>Whether only peers marked trusted may receive it. The default value is true.</summary>
-    public bool TrustedPeersOnly { get; init; } = true;
+    /// <summary>Peer trust levels that may receive it (policy <c>peers</c>: <c>trusted</c>, <c>any</c> or a list of trusted, community, open). The default value is [trusted].</summary>
+    public IReadOnlySet<PeerTrust> Peers { get; init; } = new HashSet<PeerTrust> { PeerTrust.Trusted };
+
+    /// <summary>Whether only trusted peers may receive it.</summary>
+    public bool TrustedPeersOnly => !Peers.Contains(PeerTrust.Community) && !Peers.Contains(PeerTrust.Open);
 
     public static PrivacyRule LocalOnly { get; } = new();
 }

@@ -88,6 +88,11 @@ public static class RoutingSnapshotLoader
         foreach (var o in policy.BackendOverrides)
         {
             var index = backends.FindIndex(b => string.Equals(b.Name, o.Backend, StringComparison.OrdinalIgnoreCase));
+            if (index < 0 && o.Backend.StartsWith("peer-", StringComparison.OrdinalIgnoreCase))
+            {
+                continue; // a mesh peer's name (peer-<first two groups of its id>): applied when it is a candidate
+            }
+
             if (index < 0)
             {
                 warnings.Add(new ConfigError(policyFile, o.Line, 1, $"backends: '{o.Backend}' is not a configured backend; its metadata is ignored"));
@@ -99,7 +104,7 @@ public static class RoutingSnapshotLoader
 
         foreach (var (model, targets) in policy.Aliases)
         {
-            foreach (var backend in targets.Keys.Where(name => !backends.Any(b => string.Equals(b.Name, name, StringComparison.OrdinalIgnoreCase))))
+            foreach (var backend in targets.Keys.Where(name => !IsPeerName(name) && !backends.Any(b => string.Equals(b.Name, name, StringComparison.OrdinalIgnoreCase))))
             {
                 warnings.Add(new ConfigError(policyFile, 0, 0, $"alias '{model}' names backend '{backend}', which is not configured"));
             }
@@ -116,6 +121,9 @@ public static class RoutingSnapshotLoader
             LoadedAt = now,
         };
     }
+
+    private static bool IsPeerName(string name) =>
+        name.StartsWith("peer-", StringComparison.OrdinalIgnoreCase) || string.Equals(name, RouterDefaults.PeersAliasKey, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>null path = the built-in default (the policies folder has no default.yaml).</summary>
     internal static (string? Path, ConfigError? Error) ResolvePolicyPath(RoutingConfig config, string policiesDirectory)

@@ -14,11 +14,12 @@ internal sealed partial class BackendRouter(
     IBackendHealth health,
     ILocalModelDirectory localModels,
     IApiKeyResolver keys,
+    IPeerCandidateSource peers,
     ILogger<BackendRouter> logger) : IRouter
 {
     public RoutePlan Route(RouteRequest request)
     {
-        var plan = Plan(config.Current, health, localModels, keys, request);
+        var plan = Plan(config.Current, health, localModels, keys, request, peers.Current);
         if (plan.IsEmpty)
         {
             Log.EmptyPlan(logger, plan.Privacy.Level, plan.RequestedModel, plan.Exclusions.Count);
@@ -32,7 +33,9 @@ internal sealed partial class BackendRouter(
     }
 
     /// <summary>The routing decision as a pure function of its inputs (also used by config check).</summary>
-    internal static RoutePlan Plan(RoutingSnapshot snapshot, IBackendHealth health, ILocalModelDirectory localModels, IApiKeyResolver keys, RouteRequest request)
+    internal static RoutePlan Plan(
+        RoutingSnapshot snapshot, IBackendHealth health, ILocalModelDirectory localModels, IApiKeyResolver keys, RouteRequest request,
+        IReadOnlyList<PeerCandidate>? peers = null)
     {
         var policy = snapshot.Policy;
         var privacy = PrivacyResolver.Resolve(request.Classification, request.CallerPrivacy, policy);
@@ -95,6 +98,14 @@ internal sealed partial class BackendRouter(
             candidates.Add(new RouteStep(backend.Name, backend.Kind, upstream.Model, breakdown.Weighted * breakdown.HealthFactor, breakdown, upstream.ViaAlias));
         }
 
+        foreach (var peer in peers ?? [])
+        {
+            if (PeerStep(peer, snapshot, health, rule, level, requested, isAuto, alias, exclusions) is { } peerStep)
+            {
+                candidates.Add(peerStep);
+            }
+        }
+
         // The local model ends the plan whenever it can serve: a remote is tried only if it beats it. Being half-open
         // never pushes a backend below local (that would stop real traffic from ever probing it): its floor score is
         // its weighted score; the half-open factor only ranks it among the remotes that stay.
@@ -143,7 +154,111 @@ internal sealed partial class BackendRouter(
 
     /// <summary>The score compared with the local model's: a half-open circuit's factor does not count there.</summary>
     private static double FloorScore(RouteStep step) =>
-        step.Breakdown.Health.Circuit == CircuitState.HalfOpen ? step.Breakdown.Weighted : step.Score;
+        step.Breakdown.Health.Circuit == CircuitState.HalfOpen ? step.Breakdown.Weighted * (step.Breakdown.Peer?.Factor ?? 1) : step.Score;
+
+    /// <summary>
+    /// A live mesh peer as a plan step: the same privacy, circuit and error-rate filters as a configured backend, plus
+    /// trust level, reputation and model match; scored like any backend, times load × reputation × model match.
+    /// </summary>
+    private static RouteStep? PeerStep(
+        PeerCandidate peer, RoutingSnapshot snapshot, IBackendHealth health, PrivacyRule rule, string level, string requested, bool isAuto,
+        IReadOnlyDictionary<string, string>? alias, List<RouteExclusion> exclusions)
+    {
+        var policy = snapshot.Policy;
+        var backend = peer.ToBackend();
+        if (policy.BackendOverrides.FirstOrDefault(o => string.Equals(o.Backend, backend.Name, StringComparison.OrdinalIgnoreCase)) is { } o)
+        {
+            backend = o.ApplyTo(backend);
+        }
+
+        if (PrivacyExclusion(backend, rule, level) is { } privacyExclusion)
+        {
+            exclusions.Add(privacyExclusion);
+            return null;
+        }
+
+        if (PeerModelMatch(peer, requested, isAuto, alias) is not { } match)
+        {
+            exclusions.Add(new(backend.Name, ExclusionCode.ModelNotOffered, isAuto
+                ? "model 'auto' is not sent to peers (name a model, or name@sha256:digest)"
+                : $"advertises neither '{requested}' nor an alias of it"));
+            return null;
+        }
+
+        if (peer.Reputation < RouterDefaults.PeerMinReputation)
+        {
+            exclusions.Add(new(backend.Name, ExclusionCode.LowReputation,
+                $"reputation {peer.Reputation:0.00} is below {RouterDefaults.PeerMinReputation:0.00} (failed verifications or invalid receipts)"));
+            return null;
+        }
+
+        var live = health.Get(backend.Name);
+        if (live.Circuit == CircuitState.Open)
+        {
+            exclusions.Add(new(backend.Name, ExclusionCode.CircuitOpen, "circuit open after recent failures"));
+            return null;
+        }
+
+        if (live.Circuit != CircuitState.HalfOpen && live.Samples >= policy.Health.MinSamples && live.ErrorRate >= policy.Health.ExcludeErrorRate)
+        {
+            exclusions.Add(new(backend.Name, ExclusionCode.ErrorRate,
+                $"error rate {live.ErrorRate:0.00} over {live.Samples} recent calls is at or above {policy.Health.ExcludeErrorRate:0.00}"));
+            return null;
+        }
+
+        var load = (peer.ActiveSequences + peer.QueuedSequences) / (double)Math.Max(peer.Slots, 1);
+        var loadFactor = 1 / (1 + load);
+        var terms = new PeerScore(load, loadFactor, peer.Reputation, match.Match, loadFactor * peer.Reputation * match.Match);
+        var breakdown = Score(backend, live, policy, isLocal: false) with { Peer = terms };
+        return new RouteStep(backend.Name, BackendKind.Peer, match.Model, breakdown.Weighted * breakdown.HealthFactor * terms.Factor, breakdown, match.ViaAlias)
+        {
+            Config = backend,
+        };
+    }
+
+    /// <summary>
+    /// Which advertised model serves <paramref name="requested"/>: <c>name@sha256:hex</c> or <c>sha256:hex</c> must match the
+    /// digest (term 1.0); a policy alias for this peer (or for <c>peers</c>) or a plain name matches by name (term
+    /// <see cref="RouterDefaults.PeerNameOnlyMatch"/>: a name says nothing about which file).
+    /// </summary>
+    internal static (string Model, bool ViaAlias, double Match)? PeerModelMatch(
+        PeerCandidate peer, string requested, bool isAuto, IReadOnlyDictionary<string, string>? alias)
+    {
+        if (isAuto)
+        {
+            return null;
+        }
+
+        string? name = requested;
+        string? digest = null;
+        var at = requested.IndexOf("@sha256:", StringComparison.OrdinalIgnoreCase);
+        if (at >= 0)
+        {
+            name = requested[..at];
+            digest = requested[(at + 8)..];
+        }
+        else if (requested.StartsWith("sha256:", StringComparison.OrdinalIgnoreCase))
+        {
+            name = null;
+            digest = requested[7..];
+        }
+
+        if (digest is not null)
+        {
+            var byDigest = peer.Models.FirstOrDefault(m => string.Equals(m.Digest, digest, StringComparison.OrdinalIgnoreCase)
+                && (name is null || string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase)));
+            return byDigest is null ? null : (byDigest.Name, false, 1.0);
+        }
+
+        if (alias is not null && (alias.TryGetValue(peer.Backend, out var target) || alias.TryGetValue(RouterDefaults.PeersAliasKey, out target))
+            && peer.Models.FirstOrDefault(m => string.Equals(m.Name, target, StringComparison.OrdinalIgnoreCase)) is { } aliased)
+        {
+            return (aliased.Name, true, RouterDefaults.PeerNameOnlyMatch);
+        }
+
+        var byName = peer.Models.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase));
+        return byName is null ? null : (byName.Name, false, RouterDefaults.PeerNameOnlyMatch);
+    }
 
     /// <summary>Higher score wins; ties go to the backend listed first in the config (local is listed first).</summary>
     private static bool Beats(double score, int index, double otherScore, int otherIndex) =>
@@ -163,9 +278,15 @@ internal sealed partial class BackendRouter(
             return null;
         }
 
-        if (backend.Class == BackendClass.Peer && rule.TrustedPeersOnly && !backend.Trusted)
+        if (backend.Class == BackendClass.Peer)
         {
-            return new(backend.Name, ExclusionCode.UntrustedPeer, $"{level} requests may go to trusted peers only");
+            var trust = backend.PeerTrust ?? (backend.Trusted ? PeerTrust.Trusted : PeerTrust.Community);
+            if (!rule.Peers.Contains(trust))
+            {
+                var allowed = string.Join(", ", rule.Peers.Order().Reverse().Select(t => t.ToString().ToLowerInvariant()));
+                return new(backend.Name, ExclusionCode.UntrustedPeer,
+                    $"{level} requests may go to [{allowed}] peers only; this peer is {trust.ToString().ToLowerInvariant()}");
+            }
         }
 
         if (backend.RetainsData && !rule.AllowRetention)

@@ -43,7 +43,11 @@ public sealed record RouteStep(
     string UpstreamModel,
     double Score,
     ScoreBreakdown Breakdown,
-    bool ViaAlias);
+    bool ViaAlias)
+{
+    /// <summary>The backend to call when it is not in the config (a live mesh peer); null for configured backends.</summary>
+    public BackendConfig? Config { get; init; }
+}
 
 /// <summary>The terms of a score. Each term is 0 to 1, higher is better.</summary>
 /// <param name="Quality">The backend's quality.</param>
@@ -64,7 +68,19 @@ public sealed record ScoreBreakdown(
     double HealthFactor,
     double LatencyMs,
     bool LatencyMeasured,
-    BackendHealthSnapshot Health);
+    BackendHealthSnapshot Health)
+{
+    /// <summary>Mesh peers only: load, reputation and model match, multiplied into the score.</summary>
+    public PeerScore? Peer { get; init; }
+}
+
+/// <summary>The extra score terms of a mesh peer: score = weighted × health × <see cref="Factor"/>.</summary>
+/// <param name="Load">(active + queued sequences) / slots, from its advert.</param>
+/// <param name="LoadFactor">1 / (1 + load): 1 idle, 0.5 with every slot busy.</param>
+/// <param name="Reputation">0 to 1, from verification and receipts.</param>
+/// <param name="ModelMatch">1 when the digest was named and matched; 0.9 by name only.</param>
+/// <param name="Factor">LoadFactor × Reputation × ModelMatch.</param>
+public sealed record PeerScore(double Load, double LoadFactor, double Reputation, double ModelMatch, double Factor);
 
 /// <summary>Why a backend is not in the plan.</summary>
 public enum ExclusionCode
@@ -95,6 +111,9 @@ public enum ExclusionCode
 
     /// <summary>It scored below the local model, which ends the plan.</summary>
     BelowLocal,
+
+    /// <summary>A mesh peer whose reputation fell below the floor (failed verifications, invalid receipts).</summary>
+    LowReputation,
 
     /// <summary>Its config names an API key (apiKeyEnv or apiKeyFile) that is missing, empty or unreadable.</summary>
     MissingApiKey,

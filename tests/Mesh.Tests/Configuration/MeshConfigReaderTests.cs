@@ -61,4 +61,41 @@ public sealed class MeshConfigReaderTests
         Assert.Contains(errors, e => e.Contains(":4:", StringComparison.Ordinal) && e.Contains("56 characters", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("unknown key 'mesh.colour'", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Quota_and_verify_share_have_defaults_and_can_be_set_per_peer()
+    {
+        var (defaults, _) = MeshConfigReader.Read(Write("mesh:\n  listen: 127.0.0.2:7443\n"));
+        Assert.Equal(new InferenceMesh.Mesh.Serving.PeerQuota(4, 100_000), defaults!.Quota);
+        Assert.Equal(0.05, defaults.VerifyShare);
+
+        var id = NodeId.FromHash(SHA256.HashData("y"u8));
+        var (options, errors) = MeshConfigReader.Read(Write($"""
+            mesh:
+              listen: 127.0.0.2:7443
+              verifyShare: 1
+              quota: {"{"} concurrent: 2, tokensPerMinute: 500 {"}"}
+              trust:
+                - {"{"} id: {id}, level: community, tokensPerMinute: 10 {"}"}
+            """));
+        Assert.Empty(errors);
+        Assert.Equal(1.0, options!.VerifyShare);
+        Assert.Equal(new InferenceMesh.Mesh.Serving.PeerQuota(2, 500), options.Quota);
+        Assert.Equal(new InferenceMesh.Mesh.Serving.PeerQuota(4, 10), Assert.Single(options.Trust).Quota);
+    }
+
+    [Theory]
+    [InlineData("  verifyShare: 1.5\n", ":2:", "mesh.verifyShare must be a number from 0 to 1")]
+    [InlineData("  quota: { concurrent: 0 }\n", ":2:", "mesh.quota.concurrent must be a whole number >= 1 (got '0')")]
+    [InlineData("  quota: { speed: 3 }\n", ":2:", "unknown key 'speed' in mesh.quota")]
+    [InlineData("  quota: 5\n", ":2:", "mesh.quota must be a mapping")]
+    public void Bad_quota_or_share_names_line_and_reason(string line, string where, string reason)
+    {
+        var path = Write("mesh:\n" + line + "  listen: 127.0.0.2:7443\n");
+        var (options, errors) = MeshConfigReader.Read(path);
+        Assert.Null(options);
+        var error = Assert.Single(errors);
+        Assert.StartsWith(path + where, error, StringComparison.Ordinal);
+        Assert.Contains(reason, error, StringComparison.Ordinal);
+    }
 }

@@ -18,6 +18,7 @@ namespace InferenceMesh.Mesh.Tests.Functional;
 /// Three real gateway hosts (GatewayApp.Build, real Kestrel) on 127.0.0.2, .3 and .4, each with its own real
 /// serf agent, forming a mesh from one bootstrap address. Node 3 serves a model the others do not.
 /// </summary>
+[Collection("real mesh")]
 public sealed class ThreeNodeMeshTests
 {
     private sealed class Node : IAsyncDisposable
@@ -118,7 +119,7 @@ public sealed class ThreeNodeMeshTests
             foreach (var node in nodes)
             {
                 var isThird = node.Name == "n3";
-                node.App = GatewayApp.Build(["--models", node.ModelsDir, "--host", ips[nodes.IndexOf(node)], "--port", "0", "--threads", "1", "--config", node.ConfigPath], builder =>
+                node.App = GatewayApp.Build(["--models", node.ModelsDir, "--host", ips[nodes.IndexOf(node)], "--port", "0", "--threads", "1", "--config", node.ConfigPath, "--data", Path.Combine(Path.GetDirectoryName(node.ConfigPath)!, "context")], builder =>
                 {
                     builder.Logging.ClearProviders();
                     if (isThird)

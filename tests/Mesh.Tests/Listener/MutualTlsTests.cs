@@ -3,6 +3,7 @@ using InferenceMesh.Mesh.Capabilities;
 using InferenceMesh.Mesh.Configuration;
 using InferenceMesh.Mesh.Identity;
 using InferenceMesh.Mesh.Listener;
+using InferenceMesh.Mesh.Transport;
 using InferenceMesh.Mesh.Trust;
 using InferenceMesh.Tests;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -55,8 +56,9 @@ public sealed class MutualTlsTests
         await using var listener = await StartListenerAsync(server, new TrustPolicy(MeshAdmission.Listed, [new TrustEntry(listed.Identity.Id, TrustLevel.Community)]), digests);
         var endpoint = listener.BoundEndpoint!.ToString();
 
-        using (var client = new AdvertClient(listed.Certificates, TimeProvider.System))
+        using (var connections = new PeerConnections(listed.Certificates, TimeProvider.System))
         {
+            var client = new AdvertClient(connections, TimeProvider.System);
             var (advert, error) = await client.FetchAsync(server.Identity.Id, endpoint, CancellationToken.None);
             Assert.Equal(AdvertFetchError.None, error);
             Assert.Equal(server.Identity.Id.ToString(), advert!.NodeId);
@@ -75,8 +77,9 @@ public sealed class MutualTlsTests
         }
 
         // A valid self-signed certificate whose id is not listed: the server refuses the handshake.
-        using (var client = new AdvertClient(stranger.Certificates, TimeProvider.System))
+        using (var connections = new PeerConnections(stranger.Certificates, TimeProvider.System))
         {
+            var client = new AdvertClient(connections, TimeProvider.System);
             var (advert, error) = await client.FetchAsync(server.Identity.Id, endpoint, CancellationToken.None);
             Assert.Null(advert);
             Assert.Equal(AdvertFetchError.TlsFailed, error);
@@ -94,7 +97,8 @@ public sealed class MutualTlsTests
         var trust = new TrustPolicy(MeshAdmission.Open, []);
         Assert.Equal(TrustLevel.Open, trust.Resolve(stranger.Identity.Id));
         await using var listener = await StartListenerAsync(server, trust, new ModelDigestCache());
-        using var client = new AdvertClient(stranger.Certificates, TimeProvider.System);
+        using var connections = new PeerConnections(stranger.Certificates, TimeProvider.System);
+        var client = new AdvertClient(connections, TimeProvider.System);
         var (_, error) = await client.FetchAsync(server.Identity.Id, listener.BoundEndpoint!.ToString(), CancellationToken.None);
         Assert.Equal(AdvertFetchError.None, error);
         await listener.StopAsync(CancellationToken.None);

@@ -104,6 +104,8 @@ public sealed class PolicyLoaderTests : IDisposable
     [InlineData("name: a\nname: b\n", 2, "")]
     [InlineData("health:\n  minSamples: 0\n", 2, "health.minSamples must be from 1 to 100000 (got 0)")]
     [InlineData("- just\n- a list\n", 1, "the policy must be a mapping")]
+    [InlineData("levels:\n  public:\n    allow: [local, peer]\n    peers: friends\n", 4, "levels.public.peers must be 'trusted', 'any' or a list of trusted, community, open (got 'friends')")]
+    [InlineData("levels:\n  internal:\n    allow: [peer]\n    peers: [trusted, strangers]\n", 4, "(got 'strangers')")]
     public void Bad_policy_names_file_line_and_reason(string yaml, int line, string reason)
     {
         var path = _env.WritePolicy(yaml, "bad");

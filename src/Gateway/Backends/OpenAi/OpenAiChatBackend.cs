@@ -14,7 +14,11 @@ internal sealed class OpenAiChatBackend(IHttpForwarder forwarder, BackendTranspo
 {
     public BackendKind Kind => BackendKind.OpenAi;
 
-    public async Task<BackendAttempt> SendAsync(BackendCall call, CancellationToken cancellationToken)
+    public Task<BackendAttempt> SendAsync(BackendCall call, CancellationToken cancellationToken) =>
+        ForwardAsync(call, RewriteBody(call), transport.Invoker, null, cancellationToken);
+
+    /// <summary>Forwards <paramref name="body"/> through <paramref name="invoker"/> (a mesh peer brings its own mTLS one, and hooks).</summary>
+    internal async Task<BackendAttempt> ForwardAsync(BackendCall call, byte[] body, HttpMessageInvoker invoker, ForwardHooks? hooks, CancellationToken cancellationToken)
     {
         var http = call.Http;
         if (http.Response.HasStarted)
@@ -22,7 +26,6 @@ internal sealed class OpenAiChatBackend(IHttpForwarder forwarder, BackendTranspo
             throw new InvalidOperationException("A backend was called after the response started.");
         }
 
-        var body = RewriteBody(call);
         // The executor hands each attempt a clean response; each attempt gets a fresh copy of the (rewritten) body.
         http.Features.Set<IForwarderErrorFeature>(null);
         http.Request.Body = new MemoryStream(body, writable: false);
@@ -30,9 +33,9 @@ internal sealed class OpenAiChatBackend(IHttpForwarder forwarder, BackendTranspo
         http.Request.ContentType = "application/json";
 
         var state = new OpenAiAttemptState();
-        var transformer = new OpenAiForwardTransformer(call, body.Length, state, options, time);
+        var transformer = new OpenAiForwardTransformer(call, body.Length, state, options, time, hooks);
         var baseUrl = call.Backend.BaseUrl?.ToString() ?? throw new InvalidOperationException($"Backend '{call.Backend.Name}' has no baseUrl.");
-        var forwarderError = await forwarder.SendAsync(http, baseUrl, transport.Invoker, transport.RequestConfig, transformer, cancellationToken);
+        var forwarderError = await forwarder.SendAsync(http, baseUrl, invoker, transport.RequestConfig, transformer, cancellationToken);
 
         if (state.Committed)
         {
@@ -102,7 +105,7 @@ internal sealed class OpenAiChatBackend(IHttpForwarder forwarder, BackendTranspo
     };
 
     /// <summary>The client's JSON with <c>model</c> set to the upstream's model; every other field is kept as sent.</summary>
-    private static byte[] RewriteBody(BackendCall call)
+    internal static byte[] RewriteBody(BackendCall call)
     {
         var body = call.Body.DeepClone().AsObject();
         body["model"] = call.UpstreamModel;

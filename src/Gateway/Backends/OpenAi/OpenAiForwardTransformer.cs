@@ -15,7 +15,7 @@ namespace InferenceMesh.Gateway.Backends.OpenAi;
 /// One instance per attempt.
 /// </summary>
 internal sealed class OpenAiForwardTransformer(
-    BackendCall call, int bodyLength, OpenAiAttemptState state, BackendOptions options, TimeProvider time) : HttpTransformer
+    BackendCall call, int bodyLength, OpenAiAttemptState state, BackendOptions options, TimeProvider time, ForwardHooks? hooks = null) : HttpTransformer
 {
     private static readonly MediaTypeHeaderValue JsonType = new("application/json");
 
@@ -36,6 +36,7 @@ internal sealed class OpenAiForwardTransformer(
             content.Headers.ContentLength = bodyLength;
         }
 
+        hooks?.Request?.Invoke(proxyRequest);
         state.SentAt = time.GetTimestamp();
         return ValueTask.CompletedTask;
     }
@@ -68,7 +69,7 @@ internal sealed class OpenAiForwardTransformer(
                 var upstream = await proxyResponse.Content.ReadAsStreamAsync(cancellationToken);
                 var relay = new OpenAiSseRelay(
                     upstream, call.Backend.Name, call.Continuation, time, options.StreamIdleTimeout, options.MaxEventBytes,
-                    httpContext.RequestAborted, (error, exception) => state.StreamBroken(error, exception));
+                    httpContext.RequestAborted, (error, exception) => state.StreamBroken(error, exception), hooks?.SseComment);
                 var first = await relay.ReadFirstEventAsync(cancellationToken);
                 if (first != BackendError.None)
                 {
@@ -80,6 +81,7 @@ internal sealed class OpenAiForwardTransformer(
                 state.FirstByte(time);
                 call.OnFirstByte();
                 state.Relay = relay;
+                hooks?.Relay?.Invoke(relay);
                 var content = new OpenAiSseRelayContent(relay);
                 content.Headers.ContentType = new MediaTypeHeaderValue("text/event-stream") { CharSet = "utf-8" };
                 proxyResponse.Content = content;
@@ -107,6 +109,7 @@ internal sealed class OpenAiForwardTransformer(
                     return false;
                 }
 
+                hooks?.Body?.Invoke(body);
                 var content = new ByteArrayContent(body);
                 content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
                 proxyResponse.Content = content;
@@ -125,6 +128,7 @@ internal sealed class OpenAiForwardTransformer(
             return false;
         }
 
+        hooks?.Response?.Invoke(proxyResponse);
         await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
         var headers = httpContext.Response.Headers;
         headers.Remove("Set-Cookie");
@@ -198,6 +202,28 @@ internal sealed class OpenAiForwardTransformer(
             return false;
         }
     }
+}
+
+/// <summary>
+/// What a forwarding backend other than plain OpenAI adds to an attempt (a mesh peer: its headers, its receipt, the
+/// answer text for verification). Each hook runs on the attempt's own flow; none may write to the client.
+/// </summary>
+internal sealed class ForwardHooks
+{
+    /// <summary>Adds headers to the upstream request.</summary>
+    public Action<HttpRequestMessage>? Request { get; init; }
+
+    /// <summary>Sees a good answer's response headers, just before it is committed to the client.</summary>
+    public Action<HttpResponseMessage>? Response { get; init; }
+
+    /// <summary>Each SSE comment line of a stream (dropped on the way to the client).</summary>
+    public Action<string>? SseComment { get; init; }
+
+    /// <summary>A non-streamed answer's body, once checked.</summary>
+    public Action<byte[]>? Body { get; init; }
+
+    /// <summary>A stream's relay, once its first event checked out.</summary>
+    public Action<OpenAiSseRelay>? Relay { get; init; }
 }
 
 /// <summary>What one forwarding attempt found out (written by the transformer and the relay, read by the backend).</summary>

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using InferenceMesh.Router.Configuration;
 using InferenceMesh.Router.Health;
 using InferenceMesh.Router.Policies;
+using InferenceMesh.Router.Routing;
 using Polly;
 using Polly.CircuitBreaker;
 using Polly.Retry;
@@ -23,6 +24,7 @@ internal sealed partial class BackendPipelines(
     IApiKeyResolver keys,
     IRoutingConfigProvider config,
     IEnumerable<IChatBackend> backends,
+    IPeerCandidateSource peers,
     TimeProvider time,
     ILogger<BackendPipelines> logger) : IDisposable
 {
@@ -162,7 +164,8 @@ internal sealed partial class BackendPipelines(
 
         try
         {
-            var backend = config.Current.Backends.FirstOrDefault(b => string.Equals(b.Name, name, StringComparison.OrdinalIgnoreCase));
+            var backend = config.Current.Backends.FirstOrDefault(b => string.Equals(b.Name, name, StringComparison.OrdinalIgnoreCase))
+                ?? peers.Find(name)?.ToBackend();
             var implementation = backend is null ? null : backends.FirstOrDefault(b => b.Kind == backend.Kind);
             if (backend is null || implementation is null)
             {

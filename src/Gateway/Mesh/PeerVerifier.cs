@@ -1,0 +1,199 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using InferenceMesh.Classifier;
+using InferenceMesh.Gateway.Backends.Peer;
+using InferenceMesh.Gateway.Inference;
+using InferenceMesh.Gateway.OpenAi;
+using InferenceMesh.Mesh.Capabilities;
+using InferenceMesh.Mesh.Configuration;
+using InferenceMesh.Mesh.Identity;
+using InferenceMesh.Mesh.Receipts;
+using InferenceMesh.Mesh.Reputation;
+using InferenceMesh.Mesh.Serving;
+using InferenceMesh.Mesh.Transport;
+using InferenceMesh.Router.Configuration;
+using InferenceMesh.Router.Routing;
+
+namespace InferenceMesh.Gateway.Mesh;
+
+/// <summary>
+/// Redundant execution to catch a lying peer. For a share (<c>mesh.verifyShare</c>) of the greedy (temperature 0)
+/// requests a peer answered, the same body runs again on this node's own model with the digest the peer advertised
+/// for the model it ran, in the background after the client got its answer; the texts must be equal (greedy decoding
+/// of the same file with the same settings is deterministic). A mismatch halves the peer's reputation
+/// (<see cref="PeerReputation"/>); a match moves it back towards 1. When this node has no model with that digest, the
+/// request goes (not streamed) to a second peer that advertises the digest and that the policy allows for the request's
+/// level (the router decides, with model <c>sha256:digest</c>); its receipt is checked like any other. Two peers that
+/// disagree both lose (r × 0.5): nothing tells which one lied. Without a local model or a second peer the request is
+/// not verified (counted in <see cref="Unverifiable"/>). The texts are compared, never logged.
+/// </summary>
+internal sealed partial class PeerVerifier(
+    MeshOptions options,
+    InferenceService inference,
+    LocalAdvertBuilder adverts,
+    PeerReputation reputation,
+    InferenceMesh.Router.Routing.IRouter router,
+    PeerConnections connections,
+    PeerReceiptChecker receipts,
+    TimeProvider time,
+    ILogger<PeerVerifier> logger,
+    Func<double>? random = null)
+{
+    private static readonly TimeSpan VerifyTimeout = TimeSpan.FromMinutes(2);
+    private readonly Func<double> _random = random ?? Random.Shared.NextDouble;
+    private long _unverifiable;
+    private long _running;
+
+    /// <summary>Greedy requests the node could not verify (no local model with the advertised digest).</summary>
+    public long Unverifiable => Interlocked.Read(ref _unverifiable);
+
+    /// <summary>Verifications running now.</summary>
+    public long Running => Interlocked.Read(ref _running);
+
+    public bool ShouldVerify(ChatCompletionRequest request) =>
+        request.Temperature is 0 && options.VerifyShare > 0 && _random() < options.VerifyShare;
+
+    /// <summary>Runs the verification in the background; never throws.</summary>
+    public void Schedule(NodeId peer, string peerBackend, string peerModel, string? advertisedDigest, string? privacy, byte[] body, string peerText)
+    {
+        Interlocked.Increment(ref _running);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await VerifyAsync(peer, peerBackend, peerModel, advertisedDigest, privacy, body, peerText);
+            }
+            catch (Exception ex)
+            {
+                Log.Failed(logger, peer.Short, ex.GetType().Name);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _running);
+            }
+        });
+    }
+
+    private async Task VerifyAsync(NodeId peer, string peerBackend, string peerModel, string? digest, string? privacy, byte[] body, string peerText)
+    {
+        var local = digest is null ? null : adverts.Build().Models.FirstOrDefault(m => string.Equals(m.Sha256, digest, StringComparison.OrdinalIgnoreCase));
+        if (local is null)
+        {
+            if (digest is null || !await VerifyOnSecondPeerAsync(peer, peerBackend, peerModel, digest, privacy, body, peerText))
+            {
+                Interlocked.Increment(ref _unverifiable);
+                Log.Unverifiable(logger, peer.Short, peerModel);
+            }
+
+            return;
+        }
+
+        var request = JsonSerializer.Deserialize(body, OpenAiJsonContext.Default.ChatCompletionRequest);
+        if (request is null
+            || GenerationSettings.From(request) is not { Value: { } settings }
+            || PromptInputs.ChatMessages(request.Messages) is not { Value: { } messages })
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(VerifyTimeout, time);
+        var resolved = await inference.ResolveModelAsync(local.Name, timeout.Token);
+        if (resolved.Value is not { } loaded) return;
+        var prompt = loaded.ApplyChatTemplate(messages);
+        if (!prompt.Succeeded) return;
+        var started = await inference.StartAsync(loaded, settings.ToRequest(prompt.Value!), "messages", timeout.Token);
+        if (started.Value is not { } generation) return;
+        await using (generation)
+        {
+            var (text, outcome) = await generation.CollectAsync(timeout.Token);
+            if (outcome.Failure is not null) return;
+            if (string.Equals(text, peerText, StringComparison.Ordinal))
+            {
+                reputation.VerificationMatched(peer);
+                Log.Matched(logger, peer.Short, peerModel, reputation.ScoreOf(peer));
+            }
+            else
+            {
+                reputation.VerificationMismatched(peer, $"{peerModel} sha256:{digest}", time.GetUtcNow());
+                Log.Mismatched(logger, peer.Short, peerModel, digest!, reputation.ScoreOf(peer));
+            }
+        }
+    }
+
+    /// <summary>Asks a second peer (chosen by the router under the same privacy level) the same question; false when there is none or it did not answer.</summary>
+    private async Task<bool> VerifyOnSecondPeerAsync(NodeId peer, string peerBackend, string peerModel, string digest, string? privacy, byte[] body, string peerText)
+    {
+        if (!PrivacyHeader.TryParse(privacy ?? string.Empty, out var level))
+        {
+            return false;
+        }
+
+        var plan = router.Route(new RouteRequest { Model = "sha256:" + digest, Classification = new Classification(level, [], level, null, false) });
+        var second = plan.Steps.FirstOrDefault(s => s is { Kind: BackendKind.Peer, Config.PeerNodeId: not null } && s.Backend != peerBackend);
+        if (second is null || !NodeId.TryParse(second.Config!.PeerNodeId, out var secondId) || second.Config.BaseUrl is null)
+        {
+            return false;
+        }
+
+        var request = JsonNode.Parse(body)!.AsObject();
+        request["model"] = second.UpstreamModel;
+        request["stream"] = false;
+        request.Remove("stream_options");
+        var sent = Encoding.UTF8.GetBytes(request.ToJsonString());
+        using var message = new HttpRequestMessage(HttpMethod.Post, second.Config.BaseUrl.ToString().TrimEnd('/') + "/chat/completions")
+        {
+            Content = new ByteArrayContent(sent),
+        };
+        message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        message.Headers.TryAddWithoutValidation(PeerHeaders.Privacy, PrivacyHeader.Format(level));
+        message.Headers.TryAddWithoutValidation(PeerHeaders.Hops, PeerHeaders.HopLimit.ToString(CultureInfo.InvariantCulture));
+        using var timeout = new CancellationTokenSource(VerifyTimeout, time);
+        using var response = await connections.For(secondId).SendAsync(message, timeout.Token);
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            return false;
+        }
+
+        var answer = await response.Content.ReadAsByteArrayAsync(timeout.Token);
+        var receipt = response.Headers.TryGetValues(ReceiptWire.Header, out var values) ? values.FirstOrDefault() : null;
+        receipts.Check(secondId, second.Backend, receipt, UsageReceipt.Sha256Hex(sent));
+        if (PeerChatBackend.AnswerText(answer) is not { } secondText)
+        {
+            return false;
+        }
+
+        if (string.Equals(secondText, peerText, StringComparison.Ordinal))
+        {
+            reputation.VerificationMatched(peer);
+            Log.Matched(logger, peer.Short, peerModel, reputation.ScoreOf(peer));
+        }
+        else
+        {
+            var now = time.GetUtcNow();
+            reputation.VerificationMismatched(peer, $"{peerModel} sha256:{digest} (against {second.Backend})", now);
+            reputation.VerificationMismatched(secondId, $"{second.UpstreamModel} sha256:{digest} (against {peerBackend})", now);
+            Log.Mismatched(logger, peer.Short, peerModel, digest, reputation.ScoreOf(peer));
+        }
+
+        return true;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2300, Level = LogLevel.Information, Message = "Verified peer {Peer} on {Model}: same answer; reputation {Reputation:0.00}")]
+        public static partial void Matched(ILogger logger, string peer, string model, double reputation);
+
+        [LoggerMessage(EventId = 2301, Level = LogLevel.Warning, Message = "Peer {Peer} answered differently from this node's model with the digest it advertised for {Model} (sha256:{Digest}); reputation {Reputation:0.00}")]
+        public static partial void Mismatched(ILogger logger, string peer, string model, string digest, double reputation);
+
+        [LoggerMessage(EventId = 2302, Level = LogLevel.Debug, Message = "Peer {Peer}'s answer on {Model} cannot be verified: no local model with its digest")]
+        public static partial void Unverifiable(ILogger logger, string peer, string model);
+
+        [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "Verification of peer {Peer} failed: {Exception}")]
+        public static partial void Failed(ILogger logger, string peer, string exception);
+    }
+}
