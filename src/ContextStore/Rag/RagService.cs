@@ -49,8 +49,9 @@ public sealed partial class RagService
     private readonly ConcurrentDictionary<(string StoreId, string FileId), CancellationTokenSource> _running = new();
 
     public RagService(ContextDatabase database, RagFileStore files, VectorStoreRepository stores, IRagIndex index,
-        IRagEmbedderSource embedders, RagOptions options, TimeProvider time, ILogger<RagService> logger)
+        IRagEmbedderSource embedders, RagOptions options, TimeProvider time, ILogger<RagService> logger, IEnumerable<IRagIngestionQueue> queues)
     {
+        Queue = queues.FirstOrDefault();
         _database = database;
         _files = files;
         _stores = stores;
@@ -61,8 +62,8 @@ public sealed partial class RagService
         _logger = logger;
     }
 
-    /// <summary>Set by the gateway: new (store, file) pairs are handed to it for background ingestion. Null: callers ingest themselves.</summary>
-    public IRagIngestionQueue? Queue { get; set; }
+    /// <summary>The gateway's background worker: new (store, file) pairs are handed to it. Null (the CLI): callers ingest themselves.</summary>
+    public IRagIngestionQueue? Queue { get; }
 
     public RagFileStore Files => _files;
 
@@ -419,7 +420,9 @@ public sealed partial class RagService
     /// Hybrid search over one or more stores: per store, the query's vector against sqlite-vec and its words against
     /// FTS5, all lists fused with reciprocal rank fusion; only chunks of completed files are returned.
     /// </summary>
-    public async Task<RagResult<IReadOnlyList<RagSearchHit>>> SearchAsync(IReadOnlyList<string> storeIds, string query, int maxResults, double? scoreThreshold, CancellationToken cancellationToken)
+    /// <param name="truncateQuery">Cut a query longer than the embedding model takes instead of refusing it (retrieval for chat).</param>
+    public async Task<RagResult<IReadOnlyList<RagSearchHit>>> SearchAsync(IReadOnlyList<string> storeIds, string query, int maxResults, double? scoreThreshold,
+        CancellationToken cancellationToken, bool truncateQuery = false)
     {
         if (string.IsNullOrWhiteSpace(query))
         {
@@ -462,7 +465,7 @@ public sealed partial class RagService
             {
                 if (!queryVectors.TryGetValue(store.EmbeddingModel, out var vector))
                 {
-                    var embedded = await EmbedQueryAsync(store.EmbeddingModel, query, cancellationToken);
+                    var embedded = await EmbedQueryAsync(store.EmbeddingModel, query, truncateQuery, cancellationToken);
                     if (embedded.Error is { } embedError)
                     {
                         return embedError;
@@ -507,7 +510,7 @@ public sealed partial class RagService
         return hits;
     }
 
-    private async Task<RagResult<float[]>> EmbedQueryAsync(string model, string query, CancellationToken cancellationToken)
+    private async Task<RagResult<float[]>> EmbedQueryAsync(string model, string query, bool truncate, CancellationToken cancellationToken)
     {
         var embedder = await _embedders.GetAsync(model, cancellationToken);
         if (embedder.Error is { } error)
@@ -517,6 +520,12 @@ public sealed partial class RagService
 
         var tokens = embedder.Value!.CountTokens(query);
         var limit = embedder.Value.MaxInputTokens - 2;
+        while (truncate && tokens > limit && query.Length > 1)
+        {
+            query = query[..Math.Max(1, (int)(query.Length * 0.9 * limit / tokens))];
+            tokens = embedder.Value.CountTokens(query);
+        }
+
         if (tokens > limit)
         {
             return RagError.Invalid("query", $"'query' has {tokens} tokens; the embedding model takes at most {limit}.");

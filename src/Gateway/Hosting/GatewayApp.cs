@@ -2,6 +2,7 @@ using InferenceMesh.Gateway.Apis;
 using InferenceMesh.Gateway.Backends;
 using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Mesh;
+using InferenceMesh.Gateway.Rag;
 using InferenceMesh.Gateway.Metrics;
 using InferenceMesh.Gateway.Security;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -66,6 +67,7 @@ internal static partial class GatewayApp
         app.MapHealthApi();
         app.MapMetricsApi();
         app.MapMeshApi();
+        app.MapRagApis();
         return app;
     }
 

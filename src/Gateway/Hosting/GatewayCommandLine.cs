@@ -8,7 +8,7 @@ internal static class GatewayCommandLine
     public const string Usage = """
         Usage: inference-mesh [--models DIR] [--host ADDR] [--port N] [--threads T] [--slots S] [--ctx C]
                               [--allowed-hosts h1,h2] [--max-body-bytes B] [--config FILE] [--policies DIR]
-                              [--data DIR]
+                              [--data DIR] [--embedding-model NAME] [--max-file-bytes B]
                inference-mesh config check [--config FILE] [--policies DIR] [--models DIR] [--prompt TEXT] [--model NAME]
 
           --models DIR          folder of *.gguf models (default: $XDG_DATA_HOME/inference-mesh/models,
@@ -23,6 +23,9 @@ internal static class GatewayCommandLine
           --config FILE         routing config (YAML: backends, policy); none = local model only
           --data DIR            the context store's folder: conversations, files, vector stores
                                 (default: $XDG_DATA_HOME/inference-mesh/data, else ~/.local/share/inference-mesh/data)
+          --embedding-model NAME  local model that embeds vector stores' files (default: the first
+                                model of the models folder by name); each store records its model
+          --max-file-bytes B    largest file accepted by POST /v1/files (default: 67108864)
           --policies DIR        folder of policy files (default: ./policies, else the one installed
                                 next to the executable, else the built-in default policy)
 
@@ -101,6 +104,13 @@ internal static class GatewayCommandLine
                     break;
                 case "--data":
                     options = options with { DataDirectory = Path.GetFullPath(value) };
+                    break;
+                case "--embedding-model":
+                    options = options with { EmbeddingModel = value };
+                    break;
+                case "--max-file-bytes":
+                    if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var fileBytes)) return NotInteger(name, value);
+                    options = options with { MaxFileBytes = fileBytes };
                     break;
                 case "--policies":
                     options = options with { PoliciesDirectory = Path.GetFullPath(value) };

@@ -42,6 +42,15 @@ public sealed record GatewayOptions
     /// </summary>
     public string DataDirectory { get; init; } = GatewayDefaults.DataDirectory();
 
+    /// <summary>
+    /// The local model that embeds new vector stores' files (<c>--embedding-model NAME</c>); null picks the first model
+    /// of the models folder by id. Each store records its model. The default value is null.
+    /// </summary>
+    public string? EmbeddingModel { get; init; }
+
+    /// <summary>Largest file accepted by <c>POST /v1/files</c>, in bytes (<c>--max-file-bytes</c>). The default value is 64 MiB.</summary>
+    public long MaxFileBytes { get; init; } = InferenceMesh.ContextStore.Rag.RagDefaults.MaxFileBytes;
+
     /// <summary>Seconds sent in Retry-After when the engine is overloaded. The default value is 1.</summary>
     public int RetryAfterSeconds { get; init; } = GatewayDefaults.RetryAfterSeconds;
 
@@ -96,6 +105,16 @@ public sealed record GatewayOptions
         if (MaxRequestBodyBytes < GatewayDefaults.MinRequestBodyBytes)
         {
             return $"--max-body-bytes must be at least {GatewayDefaults.MinRequestBodyBytes} (got {MaxRequestBodyBytes}).";
+        }
+
+        if (EmbeddingModel is { } embeddingModel && string.IsNullOrWhiteSpace(embeddingModel))
+        {
+            return "--embedding-model must name a model.";
+        }
+
+        if (MaxFileBytes < 1)
+        {
+            return $"--max-file-bytes must be at least 1 (got {MaxFileBytes}).";
         }
 
         if (RetryAfterSeconds < 1)

@@ -1,4 +1,5 @@
 using System.Net;
+using InferenceMesh.ContextStore.Rag.Index;
 using InferenceMesh.ContextStore.Storage;
 using InferenceMesh.Engine.Hosting;
 using InferenceMesh.ModelCache.Catalog;
@@ -12,6 +13,7 @@ using InferenceMesh.Gateway.Backends.OpenAi;
 using InferenceMesh.Gateway.Backends.Resilience;
 using InferenceMesh.Gateway.Routing;
 using InferenceMesh.Gateway.Mesh;
+using InferenceMesh.Gateway.Rag;
 using InferenceMesh.Router;
 using InferenceMesh.Router.Configuration;
 using InferenceMesh.Router.Routing;
@@ -42,7 +44,8 @@ internal static class GatewayServiceCollectionExtensions
         builder.Services.AddInferenceBackends(options);
         builder.Services.AddGatewayRouting(options);
         builder.Services.AddMesh(options);
-        builder.Services.AddContextStore(new ContextStoreOptions { DataDirectory = options.DataDirectory });
+        builder.Services.AddContextStore(new ContextStoreOptions { DataDirectory = options.DataDirectory, Extensions = [SqliteVec.LibraryPath] });
+        builder.Services.AddGatewayRag(options);
         return builder;
     }
 

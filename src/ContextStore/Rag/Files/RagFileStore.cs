@@ -22,6 +22,9 @@ public sealed class RagFileStore
     private readonly TimeProvider _time;
     private readonly long _maxBytes;
 
+    /// <summary>An upload streamed to a temporary file, hashed, not yet a file of the store.</summary>
+    public sealed record StagedUpload(string TemporaryPath, long Bytes, string Sha256);
+
     public RagFileStore(ContextDatabase database, RagOptions options, TimeProvider time)
     {
         _database = database;
@@ -38,24 +41,33 @@ public sealed class RagFileStore
     /// <summary>Stores <paramref name="content"/> as a new file; fails with TooLarge (nothing kept) past the limit.</summary>
     public async Task<RagResult<RagFile>> AddAsync(Stream content, string? fileName, string purpose, CancellationToken cancellationToken)
     {
-        if (!Purposes.Contains(purpose, StringComparer.Ordinal))
+        if (ValidatePurpose(purpose) is { } purposeError)
         {
-            return RagError.Invalid("purpose", $"'purpose' must be one of {string.Join(", ", Purposes)}.");
+            return purposeError;
         }
 
-        var label = CleanFileName(fileName);
-        if (label is null)
-        {
-            return RagError.Invalid("file", "The uploaded file needs a file name.");
-        }
+        var staged = await StageAsync(content, cancellationToken);
+        return staged.Error is { } error ? error : Commit(staged.Value!, fileName, purpose);
+    }
 
+    /// <summary>Null when <paramref name="purpose"/> is one of <see cref="Purposes"/>.</summary>
+    public static RagError? ValidatePurpose(string? purpose) =>
+        purpose is not null && Purposes.Contains(purpose, StringComparer.Ordinal)
+            ? null
+            : RagError.Invalid("purpose", $"'purpose' must be one of {string.Join(", ", Purposes)}.");
+
+    /// <summary>
+    /// Streams an upload into a temporary file in the files folder, hashing it on the way; past the size limit it
+    /// stops and keeps nothing (TooLarge). <see cref="Commit"/> or <see cref="Discard"/> the result.
+    /// </summary>
+    public async Task<RagResult<StagedUpload>> StageAsync(Stream content, CancellationToken cancellationToken)
+    {
         Directory.CreateDirectory(Folder);
-        var id = NewId();
         var temporary = Path.Combine(Folder, $".upload-{Guid.NewGuid():N}");
-        long total = 0;
-        string sha256;
+        var kept = false;
         try
         {
+            long total = 0;
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             await using (var target = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
             {
@@ -67,7 +79,7 @@ public sealed class RagFileStore
                     if (total > _maxBytes)
                     {
                         return new RagError(RagErrorKind.TooLarge,
-                            string.Create(CultureInfo.InvariantCulture, $"The file is larger than the limit of {_maxBytes} bytes."), "file", "file_too_large");
+                            string.Create(CultureInfo.InvariantCulture, $"The file is larger than the limit of {_maxBytes} bytes (--max-file-bytes)."), "file", "file_too_large");
                     }
 
                     hash.AppendData(buffer, 0, read);
@@ -78,41 +90,72 @@ public sealed class RagFileStore
                 target.Flush(flushToDisk: true);
             }
 
-            sha256 = Convert.ToHexStringLower(hash.GetHashAndReset());
-            File.Move(temporary, PathOf(id));
+            kept = true;
+            return new StagedUpload(temporary, total, Convert.ToHexStringLower(hash.GetHashAndReset()));
         }
         finally
         {
-            if (File.Exists(temporary))
+            if (!kept && File.Exists(temporary))
             {
                 File.Delete(temporary);
             }
         }
+    }
 
-        var file = new RagFile(id, label, purpose, total, sha256, _time.GetUtcNow().ToUnixTimeSeconds());
+    /// <summary>Moves a staged upload into place under a new id and records it; the staged file is gone afterwards either way.</summary>
+    public RagResult<RagFile> Commit(StagedUpload staged, string? fileName, string? purpose)
+    {
         try
         {
-            _database.Write((connection, transaction) =>
+            if (ValidatePurpose(purpose) is { } purposeError)
             {
-                using var command = connection.CreateCommand();
-                command.Transaction = transaction;
-                command.CommandText = "INSERT INTO rag_files(id, filename, purpose, bytes, sha256, created_at) VALUES($id, $name, $purpose, $bytes, $sha, $created);";
-                command.Parameters.AddWithValue("$id", file.Id);
-                command.Parameters.AddWithValue("$name", file.FileName);
-                command.Parameters.AddWithValue("$purpose", file.Purpose);
-                command.Parameters.AddWithValue("$bytes", file.Bytes);
-                command.Parameters.AddWithValue("$sha", file.Sha256);
-                command.Parameters.AddWithValue("$created", file.CreatedAt);
-                return command.ExecuteNonQuery();
-            });
-        }
-        catch
-        {
-            File.Delete(PathOf(id)); // no content without its row
-            throw;
-        }
+                return purposeError;
+            }
 
-        return file;
+            if (CleanFileName(fileName) is not { } label)
+            {
+                return RagError.Invalid("file", "The uploaded file needs a file name.");
+            }
+
+            var file = new RagFile(NewId(), label, purpose!, staged.Bytes, staged.Sha256, _time.GetUtcNow().ToUnixTimeSeconds());
+            File.Move(staged.TemporaryPath, PathOf(file.Id));
+            try
+            {
+                _database.Write((connection, transaction) =>
+                {
+                    using var command = connection.CreateCommand();
+                    command.Transaction = transaction;
+                    command.CommandText = "INSERT INTO rag_files(id, filename, purpose, bytes, sha256, created_at) VALUES($id, $name, $purpose, $bytes, $sha, $created);";
+                    command.Parameters.AddWithValue("$id", file.Id);
+                    command.Parameters.AddWithValue("$name", file.FileName);
+                    command.Parameters.AddWithValue("$purpose", file.Purpose);
+                    command.Parameters.AddWithValue("$bytes", file.Bytes);
+                    command.Parameters.AddWithValue("$sha", file.Sha256);
+                    command.Parameters.AddWithValue("$created", file.CreatedAt);
+                    return command.ExecuteNonQuery();
+                });
+            }
+            catch
+            {
+                File.Delete(PathOf(file.Id)); // no content without its row
+                throw;
+            }
+
+            return file;
+        }
+        finally
+        {
+            Discard(staged);
+        }
+    }
+
+    /// <summary>Removes a staged upload that will not be committed.</summary>
+    public static void Discard(StagedUpload staged)
+    {
+        if (File.Exists(staged.TemporaryPath))
+        {
+            File.Delete(staged.TemporaryPath);
+        }
     }
 
     public RagFile? Find(string id) => !IsWellFormedId(id) ? null : _database.Read(connection =>
