@@ -33,6 +33,7 @@ public sealed class PdfIngestionTests
             ["Quarterly report of the orchard cooperative.", "The cider press was repaired in March."],
             ["Page two lists the harvest:", "seventeen crates of quinces and nine of plums."]);
         Assert.True(pdf.AsSpan().StartsWith("%PDF-"u8));
+        Assert.Contains("/FlateDecode", System.Text.Encoding.Latin1.GetString(pdf), StringComparison.Ordinal); // compressed, as most PDFs
 
         await using var gateway = await RagHttp.StartGatewayAsync();
         var file = await RagHttp.UploadAsync(gateway.Http, "report.pdf", pdf);
