@@ -112,7 +112,7 @@ public sealed class RagServiceTests : IDisposable
         var result = await ingestion.WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.True(removed.Succeeded);
-        Assert.False(result.Succeeded);
+        Assert.True(!result.Succeeded || result.Value!.Status == VectorStoreFileStatus.Cancelled, result.Value?.Status); // ended as cancelled, or found the file gone
         Assert.Equal(0, _rag.ChunkRows(store.Id));
         Assert.False(_rag.Rag.FindStoreFile(store.Id, fileId).Succeeded);
         Assert.NotNull(_rag.Files.Find(fileId)); // the file itself stays
