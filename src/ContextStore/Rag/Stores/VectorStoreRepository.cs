@@ -192,6 +192,20 @@ public sealed class VectorStoreRepository(ContextDatabase database)
         return (IReadOnlyList<VectorStoreFile>)files;
     });
 
+    /// <summary>The id of a file of the store with this name and content (SHA-256), or null: lets a CLI re-run skip or resume it.</summary>
+    public string? FindFileByContent(RagStoreRef store, string fileName, string sha256) => database.Read(connection =>
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT f.file_id FROM rag_vector_store_files f JOIN rag_files r ON r.id = f.file_id
+            WHERE f.store_seq = $store AND r.filename = $name AND r.sha256 = $sha ORDER BY f.created_at DESC LIMIT 1;
+            """;
+        command.Parameters.AddWithValue("$store", store.Seq);
+        command.Parameters.AddWithValue("$name", fileName);
+        command.Parameters.AddWithValue("$sha", sha256);
+        return command.ExecuteScalar() as string;
+    });
+
     /// <summary>Every (store, file) still "in_progress": after a restart these are ingested again.</summary>
     public IReadOnlyList<(string StoreId, string FileId)> ListInProgress() => database.Read(connection =>
     {
