@@ -73,6 +73,8 @@ public sealed partial class RagService
 
     public RagOptions Options => _options;
 
+    public IRagEmbedderSource Embedders => _embedders;
+
     // ---- files ----
 
     public Task<RagResult<RagFile>> AddFileAsync(Stream content, string? fileName, string purpose, CancellationToken cancellationToken) =>

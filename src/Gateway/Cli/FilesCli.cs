@@ -287,7 +287,7 @@ internal static class FilesCli
 }
 
 /// <summary>The services the offline commands need: the context database with sqlite-vec, the RAG module and the local engine.</summary>
-internal sealed class RagCliHost : IAsyncDisposable
+public sealed class RagCliHost : IAsyncDisposable
 {
     private readonly ServiceProvider _services;
 

@@ -10,7 +10,7 @@ namespace InferenceMesh.Gateway.Rag;
 /// chat) by the engine's host, embeddings on its second context (mean pooled, L2-normalised), tokens from its own
 /// tokenizer. The default model is <c>--embedding-model</c>, else the first model of the folder by id.
 /// </summary>
-internal sealed class EngineRagEmbedderSource(IModelCatalog catalog, IModelHost host, RagOptions options) : IRagEmbedderSource
+public sealed class EngineRagEmbedderSource(IModelCatalog catalog, IModelHost host, RagOptions options) : IRagEmbedderSource
 {
     /// <summary>The engine's longest embedding input (EmbeddingLimits.MaxTokensPerDecode in the engine's scheduler).</summary>
     private const int EngineEmbeddingTokenLimit = 2048;
