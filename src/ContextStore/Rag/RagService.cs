@@ -517,7 +517,8 @@ public sealed partial class RagService
         var embedder = await _embedders.GetAsync(model, cancellationToken);
         if (embedder.Error is { } error)
         {
-            return error with { Message = $"The store's embedding model '{model}' is not available: {error.Message}" };
+            // The store exists; its model is gone or cannot load: the service is unavailable, not the store missing.
+            return error with { Kind = RagErrorKind.Unavailable, Message = $"The store's embedding model '{model}' is not available: {error.Message}" };
         }
 
         var tokens = embedder.Value!.CountTokens(query);
