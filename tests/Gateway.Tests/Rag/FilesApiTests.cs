@@ -170,3 +170,29 @@ public sealed class FilesApiTests
         Assert.Contains("forty apple trees", RagHttp.Texts(page)[0], StringComparison.Ordinal);
     }
 }
+
+/// <summary>The RAG flags of the gateway's command line.</summary>
+public sealed class RagFlagTests
+{
+    [Theory]
+    [InlineData("--max-file-bytes", "0", "--max-file-bytes must be at least 1 (got 0).")]
+    [InlineData("--max-file-bytes", "lots", "--max-file-bytes must be an integer (got 'lots').")]
+    [InlineData("--embedding-model", " ", "--embedding-model must name a model.")]
+    public void Invalid_values_are_refused_with_one_line_naming_the_flag(string flag, string value, string message)
+    {
+        var parsed = InferenceMesh.Gateway.Hosting.GatewayCommandLine.Parse([flag, value]);
+
+        Assert.Null(parsed.Options);
+        Assert.Equal(message, parsed.Error);
+    }
+
+    [Fact]
+    public void Defaults_are_64_MiB_and_the_first_local_model()
+    {
+        var options = InferenceMesh.Gateway.Hosting.GatewayCommandLine.Parse([]).Options!;
+
+        Assert.Equal(64L * 1024 * 1024, options.MaxFileBytes);
+        Assert.Null(options.EmbeddingModel);
+        Assert.Equal("stories260K", InferenceMesh.Gateway.Hosting.GatewayCommandLine.Parse(["--embedding-model", "stories260K"]).Options!.EmbeddingModel);
+    }
+}

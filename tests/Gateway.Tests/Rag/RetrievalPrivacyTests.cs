@@ -31,8 +31,16 @@ public sealed class RetrievalPrivacyTests : IAsyncLifetime
     private LoopbackOpenAiUpstream _upstream = null!;
     private TestEnvironment _gateway = null!;
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => StartAsync(contextLength: null);
+
+    private async Task StartAsync(int? contextLength)
     {
+        if (_gateway is not null)
+        {
+            await _gateway.DisposeAsync();
+            await _upstream.DisposeAsync();
+        }
+
         _upstream = await LoopbackOpenAiUpstream.StartAsync();
         Environment.SetEnvironmentVariable(_keyVariable, "sk-a");
         var config = Path.Combine(TestPaths.NewTempDir("im-rag-routing"), "gateway.yaml");
@@ -48,6 +56,7 @@ public sealed class RetrievalPrivacyTests : IAsyncLifetime
             """);
         _gateway = await TestEnvironment.StartAsync(env =>
         {
+            env.ContextLength = contextLength;
             env.ExtraArgs.AddRange(["--config", config, "--policies", Path.Combine(TestPaths.RepoRoot, "policies")]);
             env.ConfigureBuilder = builder =>
             {
@@ -111,6 +120,22 @@ public sealed class RetrievalPrivacyTests : IAsyncLifetime
         Assert.Empty(_upstream.Requests);
         Assert.DoesNotContain(Marker, _logs.All, StringComparison.Ordinal);
         Assert.DoesNotContain(RoutingHarness.PublicPrompt, _logs.All, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task When_the_local_model_cannot_serve_a_confidential_retrieval_it_fails_closed_and_sends_nothing()
+    {
+        await StartAsync(contextLength: 32); // the passages and the prompt do not fit a 32-token slot
+        var storeId = await StoreAsync(privacy: null);
+
+        var (response, body) = await SendAsync(Chat(storeId));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("local", RoutingHarness.BackendOf(response));
+        Assert.Contains("context", body, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(Marker, body, StringComparison.Ordinal);
+        Assert.Empty(_upstream.Requests);
+        Assert.DoesNotContain(Marker, _logs.All, StringComparison.Ordinal);
     }
 
     [Fact]
