@@ -77,6 +77,9 @@ public sealed class FilesApiTests
             list.GetProperty("data").EnumerateArray().Select(f => f.GetProperty("id").GetString()).ToList());
         var one = await RagHttp.GetJsonAsync(http, "/v1/files?limit=1&order=asc");
         Assert.True(one.GetProperty("has_more").GetBoolean());
+        var next = await RagHttp.GetJsonAsync(http, $"/v1/files?limit=1&order=asc&after={one.GetProperty("last_id").GetString()}");
+        Assert.Equal(second.GetProperty("id").GetString(), next.GetProperty("data")[0].GetProperty("id").GetString());
+        Assert.False(next.GetProperty("has_more").GetBoolean());
 
         var id = first.GetProperty("id").GetString()!;
         Assert.Equal("a.txt", (await RagHttp.GetJsonAsync(http, $"/v1/files/{id}")).GetProperty("filename").GetString());

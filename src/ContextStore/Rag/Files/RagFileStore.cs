@@ -167,7 +167,7 @@ public sealed class RagFileStore
         return reader.Read() ? ReadFile(reader) : null;
     });
 
-    /// <summary>Files, newest first (or oldest first), optionally of one purpose, after the cursor <paramref name="after"/>.</summary>
+    /// <summary>Files, newest first (or oldest first; ties in upload order), optionally of one purpose, after the cursor <paramref name="after"/>.</summary>
     public IReadOnlyList<RagFile> List(string? purpose, bool ascending, int limit, string? after) => _database.Read(connection =>
     {
         using var command = connection.CreateCommand();
@@ -176,8 +176,8 @@ public sealed class RagFileStore
         command.CommandText = $"""
             SELECT id, filename, purpose, bytes, sha256, created_at FROM rag_files
             WHERE ($purpose IS NULL OR purpose = $purpose)
-              AND ($after IS NULL OR (created_at, id) {comparison} (SELECT created_at, id FROM rag_files WHERE id = $after))
-            ORDER BY created_at {order}, id {order} LIMIT $limit;
+              AND ($after IS NULL OR (created_at, rowid) {comparison} (SELECT created_at, rowid FROM rag_files WHERE id = $after))
+            ORDER BY created_at {order}, rowid {order} LIMIT $limit;
             """;
         command.Parameters.AddWithValue("$purpose", (object?)purpose ?? DBNull.Value);
         command.Parameters.AddWithValue("$after", (object?)after ?? DBNull.Value);

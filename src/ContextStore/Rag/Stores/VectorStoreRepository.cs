@@ -175,8 +175,8 @@ public sealed class VectorStoreRepository(ContextDatabase database)
         command.CommandText = $"""
             SELECT {FileColumns} FROM rag_vector_store_files f JOIN rag_vector_stores s ON s.seq = f.store_seq
             WHERE f.store_seq = $store AND ($status IS NULL OR f.status = $status)
-              AND ($after IS NULL OR (f.created_at, f.file_id) {comparison} (SELECT created_at, file_id FROM rag_vector_store_files WHERE store_seq = $store AND file_id = $after))
-            ORDER BY f.created_at {order}, f.file_id {order} LIMIT $limit;
+              AND ($after IS NULL OR (f.created_at, f.rowid) {comparison} (SELECT created_at, rowid FROM rag_vector_store_files WHERE store_seq = $store AND file_id = $after))
+            ORDER BY f.created_at {order}, f.rowid {order} LIMIT $limit;
             """;
         command.Parameters.AddWithValue("$store", store.Seq);
         command.Parameters.AddWithValue("$status", (object?)status ?? DBNull.Value);
@@ -210,7 +210,7 @@ public sealed class VectorStoreRepository(ContextDatabase database)
     public IReadOnlyList<(string StoreId, string FileId)> ListInProgress() => database.Read(connection =>
     {
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT s.id, f.file_id FROM rag_vector_store_files f JOIN rag_vector_stores s ON s.seq = f.store_seq WHERE f.status = 'in_progress' ORDER BY f.created_at, f.file_id;";
+        command.CommandText = "SELECT s.id, f.file_id FROM rag_vector_store_files f JOIN rag_vector_stores s ON s.seq = f.store_seq WHERE f.status = 'in_progress' ORDER BY f.created_at, f.rowid;";
         using var reader = command.ExecuteReader();
         var pending = new List<(string, string)>();
         while (reader.Read())
