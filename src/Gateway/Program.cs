@@ -13,6 +13,11 @@ if (ModelsCli.Matches(args))
     return await ModelsCli.RunAsync(args, Console.Out, Console.Error);
 }
 
+if (FilesCli.Matches(args))
+{
+    return await FilesCli.RunAsync(args, Console.Out, Console.Error);
+}
+
 if (MeshCli.Matches(args))
 {
     return await MeshCli.RunAsync(args, Console.Out, Console.Error);

@@ -15,6 +15,8 @@ public sealed class ContextDatabase
 
     private readonly string _connectionString;
     private readonly int _busyTimeoutMilliseconds;
+    private readonly Dictionary<string, string> _extensionErrors = new(StringComparer.Ordinal);
+    private string[] _extensions = [];
 
     private ContextDatabase(ContextStoreOptions options)
     {
@@ -43,15 +45,30 @@ public sealed class ContextDatabase
         ArgumentException.ThrowIfNullOrWhiteSpace(options.DataDirectory);
         Directory.CreateDirectory(options.DataDirectory);
         var database = new ContextDatabase(options);
+        database.ProbeExtensions();
         database.Migrate(ValidateMigrations(migrations));
         return database;
     }
 
-    /// <summary>A new open connection with busy_timeout and foreign keys on; the caller disposes it.</summary>
+    /// <summary>
+    /// Why the extension at <paramref name="path"/> (one of <see cref="ContextStoreOptions.Extensions"/>) could not be
+    /// loaded, or null when it loads on every connection.
+    /// </summary>
+    public string? ExtensionError(string path) =>
+        _extensionErrors.TryGetValue(path, out var error) ? error
+        : Options.Extensions.Contains(path, StringComparer.Ordinal) ? null
+        : $"The SQLite extension '{path}' is not configured for the context store.";
+
+    /// <summary>A new open connection with busy_timeout, foreign keys on and the configured extensions loaded; the caller disposes it.</summary>
     public SqliteConnection OpenConnection()
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
+        if (_extensions.Length > 0)
+        {
+            LoadExtensions(connection, _extensions);
+        }
+
         using var pragma = connection.CreateCommand();
         pragma.CommandText = string.Create(CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {_busyTimeoutMilliseconds}; PRAGMA foreign_keys = ON;");
         pragma.ExecuteNonQuery();
@@ -87,6 +104,53 @@ public sealed class ContextDatabase
         command.CommandText = "PRAGMA integrity_check;";
         return Convert.ToString(command.ExecuteScalar(), CultureInfo.InvariantCulture) ?? "";
     });
+
+    /// <summary>Loads each configured extension once on a fresh connection; those that fail are left out with their reason.</summary>
+    private void ProbeExtensions()
+    {
+        var loaded = new List<string>();
+        foreach (var path in Options.Extensions.Distinct(StringComparer.Ordinal))
+        {
+            if (!File.Exists(path))
+            {
+                _extensionErrors[path] = $"The SQLite extension '{path}' does not exist (it is placed beside the program by the build).";
+                continue;
+            }
+
+            try
+            {
+                using var probe = new SqliteConnection(new SqliteConnectionStringBuilder(_connectionString) { Pooling = false }.ToString());
+                probe.Open();
+                LoadExtensions(probe, [path]);
+                loaded.Add(path);
+            }
+            catch (Exception ex) when (ex is SqliteException or InvalidOperationException or DllNotFoundException or EntryPointNotFoundException)
+            {
+                _extensionErrors[path] = $"The SQLite extension '{path}' could not be loaded: {OneLine(ex.Message)}";
+            }
+        }
+
+        _extensions = [.. loaded];
+    }
+
+    private static void LoadExtensions(SqliteConnection connection, string[] paths)
+    {
+        // Loading is switched on only for the calls themselves: SQL never gets load_extension().
+        connection.EnableExtensions(true);
+        try
+        {
+            foreach (var path in paths)
+            {
+                connection.LoadExtension(path);
+            }
+        }
+        finally
+        {
+            connection.EnableExtensions(false);
+        }
+    }
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
 
     private static SqliteTransaction BeginImmediate(SqliteConnection connection) =>
         // deferred: false makes Microsoft.Data.Sqlite issue BEGIN IMMEDIATE: the write lock is taken up front.

@@ -3,6 +3,7 @@ using InferenceMesh.Gateway.Backends;
 using InferenceMesh.Gateway.Context;
 using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Mesh;
+using InferenceMesh.Gateway.Rag;
 using InferenceMesh.Gateway.Metrics;
 using InferenceMesh.Gateway.Security;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -68,6 +69,7 @@ internal static partial class GatewayApp
         app.MapMetricsApi();
         app.MapMeshApi();
         app.MapChatContextApis();
+        app.MapRagApis();
         return app;
     }
 

@@ -9,6 +9,7 @@ internal static class GatewayCommandLine
         Usage: inference-mesh [--models DIR] [--host ADDR] [--port N] [--threads T] [--slots S] [--ctx C]
                               [--allowed-hosts h1,h2] [--max-body-bytes B] [--config FILE] [--policies DIR]
                               [--data DIR] [--history-retention-days N] [--no-history]
+                              [--embedding-model NAME] [--max-file-bytes B]
                inference-mesh config check [--config FILE] [--policies DIR] [--models DIR] [--prompt TEXT] [--model NAME]
 
           --models DIR          folder of *.gguf models (default: $XDG_DATA_HOME/inference-mesh/models,
@@ -27,6 +28,9 @@ internal static class GatewayCommandLine
                                 delete conversation items older than N days, and conversations idle
                                 for N days (default: keep until deleted)
           --no-history          store no conversation history (a request naming a conversation gets 400)
+          --embedding-model NAME  local model that embeds vector stores' files (default: the first
+                                model of the models folder by name); each store records its model
+          --max-file-bytes B    largest file accepted by POST /v1/files (default: 67108864)
           --policies DIR        folder of policy files (default: ./policies, else the one installed
                                 next to the executable, else the built-in default policy)
 
@@ -115,6 +119,13 @@ internal static class GatewayCommandLine
                 case "--history-retention-days":
                     if (!TryInt(value, out var days)) return NotInteger(name, value);
                     options = options with { HistoryRetentionDays = days };
+                    break;
+                case "--embedding-model":
+                    options = options with { EmbeddingModel = value };
+                    break;
+                case "--max-file-bytes":
+                    if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var fileBytes)) return NotInteger(name, value);
+                    options = options with { MaxFileBytes = fileBytes };
                     break;
                 case "--policies":
                     options = options with { PoliciesDirectory = Path.GetFullPath(value) };

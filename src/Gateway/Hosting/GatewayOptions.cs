@@ -51,6 +51,15 @@ public sealed record GatewayOptions
     /// </summary>
     public int? HistoryRetentionDays { get; init; }
 
+    /// <summary>
+    /// The local model that embeds new vector stores' files (<c>--embedding-model NAME</c>); null picks the first model
+    /// of the models folder by id. Each store records its model. The default value is null.
+    /// </summary>
+    public string? EmbeddingModel { get; init; }
+
+    /// <summary>Largest file accepted by <c>POST /v1/files</c>, in bytes (<c>--max-file-bytes</c>). The default value is 64 MiB.</summary>
+    public long MaxFileBytes { get; init; } = InferenceMesh.ContextStore.Rag.RagDefaults.MaxFileBytes;
+
     /// <summary>Seconds sent in Retry-After when the engine is overloaded. The default value is 1.</summary>
     public int RetryAfterSeconds { get; init; } = GatewayDefaults.RetryAfterSeconds;
 
@@ -110,6 +119,16 @@ public sealed record GatewayOptions
         if (HistoryRetentionDays is < 1 or > GatewayDefaults.MaxHistoryRetentionDays)
         {
             return $"--history-retention-days must be from 1 to {GatewayDefaults.MaxHistoryRetentionDays} (got {HistoryRetentionDays}).";
+        }
+
+        if (EmbeddingModel is { } embeddingModel && string.IsNullOrWhiteSpace(embeddingModel))
+        {
+            return "--embedding-model must name a model.";
+        }
+
+        if (MaxFileBytes < 1)
+        {
+            return $"--max-file-bytes must be at least 1 (got {MaxFileBytes}).";
         }
 
         if (RetryAfterSeconds < 1)

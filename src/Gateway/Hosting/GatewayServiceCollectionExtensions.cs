@@ -1,5 +1,6 @@
 using System.Net;
 using InferenceMesh.ContextStore.Conversations;
+using InferenceMesh.ContextStore.Rag.Index;
 using InferenceMesh.ContextStore.Storage;
 using InferenceMesh.Gateway.Context;
 using InferenceMesh.Engine.Hosting;
@@ -14,6 +15,7 @@ using InferenceMesh.Gateway.Backends.OpenAi;
 using InferenceMesh.Gateway.Backends.Resilience;
 using InferenceMesh.Gateway.Routing;
 using InferenceMesh.Gateway.Mesh;
+using InferenceMesh.Gateway.Rag;
 using InferenceMesh.Router;
 using InferenceMesh.Router.Configuration;
 using InferenceMesh.Router.Routing;
@@ -44,12 +46,13 @@ internal static class GatewayServiceCollectionExtensions
         builder.Services.AddInferenceBackends(options);
         builder.Services.AddGatewayRouting(options);
         builder.Services.AddMesh(options);
-        builder.Services.AddContextStore(new ContextStoreOptions { DataDirectory = options.DataDirectory });
+        builder.Services.AddContextStore(new ContextStoreOptions { DataDirectory = options.DataDirectory, Extensions = [SqliteVec.LibraryPath] });
         builder.Services.AddChatContext(new ConversationStoreOptions
         {
             Enabled = options.HistoryEnabled,
             Retention = options.HistoryRetentionDays is { } days ? TimeSpan.FromDays(days) : null,
         });
+        builder.Services.AddGatewayRag(options);
         return builder;
     }
 

@@ -1,0 +1,191 @@
+using System.Globalization;
+using System.Text;
+using InferenceMesh.ContextStore.Rag;
+using InferenceMesh.ContextStore.Rag.Files;
+using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.OpenAi;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
+
+namespace InferenceMesh.Gateway.Rag;
+
+/// <summary>
+/// OpenAI's Files API over the context store: upload (multipart: <c>file</c>, <c>purpose</c>), list, get, content,
+/// delete. Uploads are streamed to disk and hashed (SHA-256) without being held in memory; the stored name is a
+/// generated id, so no client file name ever becomes a path. Larger than <c>--max-file-bytes</c>: 413.
+/// </summary>
+internal static class FilesApi
+{
+    /// <summary>Room for the multipart framing and the purpose field around the file itself.</summary>
+    private const long MultipartOverheadBytes = 64 * 1024;
+
+    private const int MaxFieldBytes = 1024;
+
+    public static IEndpointRouteBuilder MapFilesApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/v1/files", UploadAsync);
+        app.MapGet("/v1/files", List);
+        app.MapGet("/v1/files/{fileId}", Get);
+        app.MapGet("/v1/files/{fileId}/content", Content);
+        app.MapDelete("/v1/files/{fileId}", Delete);
+        return app;
+    }
+
+    public static async Task<IResult> UploadAsync(HttpContext http, [FromServices] RagService rag)
+    {
+        var store = rag.Files;
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = store.MaxBytes + MultipartOverheadBytes;
+        }
+
+        if (!MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var contentType)
+            || !contentType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase)
+            || HeaderUtilities.RemoveQuotes(contentType.Boundary).Value is not { Length: > 0 and <= 256 } boundary)
+        {
+            return new ApiError(StatusCodes.Status400BadRequest, "Send the file as multipart/form-data with the fields 'file' and 'purpose'.",
+                ApiError.InvalidRequest, "file", "invalid_content_type");
+        }
+
+        var cancellationToken = http.RequestAborted;
+        var reader = new MultipartReader(boundary, http.Request.Body);
+        string? purpose = null;
+        string? fileName = null;
+        RagFileStore.StagedUpload? staged = null;
+        try
+        {
+            while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
+            {
+                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+                    || !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                var name = HeaderUtilities.RemoveQuotes(disposition.Name).Value;
+                if (name == "file" && disposition.IsFileDisposition() && staged is null)
+                {
+                    fileName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
+                    var result = await store.StageAsync(section.Body, cancellationToken);
+                    if (result.Error is { } stageError)
+                    {
+                        return stageError.ToApiError();
+                    }
+
+                    staged = result.Value;
+                }
+                else if (name == "purpose")
+                {
+                    purpose = await ReadFieldAsync(section.Body, cancellationToken);
+                }
+            }
+
+            if (staged is null)
+            {
+                return ApiErrors.MissingParameter("file");
+            }
+
+            if (purpose is null)
+            {
+                return ApiErrors.MissingParameter("purpose");
+            }
+
+            var committed = store.Commit(staged, fileName, purpose.Trim());
+            staged = null;
+            return committed.Error is { } error ? error.ToApiError() : Ok(ToWire(committed.Value!));
+        }
+        catch (InvalidDataException)
+        {
+            return new ApiError(StatusCodes.Status400BadRequest, "The multipart body is malformed.", ApiError.InvalidRequest, "file", "invalid_multipart");
+        }
+        finally
+        {
+            if (staged is not null)
+            {
+                RagFileStore.Discard(staged);
+            }
+        }
+    }
+
+    public static IResult List(HttpContext http, [FromServices] RagService rag)
+    {
+        var query = http.Request.Query;
+        var purpose = query["purpose"].ToString() is { Length: > 0 } p ? p : null;
+        if (ListParameters.Read(query, defaultLimit: 10000, maxLimit: 10000) is not { } page)
+        {
+            return ListParameters.Invalid(10000);
+        }
+
+        var files = rag.Files.List(purpose, page.Ascending, page.Limit + 1, page.After);
+        var data = files.Take(page.Limit).Select(ToWire).ToList();
+        return Ok(new FileList(data, data.FirstOrDefault()?.Id, data.LastOrDefault()?.Id, files.Count > page.Limit));
+    }
+
+    public static IResult Get(string fileId, [FromServices] RagService rag) =>
+        rag.Files.Find(fileId) is { } file ? Ok(ToWire(file)) : RagError.NotFound("file", fileId, "file_id").ToApiError();
+
+    public static IResult Content(string fileId, [FromServices] RagService rag)
+    {
+        if (rag.Files.OpenContent(fileId) is not { } stream)
+        {
+            return RagError.NotFound("file", fileId, "file_id").ToApiError();
+        }
+
+        return Results.Stream(stream, "application/octet-stream");
+    }
+
+    public static IResult Delete(string fileId, [FromServices] RagService rag)
+    {
+        var deleted = rag.DeleteFile(fileId);
+        return deleted.Error is { } error
+            ? error.ToApiError()
+            : new JsonOk<DeletionResult>(new DeletionResult(deleted.Value!.Id, "file", true), RagJsonContext.Default.DeletionResult);
+    }
+
+    internal static FileObject ToWire(RagFile file) => new(file.Id, file.Bytes, file.CreatedAt, file.FileName, file.Purpose, file.Sha256);
+
+    private static JsonOk<FileObject> Ok(FileObject file) => new(file, RagJsonContext.Default.FileObject);
+
+    private static JsonOk<FileList> Ok(FileList list) => new(list, RagJsonContext.Default.FileList);
+
+    private static async Task<string?> ReadFieldAsync(Stream body, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[MaxFieldBytes + 1];
+        var total = 0;
+        int read;
+        while (total < buffer.Length && (read = await body.ReadAsync(buffer.AsMemory(total), cancellationToken)) > 0)
+        {
+            total += read;
+        }
+
+        return total > MaxFieldBytes ? null : Encoding.UTF8.GetString(buffer, 0, total);
+    }
+}
+
+/// <summary>OpenAI's list parameters: <c>limit</c>, <c>order</c> (asc|desc, default desc) and the <c>after</c> cursor.</summary>
+internal sealed record ListParameters(int Limit, bool Ascending, string? After)
+{
+    public static ListParameters? Read(IQueryCollection query, int defaultLimit, int maxLimit)
+    {
+        var limit = defaultLimit;
+        if (query["limit"].ToString() is { Length: > 0 } limitText
+            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > maxLimit))
+        {
+            return null;
+        }
+
+        var order = query["order"].ToString();
+        if (order is not ("" or "asc" or "desc"))
+        {
+            return null;
+        }
+
+        var after = query["after"].ToString() is { Length: > 0 } a ? a : null;
+        return new ListParameters(limit, order == "asc", after);
+    }
+
+    public static ApiError Invalid(int maxLimit) => new(StatusCodes.Status400BadRequest,
+        string.Create(CultureInfo.InvariantCulture, $"'limit' must be from 1 to {maxLimit} and 'order' 'asc' or 'desc'."), ApiError.InvalidRequest, "limit", "invalid_value");
+}

@@ -1,0 +1,201 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using InferenceMesh.Gateway.Tests.Common;
+
+namespace InferenceMesh.Gateway.Tests.Rag;
+
+/// <summary>The Files API: hostile names never become paths, the size limit is a clear 413, bad input gets OpenAI's error shape.</summary>
+public sealed class FilesApiTests
+{
+    [Theory]
+    [InlineData("../../etc/passwd", "passwd")]
+    [InlineData("/etc/passwd", "passwd")]
+    [InlineData("..\\..\\Windows\\win.ini", "win.ini")]
+    [InlineData("CON", "CON")]
+    [InlineData("NUL.txt", "NUL.txt")]
+    public async Task A_hostile_file_name_is_only_a_label_and_the_content_stays_in_the_files_folder(string hostile, string label)
+    {
+        await using var gateway = await RagHttp.StartGatewayAsync();
+        var content = Encoding.UTF8.GetBytes("harmless text");
+
+        var file = await RagHttp.UploadAsync(gateway.Http, hostile, content);
+
+        var id = file.GetProperty("id").GetString()!;
+        Assert.Matches("^file-[0-9a-f]{24}$", id);
+        Assert.Equal(label, file.GetProperty("filename").GetString());
+        var filesFolder = Path.Combine(gateway.DataDirectory, "files");
+        Assert.Equal([Path.Combine(filesFolder, id)], Directory.GetFiles(filesFolder));
+        var everything = Directory.GetFiles(gateway.DataDirectory, "*", SearchOption.AllDirectories);
+        Assert.All(everything, path => Assert.True(
+            path.StartsWith(filesFolder + Path.DirectorySeparatorChar, StringComparison.Ordinal) || Path.GetFileName(path).StartsWith("context.db", StringComparison.Ordinal),
+            path));
+        Assert.Equal(content, await gateway.Http.GetByteArrayAsync($"/v1/files/{id}/content"));
+    }
+
+    [Fact]
+    public async Task A_name_that_is_only_dots_or_separators_is_refused()
+    {
+        await using var gateway = await RagHttp.StartGatewayAsync();
+
+        using var response = await gateway.Http.PostAsync("/v1/files", RagHttp.Upload("../..", [1, 2, 3]));
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, "file");
+        Assert.Empty(Directory.GetFiles(Path.Combine(gateway.DataDirectory, "files")));
+    }
+
+    [Fact]
+    public async Task A_file_over_the_limit_gets_413_and_nothing_is_kept()
+    {
+        await using var gateway = await RagHttp.StartGatewayAsync(env => env.ExtraArgs.AddRange(["--max-file-bytes", "1024"]));
+
+        using var response = await gateway.Http.PostAsync("/v1/files", RagHttp.Upload("big.txt", new byte[2048]));
+
+        var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.RequestEntityTooLarge, "file");
+        Assert.Equal("file_too_large", error.GetProperty("code").GetString());
+        Assert.Contains("1024", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(Path.Combine(gateway.DataDirectory, "files")));
+        var list = await RagHttp.GetJsonAsync(gateway.Http, "/v1/files");
+        Assert.Equal(0, list.GetProperty("data").GetArrayLength());
+
+        // At the limit it is accepted.
+        var file = await RagHttp.UploadAsync(gateway.Http, "fits.txt", new byte[1024]);
+        Assert.Equal(1024, file.GetProperty("bytes").GetInt64());
+    }
+
+    [Fact]
+    public async Task Files_are_listed_read_and_deleted()
+    {
+        await using var gateway = await RagHttp.StartGatewayAsync();
+        var http = gateway.Http;
+        var first = await RagHttp.UploadAsync(http, "a.txt", Encoding.UTF8.GetBytes("first"));
+        var second = await RagHttp.UploadAsync(http, "b.md", Encoding.UTF8.GetBytes("# second"));
+
+        var list = await RagHttp.GetJsonAsync(http, "/v1/files?order=asc");
+        Assert.Equal("list", list.GetProperty("object").GetString());
+        Assert.Equal([first.GetProperty("id").GetString(), second.GetProperty("id").GetString()],
+            list.GetProperty("data").EnumerateArray().Select(f => f.GetProperty("id").GetString()).ToList());
+        var one = await RagHttp.GetJsonAsync(http, "/v1/files?limit=1&order=asc");
+        Assert.True(one.GetProperty("has_more").GetBoolean());
+        var next = await RagHttp.GetJsonAsync(http, $"/v1/files?limit=1&order=asc&after={one.GetProperty("last_id").GetString()}");
+        Assert.Equal(second.GetProperty("id").GetString(), next.GetProperty("data")[0].GetProperty("id").GetString());
+        Assert.False(next.GetProperty("has_more").GetBoolean());
+
+        var id = first.GetProperty("id").GetString()!;
+        Assert.Equal("a.txt", (await RagHttp.GetJsonAsync(http, $"/v1/files/{id}")).GetProperty("filename").GetString());
+        using var deleted = await http.DeleteAsync($"/v1/files/{id}");
+        var deletion = JsonDocument.Parse(await deleted.Content.ReadAsStringAsync()).RootElement;
+        Assert.True(deletion.GetProperty("deleted").GetBoolean());
+
+        using var gone = await http.GetAsync($"/v1/files/{id}");
+        var error = await ApiAssert.ErrorAsync(gone, HttpStatusCode.NotFound, "file_id");
+        Assert.Equal("file_not_found", error.GetProperty("code").GetString());
+        using var goneContent = await http.GetAsync($"/v1/files/{id}/content");
+        Assert.Equal(HttpStatusCode.NotFound, goneContent.StatusCode);
+        Assert.False(File.Exists(Path.Combine(gateway.DataDirectory, "files", id)));
+    }
+
+    [Theory]
+    [InlineData(null, "purpose")]
+    [InlineData("nonsense", "purpose")]
+    public async Task A_missing_or_unknown_purpose_is_a_400_naming_it(string? purpose, string param)
+    {
+        await using var gateway = await RagHttp.StartGatewayAsync();
+
+        using var response = await gateway.Http.PostAsync("/v1/files", RagHttp.Upload("a.txt", [65], purpose));
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param);
+        Assert.Empty(Directory.GetFiles(Path.Combine(gateway.DataDirectory, "files")));
+    }
+
+    [Fact]
+    public async Task Bad_requests_get_clear_errors_in_OpenAIs_shape()
+    {
+        await using var gateway = await RagHttp.StartGatewayAsync();
+        var http = gateway.Http;
+
+        using var notMultipart = await http.PostAsync("/v1/files", ApiAssert.Json("""{"file":"x"}"""));
+        await ApiAssert.ErrorAsync(notMultipart, HttpStatusCode.BadRequest, "file");
+
+        using var malformed = await http.PostAsync("/v1/vector_stores", ApiAssert.Json("""{"name": """));
+        await ApiAssert.ErrorAsync(malformed, HttpStatusCode.BadRequest, null);
+
+        var (unknownFile, unknownFileBody) = await RagHttp.PostJsonAsync(http, "/v1/vector_stores", """{"file_ids":["file-000000000000000000000000"]}""");
+        Assert.Equal(HttpStatusCode.NotFound, unknownFile);
+        Assert.Equal("file_ids", unknownFileBody.GetProperty("error").GetProperty("param").GetString());
+
+        var (badChunking, badChunkingBody) = await RagHttp.PostJsonAsync(http, "/v1/vector_stores",
+            """{"chunking_strategy":{"type":"static","static":{"max_chunk_size_tokens":50,"chunk_overlap_tokens":0}}}""");
+        Assert.Equal(HttpStatusCode.BadRequest, badChunking);
+        Assert.Equal("chunking_strategy.static.max_chunk_size_tokens", badChunkingBody.GetProperty("error").GetProperty("param").GetString());
+
+        var (badPrivacy, _) = await RagHttp.PostJsonAsync(http, "/v1/vector_stores", """{"privacy":"secret"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, badPrivacy);
+
+        var (unknownStore, unknownStoreBody) = await RagHttp.PostJsonAsync(http, "/v1/vector_stores/vs_nope/search", """{"query":"x"}""");
+        Assert.Equal(HttpStatusCode.NotFound, unknownStore);
+        Assert.Equal("vector_store_not_found", unknownStoreBody.GetProperty("error").GetProperty("code").GetString());
+
+        var batchFile = await RagHttp.UploadAsync(http, "jobs.jsonl", Encoding.UTF8.GetBytes("{}"));
+        using (var batch = await http.PostAsync("/v1/files", RagHttp.Upload("jobs.jsonl", [123, 125], "batch")))
+        {
+            var batchId = JsonDocument.Parse(await batch.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString();
+            var (wrongPurpose, _) = await RagHttp.PostJsonAsync(http, "/v1/vector_stores", $$"""{"file_ids":["{{batchId}}"]}""");
+            Assert.Equal(HttpStatusCode.BadRequest, wrongPurpose);
+        }
+
+        Assert.Equal("assistants", batchFile.GetProperty("purpose").GetString());
+        var stores = await RagHttp.GetJsonAsync(http, "/v1/vector_stores");
+        Assert.Equal(0, stores.GetProperty("data").GetArrayLength()); // no failed request created anything
+    }
+
+    [Fact]
+    public async Task A_binary_file_fails_with_last_error_and_the_store_stays_usable()
+    {
+        await using var gateway = await RagHttp.StartGatewayAsync();
+        var http = gateway.Http;
+        var binary = await RagHttp.UploadAsync(http, "image.png", [0x89, 0x50, 0x4E, 0x47, 0, 0, 0, 13, 0xFF, 0xFE]);
+        var text = await RagHttp.UploadAsync(http, "notes.txt", Encoding.UTF8.GetBytes("The orchard has forty apple trees and one old pear tree."));
+
+        var store = await RagHttp.CreateStoreAndWaitAsync(http, "", binary.GetProperty("id").GetString()!, text.GetProperty("id").GetString()!);
+
+        Assert.Equal("completed", store.GetProperty("status").GetString());
+        Assert.Equal(1, store.GetProperty("file_counts").GetProperty("failed").GetInt32());
+        Assert.Equal(1, store.GetProperty("file_counts").GetProperty("completed").GetInt32());
+        var storeId = store.GetProperty("id").GetString()!;
+        var failed = await RagHttp.GetJsonAsync(http, $"/v1/vector_stores/{storeId}/files?filter=failed");
+        var lastError = failed.GetProperty("data")[0].GetProperty("last_error");
+        Assert.Equal("unsupported_file", lastError.GetProperty("code").GetString());
+        Assert.Contains("binary", lastError.GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        var page = await RagHttp.SearchAsync(http, storeId, "apple trees");
+        Assert.All(page.GetProperty("data").EnumerateArray(), r => Assert.Equal(text.GetProperty("id").GetString(), r.GetProperty("file_id").GetString()));
+        Assert.Contains("forty apple trees", RagHttp.Texts(page)[0], StringComparison.Ordinal);
+    }
+}
+
+/// <summary>The RAG flags of the gateway's command line.</summary>
+public sealed class RagFlagTests
+{
+    [Theory]
+    [InlineData("--max-file-bytes", "0", "--max-file-bytes must be at least 1 (got 0).")]
+    [InlineData("--max-file-bytes", "lots", "--max-file-bytes must be an integer (got 'lots').")]
+    [InlineData("--embedding-model", " ", "--embedding-model must name a model.")]
+    public void Invalid_values_are_refused_with_one_line_naming_the_flag(string flag, string value, string message)
+    {
+        var parsed = InferenceMesh.Gateway.Hosting.GatewayCommandLine.Parse([flag, value]);
+
+        Assert.Null(parsed.Options);
+        Assert.Equal(message, parsed.Error);
+    }
+
+    [Fact]
+    public void Defaults_are_64_MiB_and_the_first_local_model()
+    {
+        var options = InferenceMesh.Gateway.Hosting.GatewayCommandLine.Parse([]).Options!;
+
+        Assert.Equal(64L * 1024 * 1024, options.MaxFileBytes);
+        Assert.Null(options.EmbeddingModel);
+        Assert.Equal("stories260K", InferenceMesh.Gateway.Hosting.GatewayCommandLine.Parse(["--embedding-model", "stories260K"]).Options!.EmbeddingModel);
+    }
+}

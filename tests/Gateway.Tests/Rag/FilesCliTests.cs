@@ -1,0 +1,80 @@
+using InferenceMesh.Gateway.Cli;
+using InferenceMesh.Tests;
+
+namespace InferenceMesh.Gateway.Tests.Rag;
+
+/// <summary>The offline <c>files</c> commands on a data folder, with the real engine (stories260K) for embeddings.</summary>
+public sealed class FilesCliTests : IDisposable
+{
+    private readonly string _dir = TestPaths.NewTempDir("im-files-cli");
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        string[] common = ["--data", Path.Combine(_dir, "data")];
+        if (args.Length > 1 && args[1] != "stores")
+        {
+            common = [.. common, "--models", TestPaths.ModelsDir, "--threads", "1"];
+        }
+
+        var exit = await FilesCli.RunAsync([.. args, .. common], output, error, CancellationToken.None);
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public async Task Add_indexes_files_into_a_new_store_and_search_finds_them_and_a_rerun_adds_nothing_twice()
+    {
+        _ = TestPaths.Stories260K;
+        var walrus = Path.Combine(_dir, "walrus.txt");
+        var garden = Path.Combine(_dir, "garden.md");
+        await File.WriteAllTextAsync(walrus, "The walrus sleeps on the ice floe near the research station.");
+        await File.WriteAllTextAsync(garden, "# Garden\n\nTomatoes need sun and water every morning.");
+
+        var (exit, output, error) = await RunAsync("files", "add", walrus, garden, "--store", "notes", "--chunk-tokens", "100", "--overlap-tokens", "10");
+
+        Assert.True(exit == 0, output + error);
+        Assert.Contains("Created vector store vs_", error, StringComparison.Ordinal);
+        Assert.Contains("notes", output, StringComparison.Ordinal);
+        Assert.Contains("2 files indexed", output, StringComparison.Ordinal);
+        var walrusId = output.Split('\n').Single(l => l.EndsWith("walrus.txt", StringComparison.Ordinal)).Split('\t')[0];
+
+        var (again, againOutput, againError) = await RunAsync("files", "add", walrus, "--store", "notes");
+        Assert.True(again == 0, againOutput + againError);
+        Assert.StartsWith(walrusId + "\t", againOutput, StringComparison.Ordinal); // the same file, not a second copy
+        Assert.Contains("2 files indexed", againOutput, StringComparison.Ordinal);
+
+        var (searchExit, results, searchError) = await RunAsync("files", "search", "notes", "walrus ice floe", "-n", "1");
+        Assert.True(searchExit == 0, searchError);
+        Assert.Contains("walrus.txt #0", results, StringComparison.Ordinal);
+        Assert.Contains("sleeps on the ice floe", results, StringComparison.Ordinal);
+
+        var (storesExit, stores, _) = await RunAsync("files", "stores");
+        Assert.Equal(0, storesExit);
+        Assert.Contains("notes\tconfidential\tstories260K\t2/2 files\tcompleted", stores, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bad_arguments_exit_2_with_one_line()
+    {
+        var (missing, _, missingError) = await RunAsync("files", "add", Path.Combine(_dir, "nope.txt"), "--store", "x");
+        Assert.Equal(2, missing);
+        Assert.StartsWith("inference-mesh: no such file:", missingError, StringComparison.Ordinal);
+
+        var (unknown, _, unknownError) = await RunAsync("files", "search", "no-such-store", "query");
+        Assert.Equal(2, unknown);
+        Assert.Contains("no vector store named 'no-such-store'", unknownError, StringComparison.Ordinal);
+
+        var path = Path.Combine(_dir, "a.txt");
+        await File.WriteAllTextAsync(path, "text");
+        var (privacy, _, privacyError) = await RunAsync("files", "add", path, "--store", "x", "--privacy", "secret");
+        Assert.Equal(2, privacy);
+        Assert.Contains("--privacy", privacyError, StringComparison.Ordinal);
+    }
+}
