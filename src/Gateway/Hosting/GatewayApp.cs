@@ -4,6 +4,7 @@ using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Mesh;
 using InferenceMesh.Gateway.Metrics;
 using InferenceMesh.Gateway.Security;
+using InferenceMesh.Gateway.Torrents;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 
@@ -66,6 +67,7 @@ internal static partial class GatewayApp
         app.MapHealthApi();
         app.MapMetricsApi();
         app.MapMeshApi();
+        app.MapTorrentsApi();
         return app;
     }
 

@@ -8,7 +8,7 @@ internal static class GatewayCommandLine
     public const string Usage = """
         Usage: inference-mesh [--models DIR] [--host ADDR] [--port N] [--threads T] [--slots S] [--ctx C]
                               [--allowed-hosts h1,h2] [--max-body-bytes B] [--config FILE] [--policies DIR]
-                              [--data DIR]
+                              [--data DIR] [--torrent-dht true|false] [--torrent-announce URL] [--aria2c PATH]
                inference-mesh config check [--config FILE] [--policies DIR] [--models DIR] [--prompt TEXT] [--model NAME]
 
           --models DIR          folder of *.gguf models (default: $XDG_DATA_HOME/inference-mesh/models,
@@ -23,6 +23,9 @@ internal static class GatewayCommandLine
           --config FILE         routing config (YAML: backends, policy); none = local model only
           --data DIR            the context store's folder: conversations, files, vector stores
                                 (default: $XDG_DATA_HOME/inference-mesh/data, else ~/.local/share/inference-mesh/data)
+          --torrent-dht B       BitTorrent DHT and local peer discovery for public torrents (default: false)
+          --torrent-announce U  tracker URL put in shared torrents (default: this gateway's /announce)
+          --aria2c PATH         the aria2 executable for BitTorrent (default: aria2c on PATH)
           --policies DIR        folder of policy files (default: ./policies, else the one installed
                                 next to the executable, else the built-in default policy)
 
@@ -104,6 +107,16 @@ internal static class GatewayCommandLine
                     break;
                 case "--policies":
                     options = options with { PoliciesDirectory = Path.GetFullPath(value) };
+                    break;
+                case "--torrent-dht":
+                    if (!bool.TryParse(value, out var dht)) return Fail($"--torrent-dht must be true or false (got '{value}').");
+                    options = options with { TorrentDht = dht };
+                    break;
+                case "--torrent-announce":
+                    options = options with { TorrentAnnounceUrl = value };
+                    break;
+                case "--aria2c":
+                    options = options with { Aria2Executable = value };
                     break;
                 case "--allowed-hosts":
                     options = options with

@@ -12,6 +12,7 @@ using InferenceMesh.Gateway.Backends.OpenAi;
 using InferenceMesh.Gateway.Backends.Resilience;
 using InferenceMesh.Gateway.Routing;
 using InferenceMesh.Gateway.Mesh;
+using InferenceMesh.Gateway.Torrents;
 using InferenceMesh.Router;
 using InferenceMesh.Router.Configuration;
 using InferenceMesh.Router.Routing;
@@ -42,6 +43,7 @@ internal static class GatewayServiceCollectionExtensions
         builder.Services.AddInferenceBackends(options);
         builder.Services.AddGatewayRouting(options);
         builder.Services.AddMesh(options);
+        builder.Services.AddModelTorrents(options);
         builder.Services.AddContextStore(new ContextStoreOptions { DataDirectory = options.DataDirectory });
         return builder;
     }
