@@ -37,10 +37,16 @@ internal static class TorrentGatewayExtensions
             sp.GetRequiredService<ILogger<ModelTorrents>>())
         {
             AnnounceUrl = () => AnnounceUrl(sp, options),
+            MetainfoClient = MetainfoClient,
         });
         services.AddHostedService<TorrentHostedService>();
         return services;
     }
+
+    private static readonly HttpClient MetainfoClient = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false })
+    {
+        MaxResponseContentBufferSize = TorrentMetainfo.MaxTorrentBytes,
+    };
 
     /// <summary><c>--torrent-announce</c>, else the gateway's first bound address + /announce.</summary>
     private static string? AnnounceUrl(IServiceProvider services, GatewayOptions options)

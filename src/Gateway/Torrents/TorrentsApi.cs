@@ -29,6 +29,7 @@ internal static class TorrentsApi
         app.MapGet("/v1/models/shared", Shared);
         app.MapPost("/v1/models/pull", PullAsync);
         app.MapGet("/v1/models/pulls/{id}", GetPull);
+        app.MapGet(ModelTorrents.TorrentFilePath + "{infohash}", TorrentFile);
         app.MapGet(AnnouncePath, Announce);
         return app;
     }
@@ -132,6 +133,12 @@ internal static class TorrentsApi
         torrents.GetPull(id) is { } status
             ? new JsonOk<PullJobResponse>(ToWire(status), TorrentsJsonContext.Default.PullJobResponse)
             : new ApiError(StatusCodes.Status404NotFound, "No pull job with this id.", ApiError.NotFound, "id", "pull_not_found");
+
+    /// <summary>The .torrent of a model this gateway seeds (what a magnet's puller fetches before asking peers).</summary>
+    public static IResult TorrentFile(string infohash, [FromServices] ModelTorrents torrents) =>
+        torrents.FindSharedTorrent(infohash) is { } bytes
+            ? Results.Bytes(bytes, "application/x-bittorrent")
+            : new ApiError(StatusCodes.Status404NotFound, "This gateway does not share that torrent.", ApiError.NotFound, "infohash", "torrent_not_found");
 
     /// <summary>The tracker (BEP 3 / BEP 23). The query is parsed by hand: info_hash and peer_id are raw bytes, not UTF-8.</summary>
     public static IResult Announce(HttpContext context, [FromServices] TorrentTracker tracker)

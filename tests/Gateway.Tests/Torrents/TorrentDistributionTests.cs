@@ -171,7 +171,8 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
             ["bt-seed-unverified"] = "true",
         }, CancellationToken.None);
 
-        using var response = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source = Convert.ToBase64String(lie.Bytes) });
+        // By magnet: A's gateway does not serve this torrent over HTTP, so B's aria2 gets the metadata from the peer (BEP 9).
+        using var response = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source = lie.ToMagnet().ToString() });
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var job = await PollPullAsync(b.Http, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
 
@@ -267,7 +268,11 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         }
 
         Assert.NotEqual(first, engine.ProcessId);
-        var pull = await Cli("models", "pull", share.Out.TrimEnd().Split('\n')[^1].Trim(), "--gateway", b.BaseAddress.AbsoluteUri);
+        // This time from the .torrent file (the CLI sends it in base64).
+        Assert.True(MagnetLink.TryParse(share.Out.TrimEnd().Split('\n')[^1].Trim(), out var magnet, out _));
+        var torrentFile = Path.Combine(a.ModelsDirectory, "torrents", "shared", magnet.InfoHash + ".torrent");
+        var pull = await Cli("models", "pull", torrentFile, "--name", "copy", "--gateway", b.BaseAddress.AbsoluteUri);
         Assert.True(pull.Exit == 0, pull.Err);
+        Assert.Contains("Pulled copy: sha256 " + StoriesSha, pull.Out);
     }
 }
