@@ -66,5 +66,5 @@ internal static class TorrentDefaults
     public static readonly TimeSpan RestartBackoffMax = TimeSpan.FromSeconds(30);
 
     /// <summary>How often pull jobs ask aria2 for progress.</summary>
-    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
 }

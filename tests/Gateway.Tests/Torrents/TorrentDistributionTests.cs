@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
 using InferenceMesh.Gateway.Cli;
+using InferenceMesh.Gateway.Hosting;
 using InferenceMesh.Gateway.Tests.Common;
 using InferenceMesh.ModelCache.Store;
 using InferenceMesh.ModelCache.Torrents;
@@ -230,6 +231,31 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         Assert.Single(pull.Err.Trim().Split('\n'));
 
         Assert.Contains(TestEnvironment.Stories, await ListedAsync(a));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Dht_IsOffByDefault_AndTheFlagTurnsItOn(bool dht)
+    {
+        var a = dht ? await StartGatewayAsync(true, "--torrent-dht", "true") : await StartGatewayAsync(true);
+        using var share = await a.Http.PostAsJsonAsync("/v1/models/share", new { name = TestEnvironment.Stories });
+        Assert.Equal(HttpStatusCode.OK, share.StatusCode);
+
+        var pid = a.App.Services.GetRequiredService<Aria2Engine>().ProcessId!.Value;
+        var arguments = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
+        Assert.Contains(dht ? "--enable-dht=true" : "--enable-dht=false", arguments);
+        Assert.Contains("--rpc-listen-all=false", arguments);
+        Assert.DoesNotContain(arguments, a => a.Contains("secret", StringComparison.OrdinalIgnoreCase)); // the secret is in a deleted 0600 file
+    }
+
+    [Theory]
+    [InlineData("--torrent-dht", "maybe", "--torrent-dht must be true or false (got 'maybe').")]
+    [InlineData("--torrent-announce", "udp://x:1", "--torrent-announce must be an http(s) URL (got 'udp://x:1').")]
+    public void BadTorrentFlags_AreOneLineErrors(string flag, string value, string message)
+    {
+        var error = Assert.Throws<GatewayOptionsException>(() => InferenceMesh.Gateway.Hosting.GatewayApp.Build(["--port", "0", flag, value]));
+        Assert.Equal(message, error.Message);
     }
 
     [Fact]
