@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Model cache benchmark: the in-process quantiser vs llama-quantize (same llama.cpp tag, same input, same threads),
 # and the store's SHA-256 streaming vs sha256sum on a 1 GiB file. Markdown table on stdout and in
-# bench/results/modelcache-<timestamp>.md. See bench/README.md.
+# bench/results/modelcache-<timestamp>.md; then the BitTorrent transfer (bench/run-torrent.sh, skipped with
+# BENCH_TORRENT=0). See bench/README.md.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -89,3 +90,8 @@ report="$results/modelcache-$stamp.md"
   printf '%s\n' "${rows[@]}"
 } | tee "$report"
 log "report: $report (logs: $logs)"
+
+if [ "${BENCH_TORRENT:-1}" != 0 ]; then
+  log "BitTorrent transfer vs nginx (bench/run-torrent.sh)"
+  bash "$bench/run-torrent.sh"
+fi

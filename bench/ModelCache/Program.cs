@@ -5,6 +5,7 @@ using InferenceMesh.ModelCache.Store;
 
 // bench-modelcache quantize IN OUT TYPE THREADS  -> prints "<milliseconds>" (the whole QuantizeAsync call)
 // bench-modelcache hash FILE                     -> prints "<milliseconds> <sha256>" (StreamHasher.HashFileAsync)
+// bench-modelcache blob OUT MIB                 -> writes a valid GGUF of about MIB MiB of random bytes (one I8 tensor; torrent bench)
 // One measurement per process, like the llama-quantize / sha256sum runs it is compared with.
 switch (args)
 {
@@ -34,7 +35,25 @@ switch (args)
         return 0;
     }
 
+    case ["blob", var output, var mib]:
+    {
+        var bytes = long.Parse(mib, CultureInfo.InvariantCulture) << 20;
+        new InferenceMesh.ModelCache.Gguf.GgufWriter()
+            .AddString("general.architecture", "bench-blob")
+            .AddTensor("blob", InferenceMesh.ModelCache.Gguf.GgmlType.I8, [bytes], stream =>
+            {
+                var chunk = new byte[1 << 20];
+                for (long done = 0; done < bytes; done += chunk.Length)
+                {
+                    Random.Shared.NextBytes(chunk);
+                    stream.Write(chunk, 0, (int)Math.Min(chunk.Length, bytes - done));
+                }
+            })
+            .WriteTo(output);
+        return 0;
+    }
+
     default:
-        Console.Error.WriteLine("usage: bench-modelcache quantize IN OUT TYPE THREADS | hash FILE");
+        Console.Error.WriteLine("usage: bench-modelcache quantize IN OUT TYPE THREADS | hash FILE | blob OUT MIB");
         return 2;
 }

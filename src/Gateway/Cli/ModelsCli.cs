@@ -35,10 +35,11 @@ internal static class ModelsCli
     /// <summary>The <c>models</c> command with every subcommand.</summary>
     internal static Command Create(ModelsCliEnvironment environment)
     {
-        var models = new Command("models", "Manage the local model store: list, pull, verify, rm, quantize, recommend, adapter.")
+        var models = new Command("models", "Manage the local model store: list, pull, share, verify, rm, quantize, recommend, adapter.")
         {
             ModelsListCommand.Create(environment),
             ModelsPullCommand.Create(environment),
+            ModelsShareCommand.Create(environment),
             ModelsVerifyCommand.Create(environment),
             ModelsRmCommand.Create(environment),
             ModelsQuantizeCommand.Create(environment),

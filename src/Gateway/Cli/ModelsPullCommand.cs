@@ -8,22 +8,29 @@ namespace InferenceMesh.Gateway.Cli;
 
 /// <summary>
 /// <c>models pull URL [--sha256 HEX] [--name NAME] [--mirror URL]… [--models DIR]</c>: a resumable download into the
-/// store; see src/ModelCache/README.md ("Downloads").
+/// store; see src/ModelCache/README.md ("Downloads"). <c>models pull MAGNET|FILE.torrent|URL.torrent [--gateway URL]</c>
+/// asks the running gateway to fetch it over BitTorrent (docs/torrents.md) and exits 0 once it is verified and listed there.
 /// </summary>
 internal static class ModelsPullCommand
 {
     public static Command Create(ModelsCliEnvironment environment)
     {
-        var url = new Argument<string>("url") { Description = "The http(s) URL of the GGUF file." };
+        var url = new Argument<string>("url") { Description = "The http(s) URL of the GGUF file, or a magnet link or .torrent file/URL (BitTorrent, through --gateway)." };
+        var gateway = ModelsTorrentClient.GatewayOption();
         var sha256 = new Option<string?>("--sha256") { Description = "The expected SHA-256 (64 lowercase hex); nothing is registered unless it matches." };
         var name = new Option<string?>("--name") { Description = "The model name (default: the URL's file name without .gguf)." };
         var mirrors = new Option<string[]>("--mirror") { Description = "Another URL of the same file, tried in order after the first (repeatable).", AllowMultipleArgumentsPerToken = false };
         var models = ModelsCliEnvironment.ModelsOption();
-        var command = new Command("pull", "Download a model (resumable, verified) into the store.") { url, sha256, name, mirrors, models };
+        var command = new Command("pull", "Download a model (resumable, verified) into the store.") { url, sha256, name, mirrors, models, gateway };
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
+            if (ModelsTorrentClient.IsTorrentSource(parse.GetRequiredValue(url)))
+            {
+                return await PullTorrentAsync(parse, url, sha256, name, gateway, environment, ct);
+            }
+
             var sources = new List<Uri>();
             foreach (var text in new[] { parse.GetRequiredValue(url) }.Concat(parse.GetValue(mirrors) ?? []))
             {
@@ -62,6 +69,32 @@ internal static class ModelsPullCommand
             return await ReportAsync(result, output, error);
         });
         return command;
+    }
+
+    private static async Task<int> PullTorrentAsync(
+        ParseResult parse, Argument<string> url, Option<string?> sha256, Option<string?> name, Option<string> gateway, ModelsCliEnvironment environment, CancellationToken ct)
+    {
+        var error = parse.InvocationConfiguration.Error;
+        if (!ModelsTorrentClient.TryGatewayUri(parse.GetRequiredValue(gateway), out var gatewayUri))
+        {
+            await error.WriteLineAsync("inference-mesh: --gateway must be an http(s) URL.");
+            return ModelsCliExit.Usage;
+        }
+
+        if (parse.GetValue(sha256) is { } hex && !Sha256Digest.IsValid(hex))
+        {
+            await error.WriteLineAsync("inference-mesh: --sha256 must be exactly 64 lowercase hex characters.");
+            return ModelsCliExit.Usage;
+        }
+
+        if (parse.GetValue(name) is { } modelName && ModelName.Validate(modelName) is { } nameError)
+        {
+            await error.WriteLineAsync($"inference-mesh: {nameError}; choose one with --name.");
+            return ModelsCliExit.Usage;
+        }
+
+        return await ModelsTorrentClient.PullAsync(gatewayUri, parse.GetRequiredValue(url), parse.GetValue(name), parse.GetValue(sha256),
+            environment.HttpClient, ModelsCliEnvironment.ProgressConsole(error), parse.InvocationConfiguration.Output, error, ct);
     }
 
     /// <summary>Runs one download under a Spectre progress bar (size, speed, ETA).</summary>

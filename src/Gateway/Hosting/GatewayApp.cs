@@ -6,6 +6,7 @@ using InferenceMesh.Gateway.Mesh;
 using InferenceMesh.Gateway.Rag;
 using InferenceMesh.Gateway.Metrics;
 using InferenceMesh.Gateway.Security;
+using InferenceMesh.Gateway.Torrents;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 
@@ -70,6 +71,7 @@ internal static partial class GatewayApp
         app.MapMeshApi();
         app.MapChatContextApis();
         app.MapRagApis();
+        app.MapTorrentsApi();
         return app;
     }
 

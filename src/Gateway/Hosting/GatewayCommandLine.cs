@@ -10,6 +10,7 @@ internal static class GatewayCommandLine
                               [--allowed-hosts h1,h2] [--max-body-bytes B] [--config FILE] [--policies DIR]
                               [--data DIR] [--history-retention-days N] [--no-history]
                               [--embedding-model NAME] [--max-file-bytes B]
+                              [--torrent-dht true|false] [--torrent-announce URL] [--aria2c PATH]
                inference-mesh config check [--config FILE] [--policies DIR] [--models DIR] [--prompt TEXT] [--model NAME]
 
           --models DIR          folder of *.gguf models (default: $XDG_DATA_HOME/inference-mesh/models,
@@ -31,6 +32,9 @@ internal static class GatewayCommandLine
           --embedding-model NAME  local model that embeds vector stores' files (default: the first
                                 model of the models folder by name); each store records its model
           --max-file-bytes B    largest file accepted by POST /v1/files (default: 67108864)
+          --torrent-dht B       BitTorrent DHT and local peer discovery for public torrents (default: false)
+          --torrent-announce U  tracker URL put in shared torrents (default: this gateway's /announce)
+          --aria2c PATH         the aria2 executable for BitTorrent (default: aria2c on PATH)
           --policies DIR        folder of policy files (default: ./policies, else the one installed
                                 next to the executable, else the built-in default policy)
 
@@ -129,6 +133,16 @@ internal static class GatewayCommandLine
                     break;
                 case "--policies":
                     options = options with { PoliciesDirectory = Path.GetFullPath(value) };
+                    break;
+                case "--torrent-dht":
+                    if (!bool.TryParse(value, out var dht)) return Fail($"--torrent-dht must be true or false (got '{value}').");
+                    options = options with { TorrentDht = dht };
+                    break;
+                case "--torrent-announce":
+                    options = options with { TorrentAnnounceUrl = value };
+                    break;
+                case "--aria2c":
+                    options = options with { Aria2Executable = value };
                     break;
                 case "--allowed-hosts":
                     options = options with

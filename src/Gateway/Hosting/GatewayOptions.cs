@@ -63,6 +63,15 @@ public sealed record GatewayOptions
     /// <summary>Seconds sent in Retry-After when the engine is overloaded. The default value is 1.</summary>
     public int RetryAfterSeconds { get; init; } = GatewayDefaults.RetryAfterSeconds;
 
+    /// <summary>Whether the BitTorrent engine's DHT is on (<c>--torrent-dht true</c>); private torrents never use it. The default value is false.</summary>
+    public bool TorrentDht { get; init; }
+
+    /// <summary>The aria2 executable (<c>--aria2c PATH</c>). The default value is "aria2c" (from PATH).</summary>
+    public string Aria2Executable { get; init; } = "aria2c";
+
+    /// <summary>The tracker URL written into shared torrents (<c>--torrent-announce URL</c>); null uses the gateway's own address + /announce. The default value is null.</summary>
+    public string? TorrentAnnounceUrl { get; init; }
+
     /// <summary>Returns null when valid, else a one-line message naming the flag.</summary>
     public string? Validate()
     {
@@ -134,6 +143,11 @@ public sealed record GatewayOptions
         if (RetryAfterSeconds < 1)
         {
             return $"Retry-After must be at least 1 second (got {RetryAfterSeconds}).";
+        }
+
+        if (TorrentAnnounceUrl is { } announce && !(Uri.TryCreate(announce, UriKind.Absolute, out var announceUri) && announceUri.Scheme is "http" or "https"))
+        {
+            return $"--torrent-announce must be an http(s) URL (got '{announce}').";
         }
 
         foreach (var host in AllowedHosts)

@@ -16,6 +16,7 @@ using InferenceMesh.Gateway.Backends.Resilience;
 using InferenceMesh.Gateway.Routing;
 using InferenceMesh.Gateway.Mesh;
 using InferenceMesh.Gateway.Rag;
+using InferenceMesh.Gateway.Torrents;
 using InferenceMesh.Router;
 using InferenceMesh.Router.Configuration;
 using InferenceMesh.Router.Routing;
@@ -46,6 +47,7 @@ internal static class GatewayServiceCollectionExtensions
         builder.Services.AddInferenceBackends(options);
         builder.Services.AddGatewayRouting(options);
         builder.Services.AddMesh(options);
+        builder.Services.AddModelTorrents(options);
         builder.Services.AddContextStore(new ContextStoreOptions { DataDirectory = options.DataDirectory, Extensions = [SqliteVec.LibraryPath] });
         builder.Services.AddChatContext(new ConversationStoreOptions
         {

@@ -1,0 +1,304 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using InferenceMesh.Gateway.Cli;
+using InferenceMesh.Gateway.Hosting;
+using InferenceMesh.Gateway.Tests.Common;
+using InferenceMesh.ModelCache.Store;
+using InferenceMesh.ModelCache.Torrents;
+using InferenceMesh.Tests;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace InferenceMesh.Gateway.Tests.Torrents;
+
+/// <summary>
+/// Two real gateways (Kestrel on loopback port 0, separate models folders), each with its own real aria2: share on
+/// A, pull on B through B's gateway and through the CLI; a lying seeder; hostile sources; a missing engine.
+/// </summary>
+public sealed class TorrentDistributionTests : IAsyncLifetime
+{
+    private readonly List<TestEnvironment> _gateways = [];
+    private readonly List<string> _folders = [];
+    private readonly List<int> _aria2Pids = [];
+    private static readonly string StoriesSha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(TestPaths.Stories260K)));
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var gateway in _gateways)
+        {
+            if (gateway.App.Services.GetRequiredService<Aria2Engine>().ProcessId is { } pid)
+            {
+                _aria2Pids.Add(pid);
+            }
+
+            await gateway.DisposeAsync();
+        }
+
+        foreach (var folder in _folders)
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+
+        // No aria2 outlives its gateway.
+        foreach (var pid in _aria2Pids)
+        {
+            Assert.False(IsAlive(pid), $"aria2 (pid {pid}) is still running after its gateway stopped");
+        }
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private async Task<TestEnvironment> StartGatewayAsync(bool withStories, params string[] extraArgs)
+    {
+        var folder = TestPaths.NewTempDir("im-torrent");
+        _folders.Add(folder);
+        if (withStories)
+        {
+            var store = ModelStoreFactory.Open(folder);
+            var imported = await store.ImportFileAsync(TestPaths.Stories260K, new ModelRegistration { Name = TestEnvironment.Stories }, CancellationToken.None);
+            Assert.True(imported.Succeeded, imported.Message);
+        }
+
+        var gateway = await TestEnvironment.StartAsync(e =>
+        {
+            e.ModelsDirectory = folder;
+            e.ExtraArgs.AddRange(extraArgs);
+        });
+        _gateways.Add(gateway);
+        return gateway;
+    }
+
+    private static async Task<(int Exit, string Out, string Err)> Cli(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exit = await ModelsCli.RunAsync(args, output, error, new ModelsCliEnvironment(), CancellationToken.None);
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    private static async Task<JsonElement> PollPullAsync(HttpClient http, string id)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            var job = await http.GetFromJsonAsync<JsonElement>($"/v1/models/pulls/{id}");
+            if (job.GetProperty("state").GetString() is "done" or "failed")
+            {
+                return job;
+            }
+
+            Assert.True(deadline.Elapsed < TimeSpan.FromMinutes(2), "the pull did not finish: " + job);
+            await Task.Delay(100);
+        }
+    }
+
+    private static async Task<string[]> ListedAsync(TestEnvironment gateway)
+    {
+        var list = await gateway.Http.GetFromJsonAsync<JsonElement>("/v1/models");
+        return [.. list.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()!)];
+    }
+
+    [Fact]
+    public async Task Cli_SharesOnA_PullsTheMagnetOnB_WhichListsItWithTheRightDigest()
+    {
+        var a = await StartGatewayAsync(withStories: true);
+        var b = await StartGatewayAsync(withStories: false);
+
+        var share = await Cli("models", "share", TestEnvironment.Stories, "--gateway", a.BaseAddress.AbsoluteUri);
+        Assert.True(share.Exit == 0, share.Err);
+        var magnet = share.Out.TrimEnd().Split('\n')[^1].Trim();
+        Assert.StartsWith("magnet:?xt=urn:btih:", magnet);
+        Assert.True(MagnetLink.TryParse(magnet, out var parsed, out _));
+        Assert.Equal(StoriesSha, parsed.Sha256?.Hex);
+        Assert.Equal(new Uri(a.BaseAddress, "/announce").AbsoluteUri, Assert.Single(parsed.Trackers));
+
+        var pull = await Cli("models", "pull", magnet, "--gateway", b.BaseAddress.AbsoluteUri);
+        Assert.True(pull.Exit == 0, pull.Err);
+        Assert.Contains($"Pulled {TestEnvironment.Stories}: sha256 {StoriesSha}", pull.Out);
+
+        Assert.Contains(TestEnvironment.Stories, await ListedAsync(b));
+        var onB = ModelStoreFactory.Open(b.ModelsDirectory).Find(TestEnvironment.Stories);
+        Assert.NotNull(onB);
+        Assert.Equal(StoriesSha, onB.Digest.Hex);
+        Assert.Equal(StoriesSha, Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(onB.Path))));
+        // aria2 wrote only into staging, which is gone; the seeder's blob is untouched.
+        Assert.False(Directory.Exists(Path.Combine(b.ModelsDirectory, "torrents", "staging", parsed.InfoHash)));
+        var onA = ModelStoreFactory.Open(a.ModelsDirectory).Find(TestEnvironment.Stories)!;
+        Assert.Equal(StoriesSha, Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(onA.Path))));
+
+        // Sharing again gives the same magnet (same torrent, already seeded).
+        var again = await Cli("models", "share", TestEnvironment.Stories, "--gateway", a.BaseAddress.AbsoluteUri);
+        Assert.Equal(magnet, again.Out.TrimEnd().Split('\n')[^1].Trim());
+    }
+
+    [Fact]
+    public async Task ALyingSeeder_WhoseBytesDoNotMatchTheCommittedDigest_IsNeverRegistered()
+    {
+        var a = await StartGatewayAsync(withStories: false);
+        var b = await StartGatewayAsync(withStories: false);
+
+        // A copy with one byte of tensor data changed: still a valid GGUF, other SHA-256. The torrent claims the real digest.
+        var tampered = File.ReadAllBytes(TestPaths.Stories260K);
+        tampered[^10] ^= 0x55;
+        var seedFolder = TestPaths.NewTempDir("im-liar");
+        _folders.Add(seedFolder);
+        File.WriteAllBytes(Path.Combine(seedFolder, TestEnvironment.Stories), tampered);
+        var pieceLength = TorrentMetainfo.MinPieceLength;
+        var (pieces, actual, length) = await TorrentMetainfo.HashAsync(new MemoryStream(tampered), pieceLength, null, CancellationToken.None);
+        Assert.NotEqual(StoriesSha, actual.Hex);
+        var lie = TorrentMetainfo.Create(TestEnvironment.Stories, length, pieceLength, pieces, Sha256Digest.Parse(StoriesSha), new Uri(a.BaseAddress, "/announce").AbsoluteUri);
+
+        // A's own engine and tracker seed the lying torrent (a real peer serving wrong bytes).
+        a.App.Services.GetRequiredService<TorrentTracker>().Register(lie.InfoHash);
+        await a.App.Services.GetRequiredService<Aria2Engine>().AddTorrentAsync(lie.Bytes, new Dictionary<string, string>
+        {
+            ["dir"] = seedFolder,
+            ["seed-ratio"] = "0",
+            ["bt-seed-unverified"] = "true",
+        }, CancellationToken.None);
+
+        // By magnet: A's gateway does not serve this torrent over HTTP, so B's aria2 gets the metadata from the peer (BEP 9).
+        using var response = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source = lie.ToMagnet().ToString() });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var job = await PollPullAsync(b.Http, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+
+        Assert.Equal("failed", job.GetProperty("state").GetString());
+        Assert.Equal("digest_mismatch", job.GetProperty("error").GetProperty("code").GetString());
+        Assert.Contains(actual.Hex, job.GetProperty("error").GetProperty("message").GetString());
+        Assert.DoesNotContain(TestEnvironment.Stories, await ListedAsync(b));
+        Assert.Empty(ModelStoreFactory.Open(b.ModelsDirectory).List());
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(b.ModelsDirectory, "blobs")));
+        Assert.False(Directory.Exists(Path.Combine(b.ModelsDirectory, "torrents", "staging", lie.InfoHash)));
+    }
+
+    public static TheoryData<string, string> HostileSources() => new()
+    {
+        { Convert.ToBase64String(TorrentFixtures.SingleFile("../evil")), "not a valid model name" },
+        { Convert.ToBase64String(TorrentFixtures.SingleFile("/etc/passwd")), "not a valid model name" },
+        { Convert.ToBase64String(TorrentFixtures.SingleFile("NUL.gguf")), "not a valid model name" },
+        { Convert.ToBase64String(TorrentFixtures.MultiFile()), "several files" },
+        { Convert.ToBase64String(TorrentFixtures.SingleFile("ok", sha256: new string('A', 64))), "64 lowercase hex" },
+        { "magnet:?xt=urn:btih:" + new string('a', 40) + "&x.sha256=" + new string('F', 64), "64 lowercase hex" },
+        { "magnet:?xt=urn:btih:" + new string('a', 40) + "&dn=..%2Fx", "not a valid model name" },
+        { "magnet:?xt=urn:btih:abc", "40 lowercase hex" },
+        { "not a torrent", "magnet link" },
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileSources))]
+    public async Task HostileSources_AreRefusedWith400_BeforeTheEngineSeesThem(string source, string reason)
+    {
+        var b = await StartGatewayAsync(withStories: false);
+
+        using var response = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error");
+        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+        Assert.Contains(reason, error.GetProperty("message").GetString());
+        Assert.False(Directory.Exists(Path.Combine(b.ModelsDirectory, "torrents", "staging")));
+    }
+
+    [Fact]
+    public async Task WithoutAria2_ShareAndPullSayWhyInOneLine_AndTheRestOfTheGatewayWorks()
+    {
+        var a = await StartGatewayAsync(true, "--aria2c", "/nonexistent/aria2c");
+
+        var share = await Cli("models", "share", TestEnvironment.Stories, "--gateway", a.BaseAddress.AbsoluteUri);
+        Assert.Equal(1, share.Exit);
+        Assert.Equal(
+            "inference-mesh: share failed: BitTorrent is unavailable: the BitTorrent engine '/nonexistent/aria2c' was not found (install the Debian package 'aria2')",
+            share.Err.Trim());
+
+        var pull = await Cli("models", "pull", "magnet:?xt=urn:btih:" + new string('a', 40), "--gateway", a.BaseAddress.AbsoluteUri);
+        Assert.Equal(1, pull.Exit);
+        Assert.Contains("not found (install the Debian package 'aria2')", pull.Err);
+        Assert.Single(pull.Err.Trim().Split('\n'));
+
+        Assert.Contains(TestEnvironment.Stories, await ListedAsync(a));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Dht_IsOffByDefault_AndTheFlagTurnsItOn(bool dht)
+    {
+        var a = dht ? await StartGatewayAsync(true, "--torrent-dht", "true") : await StartGatewayAsync(true);
+        using var share = await a.Http.PostAsJsonAsync("/v1/models/share", new { name = TestEnvironment.Stories });
+        Assert.Equal(HttpStatusCode.OK, share.StatusCode);
+
+        var pid = a.App.Services.GetRequiredService<Aria2Engine>().ProcessId!.Value;
+        var arguments = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
+        Assert.Contains(dht ? "--enable-dht=true" : "--enable-dht=false", arguments);
+        Assert.Contains("--rpc-listen-all=false", arguments);
+        Assert.DoesNotContain(arguments, a => a.Contains("secret", StringComparison.OrdinalIgnoreCase)); // the secret is in a deleted 0600 file
+    }
+
+    [Theory]
+    [InlineData("--torrent-dht", "maybe", "--torrent-dht must be true or false (got 'maybe').")]
+    [InlineData("--torrent-announce", "udp://x:1", "--torrent-announce must be an http(s) URL (got 'udp://x:1').")]
+    public void BadTorrentFlags_AreOneLineErrors(string flag, string value, string message)
+    {
+        var error = Assert.Throws<GatewayOptionsException>(() => InferenceMesh.Gateway.Hosting.GatewayApp.Build(["--port", "0", flag, value]));
+        Assert.Equal(message, error.Message);
+    }
+
+    [Fact]
+    public async Task ShareOfAnUnknownModel_Is404_AndTheTrackerRefusesUnknownTorrents()
+    {
+        var a = await StartGatewayAsync(withStories: false);
+
+        using var share = await a.Http.PostAsJsonAsync("/v1/models/share", new { name = "nope" });
+        Assert.Equal(HttpStatusCode.NotFound, share.StatusCode);
+
+        var announce = await a.Http.GetByteArrayAsync("/announce?info_hash=" + string.Concat(Enumerable.Repeat("%41", 20)) + "&peer_id=" + string.Concat(Enumerable.Repeat("%42", 20)) + "&port=6881");
+        Assert.Contains("unknown torrent", System.Text.Encoding.ASCII.GetString(announce));
+    }
+
+    [Fact]
+    public async Task WhenAria2Dies_TheGatewayStartsItAgain_AndSeedsItsSharesAgain()
+    {
+        var a = await StartGatewayAsync(withStories: true);
+        var b = await StartGatewayAsync(withStories: false);
+        var share = await Cli("models", "share", TestEnvironment.Stories, "--gateway", a.BaseAddress.AbsoluteUri);
+        Assert.True(share.Exit == 0, share.Err);
+        var engine = a.App.Services.GetRequiredService<Aria2Engine>();
+        var first = engine.ProcessId!.Value;
+        _aria2Pids.Add(first);
+
+        using (var process = Process.GetProcessById(first))
+        {
+            process.Kill();
+        }
+
+        var deadline = Stopwatch.StartNew();
+        while (engine.Generation < 2 || engine.ProcessId is null)
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "aria2 was not restarted");
+            await Task.Delay(100);
+        }
+
+        Assert.NotEqual(first, engine.ProcessId);
+        // This time from the .torrent file (the CLI sends it in base64).
+        Assert.True(MagnetLink.TryParse(share.Out.TrimEnd().Split('\n')[^1].Trim(), out var magnet, out _));
+        var torrentFile = Path.Combine(a.ModelsDirectory, "torrents", "shared", magnet.InfoHash + ".torrent");
+        var pull = await Cli("models", "pull", torrentFile, "--name", "copy", "--gateway", b.BaseAddress.AbsoluteUri);
+        Assert.True(pull.Exit == 0, pull.Err);
+        Assert.Contains("Pulled copy: sha256 " + StoriesSha, pull.Out);
+    }
+}
