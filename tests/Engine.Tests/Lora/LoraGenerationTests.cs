@@ -14,6 +14,11 @@ public sealed class LoraGenerationTests : IDisposable
 {
     private const string Prompt = "Once upon a time";
     private const int Tokens = 24;
+
+    /// <summary>stories260K's end-of-sequence token (tokenizer.ggml.eos_token_id).</summary>
+    private const int StoriesEosToken = 2;
+
+    private const int HolderTokens = 400;
     private readonly string _folder = TestPaths.NewTempDir("im-lora-engine");
     private readonly AdapterSource _first;
     private readonly AdapterSource _second;
@@ -121,13 +126,21 @@ public sealed class LoraGenerationTests : IDisposable
         var expected = (await RunAsync(engine, [new AdapterUse(_first, 1f)])).Ids;
         Assert.Equal(1, engine.Model.GetStatus().LoadedAdapters);
 
-        var started = await engine.Model.StartGenerationAsync(Request([new AdapterUse(_first, 1f)]));
+        // A long request (end of sequence banned, many tokens) so that it is surely still running when the adapter is
+        // retired; its first tokens are the short request's.
+        var holder = Request([new AdapterUse(_first, 1f)]) with
+        {
+            MaxTokens = HolderTokens,
+            Sampling = SamplingOptions.Greedy with { LogitBias = new Dictionary<int, float> { [StoriesEosToken] = -100f } },
+        };
+        var started = await engine.Model.StartGenerationAsync(holder);
         Assert.True(started.Succeeded, started.Failure?.Message);
         await using var generation = started.Value!;
         var reader = generation.ReadTextAsync().GetAsyncEnumerator();
         Assert.True(await reader.MoveNextAsync()); // running
 
         await engine.Model.RetireAdaptersExceptAsync([]);
+        Assert.False(generation.Completion.IsCompleted, "the holder request ended before the adapter was retired");
         Assert.Equal(1, engine.Model.GetStatus().LoadedAdapters); // still in use
         while (await reader.MoveNextAsync())
         {
@@ -135,7 +148,9 @@ public sealed class LoraGenerationTests : IDisposable
 
         var outcome = await generation.Completion;
         Assert.Null(outcome.Failure);
-        Assert.Equal(expected, ((LlamaLoadedModel.Generation)generation).GeneratedTokenIds);
+        var holderIds = ((LlamaLoadedModel.Generation)generation).GeneratedTokenIds;
+        Assert.Equal(HolderTokens, holderIds.Count);
+        Assert.Equal(expected, holderIds.Take(expected.Count));
         Assert.Equal(0, engine.Model.GetStatus().LoadedAdapters);
 
         // Offered again: loaded anew, same output.
