@@ -184,13 +184,25 @@ public sealed class MeshCluster : IAsyncLifetime
         stream.Write(bytes);
     }
 
+    /// <summary>Waits for a condition on the directory, re-checked on every change event (and every second, bounded).</summary>
     public static async Task WaitForAsync(IPeerDirectory directory, Func<IReadOnlyList<PeerInfo>, bool> condition, TimeSpan limit, string what)
     {
-        var watch = Stopwatch.StartNew();
-        while (!condition(directory.Peers))
+        var changed = new SemaphoreSlim(0);
+        void OnChanged() => changed.Release();
+        directory.Changed += OnChanged;
+        try
         {
-            Assert.True(watch.Elapsed < limit, $"timed out after {limit.TotalSeconds} s waiting for {what}; peers: {string.Join(", ", directory.Peers.Select(p => $"{p.Id.Short}={p.State}/{p.Trust}/{p.LastAdvertError}"))}");
-            await Task.Delay(100);
+            var watch = Stopwatch.StartNew();
+            while (!condition(directory.Peers))
+            {
+                var left = limit - watch.Elapsed;
+                Assert.True(left > TimeSpan.Zero, $"timed out after {limit.TotalSeconds} s waiting for {what}; peers: {string.Join(", ", directory.Peers.Select(p => $"{p.Id.Short}={p.State}/{p.Trust}/{p.LastAdvertError}/{p.Advert?.Models.Count}"))}");
+                await changed.WaitAsync(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1));
+            }
+        }
+        finally
+        {
+            directory.Changed -= OnChanged;
         }
     }
 

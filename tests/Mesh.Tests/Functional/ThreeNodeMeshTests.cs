@@ -49,28 +49,6 @@ public sealed class ThreeNodeMeshTests
         }
     }
 
-    /// <summary>Waits for a condition on the directory, re-checked on every change event (and every second, bounded).</summary>
-    private static async Task WaitForAsync(IPeerDirectory directory, Func<IReadOnlyList<PeerInfo>, bool> condition, TimeSpan limit, string what)
-    {
-        var changed = new SemaphoreSlim(0);
-        void OnChanged() => changed.Release();
-        directory.Changed += OnChanged;
-        try
-        {
-            var watch = Stopwatch.StartNew();
-            while (!condition(directory.Peers))
-            {
-                var left = limit - watch.Elapsed;
-                Assert.True(left > TimeSpan.Zero, $"timed out after {limit.TotalSeconds} s waiting for {what}; peers: {string.Join(", ", directory.Peers.Select(p => $"{p.Id.Short}={p.State}/{p.Trust}/{p.LastAdvertError}/{p.Advert?.Models.Count}"))}");
-                await changed.WaitAsync(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1));
-            }
-        }
-        finally
-        {
-            directory.Changed -= OnChanged;
-        }
-    }
-
     [Fact]
     public async Task Three_nodes_form_a_mesh_from_one_bootstrap_see_adverts_and_detect_a_killed_node()
     {
@@ -137,7 +115,7 @@ public sealed class ThreeNodeMeshTests
             // Every node sees the two others alive, with adverts; node 3's extra model is visible to 1 and 2.
             foreach (var node in nodes)
             {
-                await WaitForAsync(node.Directory, peers => peers.Count == 2 && peers.All(p => p.State == "alive" && p.Advert is not null), TimeSpan.FromSeconds(60), $"{node.Name} to see two alive peers with adverts");
+                await MeshCluster.WaitForAsync(node.Directory, peers => peers.Count == 2 && peers.All(p => p.State == "alive" && p.Advert is not null), TimeSpan.FromSeconds(60), $"{node.Name} to see two alive peers with adverts");
             }
 
             var formed = started.Elapsed;
@@ -158,7 +136,7 @@ public sealed class ThreeNodeMeshTests
             // Kill node 3 (its serf agent is killed, no leave): both others mark it failed within the bound.
             var killed = Stopwatch.StartNew();
             await nodes[2].StopAsync();
-            await Task.WhenAll(nodes.Take(2).Select(n => WaitForAsync(n.Directory, p => p.Any(x => x.Id.Equals(ids[2]) && x.State == "failed"), TimeSpan.FromSeconds(45), $"{n.Name} to mark n3 failed")));
+            await Task.WhenAll(nodes.Take(2).Select(n => MeshCluster.WaitForAsync(n.Directory, p => p.Any(x => x.Id.Equals(ids[2]) && x.State == "failed"), TimeSpan.FromSeconds(45), $"{n.Name} to mark n3 failed")));
             var detected = killed.Elapsed;
             Console.WriteLine($"mesh formed in {formed.TotalSeconds:F1} s; killed node marked failed in {detected.TotalSeconds:F1} s");
             Assert.True(detected < TimeSpan.FromSeconds(30), $"failure detection took {detected}");
