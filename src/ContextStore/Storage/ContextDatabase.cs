@@ -8,8 +8,10 @@ namespace InferenceMesh.ContextStore.Storage;
 /// acknowledged write survives a crash or power loss), <c>busy_timeout</c> on every connection, and every write
 /// in <c>BEGIN IMMEDIATE</c> so that writers queue on the lock instead of failing with "database is locked" when
 /// a read transaction tries to upgrade. Migrations are versioned per module and run when the database opens.
+/// Disposing releases this database's pooled connections (and only those: never <c>SqliteConnection.ClearAllPools</c>,
+/// whose clearing races with connections other databases of the same process are using at that moment).
 /// </summary>
-public sealed class ContextDatabase
+public sealed class ContextDatabase : IDisposable
 {
     public const string FileName = "context.db";
 
@@ -73,6 +75,16 @@ public sealed class ContextDatabase
         pragma.CommandText = string.Create(CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {_busyTimeoutMilliseconds}; PRAGMA foreign_keys = ON;");
         pragma.ExecuteNonQuery();
         return connection;
+    }
+
+    /// <summary>
+    /// Closes the pooled connections of this database file (the host calls it at shutdown, after every user of the
+    /// database has stopped). A later call to <see cref="OpenConnection"/> opens a fresh connection.
+    /// </summary>
+    public void Dispose()
+    {
+        using var connection = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(connection);
     }
 
     /// <summary>Runs <paramref name="write"/> in a <c>BEGIN IMMEDIATE</c> transaction and commits it; rolls back on any exception.</summary>

@@ -12,7 +12,6 @@ public sealed class ConcurrentWriterTests : IDisposable
 
     public void Dispose()
     {
-        SqliteConnection.ClearAllPools();
         if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
     }
 
@@ -23,7 +22,9 @@ public sealed class ConcurrentWriterTests : IDisposable
         const int itemsPerWriter = 20;
         var options = new ContextStoreOptions { DataDirectory = _dir };
         var time = new FakeTimeProvider();
-        var setup = new ConversationStore(ContextDatabase.Open(options, ConversationMigrations.All), new ConversationStoreOptions(), time);
+        // Disposed (its pool cleared) only after every writer has finished: clearing a pool in use races in Microsoft.Data.Sqlite.
+        using var database = ContextDatabase.Open(options, ConversationMigrations.All);
+        var setup = new ConversationStore(database, new ConversationStoreOptions(), time);
         var conversation = setup.Create(new Dictionary<string, string>(), [], 0);
 
         var failures = new System.Collections.Concurrent.ConcurrentQueue<Exception>();

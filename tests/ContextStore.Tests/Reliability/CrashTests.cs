@@ -19,7 +19,6 @@ public sealed class CrashTests : IDisposable
 
     public void Dispose()
     {
-        SqliteConnection.ClearAllPools();
         if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
     }
 
@@ -44,7 +43,7 @@ public sealed class CrashTests : IDisposable
             });
             var missing = acknowledged.Where(id => !present.Contains(id)).ToList();
             Assert.True(missing.Count == 0, $"round {round}: {missing.Count} acknowledged item(s) lost");
-            SqliteConnection.ClearAllPools();
+            database.Dispose();
         }
 
         // The store still works on the database the kills left behind.

@@ -11,7 +11,6 @@ public sealed class ContextDatabaseTests : IDisposable
 
     public void Dispose()
     {
-        SqliteConnection.ClearAllPools();
         if (Directory.Exists(_dir)) Directory.Delete(_dir, recursive: true);
     }
 

@@ -14,7 +14,6 @@ public sealed class ContextStoreHostingTests : IDisposable
 
     public void Dispose()
     {
-        SqliteConnection.ClearAllPools();
         Directory.Delete(_data, recursive: true);
     }
 
@@ -39,7 +38,6 @@ public sealed class ContextStoreHostingTests : IDisposable
             Assert.Contains(("presets", 1L), Versions());
         }
 
-        SqliteConnection.ClearAllPools();
         var before = Versions();
         await using (await TestEnvironment.StartAsync(env => env.DataDirectory = _data))
         {
@@ -54,7 +52,6 @@ public sealed class ContextStoreHostingTests : IDisposable
         {
         }
 
-        SqliteConnection.ClearAllPools();
         using (var connection = new SqliteConnection($"Data Source={Path.Combine(_data, "context.db")};Pooling=False"))
         {
             connection.Open();

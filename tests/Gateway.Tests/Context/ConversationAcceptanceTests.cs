@@ -18,7 +18,6 @@ public sealed class ConversationAcceptanceTests : IDisposable
 
     public void Dispose()
     {
-        SqliteConnection.ClearAllPools();
         Directory.Delete(_data, recursive: true);
     }
 
@@ -44,8 +43,6 @@ public sealed class ConversationAcceptanceTests : IDisposable
             Assert.False(string.IsNullOrWhiteSpace(answer));
         }
 
-        // A new gateway process would open the file afresh: no pooled connection of the first one survives.
-        SqliteConnection.ClearAllPools();
         await using var second = await TestEnvironment.StartAsync(env => env.DataDirectory = _data);
         var items = new List<JsonElement>();
         await foreach (var page in second.OpenAi.GetConversationClient().GetConversationItemsAsync(conversationId, limit: 100, order: "asc").GetRawPagesAsync())

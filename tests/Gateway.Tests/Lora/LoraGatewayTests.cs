@@ -53,7 +53,6 @@ public sealed class LoraGatewayTests : IAsyncLifetime
     {
         await _gateway.DisposeAsync();
         await _cloud.DisposeAsync();
-        SqliteConnection.ClearAllPools();
         foreach (var dir in new[] { _models, _files, _config })
         {
             Directory.Delete(dir, recursive: true);

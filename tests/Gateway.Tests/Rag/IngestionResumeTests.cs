@@ -26,7 +26,7 @@ public sealed class IngestionResumeTests
             fileId = (await files.AddAsync(content, "ferry.txt", "assistants", CancellationToken.None)).Value!.Id;
             storeId = new VectorStoreRepository(database).Create(VectorStoreRepository.NewId(), "left over", RagPrivacy.Confidential, TestEnvironment.Stories,
                 new ChunkingStrategy(100, 0), new Dictionary<string, string>(), [fileId], "{}", 0).Id;
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            database.Dispose();
         }
 
         await using var gateway = await TestEnvironment.StartAsync(env => env.DataDirectory = data);

@@ -17,7 +17,6 @@ public sealed class AdapterStoreTests : IDisposable
 
     public void Dispose()
     {
-        SqliteConnection.ClearAllPools();
         Directory.Delete(_dir, recursive: true);
         Directory.Delete(_work, recursive: true);
     }
@@ -122,7 +121,6 @@ public sealed class AdapterStoreTests : IDisposable
         Assert.NotNull(catalog.Find("stories"));
         Assert.Empty(catalog.Adapters);
 
-        SqliteConnection.ClearAllPools();
         var reopened = new ModelStore(new StoreLayout(_dir), _time, NullLogger<ModelStore>.Instance);
         Assert.Equal(digest, reopened.Find("stories")!.Digest);
         var file = WriteAdapter("after", new LoraAdapterFactory.Options());
