@@ -67,8 +67,9 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
         }
 
         // The context stages (conversation history, retrieval) run before classification: what they add is classified too.
+        // A request none of them applies to (no extension field of ours, no preset alias) gets no frame.
         ChatContextFrame? context = null;
-        if (_contextStages.Length > 0)
+        if (AnyStageApplies(request))
         {
             context = new ChatContextFrame(http, request, raw, messages.Value!);
             foreach (var stage in _contextStages)
@@ -134,6 +135,19 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
         return new ApiError(StatusCodes.Status503ServiceUnavailable,
             $"No backend allowed for this request can serve it, so nothing was sent anywhere: {plan.EmptyReason}",
             ApiError.ServerError, null, "no_backend_available");
+    }
+
+    private bool AnyStageApplies(ChatCompletionRequest request)
+    {
+        foreach (var stage in _contextStages)
+        {
+            if (stage.AppliesTo(request))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private Classification? Classify(IReadOnlyList<Engine.ChatMessage> messages)
