@@ -32,7 +32,7 @@ internal sealed class OpenAiChatBackend(IHttpForwarder forwarder, BackendTranspo
         http.Request.ContentType = "application/json";
 
         var state = new OpenAiAttemptState();
-        var transformer = new OpenAiForwardTransformer(call, body.Length, state, options, time, hooks);
+        var transformer = new OpenAiForwardTransformer(call, body, state, options, time, hooks);
         var baseUrl = call.Backend.BaseUrl?.ToString() ?? throw new InvalidOperationException($"Backend '{call.Backend.Name}' has no baseUrl.");
         var forwarderError = await forwarder.SendAsync(http, baseUrl, invoker, transport.RequestConfig, transformer, cancellationToken);
 
