@@ -17,24 +17,10 @@ public sealed class ForwardedBodyTests
     private static HttpRequestMessage Raw(string json) =>
         new(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
 
-    private static async Task<(RoutingHarness Harness, LoopbackOpenAiUpstream Upstream)> StartAsync(string? policies = null)
-    {
-        var upstream = await LoopbackOpenAiUpstream.StartAsync();
-        var harness = new RoutingHarness();
-        harness.Clouds.Add(("cloud-a", upstream, 0.95, "sk-backend-a"));
-        if (policies is not null)
-        {
-            harness.PoliciesDirectory = policies;
-        }
-
-        await harness.StartAsync();
-        return (harness, upstream);
-    }
-
     [Fact]
     public async Task Same_model_sends_the_clients_bytes_unchanged()
     {
-        var (harness, upstream) = await StartAsync();
+        var (harness, upstream) = await RoutingTests.StartAsync();
         await using var _ = harness;
         await using var __ = upstream;
 
@@ -48,7 +34,8 @@ public sealed class ForwardedBodyTests
     [Fact]
     public async Task An_aliased_model_changes_only_the_models_value()
     {
-        var (harness, upstream) = await StartAsync(RoutingHarness.DefaultPolicyWithAliases("{ house-model: { cloud-a: upstream-model-1 } }"));
+        var policies = RoutingHarness.DefaultPolicyWithAliases("{ house-model: { cloud-a: upstream-model-1 } }");
+        var (harness, upstream) = await RoutingTests.StartAsync(h => h.PoliciesDirectory = policies);
         await using var _ = harness;
         await using var __ = upstream;
 
@@ -62,7 +49,7 @@ public sealed class ForwardedBodyTests
     [Fact]
     public async Task Our_extension_fields_are_removed_and_the_rest_is_kept()
     {
-        var (harness, upstream) = await StartAsync();
+        var (harness, upstream) = await RoutingTests.StartAsync();
         await using var _ = harness;
         await using var __ = upstream;
 
