@@ -6,12 +6,15 @@
 #
 # Settings (environment; defaults in brackets):
 #   PROXY_PATHS="direct gateway nginx portkey"   which paths to measure (direct is always measured); add
-#                          gateway-quiet for a second gateway with Information logging off (Logging__LogLevel__Default=Warning)
+#                          gateway-quiet for a second gateway with Information logging off (Logging__LogLevel__Default=Warning),
+#                          gateway-ref for a second gateway build (GATEWAY_REF_BIN) and/or environment (GATEWAY_REF_ENV)
 #   PROXY_REQUESTS_C1=2000  PROXY_REQUESTS_CN=4000  PROXY_CONCURRENCY=16  PROXY_WARMUP=300  PROXY_WARMUP_SECONDS=1
 #   PROXY_STREAMS=40  PROXY_CHUNKS=64  PROXY_GAP_MS=1  PROXY_ROUNDS=2
 #   PROXY_RATES="50,100,250,500,1000,1500,2000,3000,4000,6000"  PROXY_RATE_SECONDS=3  PROXY_P99_LIMIT_MS=10
 #   GATEWAY_BIN=""          use this gateway executable (its folder is copied) instead of building src/Gateway
 #   GATEWAY_EXTRA_ARGS=""   appended to the gateway's command line
+#   GATEWAY_REF_BIN=""      gateway-ref's executable (its folder is copied; default: the same build as gateway)
+#   GATEWAY_REF_ENV=""      gateway-ref's extra environment, space-separated VAR=VALUE pairs (e.g. DOTNET_TieredPGO=0)
 #   PROXY_TIMEOUT=1800      the measuring step is killed after this many seconds
 # Quick check of the harness: PROXY_REQUESTS_C1=200 PROXY_REQUESTS_CN=400 PROXY_WARMUP=50 PROXY_STREAMS=6 \
 #   PROXY_RATES=250,500 PROXY_RATE_SECONDS=1 bash bench/run-proxy.sh
@@ -114,7 +117,7 @@ upstream_dll="$proxy_dir/LoopbackOpenAiUpstream/bin/Release/net10.0/loopback-ope
 driver_dll="$proxy_dir/ProxyBench/bin/Release/net10.0/proxy-bench.dll"
 
 gateway_bin=""
-if has_path gateway || has_path gateway-quiet; then
+if has_path gateway || has_path gateway-quiet || has_path gateway-ref; then
   if [ -n "${GATEWAY_BIN:-}" ]; then
     source_dir="$(dirname "$GATEWAY_BIN")"
   else
@@ -130,6 +133,14 @@ if has_path gateway || has_path gateway-quiet; then
   fi
   gateway_bin="$cache/gateway/inference-mesh"
   [ -x "$gateway_bin" ] || { log "no gateway executable at $gateway_bin"; exit 1; }
+fi
+# gateway-ref: another build (e.g. the commit before a change) measured in the same run, for before/after ratios.
+gateway_ref_bin="$gateway_bin"
+if has_path gateway-ref && [ -n "${GATEWAY_REF_BIN:-}" ]; then
+  rm -rf "$cache/gateway-ref"
+  cp -a "$(dirname "$GATEWAY_REF_BIN")" "$cache/gateway-ref"
+  gateway_ref_bin="$cache/gateway-ref/$(basename "$GATEWAY_REF_BIN")"
+  [ -x "$gateway_ref_bin" ] || { log "no gateway executable at $gateway_ref_bin"; exit 1; }
 fi
 
 # --- 3. start the upstream and the proxies -----------------------------------------------------------------------
@@ -149,14 +160,14 @@ log "upstream: $upstream_url (pid $upstream_pid)"
 targets=(--target "direct=$upstream_url/v1")
 procs=("upstream:$upstream_pid")
 
-# start_gateway NAME [ENV=VALUE...]: one gateway process with the acceptance block's cloud-a backend.
+# start_gateway NAME BIN [ENV=VALUE...]: one gateway process with the acceptance block's cloud-a backend.
 start_gateway() {
-  local name="$1"; shift
+  local name="$1" bin="$2"; shift 2
   local port pid first_step policies=()
   port="$(free_port)"
-  [ -d "$cache/gateway/policies" ] && policies=(--policies "$cache/gateway/policies")
+  [ -d "$(dirname "$bin")/policies" ] && policies=(--policies "$(dirname "$bin")/policies")
   # shellcheck disable=SC2086
-  env CLOUD_A_KEY=bench-key "$@" "$gateway_bin" --models "$run/models" --port "$port" --config "$run/gateway.yaml" --data "$run/$name-data" \
+  env CLOUD_A_KEY=bench-key "$@" "$bin" --models "$run/models" --port "$port" --config "$run/gateway.yaml" --data "$run/$name-data" \
     "${policies[@]}" ${GATEWAY_EXTRA_ARGS:-} >"$run/$name.log" 2>&1 &
   pid=$!; pids+=("$pid")
   wait_http "$name" "http://127.0.0.1:$port/health" "$pid"
@@ -172,7 +183,7 @@ start_gateway() {
   procs+=("$name:$pid")
 }
 
-if has_path gateway || has_path gateway-quiet; then
+if has_path gateway || has_path gateway-quiet || has_path gateway-ref; then
   mkdir -p "$run/models"
   if [ -f "$local_model" ]; then cp "$local_model" "$run/models/"; else log "no $local_model: the gateway runs without a local model"; fi
   cat >"$run/gateway.yaml" <<EOF
@@ -185,9 +196,12 @@ backends:
     quality: 0.95
     models: ["*"]
 EOF
-  if has_path gateway; then start_gateway gateway; fi
+  if has_path gateway; then start_gateway gateway "$gateway_bin"; fi
   # Optional (PROXY_PATHS): the same build with Information logging off, to show what per-request log lines cost.
-  if has_path gateway-quiet; then start_gateway gateway-quiet Logging__LogLevel__Default=Warning; fi
+  if has_path gateway-quiet; then start_gateway gateway-quiet "$gateway_bin" Logging__LogLevel__Default=Warning; fi
+  # Optional: another build and/or environment, for a before/after comparison in one run.
+  # shellcheck disable=SC2086
+  if has_path gateway-ref; then start_gateway gateway-ref "$gateway_ref_bin" ${GATEWAY_REF_ENV:-}; fi
 fi
 
 if has_path nginx; then
@@ -273,7 +287,7 @@ timeout --kill-after=10 "$bench_timeout" dotnet "$driver_dll" "${targets[@]}" \
     echo "| ${entry%%:*} | $(awk -v a="$after" -v b="${cpu_before[$entry]}" 'BEGIN { printf "%.1f", a - b }') |"
   done
   echo
-  for name in gateway gateway-quiet; do
+  for name in gateway gateway-quiet gateway-ref; do
     [ -f "$run/$name.log" ] && echo "Log lines written by $name: $(wc -l <"$run/$name.log")."
   done
   echo "Raw logs: bench/.cache/proxy/run-$stamp/."

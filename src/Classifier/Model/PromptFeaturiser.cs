@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 
 namespace InferenceMesh.Classifier.Model;
@@ -210,27 +211,60 @@ internal static class PromptFeaturiser
         }
     }
 
+    /// <remarks>
+    /// Most buckets are empty: whole vectors of zeros are skipped, and the non-zero buckets are visited in index order,
+    /// so the sum of squares (and so every output bit) is the same as a plain loop over every bucket.
+    /// </remarks>
     private static void SublinearAndNormalise(Span<float> block, float scale)
     {
         var sumSquares = 0f;
-        for (var i = 0; i < block.Length; i++)
+        var width = Vector<float>.Count;
+        var i = 0;
+        for (; i <= block.Length - width; i += width)
         {
-            var c = block[i];
-            if (c > 0f)
+            if (Vector.EqualsAll(new Vector<float>(block.Slice(i, width)), Vector<float>.Zero))
             {
-                var v = c < SublinearTable.Length ? SublinearTable[(int)c] : 1f + MathF.Log(c);
-                block[i] = v;
-                sumSquares += v * v;
+                continue;
             }
+
+            for (var k = i; k < i + width; k++)
+            {
+                Sublinear(block, k, ref sumSquares);
+            }
+        }
+
+        for (; i < block.Length; i++)
+        {
+            Sublinear(block, i, ref sumSquares);
         }
 
         if (sumSquares > 0f)
         {
             var factor = scale / MathF.Sqrt(sumSquares);
-            for (var i = 0; i < block.Length; i++)
+            var factors = new Vector<float>(factor);
+            i = 0;
+            for (; i <= block.Length - width; i += width)
+            {
+                var slice = block.Slice(i, width);
+                (new Vector<float>(slice) * factors).CopyTo(slice);
+            }
+
+            for (; i < block.Length; i++)
             {
                 block[i] *= factor;
             }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Sublinear(Span<float> block, int i, ref float sumSquares)
+    {
+        var c = block[i];
+        if (c > 0f)
+        {
+            var v = c < SublinearTable.Length ? SublinearTable[(int)c] : 1f + MathF.Log(c);
+            block[i] = v;
+            sumSquares += v * v;
         }
     }
 

@@ -7,13 +7,14 @@ namespace InferenceMesh.Gateway.Backends;
 /// The one HTTP client of all remote backends: an <see cref="HttpMessageInvoker"/> over a tuned
 /// <see cref="SocketsHttpHandler"/> (no proxy, no redirects, so no credentials on redirects, no
 /// decompression, no cookies), and YARP's per-request config (an activity timeout, never a whole-request
-/// timeout, no response buffering: buffering breaks SSE). Thread-safe; one per process.
+/// timeout, no response buffering: buffering breaks SSE). A forwarded body goes out with its headers in one write
+/// (<see cref="WholeBodyHandler"/>). Thread-safe; one per process.
 /// </summary>
 internal sealed class BackendTransport : IDisposable
 {
     public BackendTransport(BackendOptions options)
     {
-        Invoker = new HttpMessageInvoker(new SocketsHttpHandler
+        Invoker = new HttpMessageInvoker(new WholeBodyHandler(new SocketsHttpHandler
         {
             UseProxy = false,
             AllowAutoRedirect = false,
@@ -23,7 +24,7 @@ internal sealed class BackendTransport : IDisposable
             EnableMultipleHttp2Connections = true,
             // Never forward our own trace context to a third party.
             ActivityHeadersPropagator = null,
-        }, disposeHandler: true);
+        }), disposeHandler: true);
 
         RequestConfig = new ForwarderRequestConfig
         {

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.OpenAi;
 using InferenceMesh.Router.Configuration;
@@ -50,8 +49,8 @@ public sealed record BackendCall
     /// <summary>The model to ask the upstream for (the plan step's model: alias resolved, "auto" replaced).</summary>
     public required string UpstreamModel { get; init; }
 
-    /// <summary>The client's body as parsed JSON (fields the gateway does not know are kept). Do not mutate: clone it.</summary>
-    public required JsonObject Body { get; init; }
+    /// <summary>The client's body (fields the gateway does not know are kept); <see cref="ChatRequestBody.WithModel"/> gives the bytes to send.</summary>
+    public required ChatRequestBody Body { get; init; }
 
     /// <summary>The same body, typed (already validated).</summary>
     public required ChatCompletionRequest Request { get; init; }

@@ -3,6 +3,7 @@ using InferenceMesh.Classifier;
 using InferenceMesh.ContextStore.Conversations;
 using InferenceMesh.Engine;
 using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.OpenAi;
 
 namespace InferenceMesh.Gateway.Context;
 
@@ -20,6 +21,9 @@ internal sealed partial class ConversationStage(IConversationStore store, Conver
 {
     public const string ConversationField = "conversation";
     public const string StoreField = "store";
+
+    public bool AppliesTo(ChatCompletionRequest request) =>
+        request.Extensions is { } fields && (fields.ContainsKey(ConversationField) || fields.ContainsKey(StoreField));
 
     public ValueTask<ApiError?> PrepareAsync(ChatContextFrame frame, CancellationToken cancellationToken)
     {

@@ -1,4 +1,5 @@
 using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.OpenAi;
 
 namespace InferenceMesh.Gateway.Context;
 
@@ -11,6 +12,13 @@ namespace InferenceMesh.Gateway.Context;
 /// </summary>
 internal interface IChatContextStage
 {
+    /// <summary>
+    /// Whether the stage may have something to do for <paramref name="request"/> (its extension field or model alias is
+    /// there). When no stage applies, no frame is built and the client's body is forwarded as sent. Must not look at
+    /// anything but the request: it decides nothing, <see cref="PrepareAsync"/> does.
+    /// </summary>
+    bool AppliesTo(ChatCompletionRequest request) => true;
+
     /// <returns>Null to go on; otherwise the error to answer with (nothing is sent anywhere).</returns>
     ValueTask<ApiError?> PrepareAsync(ChatContextFrame frame, CancellationToken cancellationToken);
 }

@@ -1,6 +1,7 @@
 using InferenceMesh.ContextStore.Presets;
 using InferenceMesh.Engine;
 using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.OpenAi;
 
 namespace InferenceMesh.Gateway.Context;
 
@@ -13,6 +14,9 @@ namespace InferenceMesh.Gateway.Context;
 /// </summary>
 internal sealed class PresetStage(IPresetStore presets) : IChatContextStage
 {
+    public bool AppliesTo(ChatCompletionRequest request) =>
+        request.Model?.StartsWith(PresetDefaults.ModelPrefix, StringComparison.Ordinal) ?? false;
+
     public ValueTask<ApiError?> PrepareAsync(ChatContextFrame frame, CancellationToken cancellationToken) =>
         ValueTask.FromResult(Prepare(frame));
 

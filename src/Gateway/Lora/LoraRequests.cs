@@ -172,13 +172,10 @@ internal sealed class LoraRequests(IModelCatalog catalog)
 
     private (CatalogEntry Base, string Adapter)? SplitAlias(string? model)
     {
-        if (string.IsNullOrEmpty(model) || catalog.Find(model) is not null)
-        {
-            return null;
-        }
-
-        var separator = model.LastIndexOf(AdapterName.AliasSeparator);
-        if (separator <= 0 || separator == model.Length - 1)
+        // The separator first: a name without one (every plain chat request) is no alias, and the catalog's Find checks
+        // the models folder on disk.
+        var separator = model?.LastIndexOf(AdapterName.AliasSeparator) ?? -1;
+        if (separator <= 0 || separator == model!.Length - 1 || catalog.Find(model) is not null)
         {
             return null;
         }

@@ -7,6 +7,7 @@ using InferenceMesh.ContextStore.Rag.Search;
 using InferenceMesh.Engine;
 using InferenceMesh.Gateway.Context;
 using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.OpenAi;
 
 namespace InferenceMesh.Gateway.Rag;
 
@@ -32,6 +33,8 @@ internal sealed class RetrievalContextStage(RagService rag) : IChatContextStage
     public const string CitationsHeader = "X-InferenceMesh-Citations";
     public const int DefaultResults = 5;
     public const int MaxResults = 20;
+
+    public bool AppliesTo(ChatCompletionRequest request) => request.Extensions?.ContainsKey(Field) ?? false;
 
     public async ValueTask<ApiError?> PrepareAsync(ChatContextFrame frame, CancellationToken cancellationToken)
     {

@@ -1,6 +1,6 @@
-using System.Text.Json.Nodes;
 using InferenceMesh.Classifier;
 using InferenceMesh.Engine;
+using InferenceMesh.Gateway.Backends;
 using InferenceMesh.Gateway.Context;
 using InferenceMesh.Gateway.Inference;
 using InferenceMesh.Gateway.OpenAi;
@@ -11,7 +11,7 @@ namespace InferenceMesh.Gateway.Routing;
 /// <summary>One validated chat request: the raw body (for forwarding), its typed form, the messages and settings. Holds prompt text: never log it.</summary>
 internal sealed class ChatExecution
 {
-    private JsonObject? _body;
+    private ChatRequestBody? _body;
 
     public required HttpContext Http { get; init; }
 
@@ -29,8 +29,8 @@ internal sealed class ChatExecution
     /// <summary>Collects the answer for the context stages' observers; null (nothing captured) when no stage observes the answer.</summary>
     public ChatAnswerCapture? Capture { get; init; }
 
-    /// <summary>The body as a JSON object, parsed on first use (only when a remote backend is tried); the stages' edited body when they changed it.</summary>
-    public JsonObject Body => _body ??= Context is { BodyChanged: true } context ? context.Body : JsonNode.Parse(RawBody)!.AsObject();
+    /// <summary>The body a remote backend is sent: the client's bytes, or the stages' edited body when they changed it.</summary>
+    public ChatRequestBody Body => _body ??= Context is { BodyChanged: true } context ? ChatRequestBody.FromJson(context.Body) : ChatRequestBody.FromRaw(RawBody);
 }
 
 /// <summary>A chat request after classification and routing.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
 using InferenceMesh.Classifier;
 using InferenceMesh.Gateway.Backends;
 using InferenceMesh.Gateway.Context;
@@ -26,12 +27,7 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
     public async Task<ApiResult<RoutedChat>> ReadAndRouteAsync(HttpContext http)
     {
         var cancellationToken = http.RequestAborted;
-        byte[] raw;
-        using (var buffer = new MemoryStream())
-        {
-            await http.Request.Body.CopyToAsync(buffer, cancellationToken);
-            raw = buffer.ToArray();
-        }
+        var raw = await ReadBodyAsync(http, cancellationToken);
 
         ChatCompletionRequest? request;
         try
@@ -67,8 +63,9 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
         }
 
         // The context stages (conversation history, retrieval) run before classification: what they add is classified too.
+        // A request none of them applies to (no extension field of ours, no preset alias) gets no frame.
         ChatContextFrame? context = null;
-        if (_contextStages.Length > 0)
+        if (AnyStageApplies(request))
         {
             context = new ChatContextFrame(http, request, raw, messages.Value!);
             foreach (var stage in _contextStages)
@@ -134,6 +131,38 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
         return new ApiError(StatusCodes.Status503ServiceUnavailable,
             $"No backend allowed for this request can serve it, so nothing was sent anywhere: {plan.EmptyReason}",
             ApiError.ServerError, null, "no_backend_available");
+    }
+
+    /// <summary>
+    /// The whole body: straight into one array of the declared length when that is within the size limit (the usual
+    /// case), else copied as it comes (Kestrel's limit then stops an oversized body with a 413 while it is read).
+    /// </summary>
+    private static async Task<byte[]> ReadBodyAsync(HttpContext http, CancellationToken cancellationToken)
+    {
+        var limit = http.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
+        if (http.Request.ContentLength is { } length && length <= (limit ?? 0) && length <= Array.MaxLength)
+        {
+            var body = new byte[length];
+            await http.Request.Body.ReadExactlyAsync(body, cancellationToken);
+            return body;
+        }
+
+        using var buffer = new MemoryStream();
+        await http.Request.Body.CopyToAsync(buffer, cancellationToken);
+        return buffer.ToArray();
+    }
+
+    private bool AnyStageApplies(ChatCompletionRequest request)
+    {
+        foreach (var stage in _contextStages)
+        {
+            if (stage.AppliesTo(request))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private Classification? Classify(IReadOnlyList<Engine.ChatMessage> messages)

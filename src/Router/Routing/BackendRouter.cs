@@ -24,8 +24,9 @@ internal sealed partial class BackendRouter(
         {
             Log.EmptyPlan(logger, plan.Privacy.Level, plan.RequestedModel, plan.Exclusions.Count);
         }
-        else
+        else if (logger.IsEnabled(LogLevel.Debug))
         {
+            // Guarded: the joined step list would otherwise be built on every request whether or not Debug is on.
             Log.Planned(logger, plan.Privacy.Level, plan.RequestedModel, string.Join(" > ", plan.Steps.Select(s => s.Backend)), plan.Exclusions.Count);
         }
 

@@ -10,7 +10,8 @@ namespace InferenceMesh.Gateway.Tests.Routing;
 /// <summary>Classification, routing, failover and resilience against loopback OpenAI-protocol upstreams.</summary>
 public sealed class RoutingTests
 {
-    private static async Task<(RoutingHarness Harness, LoopbackOpenAiUpstream Upstream)> StartAsync(
+    /// <summary>A gateway whose best backend for public requests is cloud-a, a loopback upstream (also used by other test classes).</summary>
+    internal static async Task<(RoutingHarness Harness, LoopbackOpenAiUpstream Upstream)> StartAsync(
         Action<RoutingHarness>? configure = null, LoopbackOpenAiUpstream? upstream = null, string key = "sk-backend-a")
     {
         upstream ??= await LoopbackOpenAiUpstream.StartAsync();

@@ -1,5 +1,4 @@
 using System.Net.Http.Headers;
-using System.Text.Json;
 using InferenceMesh.Router.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -15,7 +14,7 @@ internal sealed class OpenAiChatBackend(IHttpForwarder forwarder, BackendTranspo
     public BackendKind Kind => BackendKind.OpenAi;
 
     public Task<BackendAttempt> SendAsync(BackendCall call, CancellationToken cancellationToken) =>
-        ForwardAsync(call, RewriteBody(call), transport.Invoker, null, cancellationToken);
+        ForwardAsync(call, call.Body.WithModel(call.UpstreamModel), transport.Invoker, null, cancellationToken);
 
     /// <summary>Forwards <paramref name="body"/> through <paramref name="invoker"/> (a mesh peer brings its own mTLS one, and hooks).</summary>
     internal async Task<BackendAttempt> ForwardAsync(BackendCall call, byte[] body, HttpMessageInvoker invoker, ForwardHooks? hooks, CancellationToken cancellationToken)
@@ -33,7 +32,7 @@ internal sealed class OpenAiChatBackend(IHttpForwarder forwarder, BackendTranspo
         http.Request.ContentType = "application/json";
 
         var state = new OpenAiAttemptState();
-        var transformer = new OpenAiForwardTransformer(call, body.Length, state, options, time, hooks);
+        var transformer = new OpenAiForwardTransformer(call, body, state, options, time, hooks);
         var baseUrl = call.Backend.BaseUrl?.ToString() ?? throw new InvalidOperationException($"Backend '{call.Backend.Name}' has no baseUrl.");
         var forwarderError = await forwarder.SendAsync(http, baseUrl, invoker, transport.RequestConfig, transformer, cancellationToken);
 
@@ -103,18 +102,4 @@ internal sealed class OpenAiChatBackend(IHttpForwarder forwarder, BackendTranspo
         ForwarderError.Request or ForwarderError.RequestCreation or ForwarderError.NoAvailableDestinations => BackendError.Refused,
         _ => BackendError.MalformedResponse,
     };
-
-    /// <summary>The client's JSON with <c>model</c> set to the upstream's model; every other field is kept as sent.</summary>
-    internal static byte[] RewriteBody(BackendCall call)
-    {
-        var body = call.Body.DeepClone().AsObject();
-        body["model"] = call.UpstreamModel;
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            body.WriteTo(writer);
-        }
-
-        return buffer.ToArray();
-    }
 }

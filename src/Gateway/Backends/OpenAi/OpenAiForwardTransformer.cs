@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using InferenceMesh.Gateway.Streaming;
@@ -15,7 +16,7 @@ namespace InferenceMesh.Gateway.Backends.OpenAi;
 /// One instance per attempt.
 /// </summary>
 internal sealed class OpenAiForwardTransformer(
-    BackendCall call, int bodyLength, OpenAiAttemptState state, BackendOptions options, TimeProvider time, ForwardHooks? hooks = null) : HttpTransformer
+    BackendCall call, byte[] body, OpenAiAttemptState state, BackendOptions options, TimeProvider time, ForwardHooks? hooks = null) : HttpTransformer
 {
     private static readonly MediaTypeHeaderValue JsonType = new("application/json");
 
@@ -33,8 +34,10 @@ internal sealed class OpenAiForwardTransformer(
         if (proxyRequest.Content is { } content)
         {
             content.Headers.ContentType = JsonType;
-            content.Headers.ContentLength = bodyLength;
+            content.Headers.ContentLength = body.Length;
         }
+
+        WholeBodyHandler.Attach(proxyRequest, body);
 
         hooks?.Request?.Invoke(proxyRequest);
         state.SentAt = time.GetTimestamp();
@@ -152,18 +155,39 @@ internal sealed class OpenAiForwardTransformer(
     /// <summary>The whole body, or null when it is larger than <paramref name="limit"/>.</summary>
     private static async Task<byte[]?> ReadBoundedAsync(HttpContent content, int limit, CancellationToken cancellationToken)
     {
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+        var declared = content.Headers.ContentLength;
+        if (declared > limit)
         {
-            if (buffer.Length + read > limit)
-            {
-                return null;
-            }
+            return null;
+        }
 
-            buffer.Write(chunk, 0, read);
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+        if (declared is { } length)
+        {
+            // The usual case: one array of the declared size (a shorter body throws EndOfStreamException, an IOException).
+            var exact = new byte[length];
+            await stream.ReadExactlyAsync(exact, cancellationToken);
+            return exact;
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            int read;
+            while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
+            {
+                if (buffer.Length + read > limit)
+                {
+                    return null;
+                }
+
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
         }
 
         return buffer.ToArray();
@@ -172,6 +196,11 @@ internal sealed class OpenAiForwardTransformer(
     /// <summary>Checks the body's shape; with <paramref name="answer"/> (someone observes the answer) also keeps the first choice's text from the same parse.</summary>
     private static bool IsChatCompletion(byte[] body, OpenAiAttemptState? answer)
     {
+        if (answer is null)
+        {
+            return HasChatCompletionShape(body);
+        }
+
         try
         {
             using var document = JsonDocument.Parse(body);
@@ -196,6 +225,53 @@ internal sealed class OpenAiForwardTransformer(
             }
 
             return valid;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The same check as <see cref="IsChatCompletion"/> in one forward pass without building a document: a JSON object
+    /// (the whole body well-formed) with no top-level <c>error</c> and a non-empty <c>choices</c> array.
+    /// </summary>
+    internal static bool HasChatCompletionShape(ReadOnlySpan<byte> body)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(body);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            var hasChoices = false;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("error"u8))
+                {
+                    return false;
+                }
+
+                var isChoices = reader.ValueTextEquals("choices"u8);
+                reader.Read();
+                if (isChoices)
+                {
+                    var first = reader; // a copy: peeks at the first element
+                    if (reader.TokenType != JsonTokenType.StartArray || !first.Read() || first.TokenType == JsonTokenType.EndArray)
+                    {
+                        return false;
+                    }
+
+                    hasChoices = true;
+                }
+
+                reader.Skip();
+            }
+
+            // The object's end, then nothing but whitespace (Read throws on anything else).
+            return hasChoices && reader.TokenType == JsonTokenType.EndObject && !reader.Read();
         }
         catch (JsonException)
         {

@@ -42,7 +42,7 @@ internal sealed class PeerChatBackend(
             return BackendAttempt.Failed(BackendError.NotSupported); // a static "type: peer" backend without a node id
         }
 
-        var body = OpenAiChatBackend.RewriteBody(call);
+        var body = call.Body.WithModel(call.UpstreamModel);
         var requestHash = UsageReceipt.Sha256Hex(body);
         string? receiptWire = null;
         byte[]? answer = null;

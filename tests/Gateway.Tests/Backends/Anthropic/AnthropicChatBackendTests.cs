@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using InferenceMesh.Gateway.Backends;
 using InferenceMesh.Gateway.Backends.Anthropic;
 using InferenceMesh.Gateway.OpenAi;
@@ -117,7 +116,7 @@ public sealed class AnthropicChatBackendTests : IAsyncLifetime
             Http = http,
             Backend = new BackendConfig { Name = "cloud-b", Kind = BackendKind.Anthropic, BaseUrl = new Uri(_upstream.BaseAddress, "/v1") },
             UpstreamModel = "claude-test-1",
-            Body = JsonNode.Parse(json)!.AsObject(),
+            Body = ChatRequestBody.FromRaw(Encoding.UTF8.GetBytes(json)),
             Request = JsonSerializer.Deserialize(json, OpenAiJsonContext.Default.ChatCompletionRequest)!,
             Stream = stream,
             ApiKey = "sk-ant-test-key",
