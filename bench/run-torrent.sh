@@ -125,14 +125,21 @@ for ((i = 1; i <= runs; i++)); do
   puller="$work/puller-$i"
   rm -rf "$puller"; mkdir -p "$puller"
   start_gateway "puller-$i" "$puller"; b_port="$gw_port"; b_pid="$gw_pid"
+  # One poller process (not a curl and a python per poll: on 2 cores their start-up would slow the transfer measured).
   s="$(now_ms)"
-  id="$(curl -sf -H 'content-type: application/json' -d "{\"source\":\"$magnet\"}" "http://127.0.0.1:$b_port/v1/models/pull" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
-  state=""
-  while :; do
-    state="$(curl -sf "http://127.0.0.1:$b_port/v1/models/pulls/$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')"
-    [ "$state" = done ] || [ "$state" = failed ] && break
-    sleep 0.05
-  done
+  state="$(python3 - "$b_port" "$magnet" <<'PY'
+import json, sys, time, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}"
+request = urllib.request.Request(base + "/v1/models/pull", data=json.dumps({"source": sys.argv[2]}).encode(), headers={"content-type": "application/json"})
+job = json.load(urllib.request.urlopen(request))["id"]
+while True:
+    state = json.load(urllib.request.urlopen(f"{base}/v1/models/pulls/{job}"))["state"]
+    if state in ("done", "failed"):
+        print(state)
+        break
+    time.sleep(0.05)
+PY
+)"
   bt_ms+=($(( $(now_ms) - s )))
   if [ "$state" != done ] || [ "$(sha256sum "$puller/blobs/sha256-$sha" 2>/dev/null | cut -c1-64)" != "$sha" ]; then bt_ok=no; fi
   stop_pid "$b_pid"

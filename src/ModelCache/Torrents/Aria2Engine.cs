@@ -16,6 +16,13 @@ public sealed record Aria2Status(string State, long TotalLength, long CompletedL
     public bool IsComplete => State == "complete";
 
     public bool IsFailed => State is "error" or "removed";
+
+    /// <summary>
+    /// Whether every piece of a download of <paramref name="length"/> bytes is verified and written. aria2 counts a
+    /// piece in completedLength only after its hash matched and its cached blocks were flushed to the file; the state
+    /// turns "complete" about a second later (after the completion announce and its next one-second refresh).
+    /// </summary>
+    public bool HasAllBytes(long length) => length > 0 && TotalLength == length && CompletedLength == length && !IsFailed;
 }
 
 /// <summary>The engine could not be started or reached; the message is one line for a user.</summary>

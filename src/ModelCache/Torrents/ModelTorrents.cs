@@ -368,14 +368,13 @@ public sealed partial class ModelTorrents : IAsyncDisposable
                 }
             }
 
-            var file = await DownloadAsync(job, metainfo, cancellationToken).ConfigureAwait(false);
-            if (file is null)
+            var staged = await DownloadAsync(job, metainfo, cancellationToken).ConfigureAwait(false);
+            if (staged is null)
             {
                 return;
             }
 
-            job.Update(s => s with { State = TorrentPullState.Verifying, BytesPerSecond = 0 });
-            var result = await RegisterAsync(file, new ModelRegistration { Name = name, ExpectedSha256 = digest }, cancellationToken).ConfigureAwait(false);
+            var result = await RegisterAsync(staged, new ModelRegistration { Name = name, ExpectedSha256 = digest }, cancellationToken).ConfigureAwait(false);
             DeleteFolder(_layout.StagingFolder(metainfo.InfoHash));
             if (!result.Succeeded || result.Model is not { } model)
             {
@@ -524,10 +523,16 @@ public sealed partial class ModelTorrents : IAsyncDisposable
         }
     }
 
-    /// <summary>Downloads into the staging folder; returns the complete file, or null after failing the job.</summary>
-    private async Task<string?> DownloadAsync(PullJob job, TorrentMetainfo metainfo, CancellationToken cancellationToken)
+    /// <summary>
+    /// Downloads into the staging folder. As soon as aria2 reports every piece verified (SHA-1) and written — before
+    /// its own completion bookkeeping, which lags by about a second — the download is removed from aria2 while the
+    /// file's SHA-256 is computed. Returns a completed writer over the staged file (its digest computed from the
+    /// file's bytes), or null after failing the job.
+    /// </summary>
+    private async Task<ModelBlobWriter?> DownloadAsync(PullJob job, TorrentMetainfo metainfo, CancellationToken cancellationToken)
     {
         var folder = _layout.StagingFolder(metainfo.InfoHash);
+        var path = Path.Combine(folder, metainfo.Name);
         Directory.CreateDirectory(folder);
         var options = new Dictionary<string, string>
         {
@@ -560,9 +565,8 @@ public sealed partial class ModelTorrents : IAsyncDisposable
                 lastProgress = _time.GetTimestamp();
             }
 
-            if (status.IsComplete)
+            if (status.IsComplete || status.HasAllBytes(metainfo.Length))
             {
-                await _engine.RemoveAsync(gid, cancellationToken).ConfigureAwait(false);
                 break;
             }
 
@@ -582,37 +586,73 @@ public sealed partial class ModelTorrents : IAsyncDisposable
             }
         }
 
+        // aria2 flushes a piece to the file before it counts it as completed, so the bytes on disk are final: hash
+        // them while aria2 closes the file; the file is taken only once aria2 has let go of it, and hashed again if
+        // it changed meanwhile (size, write time or inode), so the digest is always that of the bytes registered.
+        job.Update(s => s with { BytesDone = metainfo.Length, State = TorrentPullState.Verifying, BytesPerSecond = 0 });
+        var removal = _engine.RemoveAsync(gid, cancellationToken);
+        ModelBlobWriter? staged = null;
+        FileStamp? hashedStamp = null;
+        try
+        {
+            if (File.Exists(path))
+            {
+                hashedStamp = FileStamp.Of(path);
+                staged = await ModelBlobWriter.OpenAppendAsync(path, null, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await removal.ConfigureAwait(false);
+        }
+
+        if (staged is not null && File.Exists(path) && FileStamp.Of(path) != hashedStamp)
+        {
+            await staged.DisposeAsync().ConfigureAwait(false);
+            staged = await ModelBlobWriter.OpenAppendAsync(path, null, cancellationToken).ConfigureAwait(false);
+        }
+
         // Only the one file the validated metainfo names, as a plain file of the announced size, is taken.
-        var file = new FileInfo(Path.Combine(folder, metainfo.Name));
-        if (!file.Exists || file.LinkTarget is not null || file.Length != metainfo.Length
+        var file = new FileInfo(path);
+        if (staged is null || !file.Exists || file.LinkTarget is not null || file.Length != metainfo.Length || staged.BytesWritten != metainfo.Length
             || !string.Equals(file.DirectoryName, Path.GetFullPath(folder), StringComparison.Ordinal))
         {
+            if (staged is not null)
+            {
+                await staged.DisposeAsync().ConfigureAwait(false);
+            }
+
             job.Fail(TorrentError.TransferFailed, "the downloaded file is missing or has the wrong size");
             return null;
         }
 
-        job.Update(s => s with { BytesDone = metainfo.Length });
-        return file.FullName;
+        return staged;
     }
 
-    /// <summary>Hashes the staged file and lets the store rename it into blobs/ only when the digest matches.</summary>
-    private async Task<StoreResult> RegisterAsync(string file, ModelRegistration registration, CancellationToken cancellationToken)
+    /// <summary>
+    /// Lets the store rename the staged file into blobs/ only when the SHA-256 of its bytes (hashed by
+    /// <see cref="DownloadAsync"/> as they arrived) is the expected one; otherwise the file is deleted.
+    /// </summary>
+    private async Task<StoreResult> RegisterAsync(ModelBlobWriter staged, ModelRegistration registration, CancellationToken cancellationToken)
     {
-        if (_store is not ModelStore store)
+        await using (staged)
         {
-            return await _store.ImportFileAsync(file, registration, cancellationToken).ConfigureAwait(false);
-        }
+            if (_store is not ModelStore store)
+            {
+                staged.CloseFile();
+                return await _store.ImportFileAsync(staged.TempPath, registration, cancellationToken).ConfigureAwait(false);
+            }
 
-        await using var writer = await ModelBlobWriter.OpenAppendAsync(file, null, cancellationToken).ConfigureAwait(false);
-        var (digest, length) = writer.Complete();
-        writer.CloseFile();
-        var result = await store.PublishAsync(writer, digest, length, registration, cancellationToken).ConfigureAwait(false);
-        if (!result.Succeeded)
-        {
-            ModelBlobWriter.TryDelete(file);
-        }
+            var (digest, length) = staged.Complete();
+            staged.CloseFile();
+            var result = await store.PublishAsync(staged, digest, length, registration, cancellationToken).ConfigureAwait(false);
+            if (!result.Succeeded)
+            {
+                ModelBlobWriter.TryDelete(staged.TempPath);
+            }
 
-        return result;
+            return result;
+        }
     }
 
     private static string Seconds(TimeSpan span) => ((long)Math.Ceiling(span.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
