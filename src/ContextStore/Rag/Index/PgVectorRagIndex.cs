@@ -82,7 +82,7 @@ public sealed partial class PgVectorRagIndex : IRagIndex, IDisposable
                     writer.Write(seq, NpgsqlDbType.Bigint);
                     writer.Write(fileId, NpgsqlDbType.Text);
                     writer.Write(chunks[i].Index, NpgsqlDbType.Integer);
-                    writer.Write(chunks[i].Text, NpgsqlDbType.Text);
+                    writer.Write(chunks[i].Text.Replace('\0', '\uFFFD'), NpgsqlDbType.Text); // PostgreSQL text cannot hold NUL
                     writer.Write(chunks[i].Tokens, NpgsqlDbType.Integer);
                 }
 
