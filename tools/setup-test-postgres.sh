@@ -10,8 +10,15 @@ pg_major=15
 name=inference_mesh_test
 log() { printf 'postgres: %s\n' "$*" >&2; }
 
+ready_line="postgres: ready: Host=127.0.0.1;Port=5432;Database=$name;Username=$name;Password=$name"
+# Already set up and running (e.g. a developer without root running .ci/run): nothing to do.
+if command -v psql >/dev/null 2>&1 &&
+   [ "$(PGPASSWORD="$name" PGCONNECT_TIMEOUT=3 psql -X -h 127.0.0.1 -p 5432 -U "$name" -d "$name" -tAc "SELECT 1 FROM pg_extension WHERE extname = 'vector'" 2>/dev/null)" = "1" ]; then
+  echo "$ready_line"
+  exit 0
+fi
 if [ "$(id -u)" -ne 0 ]; then
-  echo "postgres: run as root (it installs packages and manages the cluster): sudo $0" >&2
+  echo "postgres: the test server is not ready and setting it up needs root (packages, cluster): sudo $0" >&2
   exit 1
 fi
 
@@ -48,4 +55,4 @@ if [ "$(psql_admin -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'")" !=
 fi
 # pgvector 0.8.0 is not a trusted extension: a superuser creates it once, the test role then uses it.
 psql_admin -d "$name" -c "CREATE EXTENSION IF NOT EXISTS vector"
-echo "postgres: ready: Host=127.0.0.1;Port=5432;Database=$name;Username=$name;Password=$name"
+echo "$ready_line"

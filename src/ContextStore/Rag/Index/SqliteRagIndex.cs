@@ -281,5 +281,5 @@ public sealed partial class SqliteRagIndex(ContextDatabase database, string sqli
     private static partial Regex QueryWords();
 }
 
-/// <summary>The index cannot be used (sqlite-vec missing); the message is one line and says why.</summary>
+/// <summary>The index cannot be used (sqlite-vec missing, PostgreSQL unreachable or failing); the message is one line and says why.</summary>
 public sealed class RagIndexUnavailableException(string message) : Exception(message);
