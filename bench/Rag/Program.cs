@@ -110,6 +110,7 @@ foreach (var (_, vector) in queries.Skip(WarmUp))
 }
 
 var results = new List<BackendResult>();
+var efSweep = new List<(int EfSearch, (List<double> Times, double Recall) Result)>();
 foreach (var backend in backends)
 {
     PgVectorRagIndexOptions? postgres = null;
@@ -133,7 +134,18 @@ foreach (var backend in backends)
 
     try
     {
-        results.Add(await MeasureAsync(backend, service));
+        var result = await MeasureAsync(backend, service);
+        results.Add(result);
+        if (postgres is not null)
+        {
+            // The recall/latency trade-off of HNSW on the same index: only the search breadth changes, no rebuild.
+            foreach (var ef in (Environment.GetEnvironmentVariable("BENCH_RAG_PG_EF_SEARCH") ?? "40,100,200,400,1000").Split(',', StringSplitOptions.RemoveEmptyEntries))
+            {
+                using var sweep = new PgVectorRagIndex(postgres with { EfSearch = int.Parse(ef, CultureInfo.InvariantCulture) }, TimeProvider.System,
+                    Microsoft.Extensions.Logging.Abstractions.NullLogger<PgVectorRagIndex>.Instance);
+                efSweep.Add((int.Parse(ef, CultureInfo.InvariantCulture), SweepVectors(sweep, result)));
+            }
+        }
     }
     finally
     {
@@ -167,7 +179,40 @@ Line($"hybrid search k={K}, p50 (ms)", r => P(r.Hybrid, 50), double.NaN, "RagSer
 Line($"hybrid search k={K}, p99 (ms)", r => P(r.Hybrid, 99), double.NaN, "");
 Line("of which: query embedding alone, p50 (ms)", r => P(r.Embed, 50), double.NaN, "the same engine call the hybrid search makes first (the rest is the two searches, RRF, rows, SQLite metadata)");
 Line($"recall@{K} vs exact brute force", r => r.Recall, 1, "sqlite-vec scans exactly (1.0 expected); pgvector's HNSW is approximate (ef_search 100)");
+if (efSweep.Count > 0)
+{
+    Console.WriteLine();
+    Console.WriteLine($"| pgvector HNSW (m=16, ef_construction=64) at {searchChunks} chunks: hnsw.ef_search | vector search p50 (ms) | p99 (ms) | recall@{K} |");
+    Console.WriteLine("|---|---|---|---|");
+    foreach (var (ef, (times, recall)) in efSweep)
+    {
+        Console.WriteLine($"| {ef} | {Format(P(times, 50))} | {Format(P(times, 99))} | {Format(recall)} |");
+    }
+}
+
 return 0;
+
+(List<double> Times, double Recall) SweepVectors(IRagIndex index, BackendResult measured)
+{
+    var times = new List<double>();
+    double recall = 0;
+    for (var q = 0; q < queries.Count; q++)
+    {
+        var watch = Stopwatch.StartNew();
+        var found = index.SearchVectors(measured.Store, queries[q].Vector, K);
+        var elapsed = watch.Elapsed.TotalMilliseconds;
+        if (q < WarmUp)
+        {
+            continue;
+        }
+
+        times.Add(elapsed);
+        var positions = index.GetChunks([.. found.Select(h => h.ChunkId)]).Select(c => measured.PositionOfFile[c.FileId] + c.Index).ToHashSet();
+        recall += exact[q].Count(positions.Contains) / (double)K;
+    }
+
+    return (times, recall / queryCount);
+}
 
 async Task<BackendResult> MeasureAsync(string name, RagService service)
 {
@@ -240,7 +285,8 @@ async Task<BackendResult> MeasureAsync(string name, RagService service)
         recallSum += exact[q].Count(foundPositions.Contains) / (double)K;
     }
 
-    return new BackendResult(name == "sqlite" ? "sqlite-vec + FTS5" : "pgvector (HNSW) + tsvector", writePerSecond, vecTimes, textTimes, hybridTimes, embedTimes, recallSum / queryCount);
+    return new BackendResult(name == "sqlite" ? "sqlite-vec + FTS5" : "pgvector (HNSW) + tsvector", writePerSecond, vecTimes, textTimes, hybridTimes, embedTimes, recallSum / queryCount,
+        bigRef, positionOfFile);
 }
 
 static string Row(string name, double ours, double reference, double ratio, string note) =>
@@ -295,7 +341,8 @@ static float Dot(float[] a, float[] b)
 }
 
 /// <summary>One backend's measurements at the search store's size.</summary>
-internal sealed record BackendResult(string Name, double WritePerSecond, List<double> Vector, List<double> Text, List<double> Hybrid, List<double> Embed, double Recall);
+internal sealed record BackendResult(string Name, double WritePerSecond, List<double> Vector, List<double> Text, List<double> Hybrid, List<double> Embed, double Recall,
+    RagStoreRef Store, Dictionary<string, int> PositionOfFile);
 
 /// <summary>The store's embedder, from the same host the RAG service uses.</summary>
 internal sealed class EngineRagEmbedderSourceProbe(RagService rag)
