@@ -45,7 +45,7 @@ report="$results/rag-$stamp.md"
   echo
   echo "- Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) CPUs visible; load average at start $load_at_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- Embedding model: $model ($threads threads). sqlite: SQLite (WAL) + sqlite-vec 0.1.9 (vec0, cosine, exact) + FTS5; data folders ${db_mib} MiB at the end."
-  echo "- postgres: $(psql_version) + pgvector $(pgvector_version) (HNSW m=16, ef_construction=64, ef_search=100, cosine) + tsvector/GIN (ts_rank_cd), on this machine over loopback TCP."
+  echo "- postgres: $(psql_version) + pgvector $(pgvector_version) (HNSW m=16, ef_construction=64, ef_search=400, cosine) + tsvector/GIN (ts_rank_cd), on this machine over loopback TCP."
   echo "- Search store: synthetic text (Zipf-distributed made-up words) and random unit vectors of the model's dimension; queries: 2-4 words, random unit vectors (the hybrid search embeds the words)."
   echo
   echo "$table"

@@ -178,7 +178,7 @@ Line("full-text search (40 candidates), p99 (ms)", r => P(r.Text, 99), double.Na
 Line($"hybrid search k={K}, p50 (ms)", r => P(r.Hybrid, 50), double.NaN, "RagService.SearchAsync: query embedding + vector (40) + full text (40) + RRF + rows; what POST …/search costs");
 Line($"hybrid search k={K}, p99 (ms)", r => P(r.Hybrid, 99), double.NaN, "");
 Line("of which: query embedding alone, p50 (ms)", r => P(r.Embed, 50), double.NaN, "the same engine call the hybrid search makes first (the rest is the two searches, RRF, rows, SQLite metadata)");
-Line($"recall@{K} vs exact brute force", r => r.Recall, 1, "sqlite-vec scans exactly (1.0 expected); pgvector's HNSW is approximate (ef_search 100)");
+Line($"recall@{K} vs exact brute force", r => r.Recall, 1, $"sqlite-vec scans exactly (1.0 expected); pgvector's HNSW is approximate (ef_search {PgVectorDefaults.EfSearch}, the default; see the sweep below)");
 if (efSweep.Count > 0)
 {
     Console.WriteLine();

@@ -21,7 +21,9 @@ public sealed partial record PgVectorRagIndexOptions
 
     /// <summary>
     /// HNSW search breadth (<c>hnsw.ef_search</c>, 1-1000): higher finds more of the exact nearest neighbours and costs
-    /// more; a search for k results always uses at least k. The default value is 100.
+    /// more; a search for k results always uses at least k. The default value is 400 (pgvector's own is 40): on the
+    /// benchmark's 100k random 64-dimension vectors, the worst case for HNSW, recall@10 is 0.41 at 40, 0.65 at 100,
+    /// 0.82 at 200, 0.94 at 400 and 0.999 at 1000.
     /// </summary>
     public int EfSearch { get; init; } = PgVectorDefaults.EfSearch;
 
@@ -98,7 +100,7 @@ public static class PgVectorDefaults
     public const string ConnectionStringVariable = "INFERENCE_MESH_RAG_POSTGRES";
 
     public const string Schema = "inference_mesh";
-    public const int EfSearch = 100;
+    public const int EfSearch = 400;
     public const int HnswM = 16;
     public const int HnswEfConstruction = 64;
     public static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(5);
