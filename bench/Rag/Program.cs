@@ -6,18 +6,21 @@ using InferenceMesh.ContextStore.Rag;
 using InferenceMesh.ContextStore.Rag.Index;
 using InferenceMesh.ContextStore.Rag.Stores;
 using InferenceMesh.Gateway.Cli;
+using Npgsql;
 
-// bench-rag DATA_DIR MODELS_DIR MODEL INGEST_CHUNKS SEARCH_CHUNKS QUERIES THREADS -> a Markdown table on stdout.
-// 1. Ingest: synthetic documents through the whole path (file store, extraction, token-aware chunking, batched
-//    embeddings from the local engine, sqlite-vec + FTS5 writes); reference: the engine embedding the same chunk
-//    texts alone, in the same run (the ceiling for ingestion).
-// 2. Search at SEARCH_CHUNKS chunks (synthetic text, synthetic unit vectors of the model's dimension, written through
-//    IRagIndex): latency of the vector search, the full-text search and the whole hybrid search (query embedding
-//    included); reference for the vector search: an exact brute-force scan in C# over the same vectors in memory.
-// 3. Recall@10 of sqlite-vec's vec0 KNN against that exact brute force, on the same queries.
-if (args is not [var data, var models, var model, var ingestText, var searchText, var queriesText, var threadsText])
+// bench-rag DATA_DIR MODELS_DIR MODEL INGEST_CHUNKS SEARCH_CHUNKS QUERIES THREADS BACKENDS -> Markdown tables on stdout.
+// 1. Ingest (sqlite-vec): synthetic documents through the whole path (file store, extraction, token-aware chunking,
+//    batched embeddings from the local engine, sqlite-vec + FTS5 writes); reference: the engine embedding the same
+//    chunk texts alone, in the same run (the ceiling for ingestion).
+// 2. For each backend of BACKENDS (sqlite,postgres): the same SEARCH_CHUNKS chunks (synthetic text, synthetic unit
+//    vectors of the model's dimension) written through IRagIndex in files of 1000 registered as completed, then the
+//    same queries: vector search, full-text search and the whole hybrid search (query embedding, both searches, RRF,
+//    rows); reference for the vector search: an exact brute-force scan in C# over the same vectors in memory.
+// 3. Recall@10 of each backend's vector search against that exact brute force, on the same queries.
+// postgres: the connection string in INFERENCE_MESH_RAG_POSTGRES, schema BENCH_RAG_PG_SCHEMA (dropped at the end).
+if (args is not [var data, var models, var model, var ingestText, var searchText, var queriesText, var threadsText, var backendsText])
 {
-    Console.Error.WriteLine("usage: bench-rag DATA_DIR MODELS_DIR MODEL INGEST_CHUNKS SEARCH_CHUNKS QUERIES THREADS");
+    Console.Error.WriteLine("usage: bench-rag DATA_DIR MODELS_DIR MODEL INGEST_CHUNKS SEARCH_CHUNKS QUERIES THREADS BACKENDS(sqlite,postgres)");
     return 2;
 }
 
@@ -25,11 +28,13 @@ var ingestChunks = int.Parse(ingestText, CultureInfo.InvariantCulture);
 var searchChunks = int.Parse(searchText, CultureInfo.InvariantCulture);
 var queryCount = int.Parse(queriesText, CultureInfo.InvariantCulture);
 var threads = int.Parse(threadsText, CultureInfo.InvariantCulture);
+var backends = backendsText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 const int ChunkTokens = 200;
 const int OverlapTokens = 40;
 const int K = 10;
+const int WarmUp = 10;
 
-await using var host = RagCliHost.Open(data, models, model, threads);
+var host = RagCliHost.Open(Path.Combine(data, "ingest"), models, model, threads); // closed before the search part: one engine at a time
 var rag = host.Rag;
 var corpus = new Corpus(seed: 42);
 var rows = new List<string>();
@@ -79,82 +84,79 @@ for (var i = 0; i < chunkTexts.Count; i += rag.Options.EmbeddingBatchSize)
 embedWatch.Stop();
 var ours = totalChunks / ingestWatch.Elapsed.TotalSeconds;
 var reference = chunkTexts.Count / embedWatch.Elapsed.TotalSeconds;
-rows.Add(Row($"ingest {totalChunks} chunks of ≤{ChunkTokens} tokens ({documents} files; chunks/s)", ours, reference, ours / reference, "ratio: whole ingestion / embeddings alone (≤ 1; the gap is extraction, chunking and SQLite)"));
+rows.Add(Row($"ingest {totalChunks} chunks of ≤{ChunkTokens} tokens ({documents} files; chunks/s), sqlite-vec", ours, reference, ours / reference, "ratio: whole ingestion / embeddings alone (≤ 1; the gap is extraction, chunking and SQLite)"));
 
-// ---- 2. the 100k-chunk store ----
+// ---- 2. the same 100k chunks in each backend ----
 var dimensions = rag.FindStore(store.Id)!.Dimensions ?? throw new InvalidOperationException("no dimension");
-var big = rag.Stores.Create(VectorStoreRepository.NewId(), "bench-search", RagPrivacy.Confidential, embedder.ModelId, ChunkingStrategy.Default, new Dictionary<string, string>(), [], "{}", 0);
-var bigRef = new RagStoreRef(big.Seq, big.Id);
-var vectors = new float[searchChunks][];
-Log($"writing {searchChunks} chunks of {dimensions} dimensions");
+var modelId = embedder.ModelId;
+await host.DisposeAsync();
 const int PerFile = 1000;
-var writeWatch = Stopwatch.StartNew();
-for (var start = 0; start < searchChunks; start += PerFile)
+var texts = new string[searchChunks];
+var vectors = new float[searchChunks][];
+for (var i = 0; i < searchChunks; i++)
 {
-    var batch = new List<IndexedChunk>();
-    for (var i = start; i < Math.Min(searchChunks, start + PerFile); i++)
-    {
-        vectors[i] = corpus.UnitVector(dimensions);
-        batch.Add(new IndexedChunk(i - start, corpus.Text(60), 120, vectors[i]));
-    }
-
-    rag.Index.ReplaceFileChunks(bigRef, $"file-bench{start:D19}", batch);
+    vectors[i] = corpus.UnitVector(dimensions);
+    texts[i] = corpus.Text(60);
 }
 
-writeWatch.Stop();
-rows.Add(Row($"write {searchChunks} chunks to sqlite-vec + FTS5 (chunks/s, 1000 per transaction)", searchChunks / writeWatch.Elapsed.TotalSeconds, double.NaN, double.NaN, ""));
-// Resolve each stored chunk id to its vector's position once (ids are assigned by SQLite).
-var positions = new Dictionary<long, int>();
-for (var first = totalChunks + 1; first <= totalChunks + searchChunks; first += 10_000)
-{
-    var count = Math.Min(10_000, totalChunks + searchChunks - first + 1);
-    foreach (var chunk in rag.Index.GetChunks([.. Enumerable.Range(first, count).Select(i => (long)i)]))
-    {
-        positions[chunk.Id] = (int)(long.Parse(chunk.FileId["file-bench".Length..], CultureInfo.InvariantCulture) + chunk.Index);
-    }
-}
-
-if (positions.Count != searchChunks)
-{
-    throw new InvalidOperationException($"expected {searchChunks} chunk ids, found {positions.Count}: run on a fresh data folder");
-}
-
-_ = rag.Index.SearchVectors(bigRef, vectors[0], K); // warm-up
-
-var queries = Enumerable.Range(0, queryCount).Select(_ => (Text: corpus.Query(), Vector: corpus.UnitVector(dimensions))).ToList();
-var vecTimes = new List<double>();
+var queries = Enumerable.Range(0, queryCount + WarmUp).Select(_ => (Text: corpus.Query(), Vector: corpus.UnitVector(dimensions))).ToList();
+var exact = queries.Select(q => BruteForce(vectors, q.Vector, K)).ToList();
 var bruteTimes = new List<double>();
-var textTimes = new List<double>();
-var hybridTimes = new List<double>();
-double recallSum = 0;
-Log($"{queryCount} queries");
-foreach (var (text, vector) in queries)
+foreach (var (_, vector) in queries.Skip(WarmUp))
 {
     var watch = Stopwatch.StartNew();
-    var found = rag.Index.SearchVectors(bigRef, vector, K);
-    vecTimes.Add(watch.Elapsed.TotalMilliseconds);
-
-    watch.Restart();
-    var exact = BruteForce(vectors, vector, K);
+    _ = BruteForce(vectors, vector, K);
     bruteTimes.Add(watch.Elapsed.TotalMilliseconds);
-    var foundPositions = found.Select(h => positions[h.ChunkId]).ToHashSet();
-    recallSum += exact.Count(foundPositions.Contains) / (double)K;
-
-    watch.Restart();
-    _ = rag.Index.SearchText(bigRef, text, 4 * K);
-    textTimes.Add(watch.Elapsed.TotalMilliseconds);
-
-    watch.Restart();
-    var hybrid = await rag.SearchAsync([big.Id], text, K, null, CancellationToken.None);
-    hybridTimes.Add(watch.Elapsed.TotalMilliseconds);
-    if (hybrid.Error is { } searchError) throw new InvalidOperationException(searchError.Message);
 }
 
-rows.Add(Row($"vector search k={K} at {searchChunks} chunks, p50 (ms)", P(vecTimes, 50), P(bruteTimes, 50), P(vecTimes, 50) / P(bruteTimes, 50), "reference: exact brute force in C# over the vectors in memory"));
-rows.Add(Row($"vector search k={K} at {searchChunks} chunks, p99 (ms)", P(vecTimes, 99), P(bruteTimes, 99), P(vecTimes, 99) / P(bruteTimes, 99), ""));
-rows.Add(Row($"full-text search (FTS5 bm25, 40 candidates), p50 / p99 (ms)", P(textTimes, 50), P(textTimes, 99), double.NaN, "second column is p99"));
-rows.Add(Row($"hybrid search (query embedding + vec0 + FTS5 + RRF + rows), p50 / p99 (ms)", P(hybridTimes, 50), P(hybridTimes, 99), double.NaN, "second column is p99; what POST …/search costs"));
-rows.Add(Row($"recall@{K} of vec0 vs exact brute force ({queryCount} queries)", recallSum / queryCount, 1, recallSum / queryCount, "vec0 scans exactly: 1.0 expected"));
+var results = new List<BackendResult>();
+var efSweep = new List<(int EfSearch, (List<double> Times, double Recall) Result)>();
+foreach (var backend in backends)
+{
+    PgVectorRagIndexOptions? postgres = null;
+    if (backend == "postgres")
+    {
+        var connection = Environment.GetEnvironmentVariable(PgVectorDefaults.ConnectionStringVariable)
+            ?? throw new InvalidOperationException($"postgres: set {PgVectorDefaults.ConnectionStringVariable}");
+        postgres = new PgVectorRagIndexOptions { ConnectionString = connection, Schema = Environment.GetEnvironmentVariable("BENCH_RAG_PG_SCHEMA") ?? "bench_rag" };
+    }
+    else if (backend != "sqlite")
+    {
+        throw new InvalidOperationException($"unknown backend '{backend}' (sqlite, postgres)");
+    }
+
+    await using var backendHost = RagCliHost.Open(Path.Combine(data, backend), models, model, threads, postgres);
+    var service = backendHost.Rag;
+    if (service.Index.UnavailableReason is { } reason)
+    {
+        throw new InvalidOperationException(reason);
+    }
+
+    try
+    {
+        var result = await MeasureAsync(backend, service);
+        results.Add(result);
+        if (postgres is not null)
+        {
+            // The recall/latency trade-off of HNSW on the same index: only the search breadth changes, no rebuild.
+            foreach (var ef in (Environment.GetEnvironmentVariable("BENCH_RAG_PG_EF_SEARCH") ?? "40,100,200,400,1000").Split(',', StringSplitOptions.RemoveEmptyEntries))
+            {
+                using var sweep = new PgVectorRagIndex(postgres with { EfSearch = int.Parse(ef, CultureInfo.InvariantCulture) }, TimeProvider.System,
+                    Microsoft.Extensions.Logging.Abstractions.NullLogger<PgVectorRagIndex>.Instance);
+                efSweep.Add((int.Parse(ef, CultureInfo.InvariantCulture), SweepVectors(sweep, result)));
+            }
+        }
+    }
+    finally
+    {
+        if (postgres is not null)
+        {
+            await using var dataSource = NpgsqlDataSource.Create(postgres.ConnectionString);
+            await using var drop = dataSource.CreateCommand($"DROP SCHEMA IF EXISTS {postgres.Schema} CASCADE;");
+            await drop.ExecuteNonQueryAsync();
+        }
+    }
+}
 
 Console.WriteLine("| Measurement | ours | reference | ratio | note |");
 Console.WriteLine("|---|---|---|---|---|");
@@ -163,7 +165,129 @@ foreach (var row in rows)
     Console.WriteLine(row);
 }
 
+Console.WriteLine();
+Console.WriteLine($"| At {searchChunks} chunks of {dimensions} dimensions, {queryCount} queries | {string.Join(" | ", results.Select(r => r.Name))} | reference | note |");
+Console.WriteLine($"|---|{string.Concat(results.Select(_ => "---|"))}---|---|");
+void Line(string name, Func<BackendResult, double> value, double reference, string note) =>
+    Console.WriteLine($"| {name} | {string.Join(" | ", results.Select(r => Format(value(r))))} | {Format(reference)} | {note} |");
+Line("write (chunks/s, 1000 per transaction)", r => r.WritePerSecond, double.NaN, "chunks, vectors and full-text index in one transaction per file");
+Line($"vector search k={K}, p50 (ms)", r => P(r.Vector, 50), P(bruteTimes, 50), "reference: exact SIMD brute force in C# over the vectors in memory");
+Line($"vector search k={K}, p99 (ms)", r => P(r.Vector, 99), P(bruteTimes, 99), "");
+Line("full-text search (40 candidates), p50 (ms)", r => P(r.Text, 50), double.NaN, "FTS5 bm25 / tsvector + GIN, ts_rank_cd");
+Line("full-text search (40 candidates), p99 (ms)", r => P(r.Text, 99), double.NaN, "");
+Line($"hybrid search k={K}, p50 (ms)", r => P(r.Hybrid, 50), double.NaN, "RagService.SearchAsync: query embedding + vector (40) + full text (40) + RRF + rows; what POST …/search costs");
+Line($"hybrid search k={K}, p99 (ms)", r => P(r.Hybrid, 99), double.NaN, "");
+Line("of which: query embedding alone, p50 (ms)", r => P(r.Embed, 50), double.NaN, "the same engine call the hybrid search makes first (the rest is the two searches, RRF, rows, SQLite metadata)");
+Line($"recall@{K} vs exact brute force", r => r.Recall, 1, $"sqlite-vec scans exactly (1.0 expected); pgvector's HNSW is approximate (ef_search {PgVectorDefaults.EfSearch}, the default; see the sweep below)");
+if (efSweep.Count > 0)
+{
+    Console.WriteLine();
+    Console.WriteLine($"| pgvector HNSW (m=16, ef_construction=64) at {searchChunks} chunks: hnsw.ef_search | vector search p50 (ms) | p99 (ms) | recall@{K} |");
+    Console.WriteLine("|---|---|---|---|");
+    foreach (var (ef, (times, recall)) in efSweep)
+    {
+        Console.WriteLine($"| {ef} | {Format(P(times, 50))} | {Format(P(times, 99))} | {Format(recall)} |");
+    }
+}
+
 return 0;
+
+(List<double> Times, double Recall) SweepVectors(IRagIndex index, BackendResult measured)
+{
+    var times = new List<double>();
+    double recall = 0;
+    for (var q = 0; q < queries.Count; q++)
+    {
+        var watch = Stopwatch.StartNew();
+        var found = index.SearchVectors(measured.Store, queries[q].Vector, K);
+        var elapsed = watch.Elapsed.TotalMilliseconds;
+        if (q < WarmUp)
+        {
+            continue;
+        }
+
+        times.Add(elapsed);
+        var positions = index.GetChunks([.. found.Select(h => h.ChunkId)]).Select(c => measured.PositionOfFile[c.FileId] + c.Index).ToHashSet();
+        recall += exact[q].Count(positions.Contains) / (double)K;
+    }
+
+    return (times, recall / queryCount);
+}
+
+async Task<BackendResult> MeasureAsync(string name, RagService service)
+{
+    var big = service.Stores.Create(VectorStoreRepository.NewId(), "bench-search", RagPrivacy.Confidential, modelId, ChunkingStrategy.Default, new Dictionary<string, string>(), [], "{}", 0);
+    var bigRef = new RagStoreRef(big.Seq, big.Id);
+    Log($"{name}: writing {searchChunks} chunks of {dimensions} dimensions");
+    // Each 1000 chunks are one registered file marked completed, so the hybrid search returns them like ingested ones.
+    var files = new List<string>();
+    for (var start = 0; start < searchChunks; start += PerFile)
+    {
+        using var stream = new MemoryStream(Encoding.UTF8.GetBytes("bench"));
+        var file = (await service.AddFileAsync(stream, $"bench-{start}.txt", "assistants", CancellationToken.None)).Value!;
+        service.AddFileToStore(big.Id, file.Id, null, "{}");
+        files.Add(file.Id);
+    }
+
+    var watch = Stopwatch.StartNew();
+    for (var start = 0; start < searchChunks; start += PerFile)
+    {
+        var end = Math.Min(searchChunks, start + PerFile);
+        service.Index.ReplaceFileChunks(bigRef, files[start / PerFile], [.. Enumerable.Range(start, end - start).Select(i => new IndexedChunk(i - start, texts[i], 120, vectors[i]))]);
+    }
+
+    watch.Stop();
+    var writePerSecond = searchChunks / watch.Elapsed.TotalSeconds;
+    service.Stores.SetDimensions(bigRef, dimensions); // as ingestion does: without it the hybrid search would skip the vectors
+    foreach (var file in files)
+    {
+        service.Stores.SetFileStatus(bigRef, file, VectorStoreFileStatus.Completed, null, null, 0, PerFile);
+    }
+
+    var positionOfFile = files.Select((id, i) => (id, i)).ToDictionary(p => p.id, p => p.i * PerFile);
+    var vecTimes = new List<double>();
+    var textTimes = new List<double>();
+    var hybridTimes = new List<double>();
+    var embedTimes = new List<double>();
+    var queryEmbedder = (await service.Embedders.GetAsync(modelId, CancellationToken.None)).Value!;
+    double recallSum = 0;
+    Log($"{name}: {WarmUp} warm-up and {queryCount} measured queries");
+    for (var q = 0; q < queries.Count; q++)
+    {
+        var (text, vector) = queries[q];
+        var measured = q >= WarmUp;
+        watch.Restart();
+        var found = service.Index.SearchVectors(bigRef, vector, K);
+        var vecMs = watch.Elapsed.TotalMilliseconds;
+
+        watch.Restart();
+        _ = service.Index.SearchText(bigRef, text, 4 * K);
+        var textMs = watch.Elapsed.TotalMilliseconds;
+
+        watch.Restart();
+        var hybrid = await service.SearchAsync([big.Id], text, K, null, CancellationToken.None);
+        var hybridMs = watch.Elapsed.TotalMilliseconds;
+        if (hybrid.Error is { } searchError) throw new InvalidOperationException(searchError.Message);
+        if (hybrid.Value!.Count != K) throw new InvalidOperationException($"{name}: the hybrid search returned {hybrid.Value.Count} hits, not {K}");
+        watch.Restart();
+        _ = await queryEmbedder.EmbedAsync([text], CancellationToken.None);
+        var embedMs = watch.Elapsed.TotalMilliseconds;
+        if (!measured)
+        {
+            continue;
+        }
+
+        embedTimes.Add(embedMs);
+        vecTimes.Add(vecMs);
+        textTimes.Add(textMs);
+        hybridTimes.Add(hybridMs);
+        var foundPositions = service.Index.GetChunks([.. found.Select(h => h.ChunkId)]).Select(c => positionOfFile[c.FileId] + c.Index).ToHashSet();
+        recallSum += exact[q].Count(foundPositions.Contains) / (double)K;
+    }
+
+    return new BackendResult(name == "sqlite" ? "sqlite-vec + FTS5" : "pgvector (HNSW) + tsvector", writePerSecond, vecTimes, textTimes, hybridTimes, embedTimes, recallSum / queryCount,
+        bigRef, positionOfFile);
+}
 
 static string Row(string name, double ours, double reference, double ratio, string note) =>
     string.Create(CultureInfo.InvariantCulture, $"| {name} | {Format(ours)} | {Format(reference)} | {Format(ratio)} | {note} |");
@@ -215,6 +339,10 @@ static float Dot(float[] a, float[] b)
 
     return result;
 }
+
+/// <summary>One backend's measurements at the search store's size.</summary>
+internal sealed record BackendResult(string Name, double WritePerSecond, List<double> Vector, List<double> Text, List<double> Hybrid, List<double> Embed, double Recall,
+    RagStoreRef Store, Dictionary<string, int> PositionOfFile);
 
 /// <summary>The store's embedder, from the same host the RAG service uses.</summary>
 internal sealed class EngineRagEmbedderSourceProbe(RagService rag)

@@ -16,9 +16,21 @@ public sealed record RagOptions
     /// <summary>Chunk texts embedded per call to the engine. The default value is 32.</summary>
     public int EmbeddingBatchSize { get; init; } = RagDefaults.EmbeddingBatchSize;
 
+    /// <summary>
+    /// Where chunks, vectors and full text live: null keeps them in the context database (sqlite-vec + FTS5); set, in
+    /// PostgreSQL with pgvector (<see cref="Index.PgVectorRagIndex"/>). Files, stores and ingestion state stay in the
+    /// context database either way. The default value is null.
+    /// </summary>
+    public Index.PgVectorRagIndexOptions? Postgres { get; init; }
+
     /// <summary>Returns null when valid, else a one-line message.</summary>
     public string? Validate()
     {
+        if (Postgres?.Validate() is { } postgresError)
+        {
+            return postgresError;
+        }
+
         if (MaxFileBytes < 1)
         {
             return $"--max-file-bytes must be at least 1 (got {MaxFileBytes}).";

@@ -457,6 +457,20 @@ public sealed partial class RagService
             return new RagError(RagErrorKind.Unavailable, reason, null, "vector_index_unavailable");
         }
 
+        try
+        {
+            return await SearchIndexAsync(stores, query, maxResults, scoreThreshold, truncateQuery, cancellationToken);
+        }
+        catch (RagIndexUnavailableException ex)
+        {
+            // e.g. the PostgreSQL server went away after start: one line for the client, never a driver exception.
+            return new RagError(RagErrorKind.Unavailable, ex.Message, null, "vector_index_unavailable");
+        }
+    }
+
+    private async Task<RagResult<IReadOnlyList<RagSearchHit>>> SearchIndexAsync(List<VectorStore> stores, string query, int maxResults, double? scoreThreshold,
+        bool truncateQuery, CancellationToken cancellationToken)
+    {
         var candidates = Math.Max(maxResults * RagDefaults.CandidateFactor, RagDefaults.MinCandidates);
         var lists = new List<IReadOnlyList<RankedChunk>>();
         var queryVectors = new Dictionary<string, float[]>(StringComparer.Ordinal);

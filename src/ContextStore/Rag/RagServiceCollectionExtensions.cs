@@ -4,6 +4,8 @@ using InferenceMesh.ContextStore.Rag.Index;
 using InferenceMesh.ContextStore.Rag.Stores;
 using InferenceMesh.ContextStore.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -11,7 +13,8 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class RagServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the "rag" migrations and the RAG services over the context database. The caller registers an
+    /// Registers the "rag" migrations and the RAG services over the context database, with the index that
+    /// <see cref="RagOptions.Postgres"/> selects (sqlite-vec + FTS5 when null, PostgreSQL + pgvector when set). The caller registers an
     /// <see cref="Rag.Embedding.IRagEmbedderSource"/> (the gateway: the local engine) and adds sqlite-vec
     /// (<see cref="SqliteVec.LibraryPath"/>) to <see cref="ContextStoreOptions.Extensions"/>.
     /// </summary>
@@ -28,7 +31,17 @@ public static class RagServiceCollectionExtensions
         services.TryAddSingleton(options);
         services.TryAddSingleton<RagFileStore>();
         services.TryAddSingleton<VectorStoreRepository>();
-        services.TryAddSingleton<IRagIndex>(sp => new SqliteRagIndex(sp.GetRequiredService<ContextDatabase>(), SqliteVec.LibraryPath));
+        if (options.Postgres is { } postgres)
+        {
+            // Connects at first use; an invalid connection string throws ArgumentException (one line) when resolved.
+            services.TryAddSingleton<IRagIndex>(sp => new PgVectorRagIndex(postgres, sp.GetRequiredService<TimeProvider>(),
+                sp.GetService<ILogger<PgVectorRagIndex>>() ?? NullLogger<PgVectorRagIndex>.Instance));
+        }
+        else
+        {
+            services.TryAddSingleton<IRagIndex>(sp => new SqliteRagIndex(sp.GetRequiredService<ContextDatabase>(), SqliteVec.LibraryPath));
+        }
+
         services.TryAddSingleton<RagService>();
         return services;
     }

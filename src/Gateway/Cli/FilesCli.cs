@@ -61,6 +61,25 @@ internal static class FilesCli
         DefaultValueFactory = _ => GatewayDefaults.DataDirectory(),
     };
 
+    /// <summary>--rag-index, --rag-postgres-env, --rag-postgres-schema: the same index the gateway uses (see its --help).</summary>
+    private sealed record IndexOptions(Option<string> Kind, Option<string> Variable, Option<string> Schema)
+    {
+        public static IndexOptions Create() => new(
+            new Option<string>("--rag-index") { Description = "Where chunks and vectors live: sqlite (default) or postgres, as the gateway's --rag-index.", DefaultValueFactory = _ => RagIndexSelection.Sqlite },
+            new Option<string>("--rag-postgres-env") { Description = "Environment variable with the PostgreSQL connection string.", DefaultValueFactory = _ => PgVectorDefaults.ConnectionStringVariable },
+            new Option<string>("--rag-postgres-schema") { Description = "PostgreSQL schema of the index.", DefaultValueFactory = _ => PgVectorDefaults.Schema });
+
+        public void AddTo(Command command)
+        {
+            command.Options.Add(Kind);
+            command.Options.Add(Variable);
+            command.Options.Add(Schema);
+        }
+
+        public (PgVectorRagIndexOptions? Options, string? Error) Resolve(ParseResult parse) =>
+            RagIndexSelection.Resolve(parse.GetRequiredValue(Kind), parse.GetRequiredValue(Variable), parse.GetRequiredValue(Schema));
+    }
+
     private static Option<int?> ThreadsOption() => new("--threads") { Description = "Engine threads for embeddings (default: all cores)." };
 
     private static Command AddCommand()
@@ -78,6 +97,8 @@ internal static class FilesCli
         {
             paths, store, privacy, chunkTokens, overlapTokens, data, models, embeddingModel, threads,
         };
+        var index = IndexOptions.Create();
+        index.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -95,7 +116,14 @@ internal static class FilesCli
                 return ModelsCliExit.Usage;
             }
 
-            await using var host = RagCliHost.Open(parse.GetRequiredValue(data), parse.GetRequiredValue(models), parse.GetValue(embeddingModel), parse.GetValue(threads));
+            var (postgres, indexError) = index.Resolve(parse);
+            if (indexError is not null)
+            {
+                await error.WriteLineAsync($"inference-mesh: {indexError}");
+                return ModelsCliExit.Usage;
+            }
+
+            await using var host = RagCliHost.Open(parse.GetRequiredValue(data), parse.GetRequiredValue(models), parse.GetValue(embeddingModel), parse.GetValue(threads), postgres);
             var rag = host.Rag;
             var name = parse.GetRequiredValue(store);
             var target = rag.FindStore(name) ?? rag.Stores.FindByName(name);
@@ -219,11 +247,20 @@ internal static class FilesCli
         var models = ModelsCliEnvironment.ModelsOption();
         var threads = ThreadsOption();
         var command = new Command("search", "Hybrid search (vectors + full text) in a vector store.") { store, query, count, json, data, models, threads };
+        var index = IndexOptions.Create();
+        index.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
-            await using var host = RagCliHost.Open(parse.GetRequiredValue(data), parse.GetRequiredValue(models), null, parse.GetValue(threads));
+            var (postgres, indexError) = index.Resolve(parse);
+            if (indexError is not null)
+            {
+                await error.WriteLineAsync($"inference-mesh: {indexError}");
+                return ModelsCliExit.Usage;
+            }
+
+            await using var host = RagCliHost.Open(parse.GetRequiredValue(data), parse.GetRequiredValue(models), null, parse.GetValue(threads), postgres);
             var name = parse.GetRequiredValue(store);
             if ((host.Rag.FindStore(name) ?? host.Rag.Stores.FindByName(name)) is not { } target)
             {
@@ -295,14 +332,15 @@ public sealed class RagCliHost : IAsyncDisposable
 
     public RagService Rag => _services.GetRequiredService<RagService>();
 
-    public static RagCliHost Open(string dataDirectory, string modelsDirectory, string? embeddingModel, int? threads)
+    /// <param name="postgres">The PostgreSQL + pgvector index; null: sqlite-vec in the data folder.</param>
+    public static RagCliHost Open(string dataDirectory, string modelsDirectory, string? embeddingModel, int? threads, PgVectorRagIndexOptions? postgres = null)
     {
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddLocalEngine(new EngineOptions { Threads = threads });
         services.AddModelCatalog(Path.GetFullPath(modelsDirectory));
         services.AddContextStore(new ContextStoreOptions { DataDirectory = Path.GetFullPath(dataDirectory), Extensions = [SqliteVec.LibraryPath] });
-        var options = new RagOptions { EmbeddingModel = embeddingModel };
+        var options = new RagOptions { EmbeddingModel = embeddingModel, Postgres = postgres };
         services.AddRag(options);
         services.AddSingleton<IRagEmbedderSource, EngineRagEmbedderSource>();
         return new RagCliHost(services.BuildServiceProvider());

@@ -10,6 +10,7 @@ internal static class GatewayCommandLine
                               [--allowed-hosts h1,h2] [--max-body-bytes B] [--config FILE] [--policies DIR]
                               [--data DIR] [--history-retention-days N] [--no-history]
                               [--embedding-model NAME] [--max-file-bytes B]
+                              [--rag-index sqlite|postgres] [--rag-postgres-env VAR] [--rag-postgres-schema NAME]
                               [--torrent-dht true|false] [--torrent-announce URL] [--aria2c PATH]
                inference-mesh config check [--config FILE] [--policies DIR] [--models DIR] [--prompt TEXT] [--model NAME]
 
@@ -32,6 +33,11 @@ internal static class GatewayCommandLine
           --embedding-model NAME  local model that embeds vector stores' files (default: the first
                                 model of the models folder by name); each store records its model
           --max-file-bytes B    largest file accepted by POST /v1/files (default: 67108864)
+          --rag-index KIND      where vector stores' chunks and vectors live: sqlite (sqlite-vec + FTS5 in
+                                the data folder, the default) or postgres (PostgreSQL + pgvector)
+          --rag-postgres-env VAR  environment variable with the PostgreSQL connection string
+                                (default: INFERENCE_MESH_RAG_POSTGRES)
+          --rag-postgres-schema NAME  PostgreSQL schema of the index (default: inference_mesh)
           --torrent-dht B       BitTorrent DHT and local peer discovery for public torrents (default: false)
           --torrent-announce U  tracker URL put in shared torrents (default: this gateway's /announce)
           --aria2c PATH         the aria2 executable for BitTorrent (default: aria2c on PATH)
@@ -130,6 +136,15 @@ internal static class GatewayCommandLine
                 case "--max-file-bytes":
                     if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var fileBytes)) return NotInteger(name, value);
                     options = options with { MaxFileBytes = fileBytes };
+                    break;
+                case "--rag-index":
+                    options = options with { RagIndex = value };
+                    break;
+                case "--rag-postgres-env":
+                    options = options with { RagPostgresVariable = value };
+                    break;
+                case "--rag-postgres-schema":
+                    options = options with { RagPostgresSchema = value };
                     break;
                 case "--policies":
                     options = options with { PoliciesDirectory = Path.GetFullPath(value) };

@@ -57,6 +57,19 @@ public sealed record GatewayOptions
     /// </summary>
     public string? EmbeddingModel { get; init; }
 
+    /// <summary>
+    /// Where vector stores' chunks and vectors live (<c>--rag-index sqlite|postgres</c>): "sqlite" (sqlite-vec + FTS5 in
+    /// the data folder) or "postgres" (PostgreSQL + pgvector; connection string in <see cref="RagPostgresVariable"/>).
+    /// The default value is "sqlite".
+    /// </summary>
+    public string RagIndex { get; init; } = InferenceMesh.Gateway.Rag.RagIndexSelection.Sqlite;
+
+    /// <summary>The environment variable holding the PostgreSQL connection string (<c>--rag-postgres-env</c>). The default value is "INFERENCE_MESH_RAG_POSTGRES".</summary>
+    public string RagPostgresVariable { get; init; } = InferenceMesh.ContextStore.Rag.Index.PgVectorDefaults.ConnectionStringVariable;
+
+    /// <summary>The PostgreSQL schema of the index (<c>--rag-postgres-schema</c>). The default value is "inference_mesh".</summary>
+    public string RagPostgresSchema { get; init; } = InferenceMesh.ContextStore.Rag.Index.PgVectorDefaults.Schema;
+
     /// <summary>Largest file accepted by <c>POST /v1/files</c>, in bytes (<c>--max-file-bytes</c>). The default value is 64 MiB.</summary>
     public long MaxFileBytes { get; init; } = InferenceMesh.ContextStore.Rag.RagDefaults.MaxFileBytes;
 
@@ -133,6 +146,11 @@ public sealed record GatewayOptions
         if (EmbeddingModel is { } embeddingModel && string.IsNullOrWhiteSpace(embeddingModel))
         {
             return "--embedding-model must name a model.";
+        }
+
+        if (InferenceMesh.Gateway.Rag.RagIndexSelection.Resolve(RagIndex, RagPostgresVariable, RagPostgresSchema).Error is { } ragIndexError)
+        {
+            return ragIndexError;
         }
 
         if (MaxFileBytes < 1)

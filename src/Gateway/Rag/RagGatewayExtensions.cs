@@ -11,7 +11,13 @@ internal static class RagGatewayExtensions
 {
     public static IServiceCollection AddGatewayRag(this IServiceCollection services, GatewayOptions options)
     {
-        services.AddRag(new RagOptions { EmbeddingModel = options.EmbeddingModel, MaxFileBytes = options.MaxFileBytes });
+        var (postgres, error) = RagIndexSelection.Resolve(options.RagIndex, options.RagPostgresVariable, options.RagPostgresSchema);
+        if (error is not null)
+        {
+            throw new ArgumentException(error, nameof(options)); // GatewayOptions.Validate reported it already
+        }
+
+        services.AddRag(new RagOptions { EmbeddingModel = options.EmbeddingModel, MaxFileBytes = options.MaxFileBytes, Postgres = postgres });
         services.AddSingleton<IRagEmbedderSource, EngineRagEmbedderSource>();
         services.AddSingleton<RagIngestionWorker>();
         services.AddSingleton<IRagIngestionQueue>(sp => sp.GetRequiredService<RagIngestionWorker>());

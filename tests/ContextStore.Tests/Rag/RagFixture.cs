@@ -5,20 +5,44 @@ using InferenceMesh.ContextStore.Rag.Ingestion;
 using InferenceMesh.ContextStore.Rag.Stores;
 using InferenceMesh.ContextStore.Storage;
 using Microsoft.Data.Sqlite;
+using InferenceMesh.Tests;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace InferenceMesh.ContextStore.Tests.Rag;
 
-/// <summary>A real context database (temporary folder, sqlite-vec from the build) with the RAG module over a <see cref="HashingEmbedder"/>.</summary>
+/// <summary>Where a fixture's chunks and vectors live.</summary>
+public enum RagIndexBackend
+{
+    /// <summary><see cref="SqliteRagIndex"/>: sqlite-vec + FTS5 in the context database.</summary>
+    Sqlite,
+
+    /// <summary><see cref="PgVectorRagIndex"/> on the test PostgreSQL server, in a schema of its own.</summary>
+    Postgres,
+}
+
+/// <summary>
+/// A real context database (temporary folder, sqlite-vec from the build) with the RAG module over a
+/// <see cref="HashingEmbedder"/>, and the index of <see cref="Backend"/> (PostgreSQL: a fresh schema, dropped on dispose).
+/// </summary>
 internal sealed class RagFixture : IDisposable
 {
-    public RagFixture(string? sqliteVecPath = null, RagOptions? options = null)
+    public RagFixture(string? sqliteVecPath = null, RagOptions? options = null, RagIndexBackend backend = RagIndexBackend.Sqlite)
     {
+        Backend = backend;
         Directory = Path.Combine(Path.GetTempPath(), "im-rag-" + Guid.NewGuid().ToString("N"));
         var vec = sqliteVecPath ?? SqliteVec.LibraryPath;
         Database = ContextDatabase.Open(new ContextStoreOptions { DataDirectory = Directory, Extensions = [vec] }, RagMigrations.All);
         Options = options ?? new RagOptions { EmbeddingBatchSize = 4 };
-        Index = new SqliteRagIndex(Database, vec);
+        if (backend == RagIndexBackend.Postgres)
+        {
+            Schema = TestPostgres.NewSchema();
+            Index = new PgVectorRagIndex(TestPostgres.Options(Schema), TimeProvider.System, NullLogger<PgVectorRagIndex>.Instance);
+        }
+        else
+        {
+            Index = new SqliteRagIndex(Database, vec);
+        }
+
         Files = new RagFileStore(Database, Options, TimeProvider.System);
         Stores = new VectorStoreRepository(Database);
         Rag = new RagService(Database, Files, Stores, Index, Embedder, Options, TimeProvider.System, NullLogger<RagService>.Instance, Array.Empty<IRagIngestionQueue>());
@@ -32,7 +56,12 @@ internal sealed class RagFixture : IDisposable
 
     public HashingEmbedder Embedder { get; } = new();
 
-    public SqliteRagIndex Index { get; }
+    public RagIndexBackend Backend { get; }
+
+    /// <summary>The PostgreSQL schema of this fixture (Postgres only).</summary>
+    public string? Schema { get; }
+
+    public IRagIndex Index { get; }
 
     public RagFileStore Files { get; }
 
@@ -55,17 +84,50 @@ internal sealed class RagFixture : IDisposable
         return store.Value!;
     }
 
-    public long ChunkRows(string storeId, string? fileId = null) => Database.Read(connection =>
+    /// <summary>Chunk rows of the store (and file) in the index's own storage, counted with SQL, not through the index.</summary>
+    public long ChunkRows(string storeId, string? fileId = null)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT count(*) FROM rag_chunks c JOIN rag_vector_stores s ON s.seq = c.store_seq WHERE s.id = $s AND ($f IS NULL OR c.file_id = $f);";
-        command.Parameters.AddWithValue("$s", storeId);
-        command.Parameters.AddWithValue("$f", (object?)fileId ?? DBNull.Value);
-        return (long)command.ExecuteScalar()!;
-    });
+        if (Schema is { } schema)
+        {
+            return TestPostgres.Scalar<long>(schema,
+                "SELECT count(*) FROM rag_chunks c JOIN rag_stores s ON s.seq = c.store_seq WHERE s.id = @s AND (@f::text IS NULL OR c.file_id = @f::text);",
+                ("s", storeId), ("f", (object?)fileId ?? DBNull.Value));
+        }
+
+        return Database.Read(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT count(*) FROM rag_chunks c JOIN rag_vector_stores s ON s.seq = c.store_seq WHERE s.id = $s AND ($f IS NULL OR c.file_id = $f);";
+            command.Parameters.AddWithValue("$s", storeId);
+            command.Parameters.AddWithValue("$f", (object?)fileId ?? DBNull.Value);
+            return (long)command.ExecuteScalar()!;
+        });
+    }
+
+    /// <summary>How many per-store vector tables (<c>rag_vec_*</c>) exist in the index's storage.</summary>
+    public long VectorTables()
+    {
+        if (Schema is { } schema)
+        {
+            return TestPostgres.Scalar<long>(schema, "SELECT count(*) FROM pg_tables WHERE schemaname = @schema AND tablename LIKE 'rag\\_vec\\_%';", ("schema", schema));
+        }
+
+        return Database.Read(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name GLOB 'rag_vec_*' AND sql LIKE 'CREATE VIRTUAL TABLE%';";
+            return (long)command.ExecuteScalar()!;
+        });
+    }
 
     public void Dispose()
     {
+        (Index as IDisposable)?.Dispose();
+        if (Schema is { } schema)
+        {
+            TestPostgres.DropSchema(schema);
+        }
+
         Database.Dispose();
         if (System.IO.Directory.Exists(Directory))
         {

@@ -4,25 +4,15 @@ using InferenceMesh.ContextStore.Rag.Stores;
 
 namespace InferenceMesh.ContextStore.Tests.Rag;
 
-/// <summary>
-/// Ingestion and search over a real SQLite database with sqlite-vec and FTS5: idempotent, consistent when embedding
-/// fails, cancellable, resumable after a stop, and honest when sqlite-vec is missing.
-/// </summary>
-public sealed class RagServiceTests : IDisposable
+/// <summary>sqlite-vec + FTS5 in the context database: the shared behaviour, plus the extension loading.</summary>
+public sealed class SqliteRagServiceTests() : RagServiceTests(RagIndexBackend.Sqlite)
 {
-    private readonly RagFixture _rag = new();
-
-    public void Dispose() => _rag.Dispose();
-
-    private static string Sentences(int count, string topic) =>
-        string.Join(" ", Enumerable.Range(0, count).Select(i => $"Sentence {i} is about {topic} number {i}."));
-
     [Fact]
     public void Sqlite_vec_is_loaded_on_every_connection()
     {
-        Assert.Null(_rag.Database.ExtensionError(SqliteVec.LibraryPath));
-        Assert.Null(_rag.Index.UnavailableReason);
-        var version = _rag.Database.Read(connection =>
+        Assert.Null(Rag.Database.ExtensionError(SqliteVec.LibraryPath));
+        Assert.Null(Rag.Index.UnavailableReason);
+        var version = Rag.Database.Read(connection =>
         {
             using var command = connection.CreateCommand();
             command.CommandText = "SELECT vec_version();";
@@ -30,6 +20,29 @@ public sealed class RagServiceTests : IDisposable
         });
         Assert.Equal("v" + SqliteVec.Version, version);
     }
+}
+
+/// <summary>PostgreSQL + pgvector on the real test server (tools/setup-test-postgres.sh): the same behaviour.</summary>
+public sealed class PgVectorRagServiceTests() : RagServiceTests(RagIndexBackend.Postgres);
+
+/// <summary>
+/// Ingestion and search over a real SQLite context database with each index backend: idempotent, consistent when
+/// embedding fails, cancellable, resumable after a stop. Every test runs once per backend (the subclasses).
+/// </summary>
+public abstract class RagServiceTests(RagIndexBackend backend) : IDisposable
+{
+    private readonly RagFixture _rag = new(backend: backend);
+
+    internal RagFixture Rag => _rag;
+
+    public void Dispose()
+    {
+        _rag.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    private static string Sentences(int count, string topic) =>
+        string.Join(" ", Enumerable.Range(0, count).Select(i => $"Sentence {i} is about {topic} number {i}."));
 
     [Fact]
     public async Task A_file_is_chunked_embedded_in_batches_indexed_and_found()
@@ -157,16 +170,11 @@ public sealed class RagServiceTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_rag.Files.Folder, fileId)));
         Assert.Empty(_rag.Index.SearchVectors(new RagStoreRef(first.Seq, first.Id), _rag.Embedder.Embed("dates"), 5));
 
+        Assert.Equal(2, _rag.VectorTables());
         Assert.True(_rag.Rag.DeleteStore(first.Id).Succeeded);
-        var tables = _rag.Database.Read(connection =>
-        {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE name = $name;";
-            command.Parameters.AddWithValue("$name", "rag_vec_" + first.Seq);
-            return (long)command.ExecuteScalar()!;
-        });
-        Assert.Equal(0, tables);
+        Assert.Equal(1, _rag.VectorTables()); // the second store's stays
         Assert.Null(_rag.Rag.FindStore(first.Id));
+        Assert.Equal(0, _rag.Index.CountChunks(new RagStoreRef(first.Seq, first.Id)));
     }
 
     [Theory]
@@ -184,10 +192,12 @@ public sealed class RagServiceTests : IDisposable
         Assert.Single(hits.Value!);
         Assert.Equal("\"walrus\" OR \"ice\"", SqliteRagIndex.FullTextQuery("walrus ice walrus"));
         Assert.Null(SqliteRagIndex.FullTextQuery("*** ()"));
+        Assert.Equal("'walrus' | 'ice'", PgVectorRagIndex.TextQuery("walrus ice walrus"));
+        Assert.Null(PgVectorRagIndex.TextQuery("*** ()"));
     }
 
     [Fact]
-    public void Vector_search_returns_the_exact_nearest_neighbours()
+    public void Vector_search_returns_the_nearest_neighbours()
     {
         var random = new Random(7);
         var store = _rag.Stores.Create("vs_test", null, RagPrivacy.Public, HashingEmbedder.Model, ChunkingStrategy.Default, new Dictionary<string, string>(), [], "{}", 0);

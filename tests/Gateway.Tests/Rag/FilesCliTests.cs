@@ -76,4 +76,24 @@ public sealed class FilesCliTests : IDisposable
         Assert.Equal(2, privacy);
         Assert.Contains("--privacy", privacyError, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task With_the_postgres_index_add_and_search_keep_the_chunks_on_the_server()
+    {
+        _ = TestPaths.Stories260K;
+        using var index = new PgVectorGatewayIndex();
+        var walrus = Path.Combine(_dir, "walrus.txt");
+        await File.WriteAllTextAsync(walrus, "The walrus sleeps on the ice floe near the research station.");
+
+        var (exit, output, error) = await RunAsync(["files", "add", walrus, "--store", "notes", "--chunk-tokens", "100", "--overlap-tokens", "10", .. index.Args]);
+        Assert.True(exit == 0, output + error);
+        var (searchExit, results, searchError) = await RunAsync(["files", "search", "notes", "walrus ice floe", "-n", "1", .. index.Args]);
+
+        Assert.True(searchExit == 0, searchError);
+        Assert.Contains("sleeps on the ice floe", results, StringComparison.Ordinal);
+        Assert.True(TestPostgres.Scalar<long>(index.Schema, "SELECT count(*) FROM rag_chunks;") > 0);
+        var (badExit, _, badError) = await RunAsync("files", "search", "notes", "walrus", "--rag-index", "postgres", "--rag-postgres-env", "IM_TEST_UNSET_VARIABLE_c41e");
+        Assert.Equal(2, badExit);
+        Assert.Contains("IM_TEST_UNSET_VARIABLE_c41e is not set", badError, StringComparison.Ordinal);
+    }
 }

@@ -16,7 +16,8 @@ namespace InferenceMesh.Gateway.Tests.Rag;
 /// </summary>
 public sealed class RagAcceptanceTests
 {
-    private const string Document = """
+    /// <summary>Five short paragraphs (also the document of <see cref="PgVectorGatewayTests"/>).</summary>
+    internal const string Document = """
         The lighthouse keeper Marta polished the great brass lamp every evening before the fog rolled in.
         She wrote the name of every ship that passed the rocky cape into a green logbook.
 

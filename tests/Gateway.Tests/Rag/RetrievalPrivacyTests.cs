@@ -15,7 +15,7 @@ namespace InferenceMesh.Gateway.Tests.Rag;
 /// and neither the passages nor the prompt reach the logs — while a public store's passages may go to the cloud.
 /// Either way the answer names its sources in X-InferenceMesh-Citations.
 /// </summary>
-public sealed class RetrievalPrivacyTests : IAsyncLifetime
+public class RetrievalPrivacyTests : IAsyncLifetime
 {
     /// <summary>A phrase that appears only in the document: if it shows up upstream or in a log line, a passage leaked.</summary>
     private const string Marker = "largest city of France";
@@ -57,7 +57,7 @@ public sealed class RetrievalPrivacyTests : IAsyncLifetime
         _gateway = await TestEnvironment.StartAsync(env =>
         {
             env.ContextLength = contextLength;
-            env.ExtraArgs.AddRange(["--config", config, "--policies", Path.Combine(TestPaths.RepoRoot, "policies")]);
+            env.ExtraArgs.AddRange(["--config", config, "--policies", Path.Combine(TestPaths.RepoRoot, "policies"), .. IndexArgs]);
             env.ConfigureBuilder = builder =>
             {
                 builder.Logging.AddProvider(_logs);
@@ -67,7 +67,10 @@ public sealed class RetrievalPrivacyTests : IAsyncLifetime
         });
     }
 
-    public async Task DisposeAsync()
+    /// <summary>The flags that select the RAG index; none: the default sqlite-vec.</summary>
+    protected virtual IReadOnlyList<string> IndexArgs => [];
+
+    public virtual async Task DisposeAsync()
     {
         await _gateway.DisposeAsync();
         await _upstream.DisposeAsync();
@@ -176,5 +179,19 @@ public sealed class RetrievalPrivacyTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Contains("retrieval.vector_store_ids", body, StringComparison.Ordinal);
         Assert.Empty(_upstream.Requests);
+    }
+}
+
+/// <summary>The same privacy proofs with the PostgreSQL + pgvector index: where chunks live changes nothing about where requests go.</summary>
+public sealed class PgVectorRetrievalPrivacyTests : RetrievalPrivacyTests
+{
+    private readonly PgVectorGatewayIndex _index = new();
+
+    protected override IReadOnlyList<string> IndexArgs => _index.Args;
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        _index.Dispose();
     }
 }

@@ -190,7 +190,7 @@ public sealed partial class SqliteRagIndex(ContextDatabase database, string sqli
     /// </summary>
     public static string? FullTextQuery(string text)
     {
-        var terms = QueryWords().Matches(text).Select(m => m.Value).Distinct(StringComparer.OrdinalIgnoreCase).Take(MaxQueryTerms).ToList();
+        var terms = QueryTerms(text);
         if (terms.Count == 0)
         {
             return null;
@@ -209,6 +209,10 @@ public sealed partial class SqliteRagIndex(ContextDatabase database, string sqli
 
         return query.ToString();
     }
+
+    /// <summary>The distinct words of <paramref name="text"/> (runs of letters and digits), at most 64, in order: what both indexes search for.</summary>
+    public static IReadOnlyList<string> QueryTerms(string text) =>
+        [.. QueryWords().Matches(text).Select(m => m.Value).Distinct(StringComparer.OrdinalIgnoreCase).Take(MaxQueryTerms)];
 
     /// <summary>A vector as sqlite-vec's float32 blob (little-endian, as this machine stores floats).</summary>
     public static byte[] ToBlob(float[] vector) => MemoryMarshal.AsBytes(vector.AsSpan()).ToArray();
@@ -277,5 +281,5 @@ public sealed partial class SqliteRagIndex(ContextDatabase database, string sqli
     private static partial Regex QueryWords();
 }
 
-/// <summary>The index cannot be used (sqlite-vec missing); the message is one line and says why.</summary>
+/// <summary>The index cannot be used (sqlite-vec missing, PostgreSQL unreachable or failing); the message is one line and says why.</summary>
 public sealed class RagIndexUnavailableException(string message) : Exception(message);
