@@ -9,6 +9,8 @@
 #   BENCH_SLOT_CTX=512         context per slot (llama-server -c is SLOTS x this, with -kvu)
 #   BENCH_TOKENS=128           tokens per throughput run
 #   BENCH_SINGLE_RUNS=5  BENCH_CONCURRENT_RUNS=3  BENCH_TTFT_RUNS=10
+#   BENCH_ROUNDS=1             measure every model on every server this many times, the server order reversed in
+#                              every other round (A B, B A, ...); the report pools the runs of all rounds
 #   BENCH_MODELS="stories260K bench-134M-Q8_0 bench-134M-Q4_K_M"
 #   BENCH_SERVERS="llama-server gateway"
 #   BENCH_MODELS_DIR=../shared/models   where stories260K.gguf is (relative to the repository root)
@@ -30,6 +32,7 @@ tokens="${BENCH_TOKENS:-128}"
 single_runs="${BENCH_SINGLE_RUNS:-5}"
 concurrent_runs="${BENCH_CONCURRENT_RUNS:-3}"
 ttft_runs="${BENCH_TTFT_RUNS:-10}"
+rounds="${BENCH_ROUNDS:-1}"
 models="${BENCH_MODELS:-stories260K bench-134M-Q8_0 bench-134M-Q4_K_M}"
 servers="${BENCH_SERVERS:-llama-server gateway}"
 shared_models="${BENCH_MODELS_DIR:-$root/../shared/models}"
@@ -148,8 +151,13 @@ run_one() {
   stop_server
 }
 
+reversed="$(printf '%s\n' $servers | tac | xargs)"
 for m in $models; do
-  for s in $servers; do run_one "$m" "$s"; done
+  for r in $(seq 1 "$rounds"); do
+    order="$servers"
+    [ $((r % 2)) -eq 0 ] && order="$reversed"
+    for s in $order; do run_one "$m" "$s"; done
+  done
 done
 
 # --- 4. report --------------------------------------------------------------------------------------------------
@@ -162,7 +170,7 @@ header="$logs/header.md"
     echo "- **WARNING: the machine was busy (1-minute load ${load_at_start%% *} on $(nproc) CPUs). Other work competed for the cores; single runs vary many-fold and the ratios below are not meaningful. Re-run on an idle machine.**"
   fi
   echo "- Same for both: $threads threads, $slots slots ($slot_ctx tokens of context each; llama-server \`-np $slots -kvu -c $((slots * slot_ctx))\`), $tokens tokens per throughput run, temperature 0, EOS/control/byte tokens banned with logit_bias"
-  echo "- Runs: 1 stream x $single_runs (median), $slots streams x $concurrent_runs (median), TTFT x $ttft_runs (4-token generations, short distinct prompts)"
+  echo "- Runs: 1 stream x $single_runs (median), $slots streams x $concurrent_runs (median), TTFT x $ttft_runs (4-token generations, short distinct prompts); $rounds round(s) per model, server order reversed in every other round, runs pooled"
   echo "- Repository commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
   if [ "$reference" = samelib ]; then
     echo "- llama-server (reference \"samelib\"): llama.cpp v0.5.0's server built with \`$(tr '\n' ' ' <"$cache/llama-v0.5.0-samelib/cmake-flags.txt" | xargs)\`, running on the same prebuilt libllama/libggml/libggml-cpu-*.so as the gateway"

@@ -43,8 +43,8 @@ internal static class Report
         var notes = new List<string>();
         foreach (var model in results.Select(r => r.Model).Distinct())
         {
-            var reference = results.LastOrDefault(r => r.Model == model && r.Server == Reference);
-            var gateway = results.LastOrDefault(r => r.Model == model && r.Server == Gateway);
+            var reference = Pool(results.Where(r => r.Model == model && r.Server == Reference).ToList());
+            var gateway = Pool(results.Where(r => r.Model == model && r.Server == Gateway).ToList());
             var concurrency = (gateway ?? reference)?.Concurrency ?? 0;
             foreach (var metric in Metrics)
             {
@@ -100,6 +100,44 @@ internal static class Report
         }
 
         return md.ToString();
+    }
+
+    /// <summary>
+    /// One result from several rounds of the same server on the same model (BENCH_ROUNDS): medians and percentiles
+    /// over the pooled raw runs, the median of the per-round decode-only medians, the largest RSS. Null when none.
+    /// </summary>
+    internal static ServerResult? Pool(IReadOnlyList<ServerResult> rounds)
+    {
+        if (rounds.Count <= 1)
+        {
+            return rounds.Count == 0 ? null : rounds[0];
+        }
+
+        var first = rounds[0];
+        var single = rounds.SelectMany(r => r.SingleRuns).ToArray();
+        var aggregate = rounds.SelectMany(r => r.AggregateRuns).ToArray();
+        var ttft = rounds.SelectMany(r => r.TtftRunsMs).ToArray();
+        return new ServerResult
+        {
+            Model = first.Model,
+            Server = first.Server,
+            Threads = first.Threads,
+            Concurrency = first.Concurrency,
+            MaxTokens = first.MaxTokens,
+            LoadSeconds = Measurement.Median(rounds.Where(r => r.LoadSeconds is not null).Select(r => r.LoadSeconds!.Value)),
+            SingleTokensPerSecond = Measurement.Median(single),
+            SingleDecodeTokensPerSecond = Measurement.Median(rounds.Where(r => r.SingleDecodeTokensPerSecond is not null).Select(r => r.SingleDecodeTokensPerSecond!.Value)),
+            AggregateTokensPerSecond = Measurement.Median(aggregate),
+            TtftP50Ms = Measurement.Percentile(ttft, 0.5),
+            TtftP90Ms = Measurement.Percentile(ttft, 0.9),
+            RssAfterLoadBytes = rounds.Max(r => r.RssAfterLoadBytes),
+            RssAfterRunsBytes = rounds.Max(r => r.RssAfterRunsBytes),
+            SingleRuns = single,
+            AggregateRuns = aggregate,
+            TtftRunsMs = ttft,
+            Warnings = [.. rounds.SelectMany(r => r.Warnings)],
+            Error = rounds.Select(r => r.Error).FirstOrDefault(e => e is not null),
+        };
     }
 
     private static double? Value(ServerResult? result, Metric metric)
