@@ -15,6 +15,8 @@
 #   BENCH_SERVERS="llama-server gateway"
 #   BENCH_MODELS_DIR=../shared/models   where stories260K.gguf is (relative to the repository root)
 #   GATEWAY_BIN=""             use this gateway executable instead of building src/Gateway (e.g. a copied build)
+#   GATEWAY_BASELINE_BIN=""    also measure this (older) gateway build as server "gateway-baseline" in the same run,
+#                              for before/after ratios under the same conditions
 #   GATEWAY_EXTRA_ARGS=""      appended to the gateway's command line
 #   LLAMA_SERVER_EXTRA_ARGS="" appended to llama-server's command line
 #   BENCH_REFERENCE=native     which llama-server: "native" (bench/build-llama.sh: -march=native, OpenMP) or
@@ -35,6 +37,8 @@ ttft_runs="${BENCH_TTFT_RUNS:-10}"
 rounds="${BENCH_ROUNDS:-1}"
 models="${BENCH_MODELS:-stories260K bench-134M-Q8_0 bench-134M-Q4_K_M}"
 servers="${BENCH_SERVERS:-llama-server gateway}"
+baseline_bin="${GATEWAY_BASELINE_BIN:-}"
+if [ -n "$baseline_bin" ] && [[ " $servers " != *" gateway-baseline "* ]]; then servers="$servers gateway-baseline"; fi
 shared_models="${BENCH_MODELS_DIR:-$root/../shared/models}"
 
 cache="$bench/.cache"
@@ -136,10 +140,12 @@ run_one() {
       "$reference_bin/llama-server" -m "$file" --host 127.0.0.1 --port "$port" -t "$threads" -np "$slots" -kvu \
         -c $((slots * slot_ctx)) ${LLAMA_SERVER_EXTRA_ARGS:-} >"$out" 2>&1 &
       server_pid=$! ;;
-    gateway)
-      if [ -z "$gateway_bin" ]; then log "skipping gateway on $model: not built"; return 0; fi
+    gateway|gateway-baseline)
+      local bin="$gateway_bin"
+      [ "$server" = gateway-baseline ] && bin="$baseline_bin"
+      if [ -z "$bin" ] || [ ! -x "$bin" ]; then log "skipping $server on $model: no executable"; return 0; fi
       # shellcheck disable=SC2086
-      "$gateway_bin" --models "$(dirname "$file")" --port "$port" --threads "$threads" --slots "$slots" \
+      "$bin" --models "$(dirname "$file")" --port "$port" --threads "$threads" --slots "$slots" \
         --ctx "$slot_ctx" --data "$out.data" ${GATEWAY_EXTRA_ARGS:-} >"$out" 2>&1 &
       server_pid=$! ;;
   esac
@@ -178,6 +184,7 @@ header="$logs/header.md"
     echo "- llama-server (reference \"native\"): llama.cpp v0.5.0 built with \`$(tr '\n' ' ' <"$cache/llama-v0.5.0/cmake-flags.txt" | xargs)\`"
   fi
   echo "- Gateway: \`${gateway_bin:-not built}\` (Release), engine = prebuilt llama.cpp v0.5.0 libraries from @node-llama-cpp/linux-x64"
+  if [ -n "$baseline_bin" ]; then echo "- Baseline gateway (same run, same settings): \`$baseline_bin\`"; fi
 } >"$header"
 report="$results/local-$stamp.md"
 if [ -s "$jsonl" ]; then
