@@ -65,12 +65,18 @@ trap 'stop_server; exit 130' INT TERM
 log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 # --- 1. builds (each cached; heavy ones limited to 2 jobs) -------------------------------------------------------
-log "reference llama.cpp build (first time: long)"
-llama_bin="$(bash "$bench/build-llama.sh")"
-log "llama binaries: $llama_bin"
+# The native build (llama-server, llama-quantize) only when it is the reference or a model still needs quantising.
+llama_bin=""
+native_build() {
+  if [ -z "$llama_bin" ]; then
+    log "reference llama.cpp build (first time: long)"
+    llama_bin="$(bash "$bench/build-llama.sh")"
+    log "llama binaries: $llama_bin"
+  fi
+}
 reference="${BENCH_REFERENCE:-native}"
 case "$reference" in
-  native) reference_bin="$llama_bin" ;;
+  native) native_build; reference_bin="$llama_bin" ;;
   samelib)
     log "reference llama-server on the gateway's own prebuilt libraries (first time: long)"
     reference_bin="$(bash "$bench/build-llama-samelib.sh")"
@@ -117,6 +123,7 @@ prepare_model() {
         "${modelgen[@]}" --vocab "$root/artifacts/llama.cpp-v0.5.0/models/ggml-vocab-llama-spm.gguf" --out "$f16" \
           --embd 768 --layers 12 --heads 12 --kv-heads 12 --ff 2048 --ctx 2048 --seed 1234 --type f16 >&2
       fi
+      native_build
       log "quantising to $quant with llama-quantize"
       "$llama_bin/llama-quantize" "$f16" "$file.partial" "$quant" "$threads" >"$logs/quantize-$quant.log" 2>&1 \
         || { tail -20 "$logs/quantize-$quant.log" >&2; return 1; }
