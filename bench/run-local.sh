@@ -9,10 +9,14 @@
 #   BENCH_SLOT_CTX=512         context per slot (llama-server -c is SLOTS x this, with -kvu)
 #   BENCH_TOKENS=128           tokens per throughput run
 #   BENCH_SINGLE_RUNS=5  BENCH_CONCURRENT_RUNS=3  BENCH_TTFT_RUNS=10
+#   BENCH_ROUNDS=1             measure every model on every server this many times, the server order reversed in
+#                              every other round (A B, B A, ...); the report pools the runs of all rounds
 #   BENCH_MODELS="stories260K bench-134M-Q8_0 bench-134M-Q4_K_M"
 #   BENCH_SERVERS="llama-server gateway"
 #   BENCH_MODELS_DIR=../shared/models   where stories260K.gguf is (relative to the repository root)
 #   GATEWAY_BIN=""             use this gateway executable instead of building src/Gateway (e.g. a copied build)
+#   GATEWAY_BASELINE_BIN=""    also measure this (older) gateway build as server "gateway-baseline" in the same run,
+#                              for before/after ratios under the same conditions
 #   GATEWAY_EXTRA_ARGS=""      appended to the gateway's command line
 #   LLAMA_SERVER_EXTRA_ARGS="" appended to llama-server's command line
 #   BENCH_REFERENCE=native     which llama-server: "native" (bench/build-llama.sh: -march=native, OpenMP) or
@@ -30,8 +34,11 @@ tokens="${BENCH_TOKENS:-128}"
 single_runs="${BENCH_SINGLE_RUNS:-5}"
 concurrent_runs="${BENCH_CONCURRENT_RUNS:-3}"
 ttft_runs="${BENCH_TTFT_RUNS:-10}"
+rounds="${BENCH_ROUNDS:-1}"
 models="${BENCH_MODELS:-stories260K bench-134M-Q8_0 bench-134M-Q4_K_M}"
 servers="${BENCH_SERVERS:-llama-server gateway}"
+baseline_bin="${GATEWAY_BASELINE_BIN:-}"
+if [ -n "$baseline_bin" ] && [[ " $servers " != *" gateway-baseline "* ]]; then servers="$servers gateway-baseline"; fi
 shared_models="${BENCH_MODELS_DIR:-$root/../shared/models}"
 
 cache="$bench/.cache"
@@ -58,12 +65,18 @@ trap 'stop_server; exit 130' INT TERM
 log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 # --- 1. builds (each cached; heavy ones limited to 2 jobs) -------------------------------------------------------
-log "reference llama.cpp build (first time: long)"
-llama_bin="$(bash "$bench/build-llama.sh")"
-log "llama binaries: $llama_bin"
+# The native build (llama-server, llama-quantize) only when it is the reference or a model still needs quantising.
+llama_bin=""
+native_build() {
+  if [ -z "$llama_bin" ]; then
+    log "reference llama.cpp build (first time: long)"
+    llama_bin="$(bash "$bench/build-llama.sh")"
+    log "llama binaries: $llama_bin"
+  fi
+}
 reference="${BENCH_REFERENCE:-native}"
 case "$reference" in
-  native) reference_bin="$llama_bin" ;;
+  native) native_build; reference_bin="$llama_bin" ;;
   samelib)
     log "reference llama-server on the gateway's own prebuilt libraries (first time: long)"
     reference_bin="$(bash "$bench/build-llama-samelib.sh")"
@@ -110,6 +123,7 @@ prepare_model() {
         "${modelgen[@]}" --vocab "$root/artifacts/llama.cpp-v0.5.0/models/ggml-vocab-llama-spm.gguf" --out "$f16" \
           --embd 768 --layers 12 --heads 12 --kv-heads 12 --ff 2048 --ctx 2048 --seed 1234 --type f16 >&2
       fi
+      native_build
       log "quantising to $quant with llama-quantize"
       "$llama_bin/llama-quantize" "$f16" "$file.partial" "$quant" "$threads" >"$logs/quantize-$quant.log" 2>&1 \
         || { tail -20 "$logs/quantize-$quant.log" >&2; return 1; }
@@ -133,10 +147,12 @@ run_one() {
       "$reference_bin/llama-server" -m "$file" --host 127.0.0.1 --port "$port" -t "$threads" -np "$slots" -kvu \
         -c $((slots * slot_ctx)) ${LLAMA_SERVER_EXTRA_ARGS:-} >"$out" 2>&1 &
       server_pid=$! ;;
-    gateway)
-      if [ -z "$gateway_bin" ]; then log "skipping gateway on $model: not built"; return 0; fi
+    gateway|gateway-baseline)
+      local bin="$gateway_bin"
+      [ "$server" = gateway-baseline ] && bin="$baseline_bin"
+      if [ -z "$bin" ] || [ ! -x "$bin" ]; then log "skipping $server on $model: no executable"; return 0; fi
       # shellcheck disable=SC2086
-      "$gateway_bin" --models "$(dirname "$file")" --port "$port" --threads "$threads" --slots "$slots" \
+      "$bin" --models "$(dirname "$file")" --port "$port" --threads "$threads" --slots "$slots" \
         --ctx "$slot_ctx" --data "$out.data" ${GATEWAY_EXTRA_ARGS:-} >"$out" 2>&1 &
       server_pid=$! ;;
   esac
@@ -148,8 +164,13 @@ run_one() {
   stop_server
 }
 
+reversed="$(printf '%s\n' $servers | tac | xargs)"
 for m in $models; do
-  for s in $servers; do run_one "$m" "$s"; done
+  for r in $(seq 1 "$rounds"); do
+    order="$servers"
+    [ $((r % 2)) -eq 0 ] && order="$reversed"
+    for s in $order; do run_one "$m" "$s"; done
+  done
 done
 
 # --- 4. report --------------------------------------------------------------------------------------------------
@@ -162,7 +183,7 @@ header="$logs/header.md"
     echo "- **WARNING: the machine was busy (1-minute load ${load_at_start%% *} on $(nproc) CPUs). Other work competed for the cores; single runs vary many-fold and the ratios below are not meaningful. Re-run on an idle machine.**"
   fi
   echo "- Same for both: $threads threads, $slots slots ($slot_ctx tokens of context each; llama-server \`-np $slots -kvu -c $((slots * slot_ctx))\`), $tokens tokens per throughput run, temperature 0, EOS/control/byte tokens banned with logit_bias"
-  echo "- Runs: 1 stream x $single_runs (median), $slots streams x $concurrent_runs (median), TTFT x $ttft_runs (4-token generations, short distinct prompts)"
+  echo "- Runs: 1 stream x $single_runs (median), $slots streams x $concurrent_runs (median), TTFT x $ttft_runs (4-token generations, short distinct prompts); $rounds round(s) per model, server order reversed in every other round, runs pooled"
   echo "- Repository commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
   if [ "$reference" = samelib ]; then
     echo "- llama-server (reference \"samelib\"): llama.cpp v0.5.0's server built with \`$(tr '\n' ' ' <"$cache/llama-v0.5.0-samelib/cmake-flags.txt" | xargs)\`, running on the same prebuilt libllama/libggml/libggml-cpu-*.so as the gateway"
@@ -170,6 +191,7 @@ header="$logs/header.md"
     echo "- llama-server (reference \"native\"): llama.cpp v0.5.0 built with \`$(tr '\n' ' ' <"$cache/llama-v0.5.0/cmake-flags.txt" | xargs)\`"
   fi
   echo "- Gateway: \`${gateway_bin:-not built}\` (Release), engine = prebuilt llama.cpp v0.5.0 libraries from @node-llama-cpp/linux-x64"
+  if [ -n "$baseline_bin" ]; then echo "- Baseline gateway (same run, same settings): \`$baseline_bin\`"; fi
 } >"$header"
 report="$results/local-$stamp.md"
 if [ -s "$jsonl" ]; then

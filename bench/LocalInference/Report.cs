@@ -9,6 +9,9 @@ internal static class Report
     public const string Gateway = "gateway";
     public const string Reference = "llama-server";
 
+    /// <summary>An older gateway build measured in the same run (GATEWAY_BASELINE_BIN), for before/after ratios.</summary>
+    public const string Baseline = "gateway-baseline";
+
     private enum Goal
     {
         HigherIsBetter,
@@ -38,26 +41,36 @@ internal static class Report
             md.AppendLine(header.TrimEnd()).AppendLine();
         }
 
-        md.AppendLine("| Model | Metric | llama-server | gateway | gateway / llama-server | Goal |");
-        md.AppendLine("|---|---|---:|---:|---:|---|");
+        var withBaseline = results.Any(r => r.Server == Baseline);
+        md.AppendLine(withBaseline
+            ? "| Model | Metric | llama-server | gateway | gateway / llama-server | Goal | baseline gateway | baseline / llama-server |"
+            : "| Model | Metric | llama-server | gateway | gateway / llama-server | Goal |");
+        md.AppendLine(withBaseline ? "|---|---|---:|---:|---:|---|---:|---:|" : "|---|---|---:|---:|---:|---|");
         var notes = new List<string>();
         foreach (var model in results.Select(r => r.Model).Distinct())
         {
-            var reference = results.LastOrDefault(r => r.Model == model && r.Server == Reference);
-            var gateway = results.LastOrDefault(r => r.Model == model && r.Server == Gateway);
+            var reference = Pool(results.Where(r => r.Model == model && r.Server == Reference).ToList());
+            var gateway = Pool(results.Where(r => r.Model == model && r.Server == Gateway).ToList());
+            var baseline = Pool(results.Where(r => r.Model == model && r.Server == Baseline).ToList());
             var concurrency = (gateway ?? reference)?.Concurrency ?? 0;
             foreach (var metric in Metrics)
             {
                 var refValue = Value(reference, metric);
                 var gwValue = Value(gateway, metric);
-                var ratio = refValue is > 0 && gwValue is { } g ? g / refValue.Value : (double?)null;
+                var ratio = Ratio(gwValue, refValue);
                 md.Append(CultureInfo.InvariantCulture, $"| {model} | {metric.Name.Replace("{C}", concurrency.ToString(CultureInfo.InvariantCulture))} ({metric.Unit}) ");
                 md.Append(CultureInfo.InvariantCulture, $"| {Format(refValue, metric.Format)} | {Format(gwValue, metric.Format)} ");
                 md.Append(CultureInfo.InvariantCulture, $"| {Format(ratio, "F2")} | {GoalText(metric.Goal, ratio)} |");
+                if (withBaseline)
+                {
+                    var baseValue = Value(baseline, metric);
+                    md.Append(CultureInfo.InvariantCulture, $" {Format(baseValue, metric.Format)} | {Format(Ratio(baseValue, refValue), "F2")} |");
+                }
+
                 md.AppendLine();
             }
 
-            foreach (var r in new[] { reference, gateway })
+            foreach (var r in new[] { reference, gateway, baseline })
             {
                 if (r is null)
                 {
@@ -101,6 +114,47 @@ internal static class Report
 
         return md.ToString();
     }
+
+    /// <summary>
+    /// One result from several rounds of the same server on the same model (BENCH_ROUNDS): medians and percentiles
+    /// over the pooled raw runs, the median of the per-round decode-only medians, the largest RSS. Null when none.
+    /// </summary>
+    internal static ServerResult? Pool(IReadOnlyList<ServerResult> rounds)
+    {
+        if (rounds.Count <= 1)
+        {
+            return rounds.Count == 0 ? null : rounds[0];
+        }
+
+        var first = rounds[0];
+        var single = rounds.SelectMany(r => r.SingleRuns).ToArray();
+        var aggregate = rounds.SelectMany(r => r.AggregateRuns).ToArray();
+        var ttft = rounds.SelectMany(r => r.TtftRunsMs).ToArray();
+        return new ServerResult
+        {
+            Model = first.Model,
+            Server = first.Server,
+            Threads = first.Threads,
+            Concurrency = first.Concurrency,
+            MaxTokens = first.MaxTokens,
+            LoadSeconds = Measurement.Median(rounds.Where(r => r.LoadSeconds is not null).Select(r => r.LoadSeconds!.Value)),
+            SingleTokensPerSecond = Measurement.Median(single),
+            SingleDecodeTokensPerSecond = Measurement.Median(rounds.Where(r => r.SingleDecodeTokensPerSecond is not null).Select(r => r.SingleDecodeTokensPerSecond!.Value)),
+            AggregateTokensPerSecond = Measurement.Median(aggregate),
+            TtftP50Ms = Measurement.Percentile(ttft, 0.5),
+            TtftP90Ms = Measurement.Percentile(ttft, 0.9),
+            RssAfterLoadBytes = rounds.Max(r => r.RssAfterLoadBytes),
+            RssAfterRunsBytes = rounds.Max(r => r.RssAfterRunsBytes),
+            SingleRuns = single,
+            AggregateRuns = aggregate,
+            TtftRunsMs = ttft,
+            Warnings = [.. rounds.SelectMany(r => r.Warnings)],
+            Error = rounds.Select(r => r.Error).FirstOrDefault(e => e is not null),
+        };
+    }
+
+    private static double? Ratio(double? value, double? reference) =>
+        reference is > 0 && value is { } v ? v / reference.Value : null;
 
     private static double? Value(ServerResult? result, Metric metric)
     {

@@ -41,6 +41,7 @@ internal sealed partial class BatchScheduler : IDisposable
     private readonly List<(Sequence Sequence, int BatchIndex)> _outputs = [];
     private readonly List<(Sequence Sequence, int Count)> _prefillChunks = [];
     private readonly List<Sequence> _generating = [];
+    private readonly List<Sequence> _prefilling = [];
     private readonly byte[] _pieceBuffer = new byte[256];
     private SafeLlamaContextHandle? _embeddingContext;
     private int _queued;
@@ -369,14 +370,24 @@ internal sealed partial class BatchScheduler : IDisposable
 
         // 2. Prompt chunks of prefilling sequences, oldest first, in what room is left.
         var budget = _settings.BatchSize - _batch.Count;
-        foreach (var slot in _slots.Where(s => s.Active is { IsPrefilling: true } a && a.Adapters.Key == group.Key).OrderBy(s => s.Active!.Number))
+        _prefilling.Clear();
+        foreach (var slot in _slots)
+        {
+            if (slot.Active is { IsPrefilling: true } waiting && waiting.Adapters.Key == group.Key)
+            {
+                _prefilling.Add(waiting);
+            }
+        }
+
+        _prefilling.Sort(static (a, b) => a.Number.CompareTo(b.Number));
+        foreach (var sequence in _prefilling)
         {
             if (budget <= 0)
             {
                 break;
             }
 
-            var sequence = slot.Active!;
+            var slot = _slots[sequence.Slot];
             var remaining = sequence.PromptTokens.Length - sequence.PrefillPosition;
             var count = Math.Min(budget, remaining);
             for (var i = 0; i < count; i++)

@@ -11,7 +11,8 @@ internal interface IStreamFormat
     /// <summary>The first event (chat: the assistant role), or nothing.</summary>
     Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken);
 
-    Task WriteTextAsync(SseWriter writer, string text, CancellationToken cancellationToken);
+    /// <summary>Buffers one text event; the caller flushes.</summary>
+    void WriteText(SseWriter writer, string text);
 
     Task WriteFinishAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken);
 
@@ -37,11 +38,14 @@ internal sealed partial class GenerationStreamResult(
         {
             await writer.StartAsync(cancellationToken);
             await format.WriteStartAsync(writer, cancellationToken);
-            await foreach (var text in generation.ReadTextAsync(cancellationToken))
-            {
-                await format.WriteTextAsync(writer, text, cancellationToken);
-                capture?.Append(text);
-            }
+            await writer.WriteEachAsync(
+                generation.ReadTextAsync(cancellationToken),
+                text =>
+                {
+                    format.WriteText(writer, text);
+                    capture?.Append(text);
+                },
+                cancellationToken);
 
             var outcome = await generation.CompleteAsync();
             if (outcome.Failure is { } failure)
@@ -67,7 +71,7 @@ internal sealed partial class GenerationStreamResult(
 
             if (trailer is not null)
             {
-                await httpContext.Response.BodyWriter.WriteAsync(trailer(Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)), cancellationToken);
+                writer.WriteRaw(trailer(Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)).Span);
             }
 
             await writer.WriteDoneAsync(cancellationToken);
@@ -111,8 +115,8 @@ internal sealed class ChatStreamFormat(string id, long created, string model) : 
     public Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken) =>
         Write(writer, new ChatDelta(Role: "assistant", Content: string.Empty), null, cancellationToken);
 
-    public Task WriteTextAsync(SseWriter writer, string text, CancellationToken cancellationToken) =>
-        Write(writer, new ChatDelta(Content: text), null, cancellationToken);
+    public void WriteText(SseWriter writer, string text) =>
+        writer.WriteEvent(Chunk(new ChatDelta(Content: text), null), OpenAiJsonContext.Default.ChatCompletionChunk);
 
     public Task WriteFinishAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken) =>
         Write(writer, new ChatDelta(), finishReason, cancellationToken);
@@ -121,14 +125,17 @@ internal sealed class ChatStreamFormat(string id, long created, string model) : 
         writer.WriteEventAsync(new ChatCompletionChunk(id, created, model, [], usage), OpenAiJsonContext.Default.ChatCompletionChunk, cancellationToken);
 
     private Task Write(SseWriter writer, ChatDelta delta, string? finishReason, CancellationToken cancellationToken) =>
-        writer.WriteEventAsync(new ChatCompletionChunk(id, created, model, [new ChatChunkChoice(0, delta, finishReason)]), OpenAiJsonContext.Default.ChatCompletionChunk, cancellationToken);
+        writer.WriteEventAsync(Chunk(delta, finishReason), OpenAiJsonContext.Default.ChatCompletionChunk, cancellationToken);
+
+    private ChatCompletionChunk Chunk(ChatDelta delta, string? finishReason) => new(id, created, model, [new ChatChunkChoice(0, delta, finishReason)]);
 }
 
 internal sealed class CompletionStreamFormat(string id, long created, string model) : IStreamFormat
 {
     public Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task WriteTextAsync(SseWriter writer, string text, CancellationToken cancellationToken) => Write(writer, text, null, cancellationToken);
+    public void WriteText(SseWriter writer, string text) =>
+        writer.WriteEvent(Chunk(text, null), OpenAiJsonContext.Default.CompletionResponse);
 
     public Task WriteFinishAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken) => Write(writer, string.Empty, finishReason, cancellationToken);
 
@@ -136,5 +143,7 @@ internal sealed class CompletionStreamFormat(string id, long created, string mod
         writer.WriteEventAsync(new CompletionResponse(id, created, model, [], usage), OpenAiJsonContext.Default.CompletionResponse, cancellationToken);
 
     private Task Write(SseWriter writer, string text, string? finishReason, CancellationToken cancellationToken) =>
-        writer.WriteEventAsync(new CompletionResponse(id, created, model, [new CompletionChoice(0, text, finishReason)]), OpenAiJsonContext.Default.CompletionResponse, cancellationToken);
+        writer.WriteEventAsync(Chunk(text, finishReason), OpenAiJsonContext.Default.CompletionResponse, cancellationToken);
+
+    private CompletionResponse Chunk(string text, string? finishReason) => new(id, created, model, [new CompletionChoice(0, text, finishReason)]);
 }

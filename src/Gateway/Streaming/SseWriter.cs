@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -8,10 +9,16 @@ namespace InferenceMesh.Gateway.Streaming;
 
 /// <summary>
 /// Writes server-sent events: each event is <c>data: {json}\n\n</c> built from ONE serializer call (JSON
-/// escapes line breaks, so text can never break a frame) and flushed at once. Not thread-safe.
+/// escapes line breaks, so text can never break a frame), serialised straight into the response's pipe.
+/// <see cref="WriteEvent{T}"/> only buffers; <see cref="FlushAsync"/> sends. A stream flushes whenever no
+/// further event is ready, so a slow reader gets several events per write instead of one write per token.
+/// Not thread-safe.
 /// </summary>
 internal sealed class SseWriter
 {
+    /// <summary>Buffered bytes above which <see cref="WriteEvent{T}"/> callers should flush even if more events are ready.</summary>
+    internal const int FlushThresholdBytes = 16 * 1024;
+
     private static readonly JsonWriterOptions WriterOptions = new()
     {
         // JSON in an event stream is never embedded in HTML: skip HTML escaping, keep the wire readable.
@@ -21,14 +28,19 @@ internal sealed class SseWriter
     };
 
     private readonly HttpResponse _response;
-    private readonly ArrayBufferWriter<byte> _buffer = new(1024);
+    private readonly PipeWriter _pipe;
     private readonly Utf8JsonWriter _json;
+    private long _unflushed;
 
     public SseWriter(HttpResponse response)
     {
         _response = response;
-        _json = new Utf8JsonWriter(_buffer, WriterOptions);
+        _pipe = response.BodyWriter;
+        _json = new Utf8JsonWriter(_pipe, WriterOptions);
     }
+
+    /// <summary>Bytes written since the last flush.</summary>
+    public long UnflushedBytes => _unflushed;
 
     /// <summary>Sends the 200 headers for an event stream and turns off response buffering.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -41,17 +53,82 @@ internal sealed class SseWriter
         await _response.StartAsync(cancellationToken);
     }
 
-    public async Task WriteEventAsync<T>(T value, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+    /// <summary>Buffers one event; nothing is sent until <see cref="FlushAsync"/>.</summary>
+    public void WriteEvent<T>(T value, JsonTypeInfo<T> typeInfo)
     {
-        _buffer.ResetWrittenCount();
-        _buffer.Write("data: "u8);
-        _json.Reset(_buffer);
+        Write("data: "u8);
+        _json.Reset(_pipe);
         JsonSerializer.Serialize(_json, value, typeInfo);
         _json.Flush();
-        _buffer.Write("\n\n"u8);
-        await _response.BodyWriter.WriteAsync(_buffer.WrittenMemory, cancellationToken);
+        _unflushed += _json.BytesCommitted;
+        Write("\n\n"u8);
     }
 
-    public async Task WriteDoneAsync(CancellationToken cancellationToken) =>
-        await _response.BodyWriter.WriteAsync("data: [DONE]\n\n"u8.ToArray(), cancellationToken);
+    /// <summary>Sends everything buffered (nothing when nothing is).</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        if (_unflushed == 0)
+        {
+            return;
+        }
+
+        _unflushed = 0;
+        await _pipe.FlushAsync(cancellationToken);
+    }
+
+    public async Task WriteEventAsync<T>(T value, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+    {
+        WriteEvent(value, typeInfo);
+        await FlushAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Writes one event per item (through <paramref name="writeEvent"/>), flushing as soon as no further item is
+    /// ready: a reader that keeps up gets each event at once; one that falls behind (or a burst of items that
+    /// arrived together) gets the waiting events in one write, at most about <see cref="FlushThresholdBytes"/> each.
+    /// </summary>
+    public async Task WriteEachAsync<TItem>(IAsyncEnumerable<TItem> items, Action<TItem> writeEvent, CancellationToken cancellationToken)
+    {
+        var enumerator = items.GetAsyncEnumerator(cancellationToken);
+        try
+        {
+            var next = enumerator.MoveNextAsync();
+            while (true)
+            {
+                if (!next.IsCompleted || _unflushed >= FlushThresholdBytes)
+                {
+                    await FlushAsync(cancellationToken);
+                }
+
+                if (!await next)
+                {
+                    break;
+                }
+
+                writeEvent(enumerator.Current);
+                next = enumerator.MoveNextAsync();
+            }
+        }
+        finally
+        {
+            await enumerator.DisposeAsync();
+        }
+
+        await FlushAsync(cancellationToken);
+    }
+
+    public async Task WriteDoneAsync(CancellationToken cancellationToken)
+    {
+        Write("data: [DONE]\n\n"u8);
+        await FlushAsync(cancellationToken);
+    }
+
+    /// <summary>Buffers bytes that are already a whole SSE frame or comment.</summary>
+    public void WriteRaw(ReadOnlySpan<byte> bytes) => Write(bytes);
+
+    private void Write(ReadOnlySpan<byte> bytes)
+    {
+        _pipe.Write(bytes);
+        _unflushed += bytes.Length;
+    }
 }
