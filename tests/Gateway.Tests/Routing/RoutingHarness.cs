@@ -45,6 +45,9 @@ internal sealed class RoutingHarness : IAsyncDisposable
     /// <summary>Runs after the harness's own registrations (e.g. a test's context stage).</summary>
     public Action<WebApplicationBuilder>? Configure { get; set; }
 
+    /// <summary>Further gateway flags, e.g. "--inline-io", "true".</summary>
+    public List<string> ExtraArgs { get; } = [];
+
     public TestEnvironment Gateway => _gateway ?? throw new InvalidOperationException("Start first.");
 
     public HttpClient Http => Gateway.Http;
@@ -79,7 +82,7 @@ internal sealed class RoutingHarness : IAsyncDisposable
 
         _gateway = await TestEnvironment.StartAsync(env =>
         {
-            env.ExtraArgs.AddRange(["--config", ConfigPath, "--policies", PoliciesDirectory]);
+            env.ExtraArgs.AddRange(["--config", ConfigPath, "--policies", PoliciesDirectory, .. ExtraArgs]);
             env.ConfigureBuilder = builder =>
             {
                 Engine.Register(builder);
