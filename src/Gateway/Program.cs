@@ -36,14 +36,6 @@ if (parsed.Options is not { } options)
     return 2;
 }
 
-if (options.InlineIo)
-{
-    // .NET reads this once, when the process's first socket starts async I/O: it has to be set before the host exists.
-    // Socket completions then run on the epoll thread too, so with Kestrel's inline scheduling a request is served
-    // without a thread-pool hop (bench/README.md, "Proxy path").
-    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
-}
-
 WebApplication app;
 try
 {

@@ -11,7 +11,6 @@ internal static class GatewayCommandLine
                               [--data DIR] [--history-retention-days N] [--no-history]
                               [--embedding-model NAME] [--max-file-bytes B]
                               [--torrent-dht true|false] [--torrent-announce URL] [--aria2c PATH]
-                              [--inline-io true|false]
                inference-mesh config check [--config FILE] [--policies DIR] [--models DIR] [--prompt TEXT] [--model NAME]
 
           --models DIR          folder of *.gguf models (default: $XDG_DATA_HOME/inference-mesh/models,
@@ -36,8 +35,6 @@ internal static class GatewayCommandLine
           --torrent-dht B       BitTorrent DHT and local peer discovery for public torrents (default: false)
           --torrent-announce U  tracker URL put in shared torrents (default: this gateway's /announce)
           --aria2c PATH         the aria2 executable for BitTorrent (default: aria2c on PATH)
-          --inline-io B         run request code on Kestrel's socket I/O threads, without the hop to the
-                                thread pool (default: false; see bench/README.md, "Proxy path")
           --policies DIR        folder of policy files (default: ./policies, else the one installed
                                 next to the executable, else the built-in default policy)
 
@@ -140,10 +137,6 @@ internal static class GatewayCommandLine
                 case "--torrent-dht":
                     if (!bool.TryParse(value, out var dht)) return Fail($"--torrent-dht must be true or false (got '{value}').");
                     options = options with { TorrentDht = dht };
-                    break;
-                case "--inline-io":
-                    if (!bool.TryParse(value, out var inline)) return Fail($"--inline-io must be true or false (got '{value}').");
-                    options = options with { InlineIo = inline };
                     break;
                 case "--torrent-announce":
                     options = options with { TorrentAnnounceUrl = value };

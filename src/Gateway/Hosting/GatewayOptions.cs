@@ -72,13 +72,6 @@ public sealed record GatewayOptions
     /// <summary>The tracker URL written into shared torrents (<c>--torrent-announce URL</c>); null uses the gateway's own address + /announce. The default value is null.</summary>
     public string? TorrentAnnounceUrl { get; init; }
 
-    /// <summary>
-    /// Whether Kestrel runs request code on the socket's I/O thread instead of handing it to the thread pool
-    /// (<c>--inline-io true</c>, Kestrel's <c>UnsafePreferInlineScheduling</c>). The default value is false: one
-    /// blocking call on that thread would stall every connection it serves. See bench/README.md ("Proxy path").
-    /// </summary>
-    public bool InlineIo { get; init; }
-
     /// <summary>Returns null when valid, else a one-line message naming the flag.</summary>
     public string? Validate()
     {

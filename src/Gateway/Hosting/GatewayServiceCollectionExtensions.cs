@@ -101,7 +101,6 @@ internal static class GatewayServiceCollectionExtensions
                 kestrel.Listen(IPAddress.Parse(options.Host), options.Port);
             }
         });
-        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.InlineIo);
         return builder;
     }
 

@@ -35,8 +35,6 @@ public sealed class GatewayOptionsTests
         Assert.Equal(128, options.ContextLength);
         Assert.Equal(["a.example", "b.example"], options.AllowedHosts);
         Assert.Equal(4096, options.MaxRequestBodyBytes);
-        Assert.False(options.InlineIo); // the safe default: request code on the thread pool
-        Assert.True(GatewayCommandLine.Parse(["--inline-io=true"]).Options!.InlineIo);
     }
 
     [Theory]
@@ -47,7 +45,6 @@ public sealed class GatewayOptionsTests
     [InlineData(new[] { "--ctx", "8" }, "--ctx must be from 16 to 1048576 tokens (got 8).")]
     [InlineData(new[] { "--host", "example.com" }, "--host must be an IP address or 'localhost' (got 'example.com').")]
     [InlineData(new[] { "--max-body-bytes", "10" }, "--max-body-bytes must be at least 1024 (got 10).")]
-    [InlineData(new[] { "--inline-io", "yes" }, "--inline-io must be true or false (got 'yes').")]
     [InlineData(new[] { "--bogus", "1" }, "Unknown flag '--bogus' (see --help).")]
     [InlineData(new[] { "--port" }, "--port needs a value (see --help).")]
     [InlineData(new[] { "stray" }, "Unexpected argument 'stray'; flags start with '--' (see --help).")]

@@ -45,9 +45,6 @@ internal sealed class RoutingHarness : IAsyncDisposable
     /// <summary>Runs after the harness's own registrations (e.g. a test's context stage).</summary>
     public Action<WebApplicationBuilder>? Configure { get; set; }
 
-    /// <summary>Further gateway flags, e.g. "--inline-io", "true".</summary>
-    public List<string> ExtraArgs { get; } = [];
-
     public TestEnvironment Gateway => _gateway ?? throw new InvalidOperationException("Start first.");
 
     public HttpClient Http => Gateway.Http;
@@ -82,7 +79,7 @@ internal sealed class RoutingHarness : IAsyncDisposable
 
         _gateway = await TestEnvironment.StartAsync(env =>
         {
-            env.ExtraArgs.AddRange(["--config", ConfigPath, "--policies", PoliciesDirectory, .. ExtraArgs]);
+            env.ExtraArgs.AddRange(["--config", ConfigPath, "--policies", PoliciesDirectory]);
             env.ConfigureBuilder = builder =>
             {
                 Engine.Register(builder);
