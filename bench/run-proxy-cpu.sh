@@ -5,7 +5,8 @@
 # Unlike run-proxy.sh's CPU row, every build serves the same number of requests, so the figures compare directly.
 #
 #   bash bench/run-proxy-cpu.sh A/inference-mesh B/inference-mesh [ROUNDS=3] [REQUESTS_CN=20000]
-# Environment: A_ENV / B_ENV (space-separated VAR=VALUE for that gateway, e.g. B_ENV=DOTNET_TieredPGO=0).
+# Environment: A_ENV / B_ENV (space-separated VAR=VALUE for that gateway, e.g. B_ENV=DOTNET_TieredPGO=0),
+# A_ARGS / B_ARGS (extra command-line flags for that gateway, e.g. B_ARGS="--inline-io true").
 # Needs the upstream and the driver built (bench/run-proxy.sh builds them). See bench/README.md ("Proxy path").
 set -euo pipefail
 
@@ -40,11 +41,11 @@ printf 'backends:\n  - name: cloud-a\n    type: openai\n    baseUrl: %s/v1\n    
 
 declare -A pid_of port_of
 for side in A B; do
-  if [ "$side" = A ]; then bin="$gw_a"; extra="${A_ENV:-}"; else bin="$gw_b"; extra="${B_ENV:-}"; fi
+  if [ "$side" = A ]; then bin="$gw_a"; extra="${A_ENV:-}"; args="${A_ARGS:-}"; else bin="$gw_b"; extra="${B_ENV:-}"; args="${B_ARGS:-}"; fi
   port="$(free_port)"
   # shellcheck disable=SC2086
   env CLOUD_A_KEY=bench-key $extra "$bin" --models "$run/models" --port "$port" --config "$run/gateway.yaml" \
-    --data "$run/data-$side" --policies "$(dirname "$bin")/policies" >"$run/gateway-$side.log" 2>&1 &
+    --data "$run/data-$side" --policies "$(dirname "$bin")/policies" $args >"$run/gateway-$side.log" 2>&1 &
   pids+=($!); pid_of[$side]=$!; port_of[$side]=$port
   wait_http "http://127.0.0.1:$port/health"
 done
@@ -68,4 +69,4 @@ for round in $(seq 1 "$rounds"); do
   done
 done
 echo
-echo "A = $gw_a${A_ENV:+ ($A_ENV)}, B = $gw_b${B_ENV:+ ($B_ENV)}; load average at end $(cut -d' ' -f1-3 /proc/loadavg). Logs: $run"
+echo "A = $gw_a${A_ENV:+ ($A_ENV)}${A_ARGS:+ $A_ARGS}, B = $gw_b${B_ENV:+ ($B_ENV)}${B_ARGS:+ $B_ARGS}; load average at end $(cut -d' ' -f1-3 /proc/loadavg). Logs: $run"

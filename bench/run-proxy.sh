@@ -15,6 +15,7 @@
 #   GATEWAY_EXTRA_ARGS=""   appended to the gateway's command line
 #   GATEWAY_REF_BIN=""      gateway-ref's executable (its folder is copied; default: the same build as gateway)
 #   GATEWAY_REF_ENV=""      gateway-ref's extra environment, space-separated VAR=VALUE pairs (e.g. DOTNET_TieredPGO=0)
+#   GATEWAY_REF_ARGS        gateway-ref's extra flags instead of GATEWAY_EXTRA_ARGS (default: GATEWAY_EXTRA_ARGS)
 #   PROXY_TIMEOUT=1800      the measuring step is killed after this many seconds
 # Quick check of the harness: PROXY_REQUESTS_C1=200 PROXY_REQUESTS_CN=400 PROXY_WARMUP=50 PROXY_STREAMS=6 \
 #   PROXY_RATES=250,500 PROXY_RATE_SECONDS=1 bash bench/run-proxy.sh
@@ -163,12 +164,13 @@ procs=("upstream:$upstream_pid")
 # start_gateway NAME BIN [ENV=VALUE...]: one gateway process with the acceptance block's cloud-a backend.
 start_gateway() {
   local name="$1" bin="$2"; shift 2
-  local port pid first_step policies=()
+  local port pid first_step policies=() args="${GATEWAY_EXTRA_ARGS:-}"
+  [ "$name" = gateway-ref ] && args="${GATEWAY_REF_ARGS-$args}"
   port="$(free_port)"
   [ -d "$(dirname "$bin")/policies" ] && policies=(--policies "$(dirname "$bin")/policies")
   # shellcheck disable=SC2086
   env CLOUD_A_KEY=bench-key "$@" "$bin" --models "$run/models" --port "$port" --config "$run/gateway.yaml" --data "$run/$name-data" \
-    "${policies[@]}" ${GATEWAY_EXTRA_ARGS:-} >"$run/$name.log" 2>&1 &
+    "${policies[@]}" $args >"$run/$name.log" 2>&1 &
   pid=$!; pids+=("$pid")
   wait_http "$name" "http://127.0.0.1:$port/health" "$pid"
   curl -s --max-time 10 "http://127.0.0.1:$port/v1/route" -H 'content-type: application/json' \
