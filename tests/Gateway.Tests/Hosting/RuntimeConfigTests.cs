@@ -14,14 +14,6 @@ public sealed class RuntimeConfigTests
         Assert.False(server.GetBoolean());
     }
 
-    [Fact]
-    public void Idle_thread_pool_workers_do_not_spin()
-    {
-        // llama.cpp's decode threads use the cores; spinning pool workers would take turns from them.
-        var spin = Property("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit");
-        Assert.Equal("0", spin.ValueKind == JsonValueKind.String ? spin.GetString() : spin.GetRawText());
-    }
-
     private static JsonElement Property(string name)
     {
         var path = Path.Combine(AppContext.BaseDirectory, "inference-mesh.runtimeconfig.json");
