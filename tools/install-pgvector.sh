@@ -5,12 +5,13 @@
 # sources and lists stay untouched), `apt-get source` downloads the files and checks them against the signed
 # index and the .dsc checksums, and the orig tarball is built with PGXS against postgresql-server-dev-15.
 # The mirror's address is read from this machine's apt configuration, never written here.
+# PGVECTOR_VERSION (default 0.8.0) picks the upstream version; when trixie no longer has it, its current one is taken.
 # Idempotent: does nothing when vector.control is already installed. Needs root (apt-get, make install).
 set -euo pipefail
 
 pg_major="${PG_MAJOR:-15}"
 pg_config="/usr/lib/postgresql/$pg_major/bin/pg_config"
-version="0.8.0"
+version="${PGVECTOR_VERSION:-0.8.0}"
 source_suite="trixie"
 
 if [ -x "$pg_config" ] && [ -f "$("$pg_config" --sharedir)/extension/vector.control" ]; then
@@ -74,14 +75,18 @@ apt_private=(-o "Dir::Etc::sourcelist=$work/src.sources" -o Dir::Etc::sourcepart
 log "fetching the $source_suite source index (private apt state in $work)"
 apt-get "${apt_private[@]}" update -qq
 log "downloading pgvector $version source (checked against the signed index and the .dsc)"
-(cd "$work/src" && apt-get "${apt_private[@]}" source --download-only -qq "pgvector=$version-1")
-orig="$work/src/pgvector_$version.orig.tar.gz"
-[ -f "$orig" ] || { echo "pgvector: $orig was not downloaded" >&2; exit 1; }
+if ! (cd "$work/src" && apt-get "${apt_private[@]}" source --download-only -qq "pgvector=$version-1"); then
+  # A stable update replaces the suite's version: take the one it has now rather than fail the whole CI run.
+  log "pgvector $version-1 is no longer in $source_suite; taking the version $source_suite has"
+  (cd "$work/src" && apt-get "${apt_private[@]}" source --download-only -qq pgvector)
+fi
+dsc="$(find "$work/src" -maxdepth 1 -name 'pgvector_*.dsc' | head -n 1)"
+[ -n "$dsc" ] || { echo "pgvector: no source package was downloaded" >&2; exit 1; }
 # dpkg-source checks every file's size and checksums against the .dsc once more while it extracts (it also warns
 # that it cannot verify the uploader's signature without debian-keyring: the archive's signed index vouches for it).
-(cd "$work/src" && dpkg-source -x "pgvector_$version-1.dsc" build >"$work/extract.log" 2>&1) || { cat "$work/extract.log" >&2; exit 1; }
+(cd "$work/src" && dpkg-source -x "$(basename "$dsc")" build >"$work/extract.log" 2>&1) || { cat "$work/extract.log" >&2; exit 1; }
 
 log "building against $pg_config"
 make -s -C "$work/src/build" PG_CONFIG="$pg_config" >"$work/build.log" 2>&1 || { tail -30 "$work/build.log" >&2; exit 1; }
 make -s -C "$work/src/build" PG_CONFIG="$pg_config" install >>"$work/build.log" 2>&1 || { tail -30 "$work/build.log" >&2; exit 1; }
-echo "pgvector: $version installed in PostgreSQL $pg_major"
+echo "pgvector: $(basename "$dsc" .dsc | sed 's/^pgvector_//') installed in PostgreSQL $pg_major"
