@@ -495,11 +495,17 @@ public sealed partial class Aria2Engine : IAsyncDisposable
                 }
             }
 
-            if (Restarted is { } restarted && !stopping.IsCancellationRequested)
+            // Each handler awaited in turn: invoking a multicast Func<Task> would await only the last one's task.
+            foreach (var handler in Restarted?.GetInvocationList().Cast<Func<Task>>() ?? [])
             {
+                if (stopping.IsCancellationRequested)
+                {
+                    break;
+                }
+
                 try
                 {
-                    await restarted().ConfigureAwait(false);
+                    await handler().ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is TorrentEngineException or IOException or Aria2RpcException)
                 {

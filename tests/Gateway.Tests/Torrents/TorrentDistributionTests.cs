@@ -281,17 +281,20 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         var first = engine.ProcessId!.Value;
         _aria2Pids.Add(first);
 
+        var restarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        engine.Restarted += () =>
+        {
+            restarted.TrySetResult();
+            return Task.CompletedTask;
+        };
         using (var process = Process.GetProcessById(first))
         {
             process.Kill();
         }
 
-        var deadline = Stopwatch.StartNew();
-        while (engine.Generation < 2 || engine.ProcessId is null)
-        {
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "aria2 was not restarted");
-            await Task.Delay(100);
-        }
+        await restarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(2, engine.Generation);
+        Assert.NotNull(engine.ProcessId);
 
         Assert.NotEqual(first, engine.ProcessId);
         // This time from the .torrent file (the CLI sends it in base64).
