@@ -37,6 +37,11 @@ fi
 work="$cache/modelcache-work"
 mkdir -p "$work"
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+# Before each timed run: the tool's previous output is removed and the dirty pages of the previous run are written
+# back, so that no run writes while the kernel is still flushing another run's output (which slowed whichever
+# came next by 10-30 %), and neither tool replaces an existing file (ext4 flushes a file renamed over another
+# synchronously: 60 ms of the rename in a 700 ms run; llama-quantize truncates instead, which it does not).
+quiet() { rm -f "$1"; sync; }
 ms_of() { local s e; s=$(date +%s%N); "$@" >>"$logs/commands.log" 2>&1; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
 
 rows=()
@@ -45,11 +50,11 @@ for type in $types; do
   for ((i = 1; i <= runs; i++)); do
     # alternate the order so neither tool always runs on a warmer page cache
     if (( i % 2 )); then
-      ref+=("$(ms_of "$llama_bin/llama-quantize" "$f16" "$work/ref-$type.gguf" "$type" "$threads")")
-      ours+=("$("${tool[@]}" quantize "$f16" "$work/ours-$type.gguf" "$type" "$threads" 2>>"$logs/commands.log")")
+      quiet "$work/ref-$type.gguf"; ref+=("$(ms_of "$llama_bin/llama-quantize" "$f16" "$work/ref-$type.gguf" "$type" "$threads")")
+      quiet "$work/ours-$type.gguf"; ours+=("$("${tool[@]}" quantize "$f16" "$work/ours-$type.gguf" "$type" "$threads" 2>>"$logs/commands.log")")
     else
-      ours+=("$("${tool[@]}" quantize "$f16" "$work/ours-$type.gguf" "$type" "$threads" 2>>"$logs/commands.log")")
-      ref+=("$(ms_of "$llama_bin/llama-quantize" "$f16" "$work/ref-$type.gguf" "$type" "$threads")")
+      quiet "$work/ours-$type.gguf"; ours+=("$("${tool[@]}" quantize "$f16" "$work/ours-$type.gguf" "$type" "$threads" 2>>"$logs/commands.log")")
+      quiet "$work/ref-$type.gguf"; ref+=("$(ms_of "$llama_bin/llama-quantize" "$f16" "$work/ref-$type.gguf" "$type" "$threads")")
     fi
     log "$type run $i: ours ${ours[-1]} ms, llama-quantize ${ref[-1]} ms"
   done
