@@ -27,12 +27,22 @@ dotnet build -c Release -nologo -v q -m:2 "$bench/ModelCache" >"$logs/build.log"
 dotnet build -c Release -nologo -v q -m:2 "$bench/ModelGen" >"$logs/build-modelgen.log" 2>&1 || { tail -30 "$logs/build-modelgen.log" >&2; exit 1; }
 tool=(dotnet "$bench/ModelCache/bin/Release/net10.0/bench-modelcache.dll")
 
-f16="$cache/models/bench-134M-F16.gguf"
-if [ ! -s "$f16" ]; then
-  log "generating $f16 (random weights, 134M parameters)"
+# The models quantised: 134M (bench/ModelGen, as in run-local.sh; ~0.7 s for Q8_0, so fixed costs show) and a
+# TinyLlama-shaped 1.1B (2.1 GiB F16; what quantising a real small model costs).
+model_sizes="${BENCH_QUANT_MODELS:-134M 1B}"
+f16_of() { echo "$cache/models/bench-$1-F16.gguf"; }
+for size in $model_sizes; do
+  f16="$(f16_of "$size")"
+  [ -s "$f16" ] && continue
+  case "$size" in
+    134M) shape=(--embd 768 --layers 12 --heads 12 --kv-heads 12 --ff 2048) ;;
+    1B) shape=(--embd 2048 --layers 22 --heads 32 --kv-heads 4 --ff 5632) ;;
+    *) log "unknown model size $size (134M or 1B)"; exit 2 ;;
+  esac
+  log "generating $f16 (random weights)"
   dotnet "$bench/ModelGen/bin/Release/net10.0/bench-modelgen.dll" --vocab "$root/artifacts/llama.cpp-v0.5.0/models/ggml-vocab-llama-spm.gguf" \
-    --out "$f16" --embd 768 --layers 12 --heads 12 --kv-heads 12 --ff 2048 --ctx 2048 --seed 1234 --type f16 >&2
-fi
+    --out "$f16" "${shape[@]}" --ctx 2048 --seed 1234 --type f16 >&2
+done
 
 work="$cache/modelcache-work"
 mkdir -p "$work"
@@ -45,6 +55,8 @@ quiet() { rm -f "$1"; sync; }
 ms_of() { local s e; s=$(date +%s%N); "$@" >>"$logs/commands.log" 2>&1; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
 
 rows=()
+for size in $model_sizes; do
+f16="$(f16_of "$size")"
 for type in $types; do
   ours=() ref=()
   for ((i = 1; i <= runs; i++)); do
@@ -56,12 +68,13 @@ for type in $types; do
       quiet "$work/ours-$type.gguf"; ours+=("$("${tool[@]}" quantize "$f16" "$work/ours-$type.gguf" "$type" "$threads" 2>>"$logs/commands.log")")
       quiet "$work/ref-$type.gguf"; ref+=("$(ms_of "$llama_bin/llama-quantize" "$f16" "$work/ref-$type.gguf" "$type" "$threads")")
     fi
-    log "$type run $i: ours ${ours[-1]} ms, llama-quantize ${ref[-1]} ms"
+    log "$size $type run $i: ours ${ours[-1]} ms, llama-quantize ${ref[-1]} ms"
   done
   o="$(printf '%s\n' "${ours[@]}" | median)"; r="$(printf '%s\n' "${ref[@]}" | median)"
   sha_o="$(sha256sum "$work/ours-$type.gguf" | cut -c1-64)"; sha_r="$(sha256sum "$work/ref-$type.gguf" | cut -c1-64)"
   same=$([ "$sha_o" = "$sha_r" ] && echo "yes" || echo "**no**")
-  rows+=("| quantise bench-134M F16 → $type, $threads threads (ms, median of $runs) | $o | $r | $(awk -v a="$o" -v b="$r" 'BEGIN{printf "%.3f", a/b}') (goal ≤ 1.05) | byte-identical: $same (\`${sha_o:0:16}…\`) |")
+  rows+=("| quantise bench-$size F16 → $type, $threads threads (ms, median of $runs) | $o | $r | $(awk -v a="$o" -v b="$r" 'BEGIN{printf "%.3f", a/b}') (goal ≤ 1.05) | byte-identical: $same (\`${sha_o:0:16}…\`) |")
+done
 done
 rm -f "$work"/ours-*.gguf "$work"/ref-*.gguf
 
