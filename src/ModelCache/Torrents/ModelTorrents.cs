@@ -315,6 +315,18 @@ public sealed partial class ModelTorrents : IAsyncDisposable
         }
     }
 
+    /// <summary>The final state of a pull job (done or failed) once it has one, or null for an unknown id.</summary>
+    public async Task<TorrentPullStatus?> WaitForPullAsync(string id, CancellationToken cancellationToken)
+    {
+        PullJob? job;
+        lock (_gate)
+        {
+            _jobs.TryGetValue(id, out job);
+        }
+
+        return job is null ? null : await job.Finished.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     private static string? CheckDigest(TorrentMetainfo metainfo, Sha256Digest? expected)
     {
         if (metainfo.Sha256 is null && expected is null)
@@ -711,9 +723,13 @@ public sealed partial class ModelTorrents : IAsyncDisposable
     private sealed class PullJob(string id, string? name, string infoHash)
     {
         private readonly object _gate = new();
+        private readonly TaskCompletionSource<TorrentPullStatus> _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private TorrentPullStatus _status = new() { Id = id, State = TorrentPullState.Metadata, Name = name, InfoHash = infoHash };
 
         public string Id => id;
+
+        /// <summary>Completes with the status that first reached done or failed.</summary>
+        public Task<TorrentPullStatus> Finished => _finished.Task;
 
         public TorrentPullStatus Snapshot
         {
@@ -728,9 +744,15 @@ public sealed partial class ModelTorrents : IAsyncDisposable
 
         public void Update(Func<TorrentPullStatus, TorrentPullStatus> change)
         {
+            TorrentPullStatus status;
             lock (_gate)
             {
-                _status = change(_status);
+                status = _status = change(_status);
+            }
+
+            if (status.State is TorrentPullState.Done or TorrentPullState.Failed)
+            {
+                _finished.TrySetResult(status);
             }
         }
 

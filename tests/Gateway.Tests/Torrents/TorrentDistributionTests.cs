@@ -91,20 +91,12 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         return (exit, output.ToString(), error.ToString());
     }
 
-    private static async Task<JsonElement> PollPullAsync(HttpClient http, string id)
+    /// <summary>Waits for the pull job's final state in B's engine, then reads it as a client sees it.</summary>
+    private static async Task<JsonElement> FinishedPullAsync(TestEnvironment gateway, string id)
     {
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            var job = await http.GetFromJsonAsync<JsonElement>($"/v1/models/pulls/{id}");
-            if (job.GetProperty("state").GetString() is "done" or "failed")
-            {
-                return job;
-            }
-
-            Assert.True(deadline.Elapsed < TimeSpan.FromMinutes(2), "the pull did not finish: " + job);
-            await Task.Delay(100);
-        }
+        var final = await gateway.App.Services.GetRequiredService<ModelTorrents>().WaitForPullAsync(id, CancellationToken.None).WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.NotNull(final);
+        return await gateway.Http.GetFromJsonAsync<JsonElement>($"/v1/models/pulls/{id}");
     }
 
     private static async Task<string[]> ListedAsync(TestEnvironment gateway)
@@ -175,7 +167,7 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         // By magnet: A's gateway does not serve this torrent over HTTP, so B's aria2 gets the metadata from the peer (BEP 9).
         using var response = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source = lie.ToMagnet().ToString() });
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var job = await PollPullAsync(b.Http, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+        var job = await FinishedPullAsync(b, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
 
         Assert.Equal("failed", job.GetProperty("state").GetString());
         Assert.Equal("digest_mismatch", job.GetProperty("error").GetProperty("code").GetString());
