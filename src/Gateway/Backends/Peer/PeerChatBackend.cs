@@ -45,6 +45,7 @@ internal sealed class PeerChatBackend(
         var body = call.Body.WithModel(call.UpstreamModel);
         var requestHash = UsageReceipt.Sha256Hex(body);
         string? receiptWire = null;
+        var receiptChecked = false;
         byte[]? answer = null;
         OpenAiSseRelay? relay = null;
         var hooks = new ForwardHooks
@@ -63,6 +64,13 @@ internal sealed class PeerChatBackend(
                 }
 
                 response.Headers.Remove(ReceiptWire.Header); // ours, not the client's
+                if (!call.Stream)
+                {
+                    // A whole answer goes out with a Content-Length, so the client may have read it before the forward
+                    // returns: the receipt is checked (stored, or held against the peer) before the answer is committed.
+                    receipts.Check(peer, call.Backend.Name, receiptWire, requestHash);
+                    receiptChecked = true;
+                }
             },
             SseComment = line =>
             {
@@ -78,7 +86,12 @@ internal sealed class PeerChatBackend(
         var attempt = await _forward.ForwardAsync(call, body, connections.For(peer), hooks, cancellationToken);
         if (attempt is { Committed: true, Error: BackendError.None })
         {
-            receipts.Check(peer, call.Backend.Name, receiptWire, requestHash);
+            if (!receiptChecked)
+            {
+                // A stream's receipt is its last comment; the chunked response ends only after this returns.
+                receipts.Check(peer, call.Backend.Name, receiptWire, requestHash);
+            }
+
             var text = answer is not null ? AnswerText(answer) : relay?.CompletedByUpstream == true ? relay.UpstreamText : null;
             if (text is not null && verifier.ShouldVerify(call.Request))
             {
