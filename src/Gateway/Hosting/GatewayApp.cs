@@ -34,8 +34,14 @@ internal static partial class GatewayApp
             throw new GatewayOptionsException(error);
         }
 
-        // Command-line flags are ours: they are not handed to ASP.NET's configuration.
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // Command-line flags are ours: they are not handed to ASP.NET's configuration. There is no appsettings.json,
+        // so nothing to reload; reloading would watch the content root (by default the working directory) recursively,
+        // one inotify watch per directory below it and a wake-up for every file written anywhere there.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
         builder.AddGateway(options);
         configure?.Invoke(builder);
 

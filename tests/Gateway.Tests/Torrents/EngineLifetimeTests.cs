@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
+using InferenceMesh.Gateway.Tests.Common;
 using InferenceMesh.ModelCache.Store;
 using InferenceMesh.Tests;
 
@@ -16,47 +17,18 @@ public sealed class EngineLifetimeTests
         {
             var store = ModelStoreFactory.Open(folder);
             Assert.True((await store.ImportFileAsync(TestPaths.Stories260K, new ModelRegistration { Name = "stories260K" }, CancellationToken.None)).Succeeded);
-            var port = FreePort();
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "inference-mesh.dll"), "--models", folder, "--data", Path.Combine(folder, "data"), "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--threads", "1" })
-            {
-                start.ArgumentList.Add(arg);
-            }
-
-            using var gateway = Process.Start(start)!;
-            gateway.BeginOutputReadLine();
-            gateway.BeginErrorReadLine();
+            using var gateway = await GatewayProcess.StartAsync(["--models", folder, "--data", Path.Combine(folder, "data"), "--threads", "1"]);
             int aria2;
             try
             {
-                using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
-                var watch = Stopwatch.StartNew();
-                while (true)
-                {
-                    try
-                    {
-                        using var probe = await http.GetAsync("/v1/models");
-                        if (probe.IsSuccessStatusCode)
-                        {
-                            break;
-                        }
-                    }
-                    catch (HttpRequestException)
-                    {
-                    }
-
-                    Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), "the gateway did not start");
-                    await Task.Delay(200);
-                }
-
+                using var http = gateway.Client();
                 using var share = await http.PostAsJsonAsync("/v1/models/share", new { name = "stories260K" });
                 Assert.True(share.IsSuccessStatusCode, await share.Content.ReadAsStringAsync());
                 aria2 = Assert.Single(ChildrenNamed(gateway.Id, "aria2c"));
             }
             finally
             {
-                gateway.Kill(); // SIGKILL: no shutdown code runs in the gateway
-                await gateway.WaitForExitAsync();
+                await gateway.KillAsync();
             }
 
             var deadline = Stopwatch.StartNew();
@@ -104,11 +76,4 @@ public sealed class EngineLifetimeTests
 
     private static bool IsAlive(int pid) =>
         File.Exists($"/proc/{pid}/stat") && !File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1].StartsWith('Z');
-
-    private static int FreePort()
-    {
-        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-        socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        return ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
-    }
 }
