@@ -61,18 +61,39 @@ internal sealed class CompletionClient : IDisposable
 
     public HttpClient Http => _http;
 
+    /// <summary>Requests sent a second time because the server had closed a kept-alive connection without
+    /// answering (llama-server does that with connections its extra HTTP threads served).</summary>
+    public int Resends => _resends;
+
+    private int _resends;
+
+    /// <summary>Sends the request; once more, with a new send time, when the server closed a pooled connection
+    /// before any byte of an answer (the request never reached a handler, so sending it again is safe).</summary>
+    private async Task<(long Send, HttpResponseMessage Response)> SendAsync(byte[] body, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, _completions) { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = new("application/json");
+            var send = Stopwatch.GetTimestamp();
+            try
+            {
+                return (send, await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken));
+            }
+            catch (HttpRequestException e) when (attempt == 1 && e.HttpRequestError == HttpRequestError.ResponseEnded)
+            {
+                Interlocked.Increment(ref _resends);
+            }
+        }
+    }
+
     public async Task<StreamResult> StreamAsync(string prompt, int maxTokens, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(RequestTimeout);
-        using var request = new HttpRequestMessage(HttpMethod.Post, _completions)
-        {
-            Content = new ByteArrayContent(BuildBody(prompt, maxTokens)),
-        };
-        request.Content.Headers.ContentType = new("application/json");
-
-        var send = Stopwatch.GetTimestamp();
-        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        var sent = await SendAsync(BuildBody(prompt, maxTokens), timeout.Token);
+        var send = sent.Send;
+        using var response = sent.Response;
         if (!response.IsSuccessStatusCode)
         {
             var body = await response.Content.ReadAsStringAsync(timeout.Token);

@@ -94,7 +94,7 @@ internal static class Measurement
         }
         catch (Exception e) when (e is BenchmarkException or HttpRequestException or OperationCanceledException or JsonException or IOException)
         {
-            result.Error = $"{e.GetType().Name}: {e.Message}";
+            result.Error = $"{e.GetType().Name}: {e.Message}{(e.GetBaseException() is { } inner && inner != e ? $" ({inner.GetType().Name}: {inner.Message})" : "")}";
             log.WriteLine($"  FAILED: {result.Error}");
         }
 
@@ -162,6 +162,13 @@ internal static class Measurement
         result.TtftP50Ms = Percentile(ttft, 0.5);
         result.TtftP90Ms = Percentile(ttft, 0.9);
         log.WriteLine($"  TTFT p50 {result.TtftP50Ms:F2} ms, p90 {result.TtftP90Ms:F2} ms");
+
+        if (client.Resends > 0)
+        {
+            var warning = $"{client.Resends} request(s) sent again: the server closed a kept-alive connection without answering";
+            result.Warnings.Add(warning);
+            log.WriteLine($"  {warning}");
+        }
 
         result.RssAfterRunsBytes = ProcessMemory.ResidentBytesWithChildren(options.Pid);
         log.WriteLine($"  RSS after load {Mib(result.RssAfterLoadBytes)} MiB, after runs {Mib(result.RssAfterRunsBytes)} MiB");
