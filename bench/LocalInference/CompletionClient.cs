@@ -62,7 +62,7 @@ internal sealed class CompletionClient : IDisposable
     public HttpClient Http => _http;
 
     /// <summary>Requests sent a second time because the server had closed a kept-alive connection without
-    /// answering (llama-server does that with connections its extra HTTP threads served).</summary>
+    /// answering (llama-server v0.5.0 does that under load, probably with connections its dynamic HTTP threads served).</summary>
     public int Resends => _resends;
 
     private int _resends;
