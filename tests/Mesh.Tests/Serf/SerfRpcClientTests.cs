@@ -11,21 +11,16 @@ namespace InferenceMesh.Mesh.Tests.Serf;
 /// <summary>The RPC client against a real serf agent (Debian package 'serf'), started by the real supervisor.</summary>
 public sealed class SerfRpcClientTests
 {
-    private static async Task<SerfRpcClient> ConnectWhenReadyAsync(SerfAgentSupervisor supervisor, string? key, RecordingLoggerProvider log)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            var (client, error, message) = await SerfRpcClient.ConnectAsync(supervisor.RpcEndpoint, key, CancellationToken.None);
-            if (client is not null)
-            {
-                return client;
-            }
+    /// <summary>serf prints this once its RPC listener is open (the supervisor logs the agent's output).</summary>
+    private const string AgentRunning = "Serf agent running!";
 
-            // Not ready: nothing listens yet (refused). A wrong key or any other error fails at once.
-            Assert.True(error == SerfRpcError.ConnectFailed && deadline.Elapsed < TimeSpan.FromSeconds(15), $"{error} {message}\n{string.Join('\n', log.Lines)}");
-            await Task.Delay(50);
-        }
+    /// <summary>Connects once the supervisor's <paramref name="start"/>-th agent is running; any error fails the test.</summary>
+    private static async Task<SerfRpcClient> ConnectWhenRunningAsync(SerfAgentSupervisor supervisor, RecordingLoggerProvider log, int start)
+    {
+        await log.WaitForAsync(AgentRunning, start, TimeSpan.FromSeconds(15));
+        var (client, error, message) = await SerfRpcClient.ConnectAsync(supervisor.RpcEndpoint, supervisor.AuthKey, CancellationToken.None);
+        Assert.True(client is not null, $"{error} {message}\n{string.Join('\n', log.Lines)}");
+        return client;
     }
 
     [Fact]
@@ -39,7 +34,7 @@ public sealed class SerfRpcClientTests
         supervisor.Start(new SerfAgentSpec("node-a", bind, new Dictionary<string, string> { ["https"] = "127.0.0.1:1" }));
 
         // A wrong auth key is refused (the RPC is authenticated).
-        await using (var first = await ConnectWhenReadyAsync(supervisor, supervisor.AuthKey, log))
+        await using (var first = await ConnectWhenRunningAsync(supervisor, log, start: 1))
         {
             var (wrong, error, _) = await SerfRpcClient.ConnectAsync(supervisor.RpcEndpoint, "not-the-key", CancellationToken.None);
             Assert.Null(wrong);
@@ -62,21 +57,15 @@ public sealed class SerfRpcClientTests
             Assert.Equal(0, joined);
             Assert.NotNull(joinError);
 
-            // Crash the agent: the connection ends, and the supervisor starts a new one.
+            // Crash the agent: the connection ends, and the supervisor starts a new one once it has seen the old one
+            // exit. Connecting earlier could reach the dying agent, which still took the connection and then lost it
+            // during the handshake (seen with the machine under load); the second agent's start line rules that out.
             var pid = supervisor.ProcessId!.Value;
             Process.GetProcessById(pid).Kill();
             await first.Completion.WaitAsync(TimeSpan.FromSeconds(10));
         }
 
-        // The supervisor launches the new agent only after it has seen the old one exit. Connecting before that can
-        // reach the dying agent, which still takes the connection and then loses it during the handshake (seen with the machine under load).
-        var restart = Stopwatch.StartNew();
-        while (supervisor.Starts < 2 && restart.Elapsed < TimeSpan.FromSeconds(15))
-        {
-            await Task.Delay(20);
-        }
-
-        await using var second = await ConnectWhenReadyAsync(supervisor, supervisor.AuthKey, log);
+        await using var second = await ConnectWhenRunningAsync(supervisor, log, start: 2);
         Assert.Equal(2, supervisor.Starts);
         var (after, _) = await second.MembersAsync(CancellationToken.None);
         Assert.Equal("node-a", Assert.Single(after).Name);
