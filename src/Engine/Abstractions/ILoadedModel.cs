@@ -48,7 +48,8 @@ public sealed record SlotStatus(int Slot, SlotState State, int TokensInContext);
 /// <summary>
 /// A scheduler's state. PromptTokensReused counts prompt tokens whose KV cells came from an earlier
 /// sequence (prefix reuse) instead of being decoded again; DecodeCalls counts llama_decode calls; LoadedAdapters counts
-/// the LoRA adapters in memory; AdapterSwitches counts changes of the context's adapter set between decodes.
+/// the LoRA adapters in memory; AdapterSwitches counts changes of the context's adapter set between decodes;
+/// MixedDecodeCalls counts decodes that carried both generated tokens and a prompt chunk (chunked prefill at work).
 /// </summary>
 public sealed record SchedulerStatus(
     string ModelId,
@@ -60,4 +61,5 @@ public sealed record SchedulerStatus(
     long PromptTokensReused = 0,
     long DecodeCalls = 0,
     int LoadedAdapters = 0,
-    long AdapterSwitches = 0);
+    long AdapterSwitches = 0,
+    long MixedDecodeCalls = 0);

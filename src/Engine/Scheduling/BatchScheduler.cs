@@ -50,6 +50,7 @@ internal sealed partial class BatchScheduler : IDisposable
     private long _lastUse;
     private long _promptTokensReused;
     private long _decodeCalls;
+    private long _mixedDecodeCalls;
 
     public BatchScheduler(
         SchedulerSettings settings,
@@ -141,7 +142,7 @@ internal sealed partial class BatchScheduler : IDisposable
         return new SchedulerStatus(
             _settings.ModelId, _settings.Slots, _settings.SlotContextLength, ActiveSequences, QueuedSequences, states,
             Interlocked.Read(ref _promptTokensReused), Interlocked.Read(ref _decodeCalls),
-            Volatile.Read(ref _loadedAdapters), Interlocked.Read(ref _adapterSwitches));
+            Volatile.Read(ref _loadedAdapters), Interlocked.Read(ref _adapterSwitches), Interlocked.Read(ref _mixedDecodeCalls));
     }
 
     public void Dispose()
@@ -408,6 +409,11 @@ internal sealed partial class BatchScheduler : IDisposable
 
         var result = LlamaNative.llama_decode(_context, _batch.Batch);
         Interlocked.Increment(ref _decodeCalls);
+        if (_generating.Count > 0 && _prefillChunks.Count > 0)
+        {
+            Interlocked.Increment(ref _mixedDecodeCalls);
+        }
+
         if (result != 0)
         {
             HandleDecodeFailure(result);
