@@ -45,8 +45,13 @@ public sealed class PgVectorRagIndexTests : IDisposable
         var store = NewStore();
         _rag.Index.ReplaceFileChunks(store, "file-a", [Chunk(0, "the walrus sleeps"), Chunk(1, "on the ice")]);
 
+        // pg_get_indexdef only in the select list, on this schema's rows: pg_indexes filtered on its indexdef column let the
+        // planner run it on every index in the database, including those of another test's schema being dropped at that
+        // moment ("could not open relation with OID …").
         var definition = TestPostgres.Scalar<string>(Schema,
-            "SELECT indexdef FROM pg_indexes WHERE schemaname = @schema AND tablename LIKE 'rag\\_vec\\_%' AND indexdef LIKE '%hnsw%';", ("schema", Schema));
+            "SELECT pg_get_indexdef(i.oid) FROM pg_class i JOIN pg_am am ON am.oid = i.relam JOIN pg_index x ON x.indexrelid = i.oid " +
+            "JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = i.relnamespace " +
+            "WHERE n.nspname = @schema AND i.relkind = 'i' AND am.amname = 'hnsw' AND t.relname LIKE 'rag\\_vec\\_%';", ("schema", Schema));
         Assert.Contains("vector_cosine_ops", definition, StringComparison.Ordinal);
         Assert.Equal("vector(32)", TestPostgres.Scalar<string>(Schema,
             "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = @schema AND c.relname LIKE 'rag\\_vec\\_%' AND a.attname = 'embedding';",
