@@ -5,6 +5,7 @@ using System.Text.Json.Serialization.Metadata;
 using InferenceMesh.ContextStore.Conversations;
 using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Inference;
+using InferenceMesh.Gateway.OpenAi;
 
 namespace InferenceMesh.Gateway.Context;
 
@@ -21,6 +22,11 @@ internal static class ContextApiInputs
         if (bytes.Span.Trim(" \t\r\n"u8).IsEmpty)
         {
             return empty is not null ? empty : ApiErrors.InvalidJson(null);
+        }
+
+        if (JsonText.RefuseUnpairedSurrogate(bytes.Span) is { } refused)
+        {
+            return refused;
         }
 
         try

@@ -42,6 +42,13 @@ public static class ApiErrors
     public static ApiError InvalidParameter(string param, string message) =>
         new(StatusCodes.Status400BadRequest, message, ApiError.InvalidRequest, param, "invalid_value");
 
+    /// <summary>A field holding an unpaired surrogate escape (<c>"\ud800"</c> alone): valid JSON grammar, but not text. An empty path is the top level.</summary>
+    public static ApiError UnpairedSurrogate(string path) =>
+        new(StatusCodes.Status400BadRequest,
+            (path.Length == 0 ? "The request body" : $"'{path}'") +
+            " holds an unpaired UTF-16 surrogate escape (a \\uD800-\\uDFFF without its other half), which is not text: send valid Unicode.",
+            ApiError.InvalidRequest, path.Length == 0 ? null : path, "invalid_value");
+
     public static ApiError MissingParameter(string param) =>
         new(StatusCodes.Status400BadRequest, $"'{param}' is required.", ApiError.InvalidRequest, param, "missing_required_parameter");
 

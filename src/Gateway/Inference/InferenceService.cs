@@ -5,6 +5,7 @@ using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Hosting;
 using InferenceMesh.Gateway.Lora;
 using InferenceMesh.Gateway.Metrics;
+using InferenceMesh.Gateway.OpenAi;
 using InferenceMesh.ModelCache.Catalog;
 
 namespace InferenceMesh.Gateway.Inference;
@@ -30,9 +31,17 @@ internal sealed partial class InferenceService(
     public static async ValueTask<ApiResult<T>> ReadBodyAsync<T>(HttpRequest request, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
         where T : class
     {
+        using var buffer = new MemoryStream();
+        await request.Body.CopyToAsync(buffer, cancellationToken);
+        var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
+        if (JsonText.RefuseUnpairedSurrogate(bytes) is { } refused)
+        {
+            return refused;
+        }
+
         try
         {
-            var value = await JsonSerializer.DeserializeAsync(request.Body, typeInfo, cancellationToken);
+            var value = JsonSerializer.Deserialize(bytes, typeInfo);
             return value is null ? ApiErrors.InvalidJson(null) : value;
         }
         catch (JsonException ex)

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using InferenceMesh.Gateway.Backends;
+using InferenceMesh.Gateway.OpenAi;
 
 namespace InferenceMesh.Gateway.Streaming;
 
@@ -313,9 +314,9 @@ public sealed class OpenAiSseRelay : Stream
                 return FrameResult.Malformed;
             }
 
-            if (root.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String) _id = id.GetString()!;
+            if (root.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String) _id = JsonText.GetLenient(id);
             if (root.TryGetProperty("created", out var created) && created.TryGetInt64(out var c)) _created = c;
-            if (root.TryGetProperty("model", out var model) && model.ValueKind == JsonValueKind.String) _model = model.GetString()!;
+            if (root.TryGetProperty("model", out var model) && model.ValueKind == JsonValueKind.String) _model = JsonText.GetLenient(model);
             foreach (var choice in choices.EnumerateArray())
             {
                 if (choice.ValueKind != JsonValueKind.Object)
@@ -326,13 +327,13 @@ public sealed class OpenAiSseRelay : Stream
                 if (choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object
                     && delta.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
                 {
-                    _text.Append(content.GetString());
+                    _text.Append(JsonText.GetLenient(content));
                 }
 
                 if (choice.TryGetProperty("finish_reason", out var finish) && finish.ValueKind == JsonValueKind.String)
                 {
                     _finishSeen = true;
-                    FinishReason = finish.GetString();
+                    FinishReason = JsonText.GetLenient(finish);
                 }
             }
         }

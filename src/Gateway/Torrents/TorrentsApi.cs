@@ -197,9 +197,17 @@ internal static class TorrentsApi
 
     private static async Task<(T? Value, ApiError? Error)> ReadAsync<T>(HttpRequest request, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {
+        using var buffer = new MemoryStream();
+        await request.Body.CopyToAsync(buffer, cancellationToken);
+        var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
+        if (JsonText.RefuseUnpairedSurrogate(bytes) is { } refused)
+        {
+            return (default, refused);
+        }
+
         try
         {
-            var value = await JsonSerializer.DeserializeAsync(request.Body, type, cancellationToken);
+            var value = JsonSerializer.Deserialize(bytes, type);
             return value is null ? (default, ApiErrors.InvalidJson(null)) : (value, null);
         }
         catch (JsonException e)

@@ -70,6 +70,26 @@ public sealed class ConversationChatTests
             await ItemsAsync(harness.Http, id));
     }
 
+    [Theory]
+    [InlineData(true, "smile |\\ud83d|\\ude00| done", "smile \U0001F600 done")] // a pair the cloud split across two chunks joins again
+    [InlineData(true, "cut |\\ud83d", "cut \uFFFD")]
+    [InlineData(false, "cut \\ud83d here", "cut \uFFFD here")]
+    public async Task A_surrogate_pair_the_cloud_split_or_cut_is_stored_as_text(bool stream, string upstreamJsonTexts, string stored)
+    {
+        var (harness, upstream) = await StartAsync();
+        await using var owned = harness;
+        await using var ownedUpstream = upstream;
+        upstream.ChunkJsonTexts = upstreamJsonTexts.Split('|');
+        upstream.AnswerJsonText = upstreamJsonTexts;
+        var id = await CreateConversationAsync(harness.Http);
+
+        var (response, body) = await harness.SendAsync(Chat(RoutingHarness.PublicPrompt, Id(id), stream));
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body + harness.Logs.All);
+        Assert.Equal("cloud-a", RoutingHarness.BackendOf(response));
+        Assert.Equal(("assistant", stored, "cloud-a"), (await ItemsAsync(harness.Http, id))[^1]);
+    }
+
     [Fact]
     public async Task A_conversation_that_once_held_a_card_number_keeps_a_later_harmless_message_local_even_after_the_item_is_deleted()
     {

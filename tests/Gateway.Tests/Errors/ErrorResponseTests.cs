@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using System.Text.Json;
 using InferenceMesh.Gateway.Tests.Common;
 
 namespace InferenceMesh.Gateway.Tests.Errors;
@@ -36,6 +37,44 @@ public sealed class ErrorResponseTests
         using var response = await environment.Http.PostAsync(Chat, ApiAssert.Json(body));
 
         await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param: param, code: "invalid_json");
+    }
+
+    [Theory]
+    [InlineData("/v1/chat/completions", """{"model":"stories260K","messages":[{"role":"user","content":"Once \ud800"}]}""", "messages[0].content")]
+    [InlineData("/v1/chat/completions", """{"model":"stories260K","messages":[{"role":"user","content":[{"type":"text","text":"\udfff"}]}]}""", "messages[0].content[0].text")]
+    [InlineData("/v1/chat/completions", """{"model":"stories260K","messages":[{"role":"user","content":"hi"}],"stop":["x","\uD800"]}""", "stop[1]")]
+    [InlineData("/v1/chat/completions", """{"model":"stories260K","messages":[{"role":"user","content":"hi"}],"lora":[{"name":"x","\ud800":1}]}""", "lora[0]")]
+    [InlineData("/v1/chat/completions", """{"\ud800":1,"model":"stories260K","messages":[{"role":"user","content":"hi"}]}""", null)]
+    [InlineData("/v1/route", """{"model":"auto","messages":[{"role":"user","content":"hi"},{"role":"user","content":"\ud83d\ud83d"}]}""", "messages[1].content")]
+    [InlineData("/v1/completions", """{"model":"stories260K","prompt":["\ud800"]}""", "prompt[0]")]
+    [InlineData("/v1/embeddings", """{"model":"stories260K","input":["a","\ude00 b"]}""", "input[1]")]
+    [InlineData("/v1/conversations", """{"items":[{"type":"message","role":"user","content":[{"type":"input_text","text":"\ud800"}]}]}""", "items[0].content[0].text")]
+    [InlineData("/v1/models/share", """{"name":"stories\ud800"}""", "name")]
+    [InlineData("/v1/vector_stores", """{"name":"notes","metadata":{"k":"\udfff"}}""", "metadata.k")]
+    public async Task An_unpaired_surrogate_escape_is_400_naming_where_it_is(string path, string body, string? param)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await environment.Http.PostAsync(path, ApiAssert.Json(body));
+
+        var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param: param, code: "invalid_value");
+        Assert.Contains("unpaired UTF-16 surrogate", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        if (param is null)
+        {
+            Assert.Equal(JsonValueKind.Null, error.GetProperty("param").ValueKind); // a name at the top level: the body as a whole
+        }
+    }
+
+    [Theory]
+    [InlineData("""a surrogate pair \ud83d\ude00 and an escaped backslash before u, C:\\ud800""")]
+    [InlineData("""\\\ud83d\ude00""")]
+    public async Task Paired_surrogates_and_escaped_backslashes_are_text(string content)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await environment.Http.PostAsync("/v1/embeddings", ApiAssert.Json($$"""{"model":"stories260K","input":"{{content}}"}"""));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
     [Fact]

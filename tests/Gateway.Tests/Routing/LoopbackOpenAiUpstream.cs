@@ -75,6 +75,12 @@ internal class LoopbackOpenAiUpstream : IAsyncDisposable
 
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
 
+    /// <summary>The non-streamed answer's content as it goes into the JSON (escapes included).</summary>
+    public string AnswerJsonText { get; set; } = "from the cloud";
+
+    /// <summary>When set, the streamed chunks' contents as they go into the JSON (escapes included), instead of "c{i} ".</summary>
+    public IReadOnlyList<string>? ChunkJsonTexts { get; set; }
+
     public IEnumerable<RecordedRequest> ChatRequests => Requests.Where(r => r.Path.EndsWith("/chat/completions", StringComparison.Ordinal));
 
     public Uri BaseAddress { get; private set; } = null!;
@@ -161,17 +167,17 @@ internal class LoopbackOpenAiUpstream : IAsyncDisposable
         if (!stream)
         {
             response.ContentType = "application/json";
-            await response.WriteAsync($$$"""{"id":"{{{id}}}","object":"chat.completion","created":1700000000,"model":"{{{model}}}","choices":[{"index":0,"message":{"role":"assistant","content":"from the cloud"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}""");
+            await response.WriteAsync($$$"""{"id":"{{{id}}}","object":"chat.completion","created":1700000000,"model":"{{{model}}}","choices":[{"index":0,"message":{"role":"assistant","content":"{{{AnswerJsonText}}}"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":3,"total_tokens":8}}""");
             return;
         }
 
         response.ContentType = "text/event-stream";
         await response.StartAsync();
-        var count = Behaviour is UpstreamBehaviour.CloseAfterChunks or UpstreamBehaviour.SilentAfterChunks ? CloseAfter : Chunks;
+        var count = Behaviour is UpstreamBehaviour.CloseAfterChunks or UpstreamBehaviour.SilentAfterChunks ? CloseAfter : ChunkJsonTexts?.Count ?? Chunks;
         await WriteEventAsync(response, $$"""{"id":"{{id}}","object":"chat.completion.chunk","created":1700000000,"model":"{{model}}","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}""");
         for (var i = 0; i < count; i++)
         {
-            await WriteEventAsync(response, $$"""{"id":"{{id}}","object":"chat.completion.chunk","created":1700000000,"model":"{{model}}","choices":[{"index":0,"delta":{"content":"c{{i}} "},"finish_reason":null}]}""");
+            await WriteEventAsync(response, $$"""{"id":"{{id}}","object":"chat.completion.chunk","created":1700000000,"model":"{{model}}","choices":[{"index":0,"delta":{"content":"{{ChunkJsonTexts?[i] ?? $"c{i} "}}"},"finish_reason":null}]}""");
         }
 
         if (Behaviour == UpstreamBehaviour.SilentAfterChunks)

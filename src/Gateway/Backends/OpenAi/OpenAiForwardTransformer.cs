@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using InferenceMesh.Gateway.OpenAi;
 using InferenceMesh.Gateway.Streaming;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -215,12 +216,12 @@ internal sealed class OpenAiForwardTransformer(
                 if (choice.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object
                     && message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
                 {
-                    answer.AnswerText = content.GetString();
+                    answer.AnswerText = JsonText.GetLenient(content);
                 }
 
                 if (choice.TryGetProperty("finish_reason", out var finish) && finish.ValueKind == JsonValueKind.String)
                 {
-                    answer.AnswerFinishReason = finish.GetString();
+                    answer.AnswerFinishReason = JsonText.GetLenient(finish);
                 }
             }
 
