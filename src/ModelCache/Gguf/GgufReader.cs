@@ -157,6 +157,11 @@ public static class GgufReader
                 metadata.Add(new GgufMetadataEntry(key, (GgufValueType)rawType, value!, valueOffset));
             }
 
+            if (FindRepeatedToken(metadata) is { } tokenError)
+            {
+                return tokenError;
+            }
+
             var alignment = GgufFormat.DefaultAlignment;
             if (metadata.Find(m => m.Key == GgufFormat.AlignmentKey) is { } alignmentEntry)
             {
@@ -310,6 +315,61 @@ public static class GgufReader
             }
 
             return new GgufFile(version, _length, alignment, dataOffset, metadata, infos, _hasNestedArrays);
+        }
+
+        /// <summary>
+        /// llama.cpp aborts the whole process (a GGML_ASSERT in <c>llama_vocab::impl::load</c>) when two entries of the
+        /// vocabulary are the same token to it: it keys each by its bytes up to the first NUL (a C string), an empty one
+        /// as <c>[EMPTY_&lt;index&gt;]</c>. Only a vocabulary it loads is checked (a tokenizer model other than
+        /// <c>no_vocab</c>/<c>none</c>); the strings are read again from the file, since a large one is not materialised
+        /// and the decoded text would merge different invalid UTF-8.
+        /// </summary>
+        private GgufError? FindRepeatedToken(List<GgufMetadataEntry> metadata)
+        {
+            if (metadata.Find(m => m.Key == GgufFormat.TokenizerModelKey)?.Value is not string model || model is "no_vocab" or "none"
+                || metadata.Find(m => m.Key == GgufFormat.TokenizerTokensKey)?.Value is not GgufArray { ElementType: GgufValueType.String } tokens)
+            {
+                return null;
+            }
+
+            var resume = _position;
+            _position = tokens.Offset;
+            var seen = new Dictionary<string, long>((int)Math.Min(tokens.Count, 1 << 20), StringComparer.Ordinal);
+            for (long i = 0; i < tokens.Count; i++)
+            {
+                var entryOffset = _position;
+                TryU64(out var length); // every length was checked by the first read
+                string key;
+                if (length <= (ulong)_buffer.Length && TryRead((int)length, out var bytes))
+                {
+                    key = TokenKey(bytes, i);
+                }
+                else
+                {
+                    var big = new byte[length];
+                    stream.Position = _position;
+                    stream.ReadExactly(big);
+                    _position += (long)length;
+                    key = TokenKey(big, i);
+                }
+
+                if (!seen.TryAdd(key, i))
+                {
+                    return new GgufError(
+                        $"vocabulary entries {seen[key]} and {i} of {GgufFormat.TokenizerTokensKey} are the same token to llama.cpp (equal bytes up to the first NUL), which would stop the process",
+                        entryOffset);
+                }
+            }
+
+            _position = resume;
+            return null;
+
+            static string TokenKey(ReadOnlySpan<byte> bytes, long index)
+            {
+                var nul = bytes.IndexOf((byte)0);
+                var text = nul < 0 ? bytes : bytes[..nul];
+                return text.IsEmpty ? $"[EMPTY_{index}]" : Encoding.Latin1.GetString(text); // byte for byte: no two byte strings share a key
+            }
         }
 
         private static GgufError? FindOverlap(List<GgufTensorInfo> infos)

@@ -33,6 +33,12 @@ public static class GgufFormat
     /// <summary>The metadata key that sets the alignment (a uint32 power of two).</summary>
     public const string AlignmentKey = "general.alignment";
 
+    /// <summary>The tokenizer model (llama, gpt2, …; no_vocab and none mean no vocabulary).</summary>
+    public const string TokenizerModelKey = "tokenizer.ggml.model";
+
+    /// <summary>The vocabulary: an array of strings.</summary>
+    public const string TokenizerTokensKey = "tokenizer.ggml.tokens";
+
     /// <summary>ggml's GGML_MAX_DIMS.</summary>
     public const int MaxDimensions = 4;
 
