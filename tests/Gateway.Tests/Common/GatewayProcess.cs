@@ -1,13 +1,14 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
+using System.Text.RegularExpressions;
 
 namespace InferenceMesh.Gateway.Tests.Common;
 
 /// <summary>The gateway executable (built beside the tests) as a real separate process on a free loopback port.</summary>
 internal sealed class GatewayProcess : IDisposable
 {
+    private static readonly Regex ListeningLine = new(@"Inference Mesh gateway listening on http://127\.0\.0\.1:(\d+)", RegexOptions.CultureInvariant);
+
     private GatewayProcess(Process process, int port)
     {
         Process = process;
@@ -20,10 +21,14 @@ internal sealed class GatewayProcess : IDisposable
 
     public int Id => Process.Id;
 
-    /// <summary>Starts <c>inference-mesh --port P</c> plus <paramref name="args"/> in <paramref name="workingDirectory"/> (else ours) and waits until it answers.</summary>
+    /// <summary>
+    /// Starts <c>inference-mesh --port 0</c> plus <paramref name="args"/> in <paramref name="workingDirectory"/> (else ours),
+    /// takes the port from its own "listening on" line and waits until it answers. The gateway binds the port itself: a
+    /// port picked here and released first could be taken meanwhile by another test's loopback server, which would then
+    /// answer in the gateway's place (and record the probe as a request).
+    /// </summary>
     public static async Task<GatewayProcess> StartAsync(IEnumerable<string> args, string? workingDirectory = null)
     {
-        var port = FreePort();
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (workingDirectory is not null)
         {
@@ -31,37 +36,49 @@ internal sealed class GatewayProcess : IDisposable
         }
 
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "inference-mesh.dll"));
-        foreach (var arg in args.Concat(["--port", port.ToString(CultureInfo.InvariantCulture)]))
+        foreach (var arg in args.Concat(["--port", "0"]))
         {
             start.ArgumentList.Add(arg);
         }
 
-        var process = Process.Start(start)!;
+        var listening = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var process = new Process { StartInfo = start };
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line && ListeningLine.Match(line) is { Success: true } match)
+            {
+                listening.TrySetResult(int.Parse(match.Groups[1].ValueSpan, CultureInfo.InvariantCulture));
+            }
+        };
+        process.Exited += (_, _) => listening.TrySetException(new InvalidOperationException("the gateway exited while starting"));
+        process.EnableRaisingEvents = true;
+        process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
+
+        int port;
+        try
+        {
+            port = await listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        catch
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+
+            process.Dispose();
+            throw;
+        }
+
         var gateway = new GatewayProcess(process, port);
         try
         {
             using var http = gateway.Client();
-            var watch = Stopwatch.StartNew();
-            while (true)
-            {
-                try
-                {
-                    using var probe = await http.GetAsync("/v1/models");
-                    if (probe.IsSuccessStatusCode)
-                    {
-                        return gateway;
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                }
-
-                Assert.False(process.HasExited, "the gateway exited while starting");
-                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), "the gateway did not start");
-                await Task.Delay(200);
-            }
+            using var probe = await http.GetAsync("/v1/models");
+            probe.EnsureSuccessStatusCode();
+            return gateway;
         }
         catch
         {
@@ -88,12 +105,5 @@ internal sealed class GatewayProcess : IDisposable
         }
 
         Process.Dispose();
-    }
-
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 }
