@@ -33,6 +33,11 @@ public static class MeshConfigReader
         {
             return (null, [$"{configPath}: {ex.Message}"]);
         }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner gives up this way on some malformed input, without a position or a useful message.
+            return (null, [$"{configPath}: not valid YAML (the parser gave up; check brackets, quotes and indentation)"]);
+        }
 
         if (yaml.Documents.Count == 0 || yaml.Documents[0].RootNode is not YamlMappingNode root)
         {

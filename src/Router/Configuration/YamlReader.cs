@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace InferenceMesh.Router.Configuration;
@@ -28,10 +29,11 @@ internal sealed partial class YamlReader
     public static (YamlReader Reader, YamlNode? Root) Parse(string file, string text)
     {
         var reader = new YamlReader(file, []);
+        var parser = new TrackingParser(new Parser(new StringReader(text)));
         try
         {
             var stream = new YamlStream();
-            stream.Load(new StringReader(text));
+            stream.Load(parser);
             if (stream.Documents.Count > 1)
             {
                 reader.Error(stream.Documents[1].RootNode, "only one YAML document per file is allowed");
@@ -55,6 +57,35 @@ internal sealed partial class YamlReader
             // The representation model reports a duplicate mapping key this way, without a position.
             reader._errors.Add(new ConfigError(file, 0, 0, ex.Message));
             return (reader, null);
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner gives up this way on some malformed input (e.g. a plain scalar in a flow sequence
+            // continued on a less indented line), with neither a position nor a useful message: the last event it
+            // parsed is where the trouble starts.
+            var at = parser.LastGood;
+            reader._errors.Add(new ConfigError(file, (int)at.Line, (int)at.Column,
+                "not valid YAML after this point (the parser gave up; check brackets, quotes and indentation)"));
+            return (reader, null);
+        }
+    }
+
+    /// <summary>Passes the events on and remembers where the last one ended.</summary>
+    private sealed class TrackingParser(IParser inner) : IParser
+    {
+        public Mark LastGood { get; private set; } = new(0, 1, 1);
+
+        public ParsingEvent? Current => inner.Current;
+
+        public bool MoveNext()
+        {
+            var moved = inner.MoveNext();
+            if (inner.Current is { } current)
+            {
+                LastGood = current.End;
+            }
+
+            return moved;
         }
     }
 

@@ -24,6 +24,17 @@ public sealed class MeshConfigReaderTests
     }
 
     [Fact]
+    public void A_file_the_yaml_parser_gives_up_on_is_one_error_line_not_an_exception()
+    {
+        var path = Write("mesh:\n  peers: [a\nb]\n"); // YamlDotNet throws InvalidOperationException on this
+
+        var (options, errors) = MeshConfigReader.Read(path);
+
+        Assert.Null(options);
+        Assert.Equal($"{path}: not valid YAML (the parser gave up; check brackets, quotes and indentation)", Assert.Single(errors));
+    }
+
+    [Fact]
     public void Valid_block_is_read_with_defaults()
     {
         var id = NodeId.FromHash(SHA256.HashData("x"u8));

@@ -54,6 +54,7 @@ public sealed class RoutingConfigLoaderTests : IDisposable
 
     [Theory]
     [InlineData("backends:\n  - name: a\n    type: openai\n    baseUrl: [http://x\n", 5, "")] // an unclosed list is noticed at the end of the file
+    [InlineData("backends:\n  - name: a\n    type: openai\n    baseUrl: [a\nb]\n", 4, "not valid YAML after this point")] // YamlDotNet gives up without a position
     [InlineData("backends:\n  - name: a\n    type: gemini\n    baseUrl: http://127.0.0.1:1/v1\n", 3, "unknown backend type 'gemini'")]
     [InlineData("backends:\n  - name: a\n    type: openai\n    baseUrl: http://127.0.0.1:1/v1\n  - name: a\n    type: openai\n    baseUrl: http://127.0.0.1:2/v1\n", 5, "duplicate backend name 'a'")]
     [InlineData("backends:\n  - name: a\n    type: openai\n    baseUrl: http://127.0.0.1:1/v1\n    qualty: 0.9\n", 5, "unknown key 'qualty' in a backend")]

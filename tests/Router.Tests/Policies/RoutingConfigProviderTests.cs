@@ -30,6 +30,22 @@ public sealed class RoutingConfigProviderTests : IDisposable
     }
 
     [Fact]
+    public void An_edit_the_yaml_parser_gives_up_on_keeps_the_last_good_snapshot()
+    {
+        using var provider = new RoutingConfigProvider(_env.Load(), _env.Options(), _env.Time);
+        var good = provider.Current;
+        var policyPath = _env.WritePolicy("weights:\n  quality: 0.5\nrules: [a\nl]\n"); // once an unhandled exception
+
+        var result = provider.Reload();
+
+        Assert.False(result.Applied);
+        Assert.Same(good, provider.Current);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal((policyPath, 3), (error.File, error.Line));
+        Assert.Contains("not valid YAML", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Broken_edit_keeps_the_last_good_snapshot_and_reports_why()
     {
         using var provider = new RoutingConfigProvider(_env.Load(), _env.Options(), _env.Time);
