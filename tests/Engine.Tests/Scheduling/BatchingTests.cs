@@ -5,6 +5,8 @@ namespace InferenceMesh.Engine.Tests.Scheduling;
 
 public class BatchingTests
 {
+    private const int StoriesEosToken = 2; // stories260K's end of text
+
     [Fact]
     public async Task A_client_that_leaves_mid_stream_frees_its_slot_within_a_step()
     {
@@ -50,8 +52,15 @@ public class BatchingTests
     [Fact]
     public async Task A_long_prompt_is_prefilled_in_chunks_while_a_running_stream_keeps_getting_tokens()
     {
-        await using var engine = await EngineHarness.StartAsync(new() { Slots = 2, SlotContextLength = 1024, BatchSize = 16 });
-        var running = (await engine.Model.StartGenerationAsync(EngineHarness.Greedy("Once upon a time", 300))).Value!;
+        await using var engine = await EngineHarness.StartAsync(new() { Slots = 2, SlotContextLength = 4096, BatchSize = 16 });
+        // A running stream that cannot end before the long prompt is in: end of text banned, thousands of tokens to go
+        // (it was 300 tokens, stopping at the model's end of text, and in one CI run it was over before the long
+        // prompt's prefill began). It is cancelled at the end.
+        var endless = EngineHarness.Greedy("Once upon a time", 4000) with
+        {
+            Sampling = SamplingOptions.Greedy with { LogitBias = new Dictionary<int, float> { [StoriesEosToken] = -100f } },
+        };
+        var running = (await engine.Model.StartGenerationAsync(endless)).Value!;
         var reader = running.ReadTextAsync().GetAsyncEnumerator();
         Assert.True(await reader.MoveNextAsync());
 
@@ -64,6 +73,7 @@ public class BatchingTests
         // token: asserted through the scheduler's own count of such decodes, not through when the reader wakes up
         // (on a loaded machine the whole prefill can pass before the reader runs once; CI saw that).
         await longOne.Completion;
+        Assert.False(running.Completion.IsCompleted, "the running stream ended before the long prompt was done");
         Assert.True(await reader.MoveNextAsync());
         var mixed = engine.Model.GetStatus().MixedDecodeCalls - mixedBefore;
         Assert.True(mixed >= 5, $"only {mixed} decodes carried a running stream's token and a prompt chunk");
