@@ -25,7 +25,9 @@ internal static class ModelsQuantizeCommand
     public static Command Create(ModelsCliEnvironment environment, ILlamaQuantizer? quantizer = null)
     {
         var model = new Argument<string>("model") { Description = "A model name in the store, or the path of a GGUF file (F32/F16/BF16)." };
-        var type = new Argument<string>("type") { Description = "The quantisation type, as llama-quantize names it: Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K, F16, ..." };
+        const string typeHelp = "The quantisation type, as llama-quantize names it: Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K, F16, ...";
+        var type = new Argument<string?>("type") { Description = typeHelp + " Or --type.", Arity = ArgumentArity.ZeroOrOne };
+        var typeOption = new Option<string>("--type") { Description = typeHelp };
         var models = ModelsCliEnvironment.ModelsOption();
         var name = new Option<string>("--name") { Description = "The new model's name in the store. Default: <model>-<TYPE>." };
         var outputPath = new Option<string>("--output", "-o") { Description = "Write a plain GGUF file here instead of registering it in the store." };
@@ -35,13 +37,28 @@ internal static class ModelsQuantizeCommand
 
         var command = new Command("quantize", "Quantise a model with llama.cpp (byte-identical to llama-quantize of the same tag).")
         {
-            model, type, models, name, outputPath, threads, allowRequantize, force,
+            model, type, typeOption, models, name, outputPath, threads, allowRequantize, force,
         };
+
+        // The type as the second argument or as --type (the acceptance interface's spelling): exactly one of them.
+        command.Validators.Add(result =>
+        {
+            var positional = result.GetValue(type);
+            var named = result.GetValue(typeOption);
+            if (positional is null && named is null)
+            {
+                result.AddError("A quantisation type is required: `models quantize NAME Q8_0` or `models quantize NAME --type Q8_0`.");
+            }
+            else if (positional is not null && named is not null && !string.Equals(positional, named, StringComparison.OrdinalIgnoreCase))
+            {
+                result.AddError($"Two quantisation types given ('{positional}' and --type '{named}'): give one.");
+            }
+        });
 
         command.SetAction((parse, ct) => RunAsync(
             new Request(
                 parse.GetRequiredValue(model),
-                parse.GetRequiredValue(type),
+                parse.GetValue(typeOption) ?? parse.GetValue(type)!,
                 parse.GetRequiredValue(models),
                 parse.GetValue(name),
                 parse.GetValue(outputPath),

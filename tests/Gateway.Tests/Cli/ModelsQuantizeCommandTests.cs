@@ -40,6 +40,27 @@ public sealed class ModelsQuantizeCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task The_type_may_be_given_as_type_the_acceptance_interfaces_spelling()
+    {
+        var exit = await RunAsync(TestPaths.Stories260K, "--type", "Q8_0", "-t", "1", "--name", "via-option");
+
+        Assert.True(exit == ModelsCliExit.Ok, _error.ToString());
+        Assert.Equal("Q8_0", ModelStoreFactory.Open(_models).Find("via-option")?.Metadata.Quantization);
+    }
+
+    [Theory]
+    [InlineData(new string[0], "A quantisation type is required")]
+    [InlineData(new[] { "Q8_0", "--type", "Q4_0" }, "Two quantisation types given")]
+    public async Task No_type_or_two_different_types_are_a_usage_error(string[] typeArgs, string message)
+    {
+        var exit = await RunAsync([TestPaths.Stories260K, .. typeArgs]);
+
+        Assert.NotEqual(ModelsCliExit.Ok, exit);
+        Assert.Contains(message, _error.ToString(), StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(_models, "*.gguf", SearchOption.AllDirectories));
+    }
+
+    [Fact]
     public async Task Writes_a_plain_file_with_output()
     {
         var output = Path.Combine(_models, "out.gguf");
