@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.Inference;
 using InferenceMesh.Gateway.OpenAi;
 using InferenceMesh.ModelCache.Store;
 using InferenceMesh.ModelCache.Torrents;
@@ -196,24 +197,10 @@ internal static class TorrentsApi
     }
 
     private static async Task<(T? Value, ApiError? Error)> ReadAsync<T>(HttpRequest request, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, CancellationToken cancellationToken)
+        where T : class
     {
-        using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer, cancellationToken);
-        var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
-        if (JsonText.RefuseUnpairedSurrogate(bytes) is { } refused)
-        {
-            return (default, refused);
-        }
-
-        try
-        {
-            var value = JsonSerializer.Deserialize(bytes, type);
-            return value is null ? (default, ApiErrors.InvalidJson(null)) : (value, null);
-        }
-        catch (JsonException e)
-        {
-            return (default, ApiErrors.InvalidJson(e.Path is { Length: > 1 } path ? path.TrimStart('$', '.') : null));
-        }
+        var body = await InferenceService.ReadBodyAsync(request, type, cancellationToken);
+        return (body.Value, body.Error);
     }
 
     private static ApiError ToApiError(TorrentError error, string? message, string param) => error switch

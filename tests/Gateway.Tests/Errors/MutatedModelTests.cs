@@ -85,15 +85,7 @@ public sealed class MutatedModelTests
         var read = GgufReader.Read(new MemoryStream(original));
         Assert.True(read.IsValid, read.ToString());
         Assert.True(read.File.TryGetArray(GgufFormat.TokenizerTokensKey, out var tokens));
-        var entries = new List<(int Offset, int Length)>();
-        var at = (int)tokens.Offset;
-        for (var i = 0; i < tokens.Count; i++)
-        {
-            var length = (int)BitConverter.ToUInt64(bytes, at);
-            entries.Add((at + 8, length));
-            at += 8 + length;
-        }
-
+        var entries = GgufVocabulary.Entries(bytes, tokens.Offset, tokens.Count);
         var last = entries[^1];
         var earlier = entries.Take(entries.Count - 1).Skip(3).First(e => e.Length == last.Length);
         Array.Copy(bytes, earlier.Offset, bytes, last.Offset, last.Length);

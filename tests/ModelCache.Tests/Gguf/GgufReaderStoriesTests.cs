@@ -96,16 +96,7 @@ public sealed class GgufReaderVocabularyTests
         var result = GgufReader.Read(TestPaths.Stories260K);
         Assert.True(result.IsValid, result.ToString());
         Assert.True(result.File.TryGetArray("tokenizer.ggml.tokens", out var tokens));
-        var entries = new List<(int, int)>();
-        var at = (int)tokens.Offset;
-        for (var i = 0; i < tokens.Count; i++)
-        {
-            var length = (int)BitConverter.ToUInt64(bytes, at);
-            entries.Add((at + 8, length));
-            at += 8 + length;
-        }
-
-        return (bytes, entries);
+        return (bytes, GgufVocabulary.Entries(bytes, tokens.Offset, tokens.Count));
     }
 
     private static (int First, int Second) FirstPairOfEqualLength(List<(int Offset, int Length)> entries)
