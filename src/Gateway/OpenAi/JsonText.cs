@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
@@ -10,7 +11,8 @@ namespace InferenceMesh.Gateway.OpenAi;
 /// not text: <see cref="JsonElement.GetString"/>, <see cref="JsonElement.TryGetProperty(string, out JsonElement)"/> (on
 /// any name of the object) and <see cref="Utf8JsonReader.GetString"/> refuse it with an <see cref="InvalidOperationException"/>,
 /// which must never become a 500. A client's body is checked once as it is read (<see cref="FindUnpairedSurrogate"/>,
-/// a 400 naming where); an upstream's answer is read leniently, the lone unit kept (<see cref="GetLenient(JsonElement)"/>), because a server
+/// a 400 naming where); an upstream's answer is read leniently, the lone unit kept (<see cref="GetLenient(JsonElement)"/>, or
+/// <see cref="LenientStringJsonConverter"/> on a deserialised record), because a server
 /// that splits an emoji's surrogate pair across two stream chunks must not cost the client its answer, and the two halves
 /// join again in the text kept of it (a unit that stays alone becomes U+FFFD where the text is encoded as UTF-8: the
 /// context store, the engine).
@@ -156,6 +158,12 @@ public static class JsonText
     /// <summary>The string value of <paramref name="element"/> (a JSON string), an unpaired surrogate escape read as that lone UTF-16 unit.</summary>
     public static string GetLenient(JsonElement element) =>
         TryGetString(element, out var value) ? value : Unescape(element.GetRawText().AsSpan()[1..^1]);
+
+    /// <summary>The string at <paramref name="reader"/> (a JSON string token), an unpaired surrogate escape read as that lone UTF-16 unit.</summary>
+    public static string GetLenient(ref Utf8JsonReader reader) =>
+        TryRead(ref reader, out var value) && value is not null
+            ? value
+            : Unescape(Encoding.UTF8.GetString(reader.HasValueSequence ? reader.ValueSequence.ToArray() : reader.ValueSpan));
 
     /// <summary>Unescapes the inside of a JSON string (no quotes) that the reader already found well-formed, keeping unpaired surrogates as UTF-16 units.</summary>
     private static string Unescape(ReadOnlySpan<char> raw)

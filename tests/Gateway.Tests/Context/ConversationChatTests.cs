@@ -266,6 +266,31 @@ public sealed class ConversationChatTests
         Assert.Equal(("assistant", expected, "claude"), (await ItemsAsync(harness.Http, id))[^1]);
     }
 
+    [Theory]
+    [InlineData(true, "smile |\\ud83d|\\ude00| done", "smile \U0001F600 done")] // a pair split across two deltas joins again
+    [InlineData(true, "cut |\\ud83d", "cut \uFFFD")]
+    [InlineData(false, "cut \\ud83d here", "cut \uFFFD here")]
+    public async Task A_surrogate_pair_anthropic_split_or_cut_is_stored_as_text(bool stream, string upstreamJsonTexts, string stored)
+    {
+        var anthropic = await LoopbackAnthropicUpstream.StartAsync();
+        await using var ownedAnthropic = anthropic;
+        anthropic.Respond = stream
+            ? LoopbackAnthropicUpstream.Events(AnthropicScript.OfJsonTexts(upstreamJsonTexts.Split('|')))
+            : LoopbackAnthropicUpstream.Json(200,
+                $$$"""{"id":"msg_01","type":"message","role":"assistant","model":"claude-test-1","content":[{"type":"text","text":"{{{upstreamJsonTexts}}}"}],"stop_reason":"end_turn","usage":{"input_tokens":8,"output_tokens":2}}""");
+        var harness = new RoutingHarness();
+        harness.OtherBackends.Add(("claude", "anthropic", anthropic.BaseAddress.ToString(), 0.95, "sk-ant"));
+        await harness.StartAsync();
+        await using var owned = harness;
+        var id = await CreateConversationAsync(harness.Http);
+
+        var (response, body) = await harness.SendAsync(Chat(RoutingHarness.PublicPrompt, Id(id), stream));
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body + harness.Logs.All);
+        Assert.Equal("claude", RoutingHarness.BackendOf(response));
+        Assert.Equal(("assistant", stored, "claude"), (await ItemsAsync(harness.Http, id))[^1]);
+    }
+
     [Fact]
     public async Task Bad_conversation_fields_are_refused_and_nothing_is_sent()
     {

@@ -1,4 +1,5 @@
 using System.Net;
+using InferenceMesh.Gateway.Tests.Backends.Anthropic;
 using InferenceMesh.Gateway.Tests.Common;
 
 namespace InferenceMesh.Gateway.Tests.Routing;
@@ -6,7 +7,8 @@ namespace InferenceMesh.Gateway.Tests.Routing;
 /// <summary>
 /// JSON allows an unpaired surrogate escape (<c>"\ud83d"</c> alone); .NET refuses to read it as a string. A client's field
 /// holding one is a 400 naming the field (it was a 500), and nothing reaches an upstream; an upstream that splits an
-/// emoji's surrogate pair across two stream chunks (as servers that cut UTF-16 strings do) is relayed intact.
+/// emoji's surrogate pair across two stream chunks (as servers that cut UTF-16 strings do) is relayed intact, by an
+/// OpenAI-compatible upstream as it came, by an Anthropic upstream (translated) with the pair joined again.
 /// </summary>
 public sealed class UnpairedSurrogateTests
 {
@@ -72,5 +74,26 @@ public sealed class UnpairedSurrogateTests
         Assert.True(response.StatusCode == HttpStatusCode.OK, body);
         Assert.Equal("cloud-a", RoutingHarness.BackendOf(response));
         Assert.Contains("\"content\":\"cut emoji \\ud83d\"", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_anthropic_stream_that_splits_a_surrogate_pair_across_deltas_is_relayed_with_the_pair_joined_and_a_lone_half_as_U_FFFD()
+    {
+        var anthropic = await LoopbackAnthropicUpstream.StartAsync();
+        await using var _a = anthropic;
+        anthropic.Respond = LoopbackAnthropicUpstream.Events(AnthropicScript.OfJsonTexts("smile ", "\\ud83d", "\\ude00", " done, cut ", "\\ud83d"));
+        var harness = new RoutingHarness();
+        harness.OtherBackends.Add(("claude", "anthropic", anthropic.BaseAddress.ToString(), 0.95, "sk-ant"));
+        await harness.StartAsync();
+        await using var _h = harness;
+
+        var (response, body) = await harness.SendAsync(RoutingHarness.Chat(RoutingHarness.PublicPrompt, stream: true));
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body + harness.Logs.All);
+        Assert.Equal("claude", RoutingHarness.BackendOf(response));
+        var events = Sse.ParseStrict(body);
+        Assert.Equal("smile \U0001F600 done, cut \uFFFD", Sse.Text(events));
+        Assert.Equal("stop", Sse.FinishReason(events));
+        Assert.DoesNotContain("\"error\"", body, StringComparison.Ordinal);
     }
 }

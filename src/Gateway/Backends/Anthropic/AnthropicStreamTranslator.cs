@@ -5,7 +5,8 @@ namespace InferenceMesh.Gateway.Backends.Anthropic;
 
 /// <summary>
 /// Turns Anthropic stream events, in order, into OpenAI chat.completion.chunk values with one id:
-/// message_start → a chunk with the assistant role and empty content; each text_delta → a content chunk;
+/// message_start → a chunk with the assistant role and empty content; each text_delta → a content chunk (a high
+/// surrogate that ends one waits for the next, so a pair split across two deltas goes out whole);
 /// message_stop → a chunk with the finish_reason, then (when asked) a usage chunk with no choices.
 /// message_delta only records stop_reason and usage, so a stream cut before message_stop never produced a
 /// finish chunk. ping, content_block_start/stop and unknown event types produce nothing; non-text deltas
@@ -17,6 +18,7 @@ public sealed class AnthropicStreamTranslator(string id, long created, string fa
     private AnthropicUsage? _startUsage;
     private int? _outputTokens;
     private string? _stopReason;
+    private char? _heldHighSurrogate;
 
     public string Id => id;
 
@@ -88,6 +90,13 @@ public sealed class AnthropicStreamTranslator(string id, long created, string fa
 
             case "message_stop":
                 if (!Started) return OutOfOrder(streamEvent.Type);
+                if (_heldHighSurrogate is { } alone)
+                {
+                    // Its other half never came: given out as it is (U+FFFD on the wire and where the turn is stored).
+                    _heldHighSurrogate = null;
+                    GiveOut(alone.ToString(), output);
+                }
+
                 Completed = true;
                 FinishReason = AnthropicResponseTranslator.FinishReason(_stopReason);
                 output.Add(Chunk(new ChatDelta(), FinishReason));
@@ -110,10 +119,35 @@ public sealed class AnthropicStreamTranslator(string id, long created, string fa
         }
     }
 
+    /// <summary>
+    /// One content chunk for <paramref name="text"/>. A high surrogate that ends it is held back for the next text, so a pair
+    /// the upstream split across two deltas reaches the client whole (the JSON writer would turn each half into U+FFFD);
+    /// <see cref="AccumulatedText"/> holds only what was given out.
+    /// </summary>
     private void AppendText(string text, ICollection<ChatCompletionChunk> output)
     {
-        _text.Append(text);
-        output.Add(Chunk(new ChatDelta(Content: text), null));
+        if (_heldHighSurrogate is { } high)
+        {
+            text = high + text;
+            _heldHighSurrogate = null;
+        }
+
+        if (char.IsHighSurrogate(text[^1]))
+        {
+            _heldHighSurrogate = text[^1];
+            text = text[..^1];
+        }
+
+        GiveOut(text, output);
+    }
+
+    private void GiveOut(string text, ICollection<ChatCompletionChunk> output)
+    {
+        if (text.Length > 0)
+        {
+            _text.Append(text);
+            output.Add(Chunk(new ChatDelta(Content: text), null));
+        }
     }
 
     private ChatCompletionChunk Chunk(ChatDelta delta, string? finishReason) =>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using InferenceMesh.Gateway.OpenAi;
 
 namespace InferenceMesh.Gateway.Backends.Anthropic;
 
@@ -70,6 +71,8 @@ public sealed record AnthropicContentBlock
 
     public required string Type { get; init; }
 
+    /// <summary>Read leniently: an unpaired surrogate escape in an upstream's text is kept as that lone UTF-16 unit.</summary>
+    [JsonConverter(typeof(LenientStringJsonConverter))]
     public string? Text { get; init; }
 
     /// <summary>tool_use blocks (read only; tools are not supported yet).</summary>
@@ -150,6 +153,8 @@ public sealed record AnthropicDelta
     /// <summary>text_delta (others, e.g. input_json_delta, are ignored).</summary>
     public string? Type { get; init; }
 
+    /// <summary>Read leniently: an unpaired surrogate escape (half of a pair the upstream split across two deltas) is kept as that lone UTF-16 unit.</summary>
+    [JsonConverter(typeof(LenientStringJsonConverter))]
     public string? Text { get; init; }
 
     public string? StopReason { get; init; }

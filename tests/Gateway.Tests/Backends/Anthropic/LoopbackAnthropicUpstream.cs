@@ -118,6 +118,21 @@ internal static class AnthropicScript
     public static (string, string) Delta(string text) =>
         ("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""" + System.Text.Json.JsonSerializer.Serialize(text) + "}}");
 
+    /// <summary>A text delta whose <c>text</c> is <paramref name="jsonText"/> as it goes into the JSON (escapes included, e.g. a lone <c>\ud83d</c>).</summary>
+    public static (string, string) DeltaJsonText(string jsonText) =>
+        ("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""" + "\"" + jsonText + "\"}}");
+
+    /// <summary>A whole stream whose text deltas are <paramref name="jsonTexts"/> as they go into the JSON (escapes included).</summary>
+    public static List<(string, string)> OfJsonTexts(params string[] jsonTexts) =>
+    [
+        ("message_start", MessageStart),
+        ("content_block_start", BlockStart),
+        .. jsonTexts.Select(DeltaJsonText),
+        ("content_block_stop", BlockStop),
+        MessageDelta("end_turn", 5),
+        ("message_stop", MessageStop),
+    ];
+
     public static (string, string) MessageDelta(string stopReason, int outputTokens) =>
         ("message_delta", $$$"""{"type":"message_delta","delta":{"stop_reason":"{{{stopReason}}}","stop_sequence":null},"usage":{"output_tokens":{{{outputTokens}}}""" + "}}");
 
