@@ -50,6 +50,11 @@ internal static class ModelsAdapterCommand
                 return ModelsCliExit.Failed;
             }
 
+            if (!ModelsCliEnvironment.GivenModelsFolderExists(parse, models))
+            {
+                return ModelsCliExit.Usage;
+            }
+
             var adapterName = parse.GetValue(name) ?? Path.GetFileNameWithoutExtension(file);
             var store = environment.OpenStore(parse.GetRequiredValue(models));
             var result = await store.AddAdapterAsync(file, new AdapterRegistration
@@ -79,6 +84,11 @@ internal static class ModelsAdapterCommand
         var command = new Command("rm", "Remove a LoRA adapter from the store (requests using it now finish first).") { name, models };
         command.SetAction(async (parse, ct) =>
         {
+            if (!ModelsCliEnvironment.GivenModelsFolderExists(parse, models))
+            {
+                return ModelsCliExit.Usage;
+            }
+
             var store = environment.OpenStore(parse.GetRequiredValue(models));
             var result = await store.RemoveAdapterAsync(parse.GetRequiredValue(name), ct);
             if (!result.Succeeded)

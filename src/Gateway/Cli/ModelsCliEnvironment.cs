@@ -1,3 +1,4 @@
+using System.CommandLine;
 using InferenceMesh.Gateway.Hosting;
 using InferenceMesh.ModelCache.Downloads;
 using InferenceMesh.ModelCache.Store;
@@ -38,8 +39,28 @@ internal sealed record ModelsCliEnvironment
         });
     }
 
+    /// <summary>
+    /// False, with one line on the command's error writer, when <c>--models</c> names a folder that does not exist (or a
+    /// file). Commands that read the store check it first: opening a store creates its folder, so a mistyped folder became
+    /// a new, empty store ("0 files verified", exit 0). The default folder (option not given) is the gateway's own and is
+    /// treated as before (an empty store until the first pull); <c>pull</c> and <c>quantize</c> into the store create a folder they are given.
+    /// </summary>
+    public static bool GivenModelsFolderExists(ParseResult parse, Option<string> models)
+    {
+        var directory = parse.GetRequiredValue(models);
+        if (parse.GetResult(models) is not { Implicit: false } || Directory.Exists(directory))
+        {
+            return true;
+        }
+
+        parse.InvocationConfiguration.Error.WriteLine(File.Exists(directory)
+            ? $"inference-mesh: --models '{ModelsProgress.Printable(directory)}' is a file, not a folder."
+            : $"inference-mesh: models folder '{ModelsProgress.Printable(directory)}' does not exist.");
+        return false;
+    }
+
     /// <summary><c>--models DIR</c>: the models folder; the gateway's default when omitted.</summary>
-    public static System.CommandLine.Option<string> ModelsOption() => new("--models")
+    public static Option<string> ModelsOption() => new("--models")
     {
         Description = "The models folder (default: the gateway's, under $XDG_DATA_HOME/inference-mesh/models).",
         DefaultValueFactory = _ => GatewayDefaults.ModelsDirectory(),

@@ -21,6 +21,11 @@ internal static class ModelsListCommand
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
+            if (!ModelsCliEnvironment.GivenModelsFolderExists(parse, models))
+            {
+                return ModelsCliExit.Usage;
+            }
+
             var store = environment.OpenStore(parse.GetRequiredValue(models));
             await ModelsProgress.HashAsync(ModelsCliEnvironment.ProgressConsole(error), "Hashing new model files",
                 p => store.SyncLooseFilesAsync(p, ct));

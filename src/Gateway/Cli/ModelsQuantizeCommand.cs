@@ -16,7 +16,8 @@ namespace InferenceMesh.Gateway.Cli;
 /// The input is validated with the managed GGUF reader before llama.cpp sees it (llama.cpp aborts the process on some
 /// malformed files). Into the store, the quantised file is written to a temporary file in the store's blobs/ folder and
 /// imported (hashed while copied), then the temporary file is deleted: the store has no "adopt this file" call yet, so
-/// the output is written twice.
+/// the output is written twice. A file quantised into a store whose folder does not exist creates it (a destination,
+/// as for <c>pull</c>); a stored name is never looked up by creating one.
 /// Exit codes (<see cref="ModelsCliExit"/>): 0 done, 1 failed, 2 bad arguments (unknown type, invalid input), 130 cancelled.
 /// </remarks>
 internal static class ModelsQuantizeCommand
@@ -95,11 +96,14 @@ internal static class ModelsQuantizeCommand
         }
         else
         {
-            store = environment.OpenStore(request.ModelsDirectory);
-            stored = store.Find(request.Model);
+            // Looked up only in a folder that exists: opening a store creates it.
+            store = Directory.Exists(request.ModelsDirectory) ? environment.OpenStore(request.ModelsDirectory) : null;
+            stored = store?.Find(request.Model);
             if (stored is null)
             {
-                error.WriteLine($"inference-mesh: '{request.Model}' is neither a file nor a model in {request.ModelsDirectory}.");
+                error.WriteLine(store is null
+                    ? $"inference-mesh: '{request.Model}' is not a file, and models folder '{request.ModelsDirectory}' does not exist."
+                    : $"inference-mesh: '{request.Model}' is neither a file nor a model in {request.ModelsDirectory}.");
                 return ModelsCliExit.Usage;
             }
 

@@ -48,6 +48,11 @@ internal static class ModelsRecommendCommand
                 return ModelsCliExit.Usage;
             }
 
+            if (!ModelsCliEnvironment.GivenModelsFolderExists(parse, models))
+            {
+                return ModelsCliExit.Usage;
+            }
+
             var catalog = ModelCatalogFactory.Create(new ModelCatalogOptions { Directory = parse.GetRequiredValue(models) }, environment.LoggerFactory);
             var machine = (probeMachine ?? MachineFacts.Probe)();
             Write(output, machine, catalog.Models.Select(m => Recommend(machine, ModelFacts.From(m), contextLength > 0 ? contextLength : null)).ToList());

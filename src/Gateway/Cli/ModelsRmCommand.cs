@@ -16,6 +16,11 @@ internal static class ModelsRmCommand
         var command = new Command("rm", "Remove a model from the store.") { name, models };
         command.SetAction(async (parse, ct) =>
         {
+            if (!ModelsCliEnvironment.GivenModelsFolderExists(parse, models))
+            {
+                return ModelsCliExit.Usage;
+            }
+
             var store = environment.OpenStore(parse.GetRequiredValue(models));
             var result = await store.RemoveAsync(parse.GetRequiredValue(name), ct);
             if (!result.Succeeded)

@@ -18,6 +18,11 @@ internal static class ModelsVerifyCommand
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
+            if (!ModelsCliEnvironment.GivenModelsFolderExists(parse, models))
+            {
+                return ModelsCliExit.Usage;
+            }
+
             var store = environment.OpenStore(parse.GetRequiredValue(models));
             var console = ModelsCliEnvironment.ProgressConsole(error);
             await ModelsProgress.HashAsync(console, "Hashing new model files", p => store.SyncLooseFilesAsync(p, ct));

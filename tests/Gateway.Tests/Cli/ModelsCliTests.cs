@@ -124,6 +124,52 @@ public sealed class ModelsCliTests : IAsyncLifetime
         Assert.Contains("--name", pull.Err);
     }
 
+    [Theory]
+    [InlineData("list")]
+    [InlineData("list --json")]
+    [InlineData("verify")]
+    [InlineData("rm tiny")]
+    [InlineData("recommend")]
+    [InlineData("adapter add STORIES --base tiny")]
+    [InlineData("adapter rm tiny-lora")]
+    [InlineData("quantize tiny Q8_0")]
+    public async Task AModelsFolderThatDoesNotExist_IsAOneLineUsageError_AndIsNotCreated(string command)
+    {
+        var sandbox = TestPaths.NewTempDir();
+        var missing = Path.Combine(sandbox, "no-such-models");
+
+        var run = await Run(["models", .. command.Replace("STORIES", TestPaths.Stories260K).Split(' '), "--models", missing]);
+
+        Assert.Equal(ModelsCliExit.Usage, run.Exit);
+        Assert.Equal("", run.Out);
+        Assert.Contains($"models folder '{missing}' does not exist", Assert.Single(run.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.Empty(Directory.GetFileSystemEntries(sandbox));
+    }
+
+    [Fact]
+    public async Task AModelsFolderThatIsAFile_IsAUsageError()
+    {
+        var file = Path.Combine(_dir, "not-a-folder");
+        File.WriteAllText(file, "x");
+
+        var run = await Run("models", "verify", "--models", file);
+
+        Assert.Equal(ModelsCliExit.Usage, run.Exit);
+        Assert.Equal($"inference-mesh: --models '{file}' is a file, not a folder.", run.Err.Trim());
+    }
+
+    [Fact]
+    public async Task Pull_IntoAFolderThatDoesNotExist_CreatesIt()
+    {
+        _server.Serve("/m.gguf", _stories);
+        var dir = Path.Combine(_dir, "new", "models");
+
+        var pull = await Run("models", "pull", _server.Url("/m.gguf").AbsoluteUri, "--sha256", _sha, "--models", dir);
+
+        Assert.True(pull.Exit == 0, pull.Err);
+        Assert.True(File.Exists(Path.Combine(dir, "blobs", "sha256-" + _sha)));
+    }
+
     [Fact]
     public async Task UnknownSubcommand_IsAUsageError()
     {
