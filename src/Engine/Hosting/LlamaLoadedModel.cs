@@ -47,6 +47,9 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
 
     public long LastUseTimestamp => _scheduler.LastUseTimestamp;
 
+    /// <summary>The OS name of the decode pool's worker threads (<c>top -H</c>), or null without a persistent pool.</summary>
+    internal string? DecodeThreadName => _scheduler.DecodeThreadName;
+
     /// <summary>Loads the model and creates its context and scheduler; runs on a thread-pool thread.</summary>
     public static EngineResult<LlamaLoadedModel> Load(ModelSource source, EngineOptions options, ILogger logger)
     {

@@ -91,6 +91,9 @@ internal sealed partial class BatchScheduler : IDisposable
 
     public long LastUseTimestamp => Interlocked.Read(ref _lastUse);
 
+    /// <summary>The OS name of the decode pool's worker threads, or null without a persistent pool.</summary>
+    public string? DecodeThreadName => _threadpool?.ThreadName;
+
     /// <summary>Queues a sequence; fails when the scheduler is stopping or the queue is full.</summary>
     public EngineFailure? TryEnqueue(Sequence sequence)
     {
@@ -188,6 +191,13 @@ internal sealed partial class BatchScheduler : IDisposable
                 var hasEmbeddings = !_embeddingJobs.IsEmpty;
                 if (_active == 0 && !hasEmbeddings && _adapterWork.IsEmpty)
                 {
+                    if (_wake.CurrentCount == 0)
+                    {
+                        // Nothing to decode: the decode threads sleep now instead of spinning for their polling time
+                        // (which would take a core from the rest of the machine after every request).
+                        _threadpool?.Pause();
+                    }
+
                     _wake.Wait();
                     continue;
                 }

@@ -17,9 +17,10 @@ internal sealed class EngineHarness : IAsyncDisposable
     public LocalModelHost Host { get; }
     public ILoadedModel Model { get; }
 
-    public static async Task<EngineHarness> StartAsync(EngineOptions? options = null)
+    /// <summary>One decode thread unless <paramref name="threads"/> says otherwise (more make the pool start workers).</summary>
+    public static async Task<EngineHarness> StartAsync(EngineOptions? options = null, int threads = 1)
     {
-        var host = new LocalModelHost((options ?? new EngineOptions { Slots = 4, SlotContextLength = 512 }) with { Threads = 1 }, NullLogger<LocalModelHost>.Instance, NullLoggerFactory.Instance);
+        var host = new LocalModelHost((options ?? new EngineOptions { Slots = 4, SlotContextLength = 512 }) with { Threads = threads }, NullLogger<LocalModelHost>.Instance, NullLoggerFactory.Instance);
         var path = TestPaths.Stories260K;
         var loaded = await host.GetOrLoadAsync(new ModelSource("stories260K", path, new FileInfo(path).Length));
         Assert.True(loaded.Succeeded, loaded.Failure?.Message);
