@@ -9,6 +9,8 @@
 #   BENCH_SLOT_CTX=512         context per slot (llama-server -c is SLOTS x this, with -kvu)
 #   BENCH_TOKENS=128           tokens per throughput run
 #   BENCH_SINGLE_RUNS=5  BENCH_CONCURRENT_RUNS=3  BENCH_TTFT_RUNS=10
+#   BENCH_INTERLEAVE=0         1: run a round's servers at once and take every sample on each in turn (A B, B A, ...),
+#                              so that drift in the machine's speed moves both alike (see bench/README.md for what co-residence costs)
 #   BENCH_ROUNDS=1             measure every model on every server this many times, the server order reversed in
 #                              every other round (A B, B A, ...); the report pools the runs of all rounds
 #   BENCH_MODELS="stories260K bench-134M-Q8_0 bench-134M-Q4_K_M"
@@ -35,6 +37,7 @@ single_runs="${BENCH_SINGLE_RUNS:-5}"
 concurrent_runs="${BENCH_CONCURRENT_RUNS:-3}"
 ttft_runs="${BENCH_TTFT_RUNS:-10}"
 rounds="${BENCH_ROUNDS:-1}"
+interleave="${BENCH_INTERLEAVE:-0}"
 models="${BENCH_MODELS:-stories260K bench-134M-Q8_0 bench-134M-Q4_K_M}"
 servers="${BENCH_SERVERS:-llama-server gateway}"
 baseline_bin="${GATEWAY_BASELINE_BIN:-}"
@@ -49,15 +52,18 @@ jsonl="$logs/results.jsonl"
 mkdir -p "$cache/models" "$logs" "$results"
 load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-server_pid=""
+server_pids=()
 stop_server() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  server_pid=""
+  local pid
+  for pid in "${server_pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+      kill -KILL "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  server_pids=()
 }
 trap stop_server EXIT
 trap 'stop_server; exit 130' INT TERM
@@ -135,41 +141,86 @@ for m in $models; do prepare_model "$m"; done
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
-# --- 3. one server at a time -----------------------------------------------------------------------------------
-run_one() {
+# --- 3. servers: all of a round at once, measured interleaved (or one at a time) ---------------------------------
+# start_server MODEL SERVER: starts it in the background on a free port; sets started_pid, started_port,
+# started_log; prints nothing. Returns 1 when the server has no executable.
+start_server() {
   local model="$1" server="$2" file port
   file="$(model_file "$model")"
   port="$(free_port)"
-  local out="$logs/$model-$server.log"
+  local out="$logs/$model-$server-r$round.log"
   case "$server" in
     llama-server)
       # shellcheck disable=SC2086
       "$reference_bin/llama-server" -m "$file" --host 127.0.0.1 --port "$port" -t "$threads" -np "$slots" -kvu \
         -c $((slots * slot_ctx)) ${LLAMA_SERVER_EXTRA_ARGS:-} >"$out" 2>&1 &
-      server_pid=$! ;;
+      started_pid=$! ;;
     gateway|gateway-baseline)
       local bin="$gateway_bin"
       [ "$server" = gateway-baseline ] && bin="$baseline_bin"
-      if [ -z "$bin" ] || [ ! -x "$bin" ]; then log "skipping $server on $model: no executable"; return 0; fi
+      if [ -z "$bin" ] || [ ! -x "$bin" ]; then log "skipping $server on $model: no executable"; return 1; fi
       # shellcheck disable=SC2086
       "$bin" --models "$(dirname "$file")" --port "$port" --threads "$threads" --slots "$slots" \
         --ctx "$slot_ctx" --data "$out.data" ${GATEWAY_EXTRA_ARGS:-} >"$out" 2>&1 &
-      server_pid=$! ;;
+      started_pid=$! ;;
   esac
-  log "$server on $model: pid $server_pid, port $port, log $out"
-  "${driver[@]}" measure --server "$server" --model "$model" --url "http://127.0.0.1:$port" --pid "$server_pid" \
-    --gguf "$file" --out "$jsonl" --threads "$threads" --tokens "$tokens" --single-runs "$single_runs" \
-    --concurrency "$slots" --concurrent-runs "$concurrent_runs" --ttft-runs "$ttft_runs" \
-    || log "$server on $model failed; last lines of its log:"$'\n'"$(tail -5 "$out")"
+  server_pids+=("$started_pid")
+  started_port="$port"
+  started_log="$out"
+  log "$server on $model: pid $started_pid, port $port, log $out"
+}
+
+# wait_ready PORT PID: seconds from now until GET /health answers 200 (50 ms polls, at most 300 s); fails when
+# the process exits first.
+wait_ready() {
+  local port="$1" pid="$2" t0
+  t0="$(date +%s.%N)"
+  for _ in $(seq 1 6000); do
+    if curl -sf -o /dev/null --max-time 5 "http://127.0.0.1:$port/health"; then
+      awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# run_group MODEL SERVER...: starts the servers one after the other (each timed until ready, the next started only
+# then, so start-up is measured alone), then measures them all in one driver call, sample by sample in turn.
+run_group() {
+  local model="$1" file names="" urls="" pids="" readies="" logs_of=() server ready
+  shift
+  file="$(model_file "$model")"
+  for server in "$@"; do
+    start_server "$model" "$server" || continue
+    if ! ready="$(wait_ready "$started_port" "$started_pid")"; then
+      log "$server on $model did not become ready; last lines of its log:"$'\n'"$(tail -5 "$started_log")"
+      continue
+    fi
+    names="$names${names:+,}$server"; urls="$urls${urls:+,}http://127.0.0.1:$started_port"
+    pids="$pids${pids:+,}$started_pid"; readies="$readies${readies:+,}$ready"; logs_of+=("$started_log")
+  done
+  if [ -n "$names" ]; then
+    "${driver[@]}" measure --server "$names" --model "$model" --url "$urls" --pid "$pids" --ready-seconds "$readies" \
+      --gguf "$file" --out "$jsonl" --threads "$threads" --tokens "$tokens" --single-runs "$single_runs" \
+      --concurrency "$slots" --concurrent-runs "$concurrent_runs" --ttft-runs "$ttft_runs" \
+      || log "$names on $model: a server failed; last lines of the logs:"$'\n'"$(for l in "${logs_of[@]}"; do tail -3 "$l"; done)"
+  fi
   stop_server
 }
 
 reversed="$(printf '%s\n' $servers | tac | xargs)"
 for m in $models; do
-  for r in $(seq 1 "$rounds"); do
+  for round in $(seq 1 "$rounds"); do
     order="$servers"
-    [ $((r % 2)) -eq 0 ] && order="$reversed"
-    for s in $order; do run_one "$m" "$s"; done
+    [ $((round % 2)) -eq 0 ] && order="$reversed"
+    if [ "$interleave" = 1 ]; then
+      # shellcheck disable=SC2086
+      run_group "$m" $order
+    else
+      for s in $order; do run_group "$m" "$s"; done
+    fi
   done
 done
 
@@ -183,7 +234,7 @@ header="$logs/header.md"
     echo "- **WARNING: the machine was busy (1-minute load ${load_at_start%% *} on $(nproc) CPUs). Other work competed for the cores; single runs vary many-fold and the ratios below are not meaningful. Re-run on an idle machine.**"
   fi
   echo "- Same for both: $threads threads, $slots slots ($slot_ctx tokens of context each; llama-server \`-np $slots -kvu -c $((slots * slot_ctx))\`), $tokens tokens per throughput run, temperature 0, EOS/control/byte tokens banned with logit_bias"
-  echo "- Runs: 1 stream x $single_runs (median), $slots streams x $concurrent_runs (median), TTFT x $ttft_runs (4-token generations, short distinct prompts); $rounds round(s) per model, server order reversed in every other round, runs pooled"
+  echo "- Runs: 1 stream x $single_runs (median), $slots streams x $concurrent_runs (median), TTFT x $ttft_runs (4-token generations, short distinct prompts); $rounds round(s) per model, server order reversed in every other round, runs pooled; $( [ "$interleave" = 1 ] && echo "servers of a round running at once, every sample taken on each in turn (order reversed every other sample)" || echo "one server at a time")"
   echo "- Repository commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
   if [ "$reference" = samelib ]; then
     echo "- llama-server (reference \"samelib\"): llama.cpp v0.5.0's server built with \`$(tr '\n' ' ' <"$cache/llama-v0.5.0-samelib/cmake-flags.txt" | xargs)\`, running on the same prebuilt libllama/libggml/libggml-cpu-*.so as the gateway"

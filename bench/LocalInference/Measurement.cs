@@ -31,6 +31,10 @@ internal sealed record MeasureOptions
     /// <summary>Tokens generated per time-to-first-token sample. The default value is 4.</summary>
     public int TtftMaxTokens { get; init; } = 4;
 
+    /// <summary>Start-to-ready time measured by the caller (servers started one after the other, each timed until its
+    /// /health answered); null to time it here, from this program's first probe.</summary>
+    public double? ReadySeconds { get; init; }
+
     /// <summary>How long to wait for /health to answer 200. The default value is 300 seconds.</summary>
     public TimeSpan ReadyTimeout { get; init; } = TimeSpan.FromSeconds(300);
 }
@@ -58,7 +62,7 @@ internal sealed record ServerResult
     public string? Error { get; set; }
 }
 
-/// <summary>Runs the scenarios against one running server.</summary>
+/// <summary>Runs the scenarios against running servers, interleaved.</summary>
 internal static class Measurement
 {
     // Distinct openings so that no request can reuse another's cached prompt beyond BOS.
@@ -78,100 +82,177 @@ internal static class Measurement
         "Mia had a new toy",
     ];
 
-    public static async Task<ServerResult> RunAsync(MeasureOptions options, TextWriter log, CancellationToken cancellationToken)
+    /// <summary>
+    /// Measures every server in <paramref name="servers"/> (all running at once, on the same model): each is made ready
+    /// and warmed up, then every sample is taken on each server in turn, the order reversed for every other sample
+    /// (A B, B A, ...). A machine whose speed drifts over seconds (shared cores, frequency) then moves both servers'
+    /// samples alike instead of deciding the ratio. One server is the plain sequential case.
+    /// </summary>
+    public static async Task<IReadOnlyList<ServerResult>> RunAsync(
+        IReadOnlyList<MeasureOptions> servers, TextWriter log, CancellationToken cancellationToken)
     {
-        var result = new ServerResult
+        var states = servers.Select(o => new ServerState(o, new ServerResult
         {
-            Model = options.Model,
-            Server = options.Server,
-            Threads = options.Threads,
-            Concurrency = options.Concurrency,
-            MaxTokens = options.MaxTokens,
-        };
+            Model = o.Model,
+            Server = o.Server,
+            Threads = o.Threads,
+            Concurrency = o.Concurrency,
+            MaxTokens = o.MaxTokens,
+        })).ToList();
+
+        foreach (var state in states)
+        {
+            await GuardAsync(state, log, () => PrepareAsync(state, log, cancellationToken));
+        }
+
+        var first = servers[0];
+        await InterleavedAsync(states, first.SingleRuns, log, async state =>
+        {
+            var r = await state.Client!.StreamAsync(Prompts[state.Single.Count % Prompts.Length], state.Options.MaxTokens, cancellationToken);
+            CheckCount(r, state.Options.MaxTokens, state.Result);
+            state.Single.Add(r);
+        });
+
+        foreach (var state in Live(states))
+        {
+            var result = state.Result;
+            result.SingleRuns = [.. state.Single.Select(r => Math.Round(r.EndToEndTokensPerSecond, 2))];
+            result.SingleTokensPerSecond = Median(state.Single.Select(r => r.EndToEndTokensPerSecond));
+            result.SingleDecodeTokensPerSecond = Median(state.Single.Select(r => r.DecodeTokensPerSecond));
+            log.WriteLine($"  {state.Options.Server}: 1 stream: {result.SingleTokensPerSecond:F1} tok/s (decode {result.SingleDecodeTokensPerSecond:F1}) runs [{string.Join(", ", result.SingleRuns)}]");
+        }
+
+        await InterleavedAsync(states, first.ConcurrentRuns, log, async state =>
+        {
+            var (rate, streams) = await ConcurrentAsync(state.Client!, state.Options.Concurrency, state.Options.MaxTokens, cancellationToken);
+            foreach (var s in streams)
+            {
+                CheckCount(s, state.Options.MaxTokens, state.Result);
+            }
+
+            state.Aggregate.Add(rate);
+        });
+
+        foreach (var state in Live(states))
+        {
+            var result = state.Result;
+            result.AggregateRuns = [.. state.Aggregate.Select(a => Math.Round(a, 2))];
+            result.AggregateTokensPerSecond = Median(state.Aggregate);
+            log.WriteLine($"  {state.Options.Server}: {state.Options.Concurrency} streams: {result.AggregateTokensPerSecond:F1} tok/s aggregate, runs [{string.Join(", ", result.AggregateRuns)}]");
+        }
+
+        await InterleavedAsync(states, first.TtftRuns, log, async state =>
+        {
+            var r = await state.Client!.StreamAsync(Prompts[state.Ttft.Count % Prompts.Length], state.Options.TtftMaxTokens, cancellationToken);
+            state.Ttft.Add(r.TimeToFirstTokenMs);
+        });
+
+        foreach (var state in states)
+        {
+            var result = state.Result;
+            if (result.Error is null)
+            {
+                result.TtftRunsMs = [.. state.Ttft.Select(t => Math.Round(t, 3))];
+                result.TtftP50Ms = Percentile(state.Ttft, 0.5);
+                result.TtftP90Ms = Percentile(state.Ttft, 0.9);
+                log.WriteLine($"  {state.Options.Server}: TTFT p50 {result.TtftP50Ms:F2} ms, p90 {result.TtftP90Ms:F2} ms");
+            }
+
+            if (state.Client is { Resends: > 0 } client)
+            {
+                var warning = $"{client.Resends} request(s) sent again: the server closed a kept-alive connection without answering";
+                result.Warnings.Add(warning);
+                log.WriteLine($"  {state.Options.Server}: {warning}");
+            }
+
+            result.RssAfterRunsBytes ??= ProcessMemory.ResidentBytesWithChildren(state.Options.Pid);
+            log.WriteLine($"  {state.Options.Server}: RSS after load {Mib(result.RssAfterLoadBytes)} MiB, after runs {Mib(result.RssAfterRunsBytes)} MiB");
+            state.Client?.Dispose();
+        }
+
+        return [.. states.Select(s => s.Result)];
+    }
+
+    /// <summary>One server under measurement: its options, result, client and the samples so far.</summary>
+    private sealed class ServerState(MeasureOptions options, ServerResult result)
+    {
+        public MeasureOptions Options { get; } = options;
+
+        public ServerResult Result { get; } = result;
+
+        public CompletionClient? Client { get; set; }
+
+        public List<StreamResult> Single { get; } = [];
+
+        public List<double> Aggregate { get; } = [];
+
+        public List<double> Ttft { get; } = [];
+    }
+
+    private static IEnumerable<ServerState> Live(IEnumerable<ServerState> states) => states.Where(s => s.Result.Error is null);
+
+    /// <summary>Takes <paramref name="samples"/> samples of every live server, one server after the other, the order
+    /// reversed for every other sample. A server that fails is recorded as failed and left out from then on.</summary>
+    private static async Task InterleavedAsync(List<ServerState> states, int samples, TextWriter log, Func<ServerState, Task> sample)
+    {
+        for (var i = 0; i < samples; i++)
+        {
+            var order = i % 2 == 0 ? states : Enumerable.Reverse(states);
+            foreach (var state in order.ToList())
+            {
+                if (state.Result.Error is null)
+                {
+                    await GuardAsync(state, log, () => sample(state));
+                }
+            }
+        }
+    }
+
+    private static async Task GuardAsync(ServerState state, TextWriter log, Func<Task> step)
+    {
         try
         {
-            await MeasureAsync(options, result, log, cancellationToken);
+            await step();
         }
         catch (Exception e) when (e is BenchmarkException or HttpRequestException or OperationCanceledException or JsonException or IOException)
         {
-            result.Error = $"{e.GetType().Name}: {e.Message}{(e.GetBaseException() is { } inner && inner != e ? $" ({inner.GetType().Name}: {inner.Message})" : "")}";
-            log.WriteLine($"  FAILED: {result.Error}");
+            state.Result.Error = $"{e.GetType().Name}: {e.Message}{(e.GetBaseException() is { } inner && inner != e ? $" ({inner.GetType().Name}: {inner.Message})" : "")}";
+            log.WriteLine($"  {state.Options.Server} FAILED: {state.Result.Error}");
         }
-
-        result.RssAfterRunsBytes ??= ProcessMemory.ResidentBytesWithChildren(options.Pid);
-        return result;
     }
 
-    private static async Task MeasureAsync(MeasureOptions options, ServerResult result, TextWriter log, CancellationToken cancellationToken)
+    /// <summary>Waits for the server, finds its model id and warms up both code paths (one stream, all slots).</summary>
+    private static async Task PrepareAsync(ServerState state, TextWriter log, CancellationToken cancellationToken)
     {
+        var options = state.Options;
         var started = Stopwatch.GetTimestamp();
         using var probe = new CompletionClient(options.BaseUrl, options.Model, options.ForbiddenTokens);
         await WaitReadyAsync(probe.Http, options, cancellationToken);
-        result.LoadSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        state.Result.LoadSeconds = options.ReadySeconds ?? Stopwatch.GetElapsedTime(started).TotalSeconds;
         var modelId = await FirstModelIdAsync(probe.Http, options.BaseUrl, cancellationToken) ?? options.Model;
-        log.WriteLine($"  ready after {result.LoadSeconds:F1} s, model id '{modelId}', {options.ForbiddenTokens.Count} tokens forbidden");
+        log.WriteLine($"  {options.Server}: ready after {state.Result.LoadSeconds:F1} s, model id '{modelId}', {options.ForbiddenTokens.Count} tokens forbidden");
 
-        using var client = new CompletionClient(options.BaseUrl, modelId, options.ForbiddenTokens);
+        state.Client = new CompletionClient(options.BaseUrl, modelId, options.ForbiddenTokens);
 
         // Warm-up: both code paths (one stream, all slots), short generations; results discarded.
         for (var i = 0; i < 2; i++)
         {
-            await client.StreamAsync(Prompts[i], 32, cancellationToken);
+            await state.Client.StreamAsync(Prompts[i], 32, cancellationToken);
         }
 
-        await ConcurrentAsync(client, options.Concurrency, 32, cancellationToken);
-        result.RssAfterLoadBytes = ProcessMemory.ResidentBytesWithChildren(options.Pid);
+        await ConcurrentAsync(state.Client, options.Concurrency, 32, cancellationToken);
 
-        var single = new List<StreamResult>();
-        for (var i = 0; i < options.SingleRuns; i++)
+        // Then single streams of the measured length: a .NET server compiles its hot methods again, optimised, a
+        // moment after they got hot (tiered compilation with dynamic PGO), on a background thread that competes with
+        // the decode threads. After the short warm-up above that fell into the first measured run (about half the
+        // speed of the runs after it on the 134M models; with DOTNET_TieredCompilation=0 or DOTNET_TieredPGO=0 the
+        // first run was as fast as the rest), a start-up cost, not the steady state measured here.
+        for (var i = 0; i < 2; i++)
         {
-            var r = await client.StreamAsync(Prompts[i % Prompts.Length], options.MaxTokens, cancellationToken);
-            CheckCount(r, options.MaxTokens, result);
-            single.Add(r);
+            await state.Client.StreamAsync(Prompts[i + 2], options.MaxTokens, cancellationToken);
         }
 
-        result.SingleRuns = [.. single.Select(r => Math.Round(r.EndToEndTokensPerSecond, 2))];
-        result.SingleTokensPerSecond = Median(single.Select(r => r.EndToEndTokensPerSecond));
-        result.SingleDecodeTokensPerSecond = Median(single.Select(r => r.DecodeTokensPerSecond));
-        log.WriteLine($"  1 stream: {result.SingleTokensPerSecond:F1} tok/s (decode {result.SingleDecodeTokensPerSecond:F1}) runs [{string.Join(", ", result.SingleRuns)}]");
-
-        var aggregate = new List<double>();
-        for (var i = 0; i < options.ConcurrentRuns; i++)
-        {
-            var (rate, streams) = await ConcurrentAsync(client, options.Concurrency, options.MaxTokens, cancellationToken);
-            foreach (var s in streams)
-            {
-                CheckCount(s, options.MaxTokens, result);
-            }
-
-            aggregate.Add(rate);
-        }
-
-        result.AggregateRuns = [.. aggregate.Select(a => Math.Round(a, 2))];
-        result.AggregateTokensPerSecond = Median(aggregate);
-        log.WriteLine($"  {options.Concurrency} streams: {result.AggregateTokensPerSecond:F1} tok/s aggregate, runs [{string.Join(", ", result.AggregateRuns)}]");
-
-        var ttft = new List<double>();
-        for (var i = 0; i < options.TtftRuns; i++)
-        {
-            var r = await client.StreamAsync(Prompts[i % Prompts.Length], options.TtftMaxTokens, cancellationToken);
-            ttft.Add(r.TimeToFirstTokenMs);
-        }
-
-        result.TtftRunsMs = [.. ttft.Select(t => Math.Round(t, 3))];
-        result.TtftP50Ms = Percentile(ttft, 0.5);
-        result.TtftP90Ms = Percentile(ttft, 0.9);
-        log.WriteLine($"  TTFT p50 {result.TtftP50Ms:F2} ms, p90 {result.TtftP90Ms:F2} ms");
-
-        if (client.Resends > 0)
-        {
-            var warning = $"{client.Resends} request(s) sent again: the server closed a kept-alive connection without answering";
-            result.Warnings.Add(warning);
-            log.WriteLine($"  {warning}");
-        }
-
-        result.RssAfterRunsBytes = ProcessMemory.ResidentBytesWithChildren(options.Pid);
-        log.WriteLine($"  RSS after load {Mib(result.RssAfterLoadBytes)} MiB, after runs {Mib(result.RssAfterRunsBytes)} MiB");
+        state.Result.RssAfterLoadBytes = ProcessMemory.ResidentBytesWithChildren(options.Pid);
     }
 
     /// <summary>Starts <paramref name="streams"/> generations at once; aggregate rate = all tokens / first send to last token.</summary>

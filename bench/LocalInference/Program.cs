@@ -4,8 +4,9 @@ using System.Text.Json.Serialization;
 using InferenceMesh.Bench.LocalInference;
 
 // Two commands, driven by bench/run-local.sh:
-//   measure --server NAME --model LABEL --url URL --pid PID --gguf FILE --out RESULTS.jsonl [options]
-//       waits for /health, warms up, measures one running server on one model, appends one JSON line.
+//   measure --server NAME[,NAME2] --model LABEL --url URL[,URL2] --pid PID[,PID2] --gguf FILE --out RESULTS.jsonl [options]
+//       waits for /health, warms up, measures the running servers on one model (several: interleaved, sample by
+//       sample, the order reversed every other sample), appends one JSON line per server.
 //   report --in RESULTS.jsonl --out REPORT.md [--header FILE]
 //       prints the Markdown table (absolute numbers and gateway / llama-server ratios) and writes it.
 if (args.Length == 0 || args[0] is "-h" or "--help")
@@ -26,14 +27,25 @@ switch (args[0])
 {
     case "measure":
         {
+            // --server, --url, --pid (and --ready-seconds) may list several servers, comma-separated, in the same
+            // order: they run at once on the same model and are measured interleaved.
             var gguf = Required(options, "gguf");
             var bans = Vocabulary.ForbiddenTokens(gguf);
-            var measure = new MeasureOptions
+            var names = List(Required(options, "server"));
+            var urls = List(Required(options, "url"));
+            var pids = options.TryGetValue("pid", out var p) ? List(p) : [.. names.Select(_ => "0")];
+            var ready = options.TryGetValue("ready-seconds", out var r) ? List(r) : null;
+            if (urls.Length != names.Length || pids.Length != names.Length || (ready is not null && ready.Length != names.Length))
             {
-                BaseUrl = new Uri(Required(options, "url").TrimEnd('/') + "/"),
-                Server = Required(options, "server"),
+                throw new ArgumentException("--server, --url, --pid and --ready-seconds must list the same number of servers");
+            }
+
+            var measures = names.Select((name, i) => new MeasureOptions
+            {
+                BaseUrl = new Uri(urls[i].TrimEnd('/') + "/"),
+                Server = name,
                 Model = Required(options, "model"),
-                Pid = Int(options, "pid", 0),
+                Pid = int.Parse(pids[i], CultureInfo.InvariantCulture),
                 ForbiddenTokens = bans,
                 Threads = Int(options, "threads", 0),
                 MaxTokens = Int(options, "tokens", 128),
@@ -41,13 +53,14 @@ switch (args[0])
                 Concurrency = Int(options, "concurrency", 8),
                 ConcurrentRuns = Int(options, "concurrent-runs", 3),
                 TtftRuns = Int(options, "ttft-runs", 10),
+                ReadySeconds = ready is null ? null : double.Parse(ready[i], CultureInfo.InvariantCulture),
                 ReadyTimeout = TimeSpan.FromSeconds(Int(options, "ready-timeout", 300)),
-            };
-            Console.WriteLine($"== {measure.Model} on {measure.Server} ({measure.BaseUrl})");
-            var result = await Measurement.RunAsync(measure, Console.Out, cancel.Token);
-            var line = JsonSerializer.Serialize(result, ResultJson.Default.ServerResult);
-            await File.AppendAllTextAsync(Required(options, "out"), line + "\n");
-            return result.Error is null ? 0 : 1;
+            }).ToList();
+            Console.WriteLine($"== {measures[0].Model} on {string.Join(", ", measures.Select(m => $"{m.Server} ({m.BaseUrl})"))}");
+            var results = await Measurement.RunAsync(measures, Console.Out, cancel.Token);
+            var lines = results.Select(result => JsonSerializer.Serialize(result, ResultJson.Default.ServerResult) + "\n");
+            await File.AppendAllTextAsync(Required(options, "out"), string.Concat(lines));
+            return results.All(result => result.Error is null) ? 0 : 1;
         }
 
     case "report":
@@ -91,14 +104,16 @@ static Dictionary<string, string> ParseOptions(ReadOnlySpan<string> args)
 static string Required(Dictionary<string, string> options, string name) =>
     options.TryGetValue(name, out var value) ? value : throw new ArgumentException($"--{name} is required");
 
+static string[] List(string value) => value.Split(',', StringSplitOptions.TrimEntries);
+
 static int Int(Dictionary<string, string> options, string name, int fallback) =>
     options.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
 
 internal static partial class Program
 {
     private const string Usage = """
-        local-inference-bench measure --server gateway|llama-server --model LABEL --url http://127.0.0.1:PORT
-                              --pid PID --gguf MODEL.gguf --out RESULTS.jsonl
+        local-inference-bench measure --server NAME[,NAME...] --model LABEL --url URL[,URL...]
+                              --pid PID[,PID...] --gguf MODEL.gguf --out RESULTS.jsonl [--ready-seconds S[,S...]]
                               [--threads T] [--tokens 128] [--single-runs 5] [--concurrency 8]
                               [--concurrent-runs 3] [--ttft-runs 10] [--ready-timeout 300]
         local-inference-bench report --in RESULTS.jsonl [--out REPORT.md] [--header HEADER.md]
