@@ -96,4 +96,27 @@ public sealed class UnpairedSurrogateTests
         Assert.Equal("stop", Sse.FinishReason(events));
         Assert.DoesNotContain("\"error\"", body, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task An_anthropic_stream_with_a_lone_surrogate_in_its_model_and_stop_reason_is_relayed_whole()
+    {
+        var anthropic = await LoopbackAnthropicUpstream.StartAsync();
+        await using var _a = anthropic;
+        var events = AnthropicScript.HelloWorld(stopReason: "end_turn\\udc00");
+        events[0] = ("message_start", AnthropicScript.MessageStart.Replace("claude-test-1", "claude-\\ud83d", StringComparison.Ordinal));
+        anthropic.Respond = LoopbackAnthropicUpstream.Events(events);
+        var harness = new RoutingHarness();
+        harness.OtherBackends.Add(("claude", "anthropic", anthropic.BaseAddress.ToString(), 0.95, "sk-ant"));
+        await harness.StartAsync();
+        await using var _h = harness;
+
+        var (response, body) = await harness.SendAsync(RoutingHarness.Chat(RoutingHarness.PublicPrompt, stream: true));
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body + harness.Logs.All);
+        Assert.Equal("claude", RoutingHarness.BackendOf(response));
+        var parsed = Sse.ParseStrict(body);
+        Assert.Equal("Hello, world", Sse.Text(parsed));
+        Assert.NotNull(Sse.FinishReason(parsed));
+        Assert.DoesNotContain("\"error\"", body, StringComparison.Ordinal);
+    }
 }

@@ -71,8 +71,7 @@ public sealed record AnthropicContentBlock
 
     public required string Type { get; init; }
 
-    /// <summary>Read leniently: an unpaired surrogate escape in an upstream's text is kept as that lone UTF-16 unit.</summary>
-    [JsonConverter(typeof(LenientStringJsonConverter))]
+    /// <summary>Read leniently, as every string of the context: an unpaired surrogate escape is kept as that lone UTF-16 unit.</summary>
     public string? Text { get; init; }
 
     /// <summary>tool_use blocks (read only; tools are not supported yet).</summary>
@@ -153,8 +152,7 @@ public sealed record AnthropicDelta
     /// <summary>text_delta (others, e.g. input_json_delta, are ignored).</summary>
     public string? Type { get; init; }
 
-    /// <summary>Read leniently: an unpaired surrogate escape (half of a pair the upstream split across two deltas) is kept as that lone UTF-16 unit.</summary>
-    [JsonConverter(typeof(LenientStringJsonConverter))]
+    /// <summary>Read leniently, as every string of the context: an unpaired surrogate escape (half of a pair the upstream split across two deltas) is kept as that lone UTF-16 unit.</summary>
     public string? Text { get; init; }
 
     public string? StopReason { get; init; }
