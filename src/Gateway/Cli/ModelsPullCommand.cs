@@ -28,6 +28,13 @@ internal static class ModelsPullCommand
             var error = parse.InvocationConfiguration.Error;
             if (ModelsTorrentClient.IsTorrentSource(parse.GetRequiredValue(url)))
             {
+                // The running gateway downloads into its own store; these would be ignored without a word.
+                if (parse.GetResult(models) is { Implicit: false } || parse.GetResult(mirrors) is { Implicit: false })
+                {
+                    await error.WriteLineAsync("inference-mesh: --models and --mirror do not apply to a BitTorrent pull: the gateway at --gateway downloads it into its own models folder.");
+                    return ModelsCliExit.Usage;
+                }
+
                 return await PullTorrentAsync(parse, url, sha256, name, gateway, environment, ct);
             }
 

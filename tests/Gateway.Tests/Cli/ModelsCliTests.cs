@@ -116,6 +116,21 @@ public sealed class ModelsCliTests : IAsyncLifetime
         Assert.Empty(Directory.GetFileSystemEntries(sandbox));
     }
 
+    [Theory]
+    [InlineData("--models", "MODELS")]
+    [InlineData("--mirror", "http://127.0.0.1:9/m.gguf")]
+    public async Task Pull_OfAMagnet_RefusesOptionsItCannotHonour(string option, string value)
+    {
+        // A BitTorrent pull is done by the running gateway, into its own store: the option would be ignored.
+        var sandbox = TestPaths.NewTempDir();
+        var magnet = "magnet:?xt=urn:btih:" + new string('a', 40) + "&dn=tiny.gguf";
+        var pull = await Run("models", "pull", magnet, option, value.Replace("MODELS", Path.Combine(sandbox, "models"), StringComparison.Ordinal),
+            "--gateway", "http://127.0.0.1:9");
+        Assert.Equal(2, pull.Exit);
+        Assert.Contains("do not apply to a BitTorrent pull", Assert.Single(pull.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.Empty(Directory.GetFileSystemEntries(sandbox));
+    }
+
     [Fact]
     public async Task Pull_NameFromAnUnsafeUrl_IsRefused()
     {
