@@ -79,32 +79,31 @@ public sealed class UnpairedSurrogateTests
     [Fact]
     public async Task An_anthropic_stream_that_splits_a_surrogate_pair_across_deltas_is_relayed_with_the_pair_joined_and_a_lone_half_as_U_FFFD()
     {
-        var anthropic = await LoopbackAnthropicUpstream.StartAsync();
-        await using var _a = anthropic;
-        anthropic.Respond = LoopbackAnthropicUpstream.Events(AnthropicScript.OfJsonTexts("smile ", "\\ud83d", "\\ude00", " done, cut ", "\\ud83d"));
-        var harness = new RoutingHarness();
-        harness.OtherBackends.Add(("claude", "anthropic", anthropic.BaseAddress.ToString(), 0.95, "sk-ant"));
-        await harness.StartAsync();
-        await using var _h = harness;
+        var events = await StreamThroughAnthropicAsync(AnthropicScript.OfJsonTexts("smile ", "\\ud83d", "\\ude00", " done, cut ", "\\ud83d"));
 
-        var (response, body) = await harness.SendAsync(RoutingHarness.Chat(RoutingHarness.PublicPrompt, stream: true));
-
-        Assert.True(response.StatusCode == HttpStatusCode.OK, body + harness.Logs.All);
-        Assert.Equal("claude", RoutingHarness.BackendOf(response));
-        var events = Sse.ParseStrict(body);
         Assert.Equal("smile \U0001F600 done, cut \uFFFD", Sse.Text(events));
         Assert.Equal("stop", Sse.FinishReason(events));
-        Assert.DoesNotContain("\"error\"", body, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task An_anthropic_stream_with_a_lone_surrogate_in_its_model_and_stop_reason_is_relayed_whole()
     {
+        var script = AnthropicScript.HelloWorld(stopReason: "end_turn\\udc00");
+        script[0] = ("message_start", AnthropicScript.MessageStart.Replace("claude-test-1", "claude-\\ud83d", StringComparison.Ordinal));
+
+        var events = await StreamThroughAnthropicAsync(script);
+
+        Assert.Equal("Hello, world", Sse.Text(events));
+        Assert.NotNull(Sse.FinishReason(events));
+    }
+
+    /// <summary>Streams a public chat request that the router sends to a loopback Anthropic upstream playing
+    /// <paramref name="script"/>; asserts it was answered by that backend without an error event.</summary>
+    private static async Task<IReadOnlyList<System.Text.Json.JsonElement>> StreamThroughAnthropicAsync(List<(string Event, string Data)> script)
+    {
         var anthropic = await LoopbackAnthropicUpstream.StartAsync();
         await using var _a = anthropic;
-        var events = AnthropicScript.HelloWorld(stopReason: "end_turn\\udc00");
-        events[0] = ("message_start", AnthropicScript.MessageStart.Replace("claude-test-1", "claude-\\ud83d", StringComparison.Ordinal));
-        anthropic.Respond = LoopbackAnthropicUpstream.Events(events);
+        anthropic.Respond = LoopbackAnthropicUpstream.Events(script);
         var harness = new RoutingHarness();
         harness.OtherBackends.Add(("claude", "anthropic", anthropic.BaseAddress.ToString(), 0.95, "sk-ant"));
         await harness.StartAsync();
@@ -114,9 +113,7 @@ public sealed class UnpairedSurrogateTests
 
         Assert.True(response.StatusCode == HttpStatusCode.OK, body + harness.Logs.All);
         Assert.Equal("claude", RoutingHarness.BackendOf(response));
-        var parsed = Sse.ParseStrict(body);
-        Assert.Equal("Hello, world", Sse.Text(parsed));
-        Assert.NotNull(Sse.FinishReason(parsed));
         Assert.DoesNotContain("\"error\"", body, StringComparison.Ordinal);
+        return Sse.ParseStrict(body);
     }
 }
