@@ -66,7 +66,12 @@ public sealed class QuantizationTypesTests
     {
         var e = Assert.Throws<ValidationException>(() => new QuantizeOptions { Threads = 0 }.Validate());
         Assert.Contains("Threads", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ValidationException>(() => new QuantizeOptions { Threads = 1025 }.Validate());
+        Assert.Contains("Threads", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ValidationException>(() => new QuantizeOptions { ExpectedOutputBytes = 0 }.Validate());
+        Assert.Contains("ExpectedOutputBytes", e.Message, StringComparison.Ordinal);
         e = Assert.Throws<ValidationException>(() => new QuantizeOptions { ProgressInterval = TimeSpan.Zero }.Validate());
         Assert.Contains("ProgressInterval", e.Message, StringComparison.Ordinal);
+        new QuantizeOptions { Threads = 1024, ExpectedOutputBytes = 1 }.Validate();
     }
 }
