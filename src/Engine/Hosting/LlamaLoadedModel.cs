@@ -50,6 +50,9 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
     /// <summary>The OS name of the decode pool's worker threads (<c>top -H</c>), or null without a persistent pool.</summary>
     internal string? DecodeThreadName => _scheduler.DecodeThreadName;
 
+    /// <summary>How often the decode pool was sent to sleep because nothing was left to decode.</summary>
+    internal long DecodePoolPauses => _scheduler.DecodePoolPauses;
+
     /// <summary>Loads the model and creates its context and scheduler; runs on a thread-pool thread.</summary>
     public static EngineResult<LlamaLoadedModel> Load(ModelSource source, EngineOptions options, ILogger logger)
     {

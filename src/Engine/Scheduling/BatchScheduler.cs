@@ -94,6 +94,11 @@ internal sealed partial class BatchScheduler : IDisposable
     /// <summary>The OS name of the decode pool's worker threads, or null without a persistent pool.</summary>
     public string? DecodeThreadName => _threadpool?.ThreadName;
 
+    /// <summary>How often the decode pool was sent to sleep because nothing was left to decode.</summary>
+    public long DecodePoolPauses => Interlocked.Read(ref _poolPauses);
+
+    private long _poolPauses;
+
     /// <summary>Queues a sequence; fails when the scheduler is stopping or the queue is full.</summary>
     public EngineFailure? TryEnqueue(Sequence sequence)
     {
@@ -195,7 +200,11 @@ internal sealed partial class BatchScheduler : IDisposable
                     {
                         // Nothing to decode: the decode threads sleep now instead of spinning for their polling time
                         // (which would take a core from the rest of the machine after every request).
-                        _threadpool?.Pause();
+                        if (_threadpool is not null)
+                        {
+                            _threadpool.Pause();
+                            Interlocked.Increment(ref _poolPauses);
+                        }
                     }
 
                     _wake.Wait();

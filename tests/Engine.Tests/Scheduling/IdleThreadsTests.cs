@@ -15,13 +15,18 @@ public class IdleThreadsTests
     public async Task Decode_threads_sleep_as_soon_as_nothing_is_left_to_decode()
     {
         await using var engine = await EngineHarness.StartAsync(new EngineOptions { Slots = 2, SlotContextLength = 256, ThreadpoolPoll = 100 }, threads: 2);
-        var name = ((LlamaLoadedModel)engine.Model).DecodeThreadName;
+        var model = (LlamaLoadedModel)engine.Model;
+        var name = model.DecodeThreadName;
         Assert.NotNull(name);
 
         for (var round = 0; round < 3; round++)
         {
+            var pauses = model.DecodePoolPauses;
             var (_, outcome) = await engine.CompleteAsync(EngineHarness.Greedy("Once upon a time", 48));
             Assert.Null(outcome.Failure);
+
+            // The answer is complete a moment before the scheduler finds nothing left and pauses the pool.
+            Assert.True(SpinWait.SpinUntil(() => model.DecodePoolPauses > pauses, TimeSpan.FromSeconds(10)), "the scheduler never paused the pool");
             var workers = ThreadsNamed(name);
             Assert.NotEmpty(workers); // with 2 threads: the pool's one worker (the scheduler's thread is the other)
             var before = CpuTicks(workers);
