@@ -65,6 +65,11 @@ internal static unsafe class LlamaLogBridge
     /// <summary>Feeds one native fragment through the line buffer (the callback's logic, callable from tests).</summary>
     internal static void Append(GgmlLogLevel level, ReadOnlySpan<byte> utf8)
     {
+        if (Drop(level))
+        {
+            return;
+        }
+
         var pending = t_pending ??= new StringBuilder();
         if (level == GgmlLogLevel.Cont)
         {
@@ -93,13 +98,31 @@ internal static unsafe class LlamaLogBridge
         pending.Remove(0, start);
     }
 
+    /// <summary>
+    /// True, remembering the level for CONT fragments, when nothing is buffered and nobody listens at the
+    /// fragment's level (llama.cpp's INFO lines at the default level): it is dropped without being decoded. A
+    /// quantisation logs a few lines per tensor; decoding each one made that path hot enough for the JIT to
+    /// compile it again (about 50 methods) while the quantiser's threads needed the cores.
+    /// </summary>
+    private static bool Drop(GgmlLogLevel level)
+    {
+        var effective = level == GgmlLogLevel.Cont ? t_pendingLevel : level;
+        if (t_pending is { Length: > 0 } || IsWanted(Map(effective)))
+        {
+            return false;
+        }
+
+        t_pendingLevel = effective;
+        return true;
+    }
+
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static void OnNativeLog(GgmlLogLevel level, byte* text, void* userData)
     {
         // Never let an exception cross into native code.
         try
         {
-            if (text is not null)
+            if (text is not null && !Drop(level))
             {
                 Append(level, MemoryMarshal.CreateReadOnlySpanFromNullTerminated(text));
             }
@@ -108,6 +131,24 @@ internal static unsafe class LlamaLogBridge
         {
             // Logging must not break inference.
         }
+    }
+
+    private static bool IsWanted(LogLevel mapped)
+    {
+        if (Volatile.Read(ref s_logger) is { } logger && logger.IsEnabled(mapped))
+        {
+            return true;
+        }
+
+        foreach (var listener in Volatile.Read(ref s_listeners))
+        {
+            if (listener.IsEnabled(mapped))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static void Emit(GgmlLogLevel level, string line)

@@ -13,10 +13,18 @@ internal sealed class CapturingLogger : ILogger
     public IDisposable? BeginScope<TState>(TState state)
         where TState : notnull => null;
 
-    public bool IsEnabled(LogLevel logLevel) => true;
+    /// <summary>Levels below this are not enabled (default: everything).</summary>
+    public LogLevel MinimumLevel { get; init; } = LogLevel.Trace;
 
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-        _entries.Enqueue(new Entry(logLevel, eventId, formatter(state, exception)));
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= MinimumLevel;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (IsEnabled(logLevel))
+        {
+            _entries.Enqueue(new Entry(logLevel, eventId, formatter(state, exception)));
+        }
+    }
 
     public sealed record Entry(LogLevel Level, EventId EventId, string Message);
 }
