@@ -8,7 +8,7 @@
 #   BENCH_SLOTS=8              parallel sequences (llama-server -np, gateway --slots) = concurrent streams
 #   BENCH_SLOT_CTX=512         context per slot (llama-server -c is SLOTS x this, with -kvu)
 #   BENCH_TOKENS=128           tokens per throughput run
-#   BENCH_SINGLE_RUNS=5  BENCH_CONCURRENT_RUNS=3  BENCH_TTFT_RUNS=10
+#   BENCH_SINGLE_RUNS=5  BENCH_CONCURRENT_RUNS=5  BENCH_TTFT_RUNS=10
 #   BENCH_INTERLEAVE=0         1: run a round's servers at once and take every sample on each in turn (A B, B A, ...),
 #                              so that drift in the machine's speed moves both alike (see bench/README.md for what co-residence costs)
 #   BENCH_ROUNDS=1             measure every model on every server this many times, the server order reversed in
@@ -34,7 +34,7 @@ slots="${BENCH_SLOTS:-8}"
 slot_ctx="${BENCH_SLOT_CTX:-512}"
 tokens="${BENCH_TOKENS:-128}"
 single_runs="${BENCH_SINGLE_RUNS:-5}"
-concurrent_runs="${BENCH_CONCURRENT_RUNS:-3}"
+concurrent_runs="${BENCH_CONCURRENT_RUNS:-5}"
 ttft_runs="${BENCH_TTFT_RUNS:-10}"
 rounds="${BENCH_ROUNDS:-1}"
 interleave="${BENCH_INTERLEAVE:-0}"
