@@ -24,7 +24,7 @@ internal static class ContextApiInputs
             return empty is not null ? empty : ApiErrors.InvalidJson(null);
         }
 
-        if (JsonText.RefuseUnpairedSurrogate(bytes.Span) is { } refused)
+        if (JsonText.RefuseUnreadableText(bytes.Span) is { } refused)
         {
             return refused;
         }

@@ -49,6 +49,12 @@ public static class ApiErrors
             " holds an unpaired UTF-16 surrogate escape (a \\uD800-\\uDFFF without its other half), which is not text: send valid Unicode.",
             ApiError.InvalidRequest, path.Length == 0 ? null : path, "invalid_value");
 
+    /// <summary>A field holding bytes that are not UTF-8 (JSON is UTF-8; a body sent as Latin-1 is the usual cause). An empty path is the top level.</summary>
+    public static ApiError InvalidUtf8(string path) =>
+        new(StatusCodes.Status400BadRequest,
+            (path.Length == 0 ? "The request body" : $"'{path}'") + " holds bytes that are not UTF-8: send the JSON body encoded as UTF-8.",
+            ApiError.InvalidRequest, path.Length == 0 ? null : path, "invalid_json");
+
     public static ApiError MissingParameter(string param) =>
         new(StatusCodes.Status400BadRequest, $"'{param}' is required.", ApiError.InvalidRequest, param, "missing_required_parameter");
 

@@ -34,7 +34,7 @@ internal sealed partial class InferenceService(
         using var buffer = new MemoryStream();
         await request.Body.CopyToAsync(buffer, cancellationToken);
         var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
-        if (JsonText.RefuseUnpairedSurrogate(bytes) is { } refused)
+        if (JsonText.RefuseUnreadableText(bytes) is { } refused)
         {
             return refused;
         }

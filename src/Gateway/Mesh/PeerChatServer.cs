@@ -76,7 +76,7 @@ internal sealed partial class PeerChatServer(
             raw = buffer.ToArray();
         }
 
-        if (JsonText.RefuseUnpairedSurrogate(raw) is { } refused) return refused;
+        if (JsonText.RefuseUnreadableText(raw) is { } refused) return refused;
         ChatCompletionRequest? request;
         try
         {

@@ -3,6 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace InferenceMesh.Gateway.OpenAi;
 
@@ -10,8 +11,9 @@ namespace InferenceMesh.Gateway.OpenAi;
 /// JSON strings that may hold an unpaired surrogate escape (<c>"\ud800"</c> alone). JSON's grammar allows it, but it is
 /// not text: <see cref="JsonElement.GetString"/>, <see cref="JsonElement.TryGetProperty(string, out JsonElement)"/> (on
 /// any name of the object) and <see cref="Utf8JsonReader.GetString"/> refuse it with an <see cref="InvalidOperationException"/>,
-/// which must never become a 500. A client's body is checked once as it is read (<see cref="FindUnpairedSurrogate"/>,
-/// a 400 naming where); an upstream's answer is read leniently, the lone unit kept (<see cref="GetLenient(JsonElement)"/>, or
+/// which must never become a 500. They refuse bytes that are not UTF-8 (a Latin-1 "é") the same way, and the reader does
+/// not check the inside of strings, so such a body parses. A client's body is checked once as it is read
+/// (<see cref="FindUnreadableString"/>, a 400 naming where); an upstream's answer is read leniently, the lone unit kept (<see cref="GetLenient(JsonElement)"/>, or
 /// <see cref="LenientStringJsonConverter"/> on a deserialised record), because a server
 /// that splits an emoji's surrogate pair across two stream chunks must not cost the client its answer, and the two halves
 /// join again in the text kept of it (a unit that stays alone becomes U+FFFD where the text is encoded as UTF-8: the
@@ -19,19 +21,28 @@ namespace InferenceMesh.Gateway.OpenAi;
 /// </summary>
 public static class JsonText
 {
-    /// <summary>The 400 for a client's JSON body that holds an unpaired surrogate escape, naming where; null when it holds none.</summary>
-    public static Errors.ApiError? RefuseUnpairedSurrogate(ReadOnlySpan<byte> body) =>
-        FindUnpairedSurrogate(body) is { } path ? Errors.ApiErrors.UnpairedSurrogate(path) : null;
+    /// <summary>
+    /// The 400 for a client's JSON body holding a string or name that is not text (an unpaired surrogate escape, or bytes
+    /// that are not UTF-8), naming where; null when every string is text.
+    /// </summary>
+    public static Errors.ApiError? RefuseUnreadableText(ReadOnlySpan<byte> body) =>
+        FindUnreadableString(body) switch
+        {
+            { Problem: UnreadableText.InvalidUtf8 } found => Errors.ApiErrors.InvalidUtf8(found.Path),
+            { } found => Errors.ApiErrors.UnpairedSurrogate(found.Path),
+            null => null,
+        };
 
     /// <summary>
-    /// Where <paramref name="utf8"/> (a JSON document) first holds an unpaired surrogate escape, in a string or a property
-    /// name: the path in the API's <c>param</c> notation (<c>messages[0].content</c>; "" for the top level), or null when
-    /// there is none (or the JSON is malformed, which its deserialisation reports). Bodies without a surrogate escape,
-    /// almost all of them, cost one vectorised search.
+    /// Where <paramref name="utf8"/> (a JSON document) first holds a string or property name that is not text: the path in
+    /// the API's <c>param</c> notation (<c>messages[0].content</c>; "" for the top level) and what is wrong with it, or null
+    /// when there is none (or the JSON is malformed, which its deserialisation reports). Bodies that are UTF-8 without a
+    /// surrogate escape, almost all of them, cost two vectorised passes.
     /// </summary>
-    public static string? FindUnpairedSurrogate(ReadOnlySpan<byte> utf8)
+    public static (string Path, UnreadableText Problem)? FindUnreadableString(ReadOnlySpan<byte> utf8)
     {
-        if (!MayHoldSurrogateEscape(utf8))
+        var invalidUtf8 = !Utf8.IsValid(utf8);
+        if (!invalidUtf8 && !MayHoldSurrogateEscape(utf8))
         {
             return null;
         }
@@ -48,7 +59,7 @@ public static class JsonText
                         path[^1] = (null, -2); // the object itself, until the name is read
                         if (!TryRead(ref reader, out var name))
                         {
-                            return Format(path);
+                            return (Format(path), Problem(ref reader));
                         }
 
                         path[^1] = (name, -1);
@@ -62,9 +73,9 @@ public static class JsonText
                         break;
                     default:
                         Advance(path);
-                        if (reader.TokenType == JsonTokenType.String && reader.ValueIsEscaped && !TryRead(ref reader, out _))
+                        if (reader.TokenType == JsonTokenType.String && (reader.ValueIsEscaped || invalidUtf8) && !TryRead(ref reader, out _))
                         {
-                            return Format(path);
+                            return (Format(path), Problem(ref reader));
                         }
 
                         break;
@@ -87,6 +98,10 @@ public static class JsonText
             }
         }
     }
+
+    /// <summary>Why the string at <paramref name="reader"/> could not be read: its raw bytes are not UTF-8, or an escape is a lone surrogate.</summary>
+    private static UnreadableText Problem(ref Utf8JsonReader reader) =>
+        Utf8.IsValid(reader.ValueSpan) ? UnreadableText.UnpairedSurrogate : UnreadableText.InvalidUtf8;
 
     private static bool TryRead(ref Utf8JsonReader reader, out string? value)
     {
@@ -198,4 +213,14 @@ public static class JsonText
 
         return text.ToString();
     }
+}
+
+/// <summary>What makes a string of a client's JSON body unreadable as text.</summary>
+public enum UnreadableText
+{
+    /// <summary>A <c>\uD800</c>-<c>\uDFFF</c> escape without its other half.</summary>
+    UnpairedSurrogate,
+
+    /// <summary>Raw bytes that are not UTF-8 (e.g. a Latin-1 encoded body).</summary>
+    InvalidUtf8,
 }

@@ -28,7 +28,7 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
     {
         var cancellationToken = http.RequestAborted;
         var raw = await ReadBodyAsync(http, cancellationToken);
-        if (JsonText.RefuseUnpairedSurrogate(raw) is { } refused) return refused;
+        if (JsonText.RefuseUnreadableText(raw) is { } refused) return refused;
 
         ChatCompletionRequest? request;
         try

@@ -65,6 +65,31 @@ public sealed class ErrorResponseTests
         }
     }
 
+    // Sent as Latin-1 (the byte 0xE9 for "\u00e9"), as a client that ignores JSON's UTF-8 rule does. These fields are kept as
+    // JSON elements and read later, where the bytes failed to decode: a 500 before.
+    [Theory]
+    [InlineData("/v1/chat/completions", "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"secret caf\u00e9\"}]}", "messages[0].content")]
+    [InlineData("/v1/chat/completions", "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"stop\":\"\u00e9\"}", "stop")]
+    [InlineData("/v1/route", "{\"model\":\"auto\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"secret \u00e9\"}]}]}", "messages[0].content[0].text")]
+    [InlineData("/v1/completions", "{\"model\":\"stories260K\",\"prompt\":[\"secret caf\u00e9\"]}", "prompt[0]")]
+    [InlineData("/v1/embeddings", "{\"model\":\"stories260K\",\"input\":\"secret caf\u00e9\"}", "input")]
+    [InlineData("/v1/conversations", "{\"items\":[{\"type\":\"message\",\"role\":\"user\",\"content\":\"secret caf\u00e9\"}]}", "items[0].content")]
+    [InlineData("/v1/chat/completions", "{\"model\":\"stories260K\",\"caf\u00e9\":1,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":1}", null)]
+    public async Task A_body_that_is_not_UTF_8_is_400_naming_where(string path, string body, string? param)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        using var content = new ByteArrayContent(Encoding.Latin1.GetBytes(body));
+        content.Headers.ContentType = new("application/json");
+
+        using var response = await environment.Http.PostAsync(path, content);
+
+        var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param: param, code: "invalid_json");
+        Assert.Contains("not UTF-8", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", error.GetRawText());
+        using var health = await environment.Http.GetAsync("/health");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
     [Theory]
     [InlineData("""a surrogate pair \ud83d\ude00 and an escaped backslash before u, C:\\ud800""")]
     [InlineData("""\\\ud83d\ude00""")]
