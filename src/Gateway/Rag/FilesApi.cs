@@ -98,7 +98,19 @@ internal static class FilesApi
         }
         catch (InvalidDataException)
         {
-            return new ApiError(StatusCodes.Status400BadRequest, "The multipart body is malformed.", ApiError.InvalidRequest, "file", "invalid_multipart");
+            return MalformedMultipart();
+        }
+        catch (IOException ex) when (ex is not BadHttpRequestException && !cancellationToken.IsCancellationRequested)
+        {
+            // The multipart reader reports a body that ends before its closing boundary (empty, cut short, another
+            // boundary than the header's) with a bare IOException. Only when the body has really ended is it the client's
+            // fault; anything else (a failing disk while staging) stays a 500, and Kestrel's 413 is not caught here.
+            if (await http.Request.Body.ReadAsync(new byte[1], cancellationToken) != 0)
+            {
+                throw;
+            }
+
+            return MalformedMultipart();
         }
         finally
         {
@@ -149,6 +161,9 @@ internal static class FilesApi
     private static JsonOk<FileObject> Ok(FileObject file) => new(file, RagJsonContext.Default.FileObject);
 
     private static JsonOk<FileList> Ok(FileList list) => new(list, RagJsonContext.Default.FileList);
+
+    private static ApiError MalformedMultipart() =>
+        new(StatusCodes.Status400BadRequest, "The multipart body is malformed.", ApiError.InvalidRequest, "file", "invalid_multipart");
 
     private static async Task<string?> ReadFieldAsync(Stream body, CancellationToken cancellationToken)
     {

@@ -44,6 +44,26 @@ public sealed class FilesApiTests
         Assert.Empty(Directory.GetFiles(Path.Combine(gateway.DataDirectory, "files")));
     }
 
+    // Bodies that end before the closing boundary (the multipart reader's bare IOException was a 500).
+    [Theory]
+    [InlineData("")]
+    [InlineData("--OTHER\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nassistants\r\n--OTHER--\r\n")]
+    [InlineData("--B\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nassistants\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\ncut off mid-file")]
+    [InlineData("--B\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nassist")]
+    public async Task A_multipart_body_that_ends_before_its_closing_boundary_is_400_and_nothing_is_kept(string body)
+    {
+        await using var gateway = await RagHttp.StartGatewayAsync();
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));
+        content.Headers.TryAddWithoutValidation("Content-Type", "multipart/form-data; boundary=B");
+
+        using var response = await gateway.Http.PostAsync("/v1/files", content);
+
+        var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, "file");
+        Assert.Equal("invalid_multipart", error.GetProperty("code").GetString());
+        var whole = await RagHttp.UploadAsync(gateway.Http, "whole.txt", [65]);
+        Assert.Equal([whole.GetProperty("id").GetString()], Directory.GetFiles(Path.Combine(gateway.DataDirectory, "files")).Select(Path.GetFileName));
+    }
+
     [Fact]
     public async Task A_file_over_the_limit_gets_413_and_nothing_is_kept()
     {
