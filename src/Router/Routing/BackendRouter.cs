@@ -22,16 +22,29 @@ internal sealed partial class BackendRouter(
         var plan = Plan(config.Current, health, localModels, keys, request, peers.Current);
         if (plan.IsEmpty)
         {
-            Log.EmptyPlan(logger, plan.Privacy.Level, plan.RequestedModel, plan.Exclusions.Count);
+            Log.EmptyPlan(logger, plan.Privacy.Level, ModelForLog(plan.RequestedModel), plan.Exclusions.Count);
         }
         else if (logger.IsEnabled(LogLevel.Debug))
         {
             // Guarded: the joined step list would otherwise be built on every request whether or not Debug is on.
-            Log.Planned(logger, plan.Privacy.Level, plan.RequestedModel, string.Join(" > ", plan.Steps.Select(s => s.Backend)), plan.Exclusions.Count);
+            Log.Planned(logger, plan.Privacy.Level, ModelForLog(plan.RequestedModel), string.Join(" > ", plan.Steps.Select(s => s.Backend)), plan.Exclusions.Count);
         }
 
         return plan;
     }
+
+    /// <summary>Longest requested model name written to a log line; the rest is cut.</summary>
+    internal const int MaxLoggedModelLength = 200;
+
+    /// <summary>
+    /// The requested model as it goes into a log line. It is the client's own text, of any length (up to the body limit)
+    /// and holding anything: a CR, NUL or terminal escape sequence would forge or garble the operator's log, so control
+    /// characters become '?' and the name is cut at <see cref="MaxLoggedModelLength"/>.
+    /// </summary>
+    internal static string ModelForLog(string model) =>
+        model.Length <= MaxLoggedModelLength && !model.Any(char.IsControl)
+            ? model
+            : string.Concat(model.Take(MaxLoggedModelLength).Select(c => char.IsControl(c) ? '?' : c)) + (model.Length > MaxLoggedModelLength ? "…" : "");
 
     /// <summary>The routing decision as a pure function of its inputs (also used by config check).</summary>
     internal static RoutePlan Plan(

@@ -151,6 +151,21 @@ public sealed class RoutingTests
     }
 
     [Fact]
+    public async Task A_requested_model_name_reaches_the_log_cut_short_and_without_control_characters()
+    {
+        await using var harness = await new RoutingHarness().StartAsync(); // the local model only: no backend offers the name
+        var hostile = "x\rwarn: forged entry\0\u001b[2J\n" + new string('y', 100_000);
+
+        var (response, body) = await harness.SendAsync(RoutingHarness.Chat(RoutingHarness.PublicPrompt, model: hostile));
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.NotFound, "model", "model_not_found");
+        var logged = Assert.Single(harness.Logs.Entries, e => e.Contains("[102]", StringComparison.Ordinal)); // RoutePlanEmpty
+        Assert.DoesNotContain(logged, char.IsControl);
+        Assert.Contains("x?warn: forged entry??[2J?yyy", logged, StringComparison.Ordinal);
+        Assert.DoesNotContain(new string('y', 200), logged, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Refused_connection_fails_over_to_local()
     {
         var upstream = await LoopbackOpenAiUpstream.StartAsync();
