@@ -68,7 +68,9 @@ public sealed record GenerationSettings(int? MaxTokens, IReadOnlyList<string> St
         var sampling = new SamplingOptions
         {
             Temperature = (float)(p.Temperature ?? 1),
-            TopP = (float)(p.TopP ?? 1),
+            // top_p 0 is valid (OpenAI's range is 0..1): only the most likely token. llama.cpp's top-p sampler wants p > 0
+            // and keeps at least one token, so the smallest positive p (also for a double too small for a float) is that.
+            TopP = Math.Max((float)(p.TopP ?? 1), float.Epsilon),
             TopK = p.TopK ?? 0,
             MinP = (float)(p.MinP ?? 0),
             // OpenAI's seed is an int64; llama.cpp's is a uint32: the low 32 bits, deterministically.

@@ -21,6 +21,23 @@ public sealed class CompletionsTests
         Assert.InRange(result.CompletionTokens, 1, 64);
     }
 
+    // 0 is in top_p's documented range (0..1) but the engine's sampler refused it: a 400 from the local model only.
+    [Theory]
+    [InlineData("0")]
+    [InlineData("1e-300")]
+    public async Task Top_p_of_zero_keeps_only_the_most_likely_token(string topP)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var body = $$"""{"model":"{{TestEnvironment.Stories}}","prompt":"{{RawCompletions.Prompt}}","top_p":{{topP}},"seed":7,"max_tokens":24}""";
+
+        using var response = await environment.Http.PostAsync("/v1/completions", ApiAssert.Json(body));
+
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.OK, text);
+        using var json = System.Text.Json.JsonDocument.Parse(text);
+        Assert.StartsWith(json.RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!, TestPaths.Stories260KGreedyContinuation);
+    }
+
     [Fact]
     public async Task Json_bodies_are_not_html_escaped()
     {
