@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Net;
 using InferenceMesh.Mesh.Identity;
 using InferenceMesh.Mesh.Trust;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace InferenceMesh.Mesh.Configuration;
@@ -19,6 +21,9 @@ public static class MeshConfigReader
         "quota", "verifyShare", "verify_share",
     ];
 
+    /// <summary>The deepest nesting of lists and mappings the file may have (the router's limit too).</summary>
+    public const int MaxDepth = 32;
+
     /// <summary>Null options and no errors when the file has no <c>mesh:</c> block (the mesh is off).</summary>
     public static (MeshOptions? Options, IReadOnlyList<string> Errors) Read(string configPath, string? dataDirectoryOverride = null)
     {
@@ -26,10 +31,15 @@ public static class MeshConfigReader
         YamlStream yaml = [];
         try
         {
-            using var reader = new StreamReader(configPath);
-            yaml.Load(reader);
+            var text = File.ReadAllText(configPath);
+            if (TooDeep(text) is { } deep)
+            {
+                return (null, [$"{configPath}:{deep.Line}:{deep.Column}: nested deeper than {MaxDepth} levels"]);
+            }
+
+            yaml.Load(new StringReader(text));
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or YamlDotNet.Core.YamlException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or YamlException)
         {
             return (null, [$"{configPath}: {ex.Message}"]);
         }
@@ -327,5 +337,32 @@ public static class MeshConfigReader
         {
             return false;
         }
+    }
+
+    /// <summary>
+    /// Where the nesting first goes deeper than <see cref="MaxDepth"/>, found with the event parser (which does not
+    /// recurse) before the representation model is built: that recurses once per level, and a file of a few hundred
+    /// thousand brackets overflowed the stack, an abort no handler can catch.
+    /// </summary>
+    private static Mark? TooDeep(string text)
+    {
+        var parser = new Parser(new StringReader(text));
+        var depth = 0;
+        while (parser.MoveNext())
+        {
+            if (parser.Current is SequenceStart or MappingStart)
+            {
+                if (++depth > MaxDepth)
+                {
+                    return parser.Current.Start;
+                }
+            }
+            else if (parser.Current is SequenceEnd or MappingEnd)
+            {
+                depth--;
+            }
+        }
+
+        return null;
     }
 }

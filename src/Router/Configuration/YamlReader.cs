@@ -13,6 +13,9 @@ namespace InferenceMesh.Router.Configuration;
 /// </summary>
 internal sealed partial class YamlReader
 {
+    /// <summary>The deepest nesting of lists and mappings a config or policy file may have.</summary>
+    public const int MaxDepth = 32;
+
     private readonly List<ConfigError> _errors;
 
     private YamlReader(string file, List<ConfigError> errors)
@@ -70,9 +73,15 @@ internal sealed partial class YamlReader
         }
     }
 
-    /// <summary>Passes the events on and remembers where the last one ended.</summary>
+    /// <summary>
+    /// Passes the events on, remembers where the last one ended, and refuses nesting deeper than
+    /// <see cref="MaxDepth"/>: the representation model recurses once per level, and a file of a few hundred
+    /// thousand brackets overflowed the stack, which no handler can catch (the process aborted, also on a reload).
+    /// </summary>
     private sealed class TrackingParser(IParser inner) : IParser
     {
+        private int _depth;
+
         public Mark LastGood { get; private set; } = new(0, 1, 1);
 
         public ParsingEvent? Current => inner.Current;
@@ -82,6 +91,16 @@ internal sealed partial class YamlReader
             var moved = inner.MoveNext();
             if (inner.Current is { } current)
             {
+                if (current is SequenceStart or MappingStart && ++_depth > MaxDepth)
+                {
+                    throw new YamlException(current.Start, current.End, $"nested deeper than {MaxDepth} levels (no config or policy needs more than a few)");
+                }
+
+                if (current is SequenceEnd or MappingEnd)
+                {
+                    _depth--;
+                }
+
                 LastGood = current.End;
             }
 

@@ -35,6 +35,18 @@ public sealed class MeshConfigReaderTests
     }
 
     [Fact]
+    public void A_file_nested_too_deep_is_one_error_line_not_a_stack_overflow()
+    {
+        // 200,000 nested lists overflowed the representation model's recursion: the process aborted.
+        var path = Write("mesh:\n  bootstrap: " + new string('[', 200_000) + new string(']', 200_000) + "\n");
+
+        var (options, errors) = MeshConfigReader.Read(path);
+
+        Assert.Null(options);
+        Assert.Equal($"{path}:2:{14 + 31 - 1}: nested deeper than 32 levels", Assert.Single(errors));
+    }
+
+    [Fact]
     public void Valid_block_is_read_with_defaults()
     {
         var id = NodeId.FromHash(SHA256.HashData("x"u8));

@@ -79,6 +79,25 @@ public sealed class RoutingConfigLoaderTests : IDisposable
         Assert.StartsWith($"{path}:{line}:", error.ToString());
     }
 
+    [Theory]
+    [InlineData(30, true)] // 30 lists inside the root mapping and the backends list: 32 levels
+    [InlineData(31, false)]
+    [InlineData(200_000, false)] // overflowed the stack before (the process aborted)
+    public void Nesting_is_limited_to_32_levels(int lists, bool valid)
+    {
+        var path = _env.WriteConfig("foreign:\n  - " + new string('[', lists) + new string(']', lists) + "\n");
+
+        var result = RoutingConfigLoader.Load(path, ["foreign"]);
+
+        Assert.Equal(valid, result.IsValid);
+        if (!valid)
+        {
+            var error = Assert.Single(result.Errors);
+            Assert.Equal((path, 2, 5 + 31 - 1), (error.File, error.Line, error.Column));
+            Assert.Contains("nested deeper than 32 levels", error.Reason, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Foreign_sections_are_accepted_when_named()
     {

@@ -46,6 +46,23 @@ public sealed class RoutingConfigProviderTests : IDisposable
     }
 
     [Fact]
+    public void A_policy_nested_too_deep_keeps_the_last_good_snapshot_instead_of_overflowing_the_stack()
+    {
+        using var provider = new RoutingConfigProvider(_env.Load(), _env.Options(), _env.Time);
+        var good = provider.Current;
+        // 200,000 nested lists overflowed the representation model's recursion: the process aborted.
+        var policyPath = _env.WritePolicy("name: deep\nlevels:\n  public: " + new string('[', 200_000) + new string(']', 200_000) + "\n");
+
+        var result = provider.Reload();
+
+        Assert.False(result.Applied);
+        Assert.Same(good, provider.Current);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal((policyPath, 3), (error.File, error.Line));
+        Assert.Contains("nested deeper than 32 levels", error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Broken_edit_keeps_the_last_good_snapshot_and_reports_why()
     {
         using var provider = new RoutingConfigProvider(_env.Load(), _env.Options(), _env.Time);
