@@ -338,6 +338,13 @@ internal sealed partial class ModelCatalog : IModelCatalog
         }
 
         var id = candidate.Name[..^ModelCatalogDefaults.Extension.Length];
+        if (id.Contains('\uFFFD', StringComparison.Ordinal))
+        {
+            // .NET decodes a name that is not UTF-8 with U+FFFD, and that string no longer opens the file: without
+            // this the model was silently missing from the list.
+            return new Outcome.Invalid("the file name is not valid UTF-8 (or holds U+FFFD): rename the file");
+        }
+
         if (!IsSafeId(id))
         {
             return new Outcome.Invalid("the file name is not a safe model id (empty, control or format characters, or path separators)");

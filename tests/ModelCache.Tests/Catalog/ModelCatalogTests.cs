@@ -67,6 +67,24 @@ public sealed class ModelCatalogTests
     }
 
     [Fact]
+    public void A_file_name_that_is_not_UTF_8_is_reported_not_dropped()
+    {
+        var dir = TestPaths.NewTempDir();
+        var plain = Path.Combine(dir, "plain.gguf");
+        File.Copy(TestPaths.Stories260K, plain);
+        // "bad\xFF\xFEname.gguf": Latin-1 bytes, which no .NET string can name, so libc renames it.
+        byte[] latin1 = [.. System.Text.Encoding.UTF8.GetBytes(Path.Combine(dir, "bad")), 0xFF, 0xFE, .. "name.gguf\0"u8];
+        Assert.Equal(0, NativeFiles.rename([.. System.Text.Encoding.UTF8.GetBytes(plain), 0], latin1));
+
+        var catalog = new ModelCatalog(new ModelCatalogOptions { Directory = dir }, _log);
+
+        Assert.Empty(catalog.Models);
+        var invalid = Assert.Single(catalog.InvalidFiles);
+        Assert.Equal("bad\uFFFD\uFFFDname.gguf", invalid.FileName);
+        Assert.Contains("not valid UTF-8", invalid.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ChangedFile_IsRevalidated_UnchangedFileIsNotReRead()
     {
         var dir = TestPaths.NewTempDir();
@@ -188,4 +206,10 @@ public sealed class ModelCatalogTests
 
     [Fact]
     public void LoneSurrogate_IsNotASafeId() => Assert.False(ModelCatalog.IsSafeId("lone" + (char)0xD800 + "surrogate"));
+}
+
+internal static class NativeFiles
+{
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    internal static extern int rename(byte[] oldPath, byte[] newPath);
 }
