@@ -8,12 +8,19 @@ namespace InferenceMesh.Gateway.Tests.Rag;
 /// <summary>The Files API: hostile names never become paths, the size limit is a clear 413, bad input gets OpenAI's error shape.</summary>
 public sealed class FilesApiTests
 {
+    private const string LongName =
+        "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz" +
+        "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrst"; // 254
+
     [Theory]
     [InlineData("../../etc/passwd", "passwd")]
     [InlineData("/etc/passwd", "passwd")]
     [InlineData("..\\..\\Windows\\win.ini", "win.ini")]
     [InlineData("CON", "CON")]
     [InlineData("NUL.txt", "NUL.txt")]
+    [InlineData("\u202Egnp.txt", "gnp.txt")] // shown as "txt.png" with the override
+    [InlineData("report\u2066\u200F.exe\u2069.pdf", "report.exe.pdf")]
+    [InlineData(LongName + "\U0001F600", LongName)] // the emoji does not fit whole in 255 characters
     public async Task A_hostile_file_name_is_only_a_label_and_the_content_stays_in_the_files_folder(string hostile, string label)
     {
         await using var gateway = await RagHttp.StartGatewayAsync();

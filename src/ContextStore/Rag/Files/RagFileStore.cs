@@ -247,8 +247,9 @@ public sealed class RagFileStore
     public static string NewId() => "file-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
 
     /// <summary>
-    /// The label kept for a client's file name: the last path segment (either separator), control characters removed,
-    /// at most <see cref="RagDefaults.MaxFileNameLength"/> characters; null when nothing is left.
+    /// The label kept for a client's file name: the last path segment (either separator), control characters and bidi
+    /// controls removed (U+202E in "\u202Egnp.txt" shows it as "txt.png"), at most <see cref="RagDefaults.MaxFileNameLength"/>
+    /// characters, never cut between the two halves of a surrogate pair; null when nothing is left.
     /// </summary>
     public static string? CleanFileName(string? fileName)
     {
@@ -261,7 +262,7 @@ public sealed class RagFileStore
         var builder = new StringBuilder(last.Length);
         foreach (var c in last)
         {
-            if (!char.IsControl(c))
+            if (!char.IsControl(c) && !IsBidiControl(c))
             {
                 builder.Append(c);
             }
@@ -273,8 +274,17 @@ public sealed class RagFileStore
             return null;
         }
 
-        return clean.Length > RagDefaults.MaxFileNameLength ? clean[..RagDefaults.MaxFileNameLength] : clean;
+        if (clean.Length <= RagDefaults.MaxFileNameLength)
+        {
+            return clean;
+        }
+
+        var cut = char.IsHighSurrogate(clean[RagDefaults.MaxFileNameLength - 1]) ? RagDefaults.MaxFileNameLength - 1 : RagDefaults.MaxFileNameLength;
+        return clean[..cut];
     }
+
+    /// <summary>Unicode's explicit directional marks, embeddings, overrides and isolates (the "Trojan Source" characters).</summary>
+    private static bool IsBidiControl(char c) => c is '\u061C' or '\u200E' or '\u200F' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069');
 
     private static RagFile ReadFile(SqliteDataReader reader) =>
         new(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), reader.GetString(4), reader.GetInt64(5));
