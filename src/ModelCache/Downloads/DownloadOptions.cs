@@ -18,6 +18,13 @@ public sealed record DownloadOptions
     /// <summary>The partial file is fsynced and its sidecar rewritten after this many bytes. The default value is 16 MiB.</summary>
     public long CheckpointBytes { get; init; } = DownloadDefaults.CheckpointBytes;
 
+    /// <summary>
+    /// Space a pull leaves free on the store's disk: a file announced larger than what is free minus this is refused
+    /// before its first byte, and a body of unknown length stops (its bytes kept to resume) when free space falls
+    /// below it, checked at every checkpoint. The default value is 512 MiB.
+    /// </summary>
+    public long MinFreeBytes { get; init; } = DownloadDefaults.MinFreeBytes;
+
     /// <summary>Throws <see cref="ArgumentException"/> with the reason when the options cannot work.</summary>
     public void Validate()
     {
@@ -40,6 +47,11 @@ public sealed record DownloadOptions
         {
             throw new ArgumentException("DownloadOptions.CheckpointBytes must be positive.", nameof(CheckpointBytes));
         }
+
+        if (MinFreeBytes < 0)
+        {
+            throw new ArgumentException("DownloadOptions.MinFreeBytes must not be negative.", nameof(MinFreeBytes));
+        }
     }
 }
 
@@ -48,6 +60,8 @@ internal static class DownloadDefaults
     public const int MaxAttemptsPerSource = 3;
 
     public const long CheckpointBytes = 16L << 20;
+
+    public const long MinFreeBytes = 512L << 20;
 
     public const int BufferBytes = 1 << 16;
 

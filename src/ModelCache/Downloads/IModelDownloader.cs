@@ -47,6 +47,9 @@ public enum DownloadError
     InvalidGguf,
     AllSourcesFailed,
     Cancelled,
+
+    /// <summary>The store's disk has too little free space (<see cref="DownloadOptions.MinFreeBytes"/>).</summary>
+    InsufficientSpace,
 }
 
 /// <summary>One attempt at one source, for the report.</summary>

@@ -101,6 +101,7 @@ internal sealed partial class ModelDownloader : IModelDownloader
                 }
 
                 var failures = 0;
+                state.Restarts = 0;
                 while (true)
                 {
                     var outcome = await AttemptAsync(source, writer, state, progress, cancellationToken).ConfigureAwait(false);
@@ -137,8 +138,25 @@ internal sealed partial class ModelDownloader : IModelDownloader
                     }
 
                     attempts.Add(new DownloadAttempt(source, outcome.Reason));
+                    if (outcome.Kind == AttemptKind.DiskFull)
+                    {
+                        // Another source would fill the same disk.
+                        state.Sidecar.Write(sidecarPath);
+                        return new PullResult(null, DownloadError.InsufficientSpace,
+                            $"{outcome.Reason}; {writer.BytesWritten} bytes are kept for the next pull to resume", attempts);
+                    }
+
                     if (outcome.Kind == AttemptKind.NextSource)
                     {
+                        break;
+                    }
+
+                    if (state.Restarts > _options.MaxAttemptsPerSource)
+                    {
+                        // A server that answers a resume with the file from the start again and again (its size or
+                        // version keeps changing, or it announces more than it sends) would otherwise loop forever:
+                        // each restart receives bytes, which counts as progress.
+                        attempts.Add(new DownloadAttempt(source, $"gave up: the server restarted the file {state.Restarts} times"));
                         break;
                     }
 
@@ -245,6 +263,7 @@ internal sealed partial class ModelDownloader : IModelDownloader
                         var why = changed ? "the file changed on the server (ETag, Last-Modified or size)" : "the server answered another range";
                         Log.Restarting(_logger, source.AbsoluteUri, why);
                         writer.Restart();
+                        state.Restarts++;
                         state.Sidecar = new PartialSidecar { ExpectedSha256 = state.Sidecar.ExpectedSha256 };
                         return new AttemptResult(AttemptKind.Retry, true, $"restarted: {why}");
                     }
@@ -261,6 +280,7 @@ internal sealed partial class ModelDownloader : IModelDownloader
                             : "the server ignored the Range request (200 instead of 206)";
                         Log.Restarting(_logger, source.AbsoluteUri, why);
                         writer.Restart();
+                        state.Restarts++;
                     }
 
                     total = response.Content.Headers.ContentLength;
@@ -273,6 +293,7 @@ internal sealed partial class ModelDownloader : IModelDownloader
                 case HttpStatusCode.RequestedRangeNotSatisfiable:
                     Log.Restarting(_logger, source.AbsoluteUri, "the server refused the range");
                     writer.Restart();
+                    state.Restarts++;
                     state.Sidecar = new PartialSidecar { ExpectedSha256 = state.Sidecar.ExpectedSha256 };
                     return new AttemptResult(AttemptKind.Retry, true, "restarted: range not satisfiable");
 
@@ -292,6 +313,11 @@ internal sealed partial class ModelDownloader : IModelDownloader
                 ExpectedSha256 = state.Sidecar.ExpectedSha256,
             };
             state.Sidecar.Write(state.SidecarPath);
+            if (total is { } announced && SpaceShortfall(announced - writer.BytesWritten) is { } shortfall)
+            {
+                return Failed(source, AttemptKind.DiskFull, false, shortfall);
+            }
+
             return await ReadBodyAsync(source, response, total, writer, idle, progress, cancellationToken).ConfigureAwait(false);
         }
     }
@@ -304,6 +330,11 @@ internal sealed partial class ModelDownloader : IModelDownloader
         long received = 0;
         long sinceCheckpoint = 0;
         var buffer = new byte[DownloadDefaults.BufferBytes];
+        if (total is null && SpaceShortfall(0) is { } full)
+        {
+            return Failed(source, AttemptKind.DiskFull, false, full);
+        }
+
         try
         {
             await using var body = await response.Content.ReadAsStreamAsync(idle.Token).ConfigureAwait(false);
@@ -329,6 +360,10 @@ internal sealed partial class ModelDownloader : IModelDownloader
                 {
                     writer.FlushToDisk();
                     sinceCheckpoint = 0;
+                    if (total is null && SpaceShortfall(0) is { } nearlyFull)
+                    {
+                        return Failed(source, AttemptKind.DiskFull, received > 0, nearlyFull);
+                    }
                 }
 
                 if (progress is not null)
@@ -360,6 +395,33 @@ internal sealed partial class ModelDownloader : IModelDownloader
         return new AttemptResult(AttemptKind.Complete, received > 0, "complete");
     }
 
+    /// <summary>Why <paramref name="more"/> bytes would leave less than <see cref="DownloadOptions.MinFreeBytes"/> free on the store's disk; null when they fit.</summary>
+    private string? SpaceShortfall(long more)
+    {
+        long free;
+        try
+        {
+            free = new DriveInfo(_store.Layout.Partial).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return null; // the space cannot be read: the write itself reports a full disk
+        }
+
+        if (free - more >= _options.MinFreeBytes)
+        {
+            return null;
+        }
+
+        return more > 0
+            ? $"not enough disk space: {Bytes(more)} more are needed, {Bytes(free)} are free on the models folder's disk, and {Bytes(_options.MinFreeBytes)} are kept free"
+            : $"the models folder's disk is nearly full ({Bytes(free)} free, {Bytes(_options.MinFreeBytes)} are kept free), and the server did not say how large the file is";
+    }
+
+    private static string Bytes(long bytes) => bytes >= 1L << 30
+        ? $"{bytes / (double)(1L << 30):0.0} GiB"
+        : $"{bytes / (double)(1L << 20):0.0} MiB";
+
     private AttemptResult Failed(Uri source, AttemptKind kind, bool madeProgress, string reason)
     {
         Log.AttemptFailed(_logger, source.AbsoluteUri, reason);
@@ -376,12 +438,16 @@ internal sealed partial class ModelDownloader : IModelDownloader
         Complete,
         Retry,
         NextSource,
+        DiskFull,
     }
 
     private readonly record struct AttemptResult(AttemptKind Kind, bool MadeProgress, string Reason);
 
     private sealed class State(PartialSidecar sidecar, string sidecarPath)
     {
+        /// <summary>Times the current source made us start the file again.</summary>
+        public int Restarts { get; set; }
+
         public PartialSidecar Sidecar { get; set; } = sidecar;
 
         public string SidecarPath { get; } = sidecarPath;

@@ -94,7 +94,11 @@ internal sealed class LoopbackModelServer : IAsyncDisposable
         context.Response.Headers.LastModified = lastModified.ToString("R", CultureInfo.InvariantCulture);
         context.Response.Headers.AcceptRanges = "bytes";
         context.Response.ContentType = "application/octet-stream";
-        context.Response.ContentLength = content.Length - start;
+        if (!file.Chunked)
+        {
+            context.Response.ContentLength = file.ClaimedLength ?? content.Length - start;
+        }
+
         if (partial)
         {
             context.Response.Headers.ContentRange = $"bytes {start}-{content.Length - 1}/{content.Length}";
@@ -122,6 +126,11 @@ internal sealed class LoopbackModelServer : IAsyncDisposable
             }
 
             await context.Response.Body.WriteAsync(body.AsMemory((int)offset, count), context.RequestAborted);
+        }
+
+        if (file.ClaimedLength is not null)
+        {
+            context.Abort(); // fewer bytes than announced: the body ends early
         }
     }
 
@@ -152,6 +161,12 @@ internal sealed class LoopbackModelServer : IAsyncDisposable
 
         /// <summary>Runs after a response was cut (e.g. to change the file before the client comes back).</summary>
         public Action? AfterCut { get; set; }
+
+        /// <summary>Announce this Content-Length instead of the real one (a lying server), then end after the real bytes.</summary>
+        public long? ClaimedLength { get; set; }
+
+        /// <summary>Send no Content-Length (a chunked body of unknown length).</summary>
+        public bool Chunked { get; set; }
 
         /// <summary>Answer this status instead of the file.</summary>
         public int? Status { get; set; }

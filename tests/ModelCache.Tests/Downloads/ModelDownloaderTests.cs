@@ -137,6 +137,66 @@ public sealed class ModelDownloaderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_file_larger_than_the_free_disk_space_is_refused_before_its_first_byte()
+    {
+        _server.Serve("/huge.gguf", StoreTestData.Stories).ClaimedLength = 1L << 50; // 1 PiB
+        _server.Serve("/mirror.gguf", StoreTestData.Stories);
+
+        var result = await Downloader().PullAsync(Request("/huge.gguf", "/mirror.gguf"), null, CancellationToken.None);
+
+        Assert.Equal(DownloadError.InsufficientSpace, result.Error);
+        Assert.Contains("not enough disk space: 1048576.0 GiB more are needed", result.Message, StringComparison.Ordinal);
+        Assert.Contains("512.0 MiB are kept free", result.Message, StringComparison.Ordinal);
+        Assert.Single(_server.Requests); // neither retried nor sent to the mirror: the disk is the same
+        Assert.Empty(_store.List());
+        AssertNoPartials();
+    }
+
+    [Fact]
+    public async Task A_body_of_unknown_length_is_not_written_to_a_disk_below_the_free_space_kept()
+    {
+        _server.Serve("/chunked.gguf", StoreTestData.Stories).Chunked = true;
+        var keepMoreThanAnyDisk = FastRetries with { MinFreeBytes = long.MaxValue / 4 };
+
+        var result = await Downloader(keepMoreThanAnyDisk).PullAsync(Request("/chunked.gguf"), null, CancellationToken.None);
+
+        Assert.Equal(DownloadError.InsufficientSpace, result.Error);
+        Assert.Contains("disk is nearly full", result.Message, StringComparison.Ordinal);
+        Assert.Contains("the server did not say how large the file is", result.Message, StringComparison.Ordinal);
+        AssertNoPartials();
+
+        // The same file from a server of unknown length is fine with the default reserve.
+        var fine = await Downloader().PullAsync(Request("/chunked.gguf"), null, CancellationToken.None);
+        Assert.True(fine.Succeeded, fine.Message);
+    }
+
+    [Fact]
+    public async Task A_file_that_changes_under_every_resume_ends_in_a_failure_not_a_loop()
+    {
+        // Every answer is cut at 600 KB and the file then changes, so each resume gets the whole new version (If-Range)
+        // and starts again. Each restart received bytes, which counted as progress, so the pull went on restarting
+        // for as long as the server kept changing (dozens of requests here before a cut happened to fall late).
+        var file = _server.Serve("/moving.gguf", StoreTestData.Stories);
+        var version = 0;
+        file.AfterCut = () =>
+        {
+            var changed = StoreTestData.Stories.ToArray();
+            changed[^1] = (byte)++version;
+            file.Change(changed);
+            file.CutOnceAt(600_000);
+        };
+        file.CutOnceAt(600_000);
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        var result = await Downloader().PullAsync(Request("/moving.gguf"), null, deadline.Token);
+
+        Assert.Equal(DownloadError.AllSourcesFailed, result.Error);
+        Assert.True(result.Message!.Contains("gave up: the server restarted the file 4 times", StringComparison.Ordinal), result.Message);
+        Assert.Equal(5, _server.Requests.Count);
+        Assert.Empty(_store.List());
+    }
+
+    [Fact]
     public async Task Mirrors_AreTriedInOrder()
     {
         _server.Serve("/a.gguf", StoreTestData.Stories).Status = 404;
