@@ -48,14 +48,18 @@ internal sealed class RetrievalContextStage(RagService rag) : IChatContextStage
         {
             request = element.ValueKind == JsonValueKind.Object ? element.Deserialize(RagJsonContext.Default.RetrievalRequest) : null;
         }
+        catch (JsonException ex) when (ex.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal))
+        {
+            return ApiErrors.InvalidJson($"{Field}.{path[2..]}"); // e.g. a max_num_results that is not an integer
+        }
         catch (JsonException)
         {
             request = null;
         }
 
-        if (request?.VectorStoreIds is not { Count: > 0 } storeIds)
+        if (request?.VectorStoreIds is not { Count: > 0 } storeIds || storeIds.Contains(null!))
         {
-            return ApiErrors.InvalidParameter("retrieval.vector_store_ids", "'retrieval' must be an object with a non-empty 'vector_store_ids' array.");
+            return ApiErrors.InvalidParameter("retrieval.vector_store_ids", "'retrieval' must be an object with a non-empty 'vector_store_ids' array of strings.");
         }
 
         var results = request.MaxNumResults ?? DefaultResults;

@@ -50,6 +50,7 @@ internal static class VectorStoresApi
             return ApiErrors.InvalidParameter("privacy", "'privacy' must be one of public, internal, confidential, restricted.");
         }
 
+        if (request.FileIds?.Contains(null!) is true) return ApiErrors.InvalidParameter("file_ids", "'file_ids' must be an array of file ids.");
         if (ValidateMetadata(request.Metadata) is { } metadataError) return metadataError;
         var chunking = ParseChunking(request.ChunkingStrategy, "chunking_strategy");
         if (chunking.Error is { } chunkingError) return chunkingError.ToApiError();
@@ -212,8 +213,8 @@ internal static class VectorStoresApi
         }
 
         if (type.GetString() != "static" || !value.TryGetProperty("static", out var sizes) || sizes.ValueKind != JsonValueKind.Object
-            || !sizes.TryGetProperty("max_chunk_size_tokens", out var max) || !max.TryGetInt32(out var maxTokens)
-            || !sizes.TryGetProperty("chunk_overlap_tokens", out var overlap) || !overlap.TryGetInt32(out var overlapTokens))
+            || !sizes.TryGetProperty("max_chunk_size_tokens", out var max) || max.ValueKind != JsonValueKind.Number || !max.TryGetInt32(out var maxTokens)
+            || !sizes.TryGetProperty("chunk_overlap_tokens", out var overlap) || overlap.ValueKind != JsonValueKind.Number || !overlap.TryGetInt32(out var overlapTokens))
         {
             return RagError.Invalid(param, "A static 'chunking_strategy' needs integer 'max_chunk_size_tokens' and 'chunk_overlap_tokens'.");
         }

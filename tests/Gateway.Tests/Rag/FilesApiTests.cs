@@ -176,6 +176,29 @@ public sealed class FilesApiTests
         Assert.Equal(0, stores.GetProperty("data").GetArrayLength()); // no failed request created anything
     }
 
+    // A null where a string id or a whole number belongs, and wrongly typed chunk sizes: 500s before (a null id reached
+    // SQLite or the not-found message, TryGetInt32 threw on a non-number).
+    [Theory]
+    [InlineData("/v1/vector_stores", """{"file_ids":[null]}""", "file_ids")]
+    [InlineData("/v1/vector_stores", """{"chunking_strategy":{"type":"static","static":{"max_chunk_size_tokens":null,"chunk_overlap_tokens":0}}}""", "chunking_strategy")]
+    [InlineData("/v1/vector_stores", """{"chunking_strategy":{"type":"static","static":{"max_chunk_size_tokens":"800","chunk_overlap_tokens":0}}}""", "chunking_strategy")]
+    [InlineData("/v1/vector_stores/{store}/files", """{"file_id":"file-000000000000000000000000","chunking_strategy":{"type":"static","static":{"max_chunk_size_tokens":800,"chunk_overlap_tokens":true}}}""", "chunking_strategy")]
+    [InlineData("/v1/chat/completions", """{"model":"stories260K","messages":[{"role":"user","content":"hi"}],"retrieval":{"vector_store_ids":[null]}}""", "retrieval.vector_store_ids")]
+    [InlineData("/v1/route", """{"model":"auto","messages":[{"role":"user","content":"hi"}],"retrieval":{"vector_store_ids":["{store}",null]}}""", "retrieval.vector_store_ids")]
+    [InlineData("/v1/chat/completions", """{"model":"stories260K","messages":[{"role":"user","content":"hi"}],"retrieval":{"vector_store_ids":["{store}"],"max_num_results":"5"}}""", "retrieval.max_num_results")]
+    public async Task Nulls_and_wrong_kinds_in_vector_store_fields_are_400_naming_the_field(string path, string body, string param)
+    {
+        await using var gateway = await RagHttp.StartGatewayAsync();
+        var (_, store) = await RagHttp.PostJsonAsync(gateway.Http, "/v1/vector_stores", """{"name":"empty"}""");
+        var storeId = store.GetProperty("id").GetString()!;
+
+        using var response = await gateway.Http.PostAsync(path.Replace("{store}", storeId, StringComparison.Ordinal), ApiAssert.Json(body.Replace("{store}", storeId, StringComparison.Ordinal)));
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param);
+        var stores = await RagHttp.GetJsonAsync(gateway.Http, "/v1/vector_stores");
+        Assert.Equal(1, stores.GetProperty("data").GetArrayLength()); // nothing was created
+    }
+
     [Fact]
     public async Task A_binary_file_fails_with_last_error_and_the_store_stays_usable()
     {
