@@ -41,8 +41,8 @@ internal static class GatewayCommandLine
           --torrent-dht B       BitTorrent DHT and local peer discovery for public torrents (default: false)
           --torrent-announce U  tracker URL put in shared torrents (default: this gateway's /announce)
           --aria2c PATH         the aria2 executable for BitTorrent (default: aria2c on PATH)
-          --policies DIR        folder of policy files (default: ./policies, else the one installed
-                                next to the executable, else the built-in default policy)
+          --policies DIR        folder of policy files, which must exist (default: ./policies, else the
+                                one installed next to the executable, else the built-in default policy)
 
         config check validates the config and every policy, then prints the plan for --prompt
         (classified in process; only kinds of findings are printed, never the text). Exit 0 when valid.
@@ -95,6 +95,7 @@ internal static class GatewayCommandLine
             switch (name)
             {
                 case "--models":
+                    if (FolderProblem(name, Path.GetFullPath(value), mustExist: false) is { } modelsDirectoryProblem) return Fail(modelsDirectoryProblem);
                     options = options with { ModelsDirectory = Path.GetFullPath(value) };
                     break;
                 case "--host":
@@ -124,6 +125,7 @@ internal static class GatewayCommandLine
                     options = options with { ConfigPath = Path.GetFullPath(value) };
                     break;
                 case "--data":
+                    if (FolderProblem(name, Path.GetFullPath(value), mustExist: false) is { } dataDirectoryProblem) return Fail(dataDirectoryProblem);
                     options = options with { DataDirectory = Path.GetFullPath(value) };
                     break;
                 case "--history-retention-days":
@@ -147,6 +149,7 @@ internal static class GatewayCommandLine
                     options = options with { RagPostgresSchema = value };
                     break;
                 case "--policies":
+                    if (FolderProblem(name, Path.GetFullPath(value), mustExist: true) is { } policiesDirectoryProblem) return Fail(policiesDirectoryProblem);
                     options = options with { PoliciesDirectory = Path.GetFullPath(value) };
                     break;
                 case "--torrent-dht":
@@ -171,6 +174,21 @@ internal static class GatewayCommandLine
         }
 
         return options.Validate() is { } error ? Fail(error) : new(options, null, false);
+    }
+
+    /// <summary>
+    /// Why a folder flag cannot be used: a file there stopped start-up with a stack trace (--models) or a hosting
+    /// failure (--data), and a --policies folder that is not there silently gave the built-in default policy instead
+    /// of the one the operator named.
+    /// </summary>
+    internal static string? FolderProblem(string name, string path, bool mustExist)
+    {
+        if (File.Exists(path))
+        {
+            return $"{name} must name a folder; '{path}' is a file.";
+        }
+
+        return mustExist && !Directory.Exists(path) ? $"{name}: the folder '{path}' does not exist." : null;
     }
 
     private static bool TryInt(string value, out int result) =>

@@ -1,4 +1,5 @@
 using InferenceMesh.Gateway.Hosting;
+using InferenceMesh.Tests;
 
 namespace InferenceMesh.Gateway.Tests.Hosting;
 
@@ -55,6 +56,29 @@ public sealed class GatewayOptionsTests
         Assert.Null(parsed.Options);
         Assert.Equal(expected, parsed.Error);
         Assert.DoesNotContain('\n', parsed.Error!);
+    }
+
+    [Fact]
+    public void A_folder_flag_naming_a_file_or_a_missing_policies_folder_is_a_one_line_error()
+    {
+        var dir = TestPaths.NewTempDir("im-flags");
+        var file = Path.Combine(dir, "a-file");
+        File.WriteAllText(file, "not a folder");
+        var missing = Path.Combine(dir, "missing");
+
+        // --models FILE stopped start-up with a stack trace, --data FILE with a hosting failure, and a --policies
+        // folder that is not there silently gave the built-in default policy instead of the operator's.
+        Assert.Equal($"--models must name a folder; '{file}' is a file.", GatewayCommandLine.Parse(["--models", file]).Error);
+        Assert.Equal($"--data must name a folder; '{file}' is a file.", GatewayCommandLine.Parse(["--data", file]).Error);
+        Assert.Equal($"--policies must name a folder; '{file}' is a file.", GatewayCommandLine.Parse(["--policies", file]).Error);
+        Assert.Equal($"--policies: the folder '{missing}' does not exist.", GatewayCommandLine.Parse(["--policies", missing]).Error);
+
+        // Missing models and data folders are made on first use, as the defaults are.
+        Assert.NotNull(GatewayCommandLine.Parse(["--models", missing, "--data", missing]).Options);
+
+        var error = new StringWriter();
+        Assert.Equal(2, ConfigCheckCli.Run(["config", "check", "--policies", missing], new StringWriter(), error));
+        Assert.Equal($"inference-mesh: --policies: the folder '{missing}' does not exist.", error.ToString().Trim());
     }
 
     [Fact]

@@ -25,10 +25,11 @@ public sealed class RoutingConfigTests
     [Fact]
     public void Config_and_policies_flags_are_parsed()
     {
-        var parsed = GatewayCommandLine.Parse(["--config", "gw.yaml", "--policies", "pol"]);
+        var policies = TestPaths.NewTempDir("im-policies");
+        var parsed = GatewayCommandLine.Parse(["--config", "gw.yaml", "--policies", policies]);
 
         Assert.Equal(Path.GetFullPath("gw.yaml"), parsed.Options!.ConfigPath);
-        Assert.Equal(Path.GetFullPath("pol"), parsed.Options.PoliciesDirectory);
+        Assert.Equal(policies, parsed.Options.PoliciesDirectory);
     }
 
     [Fact]
