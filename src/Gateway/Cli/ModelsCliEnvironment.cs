@@ -54,10 +54,28 @@ internal sealed record ModelsCliEnvironment
         }
 
         parse.InvocationConfiguration.Error.WriteLine(File.Exists(directory)
-            ? $"inference-mesh: --models '{ModelsProgress.Printable(directory)}' is a file, not a folder."
+            ? IsAFile(directory)
             : $"inference-mesh: models folder '{ModelsProgress.Printable(directory)}' does not exist.");
         return false;
     }
+
+    /// <summary>
+    /// False, with one line on the command's error writer, when <c>--models</c> names a file. For <c>pull</c> and
+    /// <c>quantize</c>, which create the folder they are given: creating it over a file threw (a stack trace).
+    /// </summary>
+    public static bool ModelsFolderIsNotAFile(ParseResult parse, Option<string> models)
+    {
+        var directory = parse.GetRequiredValue(models);
+        if (!File.Exists(directory))
+        {
+            return true;
+        }
+
+        parse.InvocationConfiguration.Error.WriteLine(IsAFile(directory));
+        return false;
+    }
+
+    private static string IsAFile(string directory) => $"inference-mesh: --models '{ModelsProgress.Printable(directory)}' is a file, not a folder.";
 
     /// <summary><c>--models DIR</c>: the models folder; the gateway's default when omitted.</summary>
     public static Option<string> ModelsOption() => new("--models")

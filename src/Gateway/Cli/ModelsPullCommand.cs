@@ -26,6 +26,11 @@ internal static class ModelsPullCommand
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
+            if (!ModelsCliEnvironment.ModelsFolderIsNotAFile(parse, models))
+            {
+                return ModelsCliExit.Usage;
+            }
+
             if (ModelsTorrentClient.IsTorrentSource(parse.GetRequiredValue(url)))
             {
                 // The running gateway downloads into its own store; these would be ignored without a word.

@@ -56,7 +56,7 @@ internal static class ModelsQuantizeCommand
             }
         });
 
-        command.SetAction((parse, ct) => RunAsync(
+        command.SetAction((parse, ct) => !ModelsCliEnvironment.ModelsFolderIsNotAFile(parse, models) ? Task.FromResult(ModelsCliExit.Usage) : RunAsync(
             new Request(
                 parse.GetRequiredValue(model),
                 parse.GetValue(typeOption) ?? parse.GetValue(type)!,

@@ -161,13 +161,18 @@ public sealed class ModelsCliTests : IAsyncLifetime
         Assert.Empty(Directory.GetFileSystemEntries(sandbox));
     }
 
-    [Fact]
-    public async Task AModelsFolderThatIsAFile_IsAUsageError()
+    [Theory]
+    [InlineData("verify")]
+    [InlineData("pull URL")] // pull and quantize create the folder they are given: over a file that threw (a stack trace)
+    [InlineData("quantize STORIES Q8_0")]
+    public async Task AModelsFolderThatIsAFile_IsAUsageError(string command)
     {
         var file = Path.Combine(_dir, "not-a-folder");
         File.WriteAllText(file, "x");
+        _server.Serve("/m.gguf", _stories);
+        var args = command.Replace("STORIES", TestPaths.Stories260K).Replace("URL", _server.Url("/m.gguf").AbsoluteUri).Split(' ');
 
-        var run = await Run("models", "verify", "--models", file);
+        var run = await Run(["models", .. args, "--models", file]);
 
         Assert.Equal(ModelsCliExit.Usage, run.Exit);
         Assert.Equal($"inference-mesh: --models '{file}' is a file, not a folder.", run.Err.Trim());
