@@ -101,7 +101,13 @@ public sealed partial class RagService
             return new RagError(RagErrorKind.Unavailable, ex.Message, null, "vector_index_unavailable");
         }
 
-        _database.Write((connection, transaction) => _files.DeleteRow(connection, transaction, fileId));
+        // Another delete of the same file may have come between the Find above and here: only the one that removes the
+        // row has deleted it, the others report that it does not exist (as they would a moment later).
+        if (!_database.Write((connection, transaction) => _files.DeleteRow(connection, transaction, fileId)))
+        {
+            return RagError.NotFound("file", fileId, "file_id");
+        }
+
         _files.DeleteContent(fileId);
         return file;
     }
@@ -178,8 +184,8 @@ public sealed partial class RagService
             return new RagError(RagErrorKind.Unavailable, ex.Message, null, "vector_index_unavailable");
         }
 
-        _stores.Delete(reference);
-        return store;
+        // As for files: a concurrent delete of the same store may have removed it since the Find above.
+        return _stores.Delete(reference) ? store : RagError.NotFound("vector store", storeId, "vector_store_id");
     }
 
     /// <summary>Adds a file to a store (ingested in the background when a queue is set); an existing membership is returned unchanged.</summary>

@@ -213,6 +213,56 @@ public abstract class RagServiceTests(RagIndexBackend backend) : IDisposable
         Assert.Equal(exact, found.Select(id => ids[id]));
     }
 
+    [Fact]
+    public async Task Two_deletes_of_one_file_or_store_at_once_succeed_once()
+    {
+        var fileId = await _rag.AddTextFileAsync("Tom has a red ball.");
+        var store = await _rag.CreateStoreAsync(null, fileId);
+        var other = await _rag.CreateStoreAsync();
+        // Both deletes have found what they delete before either removes it: each waits in the index for the other.
+        using var bothFound = new Barrier(2);
+        var rag = new RagService(_rag.Database, _rag.Files, _rag.Stores, new MeetingIndex(_rag.Index, bothFound), _rag.Embedder, _rag.Options,
+            TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<RagService>.Instance, []);
+
+        var files = await Task.WhenAll(Task.Run(() => rag.DeleteFile(fileId)), Task.Run(() => rag.DeleteFile(fileId)));
+        var stores = await Task.WhenAll(Task.Run(() => rag.DeleteStore(other.Id)), Task.Run(() => rag.DeleteStore(other.Id)));
+
+        Assert.Single(files, r => r.Succeeded);
+        Assert.Equal(RagErrorKind.NotFound, Assert.Single(files, r => !r.Succeeded).Error!.Kind);
+        Assert.Single(stores, r => r.Succeeded);
+        Assert.Equal(RagErrorKind.NotFound, Assert.Single(stores, r => !r.Succeeded).Error!.Kind);
+        Assert.Null(_rag.Files.Find(fileId));
+        Assert.NotNull(_rag.Rag.FindStore(store.Id));
+    }
+
+    /// <summary>The real index, where removing a file or dropping a store first waits until two callers are there.</summary>
+    private sealed class MeetingIndex(IRagIndex inner, Barrier meeting) : IRagIndex
+    {
+        public string? UnavailableReason => inner.UnavailableReason;
+
+        public void ReplaceFileChunks(RagStoreRef store, string fileId, IReadOnlyList<IndexedChunk> chunks) => inner.ReplaceFileChunks(store, fileId, chunks);
+
+        public void RemoveFile(RagStoreRef store, string fileId)
+        {
+            Assert.True(meeting.SignalAndWait(TimeSpan.FromSeconds(30)), "the other delete never came");
+            inner.RemoveFile(store, fileId);
+        }
+
+        public void DropStore(RagStoreRef store)
+        {
+            Assert.True(meeting.SignalAndWait(TimeSpan.FromSeconds(30)), "the other delete never came");
+            inner.DropStore(store);
+        }
+
+        public IReadOnlyList<RankedChunk> SearchVectors(RagStoreRef store, float[] query, int k) => inner.SearchVectors(store, query, k);
+
+        public IReadOnlyList<RankedChunk> SearchText(RagStoreRef store, string query, int k) => inner.SearchText(store, query, k);
+
+        public IReadOnlyList<StoredChunk> GetChunks(IReadOnlyCollection<long> ids) => inner.GetChunks(ids);
+
+        public long CountChunks(RagStoreRef store) => inner.CountChunks(store);
+    }
+
     private static float[] RandomUnit(Random random, int dimensions)
     {
         var v = Enumerable.Range(0, dimensions).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
