@@ -233,6 +233,7 @@ internal static class TorrentsApi
         TorrentError.InvalidGguf => "invalid_gguf",
         TorrentError.NameTaken => "name_taken",
         TorrentError.Cancelled => "cancelled",
+        TorrentError.InsufficientSpace => "insufficient_space",
         _ => "transfer_failed",
     };
 

@@ -61,7 +61,7 @@ internal static class DownloadDefaults
 
     public const long CheckpointBytes = 16L << 20;
 
-    public const long MinFreeBytes = 512L << 20;
+    public const long MinFreeBytes = Store.DiskSpace.DefaultReserveBytes;
 
     public const int BufferBytes = 1 << 16;
 

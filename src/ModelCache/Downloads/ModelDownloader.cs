@@ -395,32 +395,11 @@ internal sealed partial class ModelDownloader : IModelDownloader
         return new AttemptResult(AttemptKind.Complete, received > 0, "complete");
     }
 
-    /// <summary>Why <paramref name="more"/> bytes would leave less than <see cref="DownloadOptions.MinFreeBytes"/> free on the store's disk; null when they fit.</summary>
     private string? SpaceShortfall(long more)
     {
-        long free;
-        try
-        {
-            free = new DriveInfo(_store.Layout.Partial).AvailableFreeSpace;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            return null; // the space cannot be read: the write itself reports a full disk
-        }
-
-        if (free - more >= _options.MinFreeBytes)
-        {
-            return null;
-        }
-
-        return more > 0
-            ? $"not enough disk space: {Bytes(more)} more are needed, {Bytes(free)} are free on the models folder's disk, and {Bytes(_options.MinFreeBytes)} are kept free"
-            : $"the models folder's disk is nearly full ({Bytes(free)} free, {Bytes(_options.MinFreeBytes)} are kept free), and the server did not say how large the file is";
+        var shortfall = DiskSpace.Shortfall(_store.Layout.Partial, more, _options.MinFreeBytes);
+        return shortfall is null || more > 0 ? shortfall : shortfall + ", and the server did not say how large the file is";
     }
-
-    private static string Bytes(long bytes) => bytes >= 1L << 30
-        ? $"{bytes / (double)(1L << 30):0.0} GiB"
-        : $"{bytes / (double)(1L << 20):0.0} MiB";
 
     private AttemptResult Failed(Uri source, AttemptKind kind, bool madeProgress, string reason)
     {

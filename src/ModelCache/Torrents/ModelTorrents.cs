@@ -380,6 +380,12 @@ public sealed partial class ModelTorrents : IAsyncDisposable
                 }
             }
 
+            if (DiskSpace.Shortfall(_layout.Root, metainfo.Length, _options.MinFreeBytes) is { } shortfall)
+            {
+                job.Fail(TorrentError.InsufficientSpace, shortfall);
+                return;
+            }
+
             var staged = await DownloadAsync(job, metainfo, cancellationToken).ConfigureAwait(false);
             if (staged is null)
             {

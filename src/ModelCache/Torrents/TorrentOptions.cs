@@ -27,6 +27,12 @@ public sealed record TorrentOptions
     /// <summary>The announce interval the gateway's tracker asks for. The default value is 60 s.</summary>
     public TimeSpan TrackerInterval { get; init; } = TorrentDefaults.TrackerInterval;
 
+    /// <summary>
+    /// Space a pull leaves free on the models folder's disk: a torrent larger than the free space minus this is refused
+    /// before the engine sees it. The default value is 512 MiB.
+    /// </summary>
+    public long MinFreeBytes { get; init; } = Store.DiskSpace.DefaultReserveBytes;
+
     /// <summary>Null when valid, else a one-line message.</summary>
     public string? Validate()
     {
@@ -43,6 +49,11 @@ public sealed record TorrentOptions
         if (StartTimeout <= TimeSpan.Zero || StallTimeout < TimeSpan.FromSeconds(1) || MetadataTimeout < TimeSpan.FromSeconds(1) || TrackerInterval < TimeSpan.FromSeconds(1))
         {
             return "torrent timeouts and the tracker interval must be at least 1 second";
+        }
+
+        if (MinFreeBytes < 0)
+        {
+            return $"the free space kept on the models folder's disk must not be negative (got {MinFreeBytes})";
         }
 
         return null;

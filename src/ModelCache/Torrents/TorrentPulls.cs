@@ -22,6 +22,9 @@ public enum TorrentError
     /// <summary>No metadata or no bytes arrived in time, or aria2 gave up.</summary>
     TransferFailed,
     Cancelled,
+
+    /// <summary>The model is larger than the free space of the models folder's disk (<see cref="TorrentOptions.MinFreeBytes"/> kept free).</summary>
+    InsufficientSpace,
 }
 
 /// <summary>The state of a pull job.</summary>

@@ -178,6 +178,28 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         Assert.False(Directory.Exists(Path.Combine(b.ModelsDirectory, "torrents", "staging", lie.InfoHash)));
     }
 
+    [Fact]
+    public async Task A_model_larger_than_the_free_disk_space_is_refused_before_the_engine_downloads_it()
+    {
+        var b = await StartGatewayAsync(withStories: false);
+        // A valid torrent of a file 1 TiB larger than what is free on B's disk (64 MiB pieces keep it small).
+        var free = new DriveInfo(b.ModelsDirectory).AvailableFreeSpace;
+        var length = free + (1L << 40);
+        var pieceLength = TorrentMetainfo.MaxPieceLength;
+        var pieces = new byte[(length + pieceLength - 1) / pieceLength * 20];
+        var huge = TorrentMetainfo.Create("huge", length, pieceLength, pieces, Sha256Digest.Parse(StoriesSha), new Uri(b.BaseAddress, "/announce").AbsoluteUri);
+
+        using var response = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source = Convert.ToBase64String(huge.Bytes) });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var job = await FinishedPullAsync(b, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+
+        // Before, aria2 was given the torrent and wrote into the staging folder until the disk was full.
+        Assert.Equal("failed", job.GetProperty("state").GetString());
+        Assert.Equal("insufficient_space", job.GetProperty("error").GetProperty("code").GetString());
+        Assert.StartsWith("not enough disk space: ", job.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(b.ModelsDirectory, "torrents", "staging", huge.InfoHash)));
+    }
+
     public static TheoryData<string, string> HostileSources() => new()
     {
         { Convert.ToBase64String(TorrentFixtures.SingleFile("../evil")), "not a valid model name" },
