@@ -57,7 +57,7 @@ try
 {
     await app.StartAsync();
 }
-catch (InferenceMesh.ContextStore.Conversations.ContextStoreOpenException ex)
+catch (Exception ex) when (ex is InferenceMesh.ContextStore.Conversations.ContextStoreOpenException or InferenceMesh.ModelCache.Store.ModelStoreOpenException)
 {
     Console.Error.WriteLine($"inference-mesh: {ex.Message}");
     return 2;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using InferenceMesh.ModelCache.Store;
 
 namespace InferenceMesh.Gateway.Cli;
 
@@ -21,7 +22,13 @@ internal static class ModelsCli
         var root = new RootCommand("inference-mesh") { Create(environment) };
         var parsed = root.Parse(args);
         // Ctrl-C cancels the action's token; the action then keeps a resumable partial and reports (well within 10 s).
-        var configuration = new InvocationConfiguration { Output = output, Error = error, ProcessTerminationTimeout = TimeSpan.FromSeconds(10) };
+        var configuration = new InvocationConfiguration
+        {
+            Output = output,
+            Error = error,
+            ProcessTerminationTimeout = TimeSpan.FromSeconds(10),
+            EnableDefaultExceptionHandler = false,
+        };
         try
         {
             return await parsed.InvokeAsync(configuration, cancellationToken);
@@ -29,6 +36,17 @@ internal static class ModelsCli
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             return ModelsCliExit.Cancelled;
+        }
+        catch (ModelStoreOpenException ex)
+        {
+            await error.WriteLineAsync($"inference-mesh: {ex.Message}");
+            return ModelsCliExit.Failed;
+        }
+        catch (Exception ex)
+        {
+            // What System.CommandLine's default handler printed: a bug, so the stack trace helps.
+            await error.WriteLineAsync($"Unhandled exception: {ex}");
+            return ModelsCliExit.Failed;
         }
     }
 

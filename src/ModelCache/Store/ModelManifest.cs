@@ -80,19 +80,32 @@ internal sealed partial class ModelManifest
     }
 
     /// <summary>Creates the manifest (and the store's folders) when missing.</summary>
+    /// <exception cref="ModelStoreOpenException">The manifest is not a database SQLite can read, or a newer build's.</exception>
     public static ModelManifest OpenOrCreate(StoreLayout layout)
     {
         layout.EnsureFolders();
         var manifest = new ModelManifest(layout, SqliteOpenMode.ReadWriteCreate);
-        using var connection = manifest.Open();
-        using (var wal = connection.CreateCommand())
+        try
         {
-            // WAL persists in the file; readers (the gateway's catalog) never block the writer (a pull or a verify).
-            wal.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;";
-            wal.ExecuteNonQuery();
+            using var connection = manifest.Open();
+            using (var wal = connection.CreateCommand())
+            {
+                // WAL persists in the file; readers (the gateway's catalog) never block the writer (a pull or a verify).
+                wal.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;";
+                wal.ExecuteNonQuery();
+            }
+
+            Migrate(connection, layout.Manifest);
+        }
+        catch (SqliteException e)
+        {
+            // A damaged or foreign file: an unhandled exception with a stack trace stopped the gateway and every command.
+            throw new ModelStoreOpenException(
+                $"The models folder's manifest '{layout.Manifest}' cannot be opened: {e.Message} Nothing was changed; restore it from " +
+                "a backup, or move it away to start an empty one (models pulled into the store must then be pulled again; " +
+                ".gguf files in the folder are listed as before).", e);
         }
 
-        Migrate(connection, layout.Manifest);
         return manifest;
     }
 
@@ -114,7 +127,7 @@ internal sealed partial class ModelManifest
             var version = ReadVersion(connection, transaction);
             if (version > SchemaVersion)
             {
-                throw new InvalidOperationException($"The manifest '{path}' has schema version {version}; this build knows {SchemaVersion}.");
+                throw new ModelStoreOpenException($"The models folder's manifest '{path}' has schema version {version}; this build knows {SchemaVersion} (a newer inference-mesh wrote it). Nothing was changed.");
             }
 
             if (version == SchemaVersion)
@@ -351,3 +364,6 @@ internal sealed partial class ModelManifest
 
     private static string StatusText(StoredModelStatus status) => status == StoredModelStatus.Quarantined ? "quarantined" : "ok";
 }
+
+/// <summary>The models folder's manifest cannot be used; the message is one line for the console and names the file.</summary>
+public sealed class ModelStoreOpenException(string message, Exception? innerException = null) : Exception(message, innerException);

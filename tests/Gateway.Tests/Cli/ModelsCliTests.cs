@@ -179,6 +179,19 @@ public sealed class ModelsCliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AManifestThatIsNotADatabase_IsOneLine_NotAStackTrace()
+    {
+        var dir = Path.Combine(_dir, "damaged");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "manifest.db"), new string('x', 4096));
+
+        var run = await Run("models", "list", "--models", dir);
+
+        Assert.Equal(ModelsCliExit.Failed, run.Exit);
+        Assert.StartsWith($"inference-mesh: The models folder's manifest '{Path.Combine(dir, "manifest.db")}' cannot be opened:", Assert.Single(run.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Pull_IntoAFolderThatDoesNotExist_CreatesIt()
     {
         _server.Serve("/m.gguf", _stories);

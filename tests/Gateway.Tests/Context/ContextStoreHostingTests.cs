@@ -66,6 +66,20 @@ public sealed class ContextStoreHostingTests : IDisposable
     }
 
     [Fact]
+    public async Task A_models_manifest_that_is_not_a_database_stops_the_start_with_a_clear_message()
+    {
+        var models = TestPaths.NewTempDir("im-badmanifest");
+        File.Copy(TestPaths.Stories260K, Path.Combine(models, "stories260K.gguf"));
+        File.WriteAllText(Path.Combine(models, "manifest.db"), new string('x', 4096));
+
+        // Was an unhandled SqliteException with its stack trace (exit 134).
+        await using var app = GatewayApp.Build(["--models", models, "--port", "0", "--data", _data]);
+        var ex = await Assert.ThrowsAsync<InferenceMesh.ModelCache.Store.ModelStoreOpenException>(() => app.StartAsync());
+        Assert.Contains("'file is not a database'", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', ex.Message); // one line for the console (Program.cs prints it, exit code 2)
+    }
+
+    [Fact]
     public async Task History_older_than_the_retention_flag_is_purged_on_the_gateways_clock()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);

@@ -14,6 +14,42 @@ public sealed class ModelStoreTests
     private ModelStore Open(string dir) => new(new StoreLayout(dir), _time, NullLogger<ModelStore>.Instance);
 
     [Fact]
+    public void A_manifest_that_is_not_a_database_is_a_one_line_error_and_stays_as_it_was()
+    {
+        var dir = TestPaths.NewTempDir();
+        var garbage = new byte[8192];
+        new Random(7).NextBytes(garbage);
+        var manifest = new StoreLayout(dir).Manifest;
+        File.WriteAllBytes(manifest, garbage);
+
+        // Was an unhandled SqliteException: the gateway and every models command died with a stack trace.
+        var ex = Assert.Throws<ModelStoreOpenException>(() => Open(dir));
+
+        Assert.StartsWith($"The models folder's manifest '{manifest}' cannot be opened: SQLite Error 26: 'file is not a database'.", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', ex.Message);
+        Assert.Equal(garbage, File.ReadAllBytes(manifest));
+    }
+
+    [Fact]
+    public void A_manifest_from_a_newer_build_is_a_one_line_error()
+    {
+        var dir = TestPaths.NewTempDir();
+        var manifest = new StoreLayout(dir).Manifest;
+        Open(dir);
+        using (var connection = new SqliteConnection($"Data Source={manifest};Pooling=False"))
+        {
+            connection.Open();
+            using var newer = new SqliteCommand("PRAGMA user_version = 99;", connection);
+            newer.ExecuteNonQuery();
+        }
+
+        var ex = Assert.Throws<ModelStoreOpenException>(() => Open(dir));
+
+        Assert.Contains("has schema version 99", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', ex.Message);
+    }
+
+    [Fact]
     public async Task Import_WritesTheBlobUnderItsDigest_AndTheManifestWithGgufMetadata()
     {
         var dir = TestPaths.NewTempDir();
