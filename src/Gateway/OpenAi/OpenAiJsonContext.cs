@@ -2,11 +2,16 @@ using System.Text.Json.Serialization;
 
 namespace InferenceMesh.Gateway.OpenAi;
 
-/// <summary>Source-generated serialisation of every OpenAI wire type (snake_case, nulls omitted unless marked).</summary>
+/// <summary>
+/// Source-generated serialisation of every OpenAI wire type (snake_case, nulls omitted unless marked). A request holding a
+/// key twice in one object is refused: the router classifies the copy it reads (the last), but a forwarded body is the
+/// client's own bytes, so the other copy would reach the backend unclassified (and an upstream may read the first).
+/// </summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    NumberHandling = JsonNumberHandling.Strict)]
+    NumberHandling = JsonNumberHandling.Strict,
+    AllowDuplicateProperties = false)]
 [JsonSerializable(typeof(ChatCompletionRequest))]
 [JsonSerializable(typeof(ChatCompletionResponse))]
 [JsonSerializable(typeof(ChatCompletionChunk))]

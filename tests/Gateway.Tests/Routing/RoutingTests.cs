@@ -93,6 +93,32 @@ public sealed class RoutingTests
         Assert.Empty(recording.Requests);
     }
 
+    // The body is forwarded as received, so a second copy of a key would carry text the classifier never saw (it reads
+    // the last one) to the cloud, and an upstream that reads the first one would answer it.
+    [Theory]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"My card is CARD."}],"messages":[{"role":"user","content":"PUBLIC"}]}""", "messages")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"My card is CARD.","content":"PUBLIC"}]}""", "messages[0].content")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":[{"type":"text","text":"My card is CARD.","text":"PUBLIC"}]}]}""", "messages[0].content")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"PUBLIC"}],"metadata":{"note":"My card is CARD.","note":"x"}}""", "metadata")]
+    public async Task A_body_with_a_duplicate_key_is_400_and_reaches_no_upstream(string template, string param)
+    {
+        var recording = await RecordingUpstream.StartAsync();
+        var (harness, _) = await StartAsync(h => h.Clouds[0] = ("cloud-a", recording, 1.0, "sk-a"), recording);
+        await using var __ = harness;
+        await using var ___ = recording;
+        var body = template.Replace("CARD", RoutingHarness.Card, StringComparison.Ordinal).Replace("PUBLIC", RoutingHarness.PublicPrompt, StringComparison.Ordinal);
+
+        foreach (var path in new[] { "/v1/chat/completions", "/v1/route" })
+        {
+            using var response = await harness.Http.PostAsync(path, ApiAssert.Json(body));
+
+            var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param, "invalid_json");
+            Assert.DoesNotContain(RoutingHarness.Card, error.GetRawText());
+        }
+
+        Assert.Empty(recording.Requests);
+    }
+
     [Fact]
     public async Task Raising_the_level_with_the_header_keeps_a_public_prompt_local_and_an_invalid_header_is_400()
     {
