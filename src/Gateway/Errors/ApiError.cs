@@ -84,6 +84,11 @@ public static class ApiErrors
     public static ApiError MethodNotAllowed() =>
         new(StatusCodes.Status405MethodNotAllowed, "This URL does not accept this HTTP method.", ApiError.InvalidRequest, null, "method_not_allowed");
 
+    public static ApiError OriginNotAllowed() =>
+        new(StatusCodes.Status403Forbidden,
+            "Requests from web pages of other sites are refused: the Origin header must name a loopback host (localhost, 127.0.0.1, [::1]) or one allowed with --allowed-hosts.",
+            ApiError.InvalidRequest, null, "origin_not_allowed");
+
     public static ApiError HostNotAllowed() =>
         new(StatusCodes.Status403Forbidden,
             "The Host header is not allowed: this server answers only to loopback names (localhost, 127.0.0.1, [::1]) unless started with --allowed-hosts.",

@@ -6,26 +6,42 @@ namespace InferenceMesh.Gateway.Security;
 
 /// <summary>
 /// DNS-rebinding defence: a browser page on evil.example whose name resolves to 127.0.0.1 still sends
-/// "Host: evil.example", so only loopback names (and configured extras) are answered.
+/// "Host: evil.example", so only loopback names (and configured extras) are answered. Cross-site requests too: any page
+/// may POST a JSON body as text/plain (a "simple" request, sent without a CORS preflight) to http://127.0.0.1:8080 with
+/// the right Host, and the gateway reads any content type as JSON, so a request whose Origin is not one of those names
+/// (or is "null": sandboxed frames, file: pages) is refused. API clients send no Origin.
 /// </summary>
 internal sealed partial class HostFilterMiddleware(RequestDelegate next, HostAllowList allowList, ILogger<HostFilterMiddleware> logger)
 {
     public Task InvokeAsync(HttpContext context)
     {
-        if (allowList.IsAllowed(context.Request.Host.Host))
+        if (!allowList.IsAllowed(context.Request.Host.Host))
         {
-            return next(context);
+            Log.HostRejected(logger);
+            return ApiErrors.HostNotAllowed().ExecuteAsync(context);
         }
 
-        Log.HostRejected(logger);
-        return ApiErrors.HostNotAllowed().ExecuteAsync(context);
+        if (context.Request.Headers.Origin is { Count: > 0 } origin && !IsAllowedOrigin(origin.ToString()))
+        {
+            Log.OriginRejected(logger);
+            return ApiErrors.OriginNotAllowed().ExecuteAsync(context);
+        }
+
+        return next(context);
     }
+
+    private bool IsAllowedOrigin(string origin) =>
+        Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && allowList.IsAllowed(uri.Host);
 
     private static partial class Log
     {
         // The Host value is attacker-chosen: not logged.
         [LoggerMessage(EventId = 1200, Level = LogLevel.Warning, Message = "Rejected a request whose Host header is not a loopback name or an allowed host")]
         public static partial void HostRejected(ILogger logger);
+
+        // Likewise the Origin value.
+        [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Rejected a request from a web page whose Origin is not a loopback name or an allowed host")]
+        public static partial void OriginRejected(ILogger logger);
     }
 }
 

@@ -204,6 +204,35 @@ public sealed class ErrorResponseTests
         await ApiAssert.ErrorAsync(response, HttpStatusCode.Forbidden, code: "host_not_allowed");
     }
 
+    // What a page on another site can send to 127.0.0.1 without a CORS preflight: a text/plain POST with the right Host.
+    // The gateway reads it as JSON, so the page could create presets, add conversation items, pull models.
+    [Theory]
+    [InlineData("http://evil.example", false)]
+    [InlineData("https://localhost.evil.example", false)]
+    [InlineData("null", false)]
+    [InlineData("file://", false)]
+    [InlineData("http://localhost:3000", true)]
+    [InlineData("http://127.0.0.1:8080", true)]
+    [InlineData(null, true)]
+    public async Task A_request_from_a_web_page_of_another_site_is_403_and_changes_nothing(string? origin, bool allowed)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/presets") { Content = new StringContent("""{"name":"planted"}""", Encoding.UTF8, "text/plain") };
+        if (origin is not null) request.Headers.Add("Origin", origin);
+
+        using var response = await environment.Http.SendAsync(request);
+
+        if (allowed)
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return;
+        }
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.Forbidden, code: "origin_not_allowed");
+        using var planted = await environment.Http.GetAsync("/v1/presets/planted");
+        Assert.Equal(HttpStatusCode.NotFound, planted.StatusCode);
+    }
+
     [Fact]
     public async Task Allowed_hosts_flag_lets_a_name_through()
     {
