@@ -31,10 +31,13 @@ internal sealed partial class PrivacyClassifier : IPrivacyClassifier
         }
     }
 
-    public Classification Classify(string text)
+    public Classification Classify(string text) => Classify(text, string.Empty);
+
+    public Classification Classify(string text, string detectorsOnly)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var detected = DetectorPipeline.Run(text);
+        ArgumentNullException.ThrowIfNull(detectorsOnly);
+        var detected = DetectorPipeline.Run(detectorsOnly.Length == 0 ? text : text + "\n" + detectorsOnly);
         var (modelLevel, prediction, unsure) = AskModel(text);
         var privacy = detected.Level > modelLevel ? detected.Level : modelLevel;
         return new Classification(privacy, detected.Findings, detected.Level, prediction, unsure);

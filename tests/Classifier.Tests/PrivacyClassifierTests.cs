@@ -33,6 +33,24 @@ public sealed class PrivacyClassifierTests
     }
 
     [Fact]
+    public void Detectors_only_text_is_scanned_by_the_detectors_and_never_shown_to_the_model()
+    {
+        var model = new RecordingPromptModel(Predict(PrivacyLevel.Public, 0.99f));
+        const string toolCall = "type\nfunction\narguments\n{\"card\":\"4111 1111 1111 1111\"}";
+
+        var result = Create(model).Classify(PlainPrompt, toolCall);
+
+        Assert.Equal([PlainPrompt], model.Seen);
+        Assert.Equal(PrivacyLevel.Confidential, result.Privacy);
+        var finding = Assert.Single(result.Findings);
+        Assert.Equal(FindingKind.PaymentCard, finding.Kind);
+        Assert.Equal(PlainPrompt.Length + 1 + toolCall.IndexOf("4111", StringComparison.Ordinal), finding.Start); // counted from the prompt's start
+
+        // Nothing extra: the same as the one-argument call.
+        Assert.Equal(PrivacyLevel.Public, Create(model).Classify(PlainPrompt, string.Empty).Privacy);
+    }
+
+    [Fact]
     public void A_model_stricter_than_the_detectors_wins()
     {
         var classifier = Create(new FixedPromptModel(Predict(PrivacyLevel.Confidential, 0.95f)));
@@ -213,6 +231,18 @@ public sealed class PrivacyClassifierTests
     private sealed class FixedPromptModel(ModelPrediction prediction) : IPromptModel
     {
         public ModelPrediction Predict(string text) => prediction;
+    }
+
+    /// <summary>A stand-in for the ONNX model that keeps every text it was asked about.</summary>
+    private sealed class RecordingPromptModel(ModelPrediction prediction) : IPromptModel
+    {
+        public List<string> Seen { get; } = [];
+
+        public ModelPrediction Predict(string text)
+        {
+            Seen.Add(text);
+            return prediction;
+        }
     }
 
     /// <summary>A stand-in for a broken ONNX model, whose error message quotes its input (as some do).</summary>

@@ -78,4 +78,13 @@ public interface IPromptModel
 public interface IPrivacyClassifier
 {
     Classification Classify(string text);
+
+    /// <summary>
+    /// Classifies <paramref name="text"/> (detectors and model) and also runs the detectors over
+    /// <paramref name="detectorsOnly"/>: text that leaves with the prompt but is not conversation (tool calls and
+    /// definitions, names, metadata), where the model, trained on prompts, would misjudge JSON schema words while a
+    /// checksummed card or a marker means the same anywhere. Spans count from the start of <paramref name="text"/>,
+    /// with <paramref name="detectorsOnly"/> after it and one newline between.
+    /// </summary>
+    Classification Classify(string text, string detectorsOnly);
 }

@@ -84,7 +84,7 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
             if (settings.Error is { } changedError) return changedError;
         }
 
-        var classification = Classify(finalMessages);
+        var classification = Classify(finalMessages, raw);
         if (context?.PrivacyFloor is { } floor)
         {
             // A floor only raises: above the caller's header (which may then not lower below it) or, without a
@@ -166,12 +166,13 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
         return false;
     }
 
-    private Classification? Classify(IReadOnlyList<Engine.ChatMessage> messages)
+    private Classification? Classify(IReadOnlyList<Engine.ChatMessage> messages, byte[] raw)
     {
         var text = string.Join('\n', messages.Select(m => m.Content));
         try
         {
-            return classifier.Classify(text);
+            // Whatever else of the body goes upstream is scanned by the detectors too (not by the prompt model).
+            return classifier.Classify(text, ForwardedText.Extract(raw));
         }
         catch (Exception ex)
         {

@@ -119,6 +119,40 @@ public sealed class RoutingTests
         Assert.Empty(recording.Requests);
     }
 
+    [Theory]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"PUBLIC"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"pay","arguments":"{\"card\":\"CARD\"}"}}]},{"role":"tool","tool_call_id":"c1","content":"done"}]}""")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"PUBLIC"}],"tools":[{"type":"function","function":{"name":"weather","description":"Looks up the weather for CARD","parameters":{"type":"object","properties":{}}}}]}""")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"PUBLIC","name":"CARD"}]}""")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"PUBLIC"}],"user":"CARD"}""")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"PUBLIC"}],"metadata":{"note":"CARD"}}""")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"PUBLIC"}],"metadata":{"CARD":"x"}}""")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"PUBLIC"}],"response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{"description":"CARD"}}}}""")]
+    [InlineData("""{"model":"auto","messages":[{"role":"user","content":"PUBLIC"}],"stop":["CARD"]}""")]
+    public async Task A_card_number_anywhere_in_the_forwarded_body_keeps_the_request_local(string template)
+    {
+        // Only the messages' content was classified while the whole body is forwarded: a card number in tool call
+        // arguments, a tool's description, a name, user, metadata, a response schema or a stop string went upstream.
+        var recording = await RecordingUpstream.StartAsync();
+        var (harness, _) = await StartAsync(h => h.Clouds[0] = ("cloud-a", recording, 1.0, "sk-a"), recording);
+        await using var __ = harness;
+        await using var ___ = recording;
+        var body = template.Replace("CARD", RoutingHarness.Card, StringComparison.Ordinal).Replace("PUBLIC", RoutingHarness.PublicPrompt, StringComparison.Ordinal);
+
+        using var route = await harness.Http.PostAsync("/v1/route", ApiAssert.Json(body));
+        var explained = JsonDocument.Parse(await route.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(HttpStatusCode.OK, route.StatusCode);
+        Assert.Equal("confidential", explained.GetProperty("privacy").GetProperty("level").GetString()); // the detectors' level for a card
+
+        using var response = await harness.Http.PostAsync("/v1/chat/completions", ApiAssert.Json(body));
+        Assert.Equal("local", RoutingHarness.BackendOf(response));
+        Assert.Empty(recording.Requests);
+
+        // The same request without the number still goes to the cloud: the other fields do not make it stricter.
+        var clean = template.Replace("CARD", "nothing", StringComparison.Ordinal).Replace("PUBLIC", RoutingHarness.PublicPrompt, StringComparison.Ordinal);
+        using var cleanResponse = await harness.Http.PostAsync("/v1/chat/completions", ApiAssert.Json(clean));
+        Assert.Equal("cloud-a", RoutingHarness.BackendOf(cleanResponse));
+    }
+
     [Fact]
     public async Task Raising_the_level_with_the_header_keeps_a_public_prompt_local_and_an_invalid_header_is_400()
     {

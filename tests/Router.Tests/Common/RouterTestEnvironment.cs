@@ -102,4 +102,6 @@ internal sealed class RouterTestEnvironment : IDisposable
 internal sealed class FixedClassifier(Classification result) : IPrivacyClassifier
 {
     public Classification Classify(string text) => result;
+
+    public Classification Classify(string text, string detectorsOnly) => result;
 }
