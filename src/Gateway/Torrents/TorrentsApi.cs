@@ -18,12 +18,6 @@ internal static class TorrentsApi
 {
     public const string AnnouncePath = "/announce";
 
-    private static readonly HttpClient TorrentFetcher = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false })
-    {
-        Timeout = TimeSpan.FromSeconds(30),
-        MaxResponseContentBufferSize = TorrentMetainfo.MaxTorrentBytes,
-    };
-
     public static IEndpointRouteBuilder MapTorrentsApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/models/share", ShareAsync);
@@ -94,7 +88,8 @@ internal static class TorrentsApi
         {
             try
             {
-                pull = pull with { Torrent = await TorrentFetcher.GetByteArrayAsync(url, cancellationToken) };
+                var local = request.HttpContext.Connection.RemoteIpAddress is { } caller && IPAddress.IsLoopback(caller);
+                pull = pull with { Torrent = await TorrentUrlFetcher.FetchAsync(url, local, cancellationToken) };
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {

@@ -211,6 +211,9 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         { "magnet:?xt=urn:btih:" + new string('a', 40) + "&dn=..%2Fx", "not a valid model name" },
         { "magnet:?xt=urn:btih:abc", "40 lowercase hex" },
         { "not a torrent", "magnet link" },
+        // The gateway fetches a .torrent URL itself: never from a cloud metadata service (link-local), whoever asks.
+        { "http://169.254.169.254/latest/meta-data/x.torrent", "link-local address, which the gateway never fetches from" },
+        { "http://[fe80::1]/x.torrent", "link-local address, which the gateway never fetches from" },
     };
 
     [Theory]
@@ -226,6 +229,24 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
         Assert.Contains(reason, error.GetProperty("message").GetString());
         Assert.False(Directory.Exists(Path.Combine(b.ModelsDirectory, "torrents", "staging")));
+    }
+
+    [Fact]
+    public async Task A_torrent_url_on_this_machine_is_fetched_for_a_caller_on_this_machine()
+    {
+        var a = await StartGatewayAsync(withStories: true);
+        var b = await StartGatewayAsync(withStories: false);
+        using var share = await a.Http.PostAsJsonAsync("/v1/models/share", new { name = TestEnvironment.Stories });
+        var infohash = (await share.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("infohash").GetString()!;
+
+        // The address check (TorrentUrlFetcher) lets a loopback caller name a loopback URL.
+        var url = new Uri(a.BaseAddress, ModelTorrents.TorrentFilePath + infohash).AbsoluteUri;
+        using var response = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source = url });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var job = await FinishedPullAsync(b, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+
+        Assert.Equal("done", job.GetProperty("state").GetString());
+        Assert.Contains(TestEnvironment.Stories, await ListedAsync(b));
     }
 
     [Fact]
