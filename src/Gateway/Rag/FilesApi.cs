@@ -79,6 +79,10 @@ internal static class FilesApi
                 else if (name == "purpose")
                 {
                     purpose = await ReadFieldAsync(section.Body, cancellationToken);
+                    if (purpose is null)
+                    {
+                        return ApiErrors.InvalidParameter("purpose", $"'purpose' must be at most {MaxFieldBytes} bytes.");
+                    }
                 }
             }
 

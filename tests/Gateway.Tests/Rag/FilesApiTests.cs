@@ -123,16 +123,19 @@ public sealed class FilesApiTests
     }
 
     [Theory]
-    [InlineData(null, "purpose")]
-    [InlineData("nonsense", "purpose")]
-    public async Task A_missing_or_unknown_purpose_is_a_400_naming_it(string? purpose, string param)
+    [InlineData(null, "purpose", "required")]
+    [InlineData("nonsense", "purpose", "must be one of")]
+    [InlineData("LONG", "purpose", "at most 1024 bytes")] // was "'purpose' is required"
+    public async Task A_missing_or_unknown_purpose_is_a_400_naming_it(string? purpose, string param, string says)
     {
         await using var gateway = await RagHttp.StartGatewayAsync();
 
-        using var response = await gateway.Http.PostAsync("/v1/files", RagHttp.Upload("a.txt", [65], purpose));
+        using var response = await gateway.Http.PostAsync("/v1/files", RagHttp.Upload("a.txt", [65], purpose == "LONG" ? new string('a', 1025) : purpose));
 
-        await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param);
-        Assert.Empty(Directory.GetFiles(Path.Combine(gateway.DataDirectory, "files")));
+        var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param);
+        Assert.Contains(says, error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        var files = Path.Combine(gateway.DataDirectory, "files");
+        Assert.Empty(Directory.Exists(files) ? Directory.GetFiles(files) : []); // refused before the file part: no folder yet
     }
 
     [Fact]
