@@ -43,10 +43,8 @@ internal static class TorrentGatewayExtensions
         return services;
     }
 
-    private static readonly HttpClient MetainfoClient = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false })
-    {
-        MaxResponseContentBufferSize = TorrentMetainfo.MaxTorrentBytes,
-    };
+    // A magnet names its trackers: never a link-local one (a cloud metadata service) for the .torrent fetch.
+    private static readonly HttpClient MetainfoClient = TorrentUrlFetcher.CreateClient(TimeSpan.FromSeconds(100));
 
     /// <summary><c>--torrent-announce</c>, else the gateway's first bound address + /announce.</summary>
     private static string? AnnounceUrl(IServiceProvider services, GatewayOptions options)

@@ -13,16 +13,23 @@ namespace InferenceMesh.Gateway.Torrents;
 /// </summary>
 internal static class TorrentUrlFetcher
 {
-    private static readonly AsyncLocal<bool> CallerIsLocal = new();
+    private static readonly AsyncLocal<bool?> CallerIsLocal = new();
 
-    private static readonly HttpClient Client = new(new SocketsHttpHandler
+    private static readonly HttpClient Client = CreateClient(TimeSpan.FromSeconds(30));
+
+    /// <summary>
+    /// A client with the same rules: the caller's locality is the one <see cref="FetchAsync"/> set for this flow, and
+    /// a flow that set none (a magnet's metadata fetched from its tracker's gateway by a pull job) counts as local, so
+    /// only link-local addresses are refused there.
+    /// </summary>
+    public static HttpClient CreateClient(TimeSpan timeout) => new(new SocketsHttpHandler
     {
         UseProxy = false,
         AllowAutoRedirect = false,
         ConnectCallback = ConnectCheckedAsync,
     })
     {
-        Timeout = TimeSpan.FromSeconds(30),
+        Timeout = timeout,
         MaxResponseContentBufferSize = TorrentMetainfo.MaxTorrentBytes,
     };
 
@@ -68,10 +75,11 @@ internal static class TorrentUrlFetcher
     {
         var host = context.DnsEndPoint.Host;
         var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
-        var allowed = Array.FindAll(addresses, a => Allowed(a, CallerIsLocal.Value));
+        var local = CallerIsLocal.Value ?? true;
+        var allowed = Array.FindAll(addresses, a => Allowed(a, local));
         if (allowed.Length == 0)
         {
-            throw new HttpRequestException(CallerIsLocal.Value
+            throw new HttpRequestException(local
                 ? $"'{host}' is a link-local address, which the gateway never fetches from"
                 : $"'{host}' is a loopback, private or link-local address, which the gateway fetches from only for callers on this machine");
         }

@@ -82,6 +82,14 @@ internal static class TorrentsApi
         var pull = new TorrentPullRequest { Name = body.Value.Name, ExpectedSha256 = expected };
         if (source.StartsWith(MagnetLink.Scheme, StringComparison.Ordinal))
         {
+            if (MagnetLink.TryParse(source, out var magnet, out _)
+                && magnet.Trackers.FirstOrDefault(t => Uri.TryCreate(t, UriKind.Absolute, out var tracker)
+                    && IPAddress.TryParse(tracker.IdnHost, out var ip) && !TorrentUrlFetcher.Allowed(ip, callerIsLocal: true)) is { } linkLocal)
+            {
+                // aria2 announces to a magnet's trackers and the gateway asks them for the .torrent: not a metadata service.
+                return ApiErrors.InvalidParameter("source", $"The magnet names a tracker at a link-local address ('{linkLocal}'), which the gateway never contacts.");
+            }
+
             pull = pull with { Magnet = source };
         }
         else if (Uri.TryCreate(source, UriKind.Absolute, out var url) && (url.Scheme == Uri.UriSchemeHttp || url.Scheme == Uri.UriSchemeHttps))

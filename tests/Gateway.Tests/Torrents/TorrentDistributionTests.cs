@@ -214,6 +214,7 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         // The gateway fetches a .torrent URL itself: never from a cloud metadata service (link-local), whoever asks.
         { "http://169.254.169.254/latest/meta-data/x.torrent", "link-local address, which the gateway never fetches from" },
         { "http://[fe80::1]/x.torrent", "link-local address, which the gateway never fetches from" },
+        { "magnet:?xt=urn:btih:" + new string('a', 40) + "&tr=http%3A%2F%2F169.254.169.254%2Fannounce", "tracker at a link-local address" },
     };
 
     [Theory]
