@@ -27,6 +27,7 @@ public static partial class LlamaLibrary
     private static IntPtr s_ggml;
     private static IntPtr s_llama;
     private static bool s_resolverRegistered;
+    private static string? s_librariesOnly; // the folder InitializeWithoutBackends loaded, before any full Initialize
 
     /// <summary>True once <see cref="Initialize"/> has succeeded in this process.</summary>
     public static bool IsInitialized => Volatile.Read(ref s_info) is not null;
@@ -69,11 +70,13 @@ public static partial class LlamaLibrary
             }
 
             var directory = requested ?? DefaultDirectory;
-            var source = nativeDirectory is not null
-                ? "argument"
-                : Environment.GetEnvironmentVariable(NativeDirectoryEnvironmentVariable) is { Length: > 0 }
-                    ? NativeDirectoryEnvironmentVariable
-                    : "default";
+            var source = nativeDirectory is not null ? "argument" : SourceOfDefault();
+            if (s_librariesOnly is { } loaded && !string.Equals(Path.TrimEndingDirectorySeparator(loaded), Path.TrimEndingDirectorySeparator(directory), StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException(
+                    $"llama.cpp is already loaded from '{loaded}'; it cannot be loaded again from '{directory}' in the same process.");
+            }
+
             try
             {
                 var info = InitializeCore(logger, directory, source);
@@ -88,6 +91,54 @@ public static partial class LlamaLibrary
         }
     }
 
+    /// <summary>
+    /// Loads the libraries and routes native logging, without loading a ggml backend: what <c>llama_model_quantize</c>
+    /// needs (it converts and writes tensors with ggml-base's own code and never asks for a device). Skips ggml's
+    /// scoring of every CPU variant library and the inventory a full <see cref="Initialize"/> logs, 30-50 ms of a
+    /// quantising process's start. Idempotent; a later <see cref="Initialize"/> (the engine) adds the backend.
+    /// </summary>
+    /// <exception cref="LlamaLibraryLoadException">The libraries could not be loaded; the message lists every path tried.</exception>
+    internal static void InitializeWithoutBackends(ILogger logger, string? nativeDirectory = null)
+    {
+        ArgumentNullException.ThrowIfNull(logger);
+        var requested = nativeDirectory is null ? null : Path.GetFullPath(nativeDirectory);
+        lock (Gate)
+        {
+            if (s_info is { } initialised)
+            {
+                CheckSameDirectory(initialised, requested);
+                return;
+            }
+
+            var directory = requested ?? DefaultDirectory;
+            if (s_librariesOnly is { } loaded)
+            {
+                if (!string.Equals(Path.TrimEndingDirectorySeparator(loaded), Path.TrimEndingDirectorySeparator(directory), StringComparison.Ordinal))
+                {
+                    throw new InvalidOperationException(
+                        $"llama.cpp is already loaded from '{loaded}'; it cannot be loaded again from '{directory}' in the same process.");
+                }
+
+                return;
+            }
+
+            try
+            {
+                AttachLibraries(logger, directory, nativeDirectory is not null ? "argument" : SourceOfDefault());
+                LlamaNative.llama_backend_init();
+                s_librariesOnly = directory;
+            }
+            catch (Exception ex)
+            {
+                Log.InitializeFailed(logger, ex);
+                throw;
+            }
+        }
+    }
+
+    private static string SourceOfDefault() =>
+        Environment.GetEnvironmentVariable(NativeDirectoryEnvironmentVariable) is { Length: > 0 } ? NativeDirectoryEnvironmentVariable : "default";
+
     private static LlamaLibraryInfo CheckSameDirectory(LlamaLibraryInfo info, string? requested)
     {
         if (requested is not null && !string.Equals(Path.TrimEndingDirectorySeparator(requested), Path.TrimEndingDirectorySeparator(info.Directory), StringComparison.Ordinal))
@@ -99,7 +150,8 @@ public static partial class LlamaLibrary
         return info;
     }
 
-    private static unsafe LlamaLibraryInfo InitializeCore(ILogger logger, string directory, string source)
+    /// <summary>Loads the three libraries, maps the binding's names to them and routes native logging to <paramref name="logger"/>.</summary>
+    private static unsafe string[] AttachLibraries(ILogger logger, string directory, string source)
     {
         var loaded = LoadLibraries(directory, source);
         foreach (var path in loaded)
@@ -117,6 +169,12 @@ public static partial class LlamaLibrary
         // Route native logging before anything native speaks, so nothing reaches stderr.
         LlamaLogBridge.Attach(logger);
         LlamaNative.llama_log_set(LlamaLogBridge.Callback, null);
+        return loaded;
+    }
+
+    private static unsafe LlamaLibraryInfo InitializeCore(ILogger logger, string directory, string source)
+    {
+        var loaded = AttachLibraries(logger, directory, source);
 
         // The CPU backend is a loadable module: ggml scores every libggml-cpu-*.so and keeps the best.
         LlamaNative.ggml_backend_load_all_from_path(directory);

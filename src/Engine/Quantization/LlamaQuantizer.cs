@@ -60,7 +60,7 @@ internal sealed partial class LlamaQuantizer : ILlamaQuantizer
 
         try
         {
-            LlamaLibrary.Initialize(_logger, _nativeDirectory);
+            LlamaLibrary.InitializeWithoutBackends(_logger, _nativeDirectory);
         }
         catch (LlamaLibraryLoadException e)
         {
