@@ -1,3 +1,4 @@
+using InferenceMesh.ContextStore.Conversations;
 using InferenceMesh.Gateway.Cli;
 using InferenceMesh.Gateway.Hosting;
 using InferenceMesh.Router.Configuration;
@@ -55,6 +56,10 @@ catch (GatewayOptionsException ex)
 
 try
 {
+    // The stores first: a database that cannot be opened is then this one line, not also the host's start failure
+    // with its stack trace.
+    app.Services.OpenContextStore();
+    app.Services.GetService<InferenceMesh.ModelCache.Store.IModelStore>();
     await app.StartAsync();
 }
 catch (Exception ex) when (ex is InferenceMesh.ContextStore.Conversations.ContextStoreOpenException or InferenceMesh.ModelCache.Store.ModelStoreOpenException)

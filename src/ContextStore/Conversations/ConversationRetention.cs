@@ -20,16 +20,8 @@ internal sealed partial class ConversationRetention(
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        try
-        {
-            // Resolving the database opens it and runs every registered module's migrations.
-            _ = services.GetRequiredService<ContextDatabase>();
-            _store = services.GetRequiredService<IConversationStore>();
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or SqliteException or IOException or UnauthorizedAccessException)
-        {
-            throw new ContextStoreOpenException($"The context store '{storeOptions.DatabasePath}' cannot be opened: {ex.Message}", ex);
-        }
+        services.OpenContextStore();
+        _store = services.GetRequiredService<IConversationStore>();
 
         Log.Opened(logger, storeOptions.DatabasePath);
         if (options.Retention is not null && options.Enabled)
@@ -75,6 +67,31 @@ internal sealed partial class ConversationRetention(
 
         [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "History retention purge failed (SQLite error {Code}); retrying at the next interval")]
         public static partial void PurgeFailed(ILogger logger, int code, Exception exception);
+    }
+}
+
+/// <summary>Opening the context database on demand.</summary>
+public static class ContextStoreOpening
+{
+    /// <summary>
+    /// Opens the context database now (running every registered module's migrations) and the conversation store if
+    /// there is one; idempotent. The hosted service does this at start; a host can call it before starting, so that a
+    /// database it cannot open is one line and not also the host's start failure with its stack trace.
+    /// </summary>
+    /// <exception cref="ContextStoreOpenException">The database cannot be opened; the message is one line.</exception>
+    public static void OpenContextStore(this IServiceProvider services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        try
+        {
+            // Resolving the database opens it and runs every registered module's migrations.
+            _ = services.GetRequiredService<ContextDatabase>();
+            _ = services.GetService<IConversationStore>();
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or SqliteException or IOException or UnauthorizedAccessException)
+        {
+            throw new ContextStoreOpenException($"The context store '{services.GetRequiredService<ContextStoreOptions>().DatabasePath}' cannot be opened: {ex.Message}", ex);
+        }
     }
 }
 

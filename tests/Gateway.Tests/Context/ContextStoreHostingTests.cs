@@ -79,6 +79,35 @@ public sealed class ContextStoreHostingTests : IDisposable
         Assert.DoesNotContain('\n', ex.Message); // one line for the console (Program.cs prints it, exit code 2)
     }
 
+    [Theory]
+    [InlineData("data", "context.db", "The context store '")]
+    [InlineData("models", "manifest.db", "The models folder's manifest '")]
+    public async Task A_database_the_gateway_cannot_open_is_one_line_from_the_process_and_no_stack_trace(string folder, string file, string says)
+    {
+        var models = TestPaths.NewTempDir("im-models");
+        File.Copy(TestPaths.Stories260K, Path.Combine(models, "stories260K.gguf"));
+        var damaged = Path.Combine(folder == "data" ? _data : models, file);
+        File.WriteAllText(damaged, new string('x', 4096));
+
+        // The real executable: the host used to log its start failure, with the exception's stack trace, above our line.
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "inference-mesh.dll"), "--models", models, "--data", _data, "--port", "0" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(deadline.Token);
+
+        Assert.Equal(2, process.ExitCode);
+        var lines = ((await output) + (await error)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(l => !l.StartsWith("info:", StringComparison.Ordinal) && !l.StartsWith("      ", StringComparison.Ordinal));
+        Assert.StartsWith($"inference-mesh: {says}{damaged}' cannot be opened: SQLite Error 26", Assert.Single(lines), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task History_older_than_the_retention_flag_is_purged_on_the_gateways_clock()
     {
