@@ -101,11 +101,15 @@ public sealed record PresetRequest
     public Dictionary<string, string>? Metadata { get; init; }
 }
 
-/// <summary>Source-generated serialisation of the context store's wire types (snake_case, nulls omitted).</summary>
+/// <summary>
+/// Source-generated serialisation of the context store's wire types (snake_case, nulls omitted). A key given twice in
+/// one object is refused, as on the OpenAI endpoints: which copy was meant is the client's to say.
+/// </summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    NumberHandling = JsonNumberHandling.Strict)]
+    NumberHandling = JsonNumberHandling.Strict,
+    AllowDuplicateProperties = false)]
 [JsonSerializable(typeof(ConversationWire))]
 [JsonSerializable(typeof(ConversationDeletedWire))]
 [JsonSerializable(typeof(ConversationItemWire))]

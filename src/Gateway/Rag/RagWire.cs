@@ -142,11 +142,15 @@ public sealed class RankingOptionsWire
     public double? ScoreThreshold { get; set; }
 }
 
-/// <summary>Source-generated serialisation of the RAG wire types (snake_case, nulls omitted unless marked).</summary>
+/// <summary>
+/// Source-generated serialisation of the RAG wire types (snake_case, nulls omitted unless marked). A key given twice in
+/// one object is refused, as on the OpenAI endpoints.
+/// </summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    NumberHandling = JsonNumberHandling.Strict)]
+    NumberHandling = JsonNumberHandling.Strict,
+    AllowDuplicateProperties = false)]
 [JsonSerializable(typeof(FileObject))]
 [JsonSerializable(typeof(FileList))]
 [JsonSerializable(typeof(DeletionResult))]

@@ -31,7 +31,7 @@ public sealed record PullJobError(string Code, string Message);
 
 public sealed record SharedList(IReadOnlyList<ShareResponse> Data);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, AllowDuplicateProperties = false)]
 [JsonSerializable(typeof(ShareRequest))]
 [JsonSerializable(typeof(ShareResponse))]
 [JsonSerializable(typeof(PullRequestBody))]

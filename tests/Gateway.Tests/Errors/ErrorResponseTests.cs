@@ -90,6 +90,23 @@ public sealed class ErrorResponseTests
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
     }
 
+    // Which copy was meant is the client's to say: a key given twice was accepted here (the last copy won), while the
+    // OpenAI endpoints refuse it.
+    [Theory]
+    [InlineData("/v1/conversations", """{"metadata":{"topic":"a","topic":"b"}}""", "metadata.topic")]
+    [InlineData("/v1/conversations", """{"items":[{"type":"message","role":"user","content":"a","content":"b"}]}""", "items[0].content")]
+    [InlineData("/v1/presets/twice", """{"model":"stories260K","model":"other"}""", "model")]
+    [InlineData("/v1/vector_stores", """{"name":"a","name":"b"}""", "name")]
+    [InlineData("/v1/models/pull", """{"source":"magnet:?xt=urn:btih:a","source":"b"}""", "source")]
+    public async Task A_key_given_twice_is_400_on_every_endpoint_of_ours_too(string path, string body, string param)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await environment.Http.PostAsync(path, ApiAssert.Json(body));
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param: param, code: "invalid_json");
+    }
+
     [Theory]
     [InlineData("""a surrogate pair \ud83d\ude00 and an escaped backslash before u, C:\\ud800""")]
     [InlineData("""\\\ud83d\ude00""")]
