@@ -71,10 +71,9 @@ public static partial class LlamaLibrary
 
             var directory = requested ?? DefaultDirectory;
             var source = nativeDirectory is not null ? "argument" : SourceOfDefault();
-            if (s_librariesOnly is { } loaded && !string.Equals(Path.TrimEndingDirectorySeparator(loaded), Path.TrimEndingDirectorySeparator(directory), StringComparison.Ordinal))
+            if (s_librariesOnly is { } loaded)
             {
-                throw new InvalidOperationException(
-                    $"llama.cpp is already loaded from '{loaded}'; it cannot be loaded again from '{directory}' in the same process.");
+                CheckSameDirectory(loaded, directory);
             }
 
             try
@@ -113,12 +112,7 @@ public static partial class LlamaLibrary
             var directory = requested ?? DefaultDirectory;
             if (s_librariesOnly is { } loaded)
             {
-                if (!string.Equals(Path.TrimEndingDirectorySeparator(loaded), Path.TrimEndingDirectorySeparator(directory), StringComparison.Ordinal))
-                {
-                    throw new InvalidOperationException(
-                        $"llama.cpp is already loaded from '{loaded}'; it cannot be loaded again from '{directory}' in the same process.");
-                }
-
+                CheckSameDirectory(loaded, directory);
                 return;
             }
 
@@ -141,13 +135,18 @@ public static partial class LlamaLibrary
 
     private static LlamaLibraryInfo CheckSameDirectory(LlamaLibraryInfo info, string? requested)
     {
-        if (requested is not null && !string.Equals(Path.TrimEndingDirectorySeparator(requested), Path.TrimEndingDirectorySeparator(info.Directory), StringComparison.Ordinal))
+        CheckSameDirectory(info.Directory, requested);
+        return info;
+    }
+
+    /// <summary>A process loads llama.cpp once: asking for another folder than <paramref name="loaded"/> is a bug.</summary>
+    private static void CheckSameDirectory(string loaded, string? requested)
+    {
+        if (requested is not null && !string.Equals(Path.TrimEndingDirectorySeparator(requested), Path.TrimEndingDirectorySeparator(loaded), StringComparison.Ordinal))
         {
             throw new InvalidOperationException(
-                $"llama.cpp is already initialised from '{info.Directory}'; it cannot be loaded again from '{requested}' in the same process.");
+                $"llama.cpp is already initialised from '{loaded}'; it cannot be loaded again from '{requested}' in the same process.");
         }
-
-        return info;
     }
 
     /// <summary>Loads the three libraries, maps the binding's names to them and routes native logging to <paramref name="logger"/>.</summary>

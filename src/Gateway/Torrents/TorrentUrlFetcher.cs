@@ -53,7 +53,7 @@ internal static class TorrentUrlFetcher
             return false;
         }
 
-        return callerIsLocal || !(IPAddress.IsLoopback(address) || IsPrivate(address) || address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any));
+        return callerIsLocal || !(IPAddress.IsLoopback(address) || IsPrivate(address) || address.Equals(IPAddress.IPv6Any)); // 0.0.0.0/8 is in IsPrivate
     }
 
     private static bool IsLinkLocal(IPAddress address) => address.AddressFamily == AddressFamily.InterNetwork
