@@ -54,6 +54,12 @@ catch (GatewayOptionsException ex)
     return 2;
 }
 
+if (GatewayApp.AddressInUse(options) is { } inUse)
+{
+    Console.Error.WriteLine($"inference-mesh: {inUse}");
+    return 2;
+}
+
 try
 {
     // The stores first: a database that cannot be opened is then this one line, not also the host's start failure
@@ -65,6 +71,11 @@ try
 catch (Exception ex) when (ex is InferenceMesh.ContextStore.Conversations.ContextStoreOpenException or InferenceMesh.ModelCache.Store.ModelStoreOpenException)
 {
     Console.Error.WriteLine($"inference-mesh: {ex.Message}");
+    return 2;
+}
+catch (Exception ex) when (GatewayApp.IsAddressInUse(ex))
+{
+    Console.Error.WriteLine($"inference-mesh: {GatewayApp.AddressInUseMessage(options)}");
     return 2;
 }
 

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using InferenceMesh.Gateway.Apis;
 using InferenceMesh.Gateway.Backends;
 using InferenceMesh.Gateway.Context;
@@ -88,6 +90,54 @@ internal static partial class GatewayApp
         var first = addresses?.FirstOrDefault() ?? throw new InvalidOperationException("The gateway is not listening yet: call StartAsync first.");
         return new Uri(first);
     }
+
+    /// <summary>
+    /// One line when the configured address is taken (another gateway, or anything else on port 8080), checked before
+    /// the host starts: Kestrel's own failure comes with the host's start-failure log and two stack traces.
+    /// Null when the address is free or the port is 0.
+    /// </summary>
+    public static string? AddressInUse(GatewayOptions options)
+    {
+        if (options.Port == 0)
+        {
+            return null;
+        }
+
+        var address = string.Equals(options.Host, "localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback : IPAddress.Parse(options.Host);
+        try
+        {
+            // SO_REUSEADDR as Kestrel sets it: a port left in TIME_WAIT is free, a listening socket is not.
+            using var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            probe.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            probe.Bind(new IPEndPoint(address, options.Port));
+            return null;
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            return AddressInUseMessage(options);
+        }
+        catch (SocketException)
+        {
+            return null; // anything else (no IPv6, a permission) is Kestrel's to report
+        }
+    }
+
+    /// <summary>True for Kestrel's start failure on a taken address (what <see cref="AddressInUse"/> checks first; a race can still get here).</summary>
+    public static bool IsAddressInUse(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is Microsoft.AspNetCore.Connections.AddressInUseException or SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public static string AddressInUseMessage(GatewayOptions options) =>
+        $"{options.Host}:{options.Port} is already in use (another gateway, or another server on that port); stop it or choose another --port.";
 
     public static void LogListening(WebApplication app, GatewayOptions options)
     {

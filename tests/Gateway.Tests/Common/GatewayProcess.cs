@@ -87,6 +87,39 @@ internal sealed class GatewayProcess : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <c>inference-mesh</c> with exactly <paramref name="args"/> (no port added) until it exits, for start-up
+    /// failures: its exit code and the lines of stdout and stderr that are not the console logger's informational ones.
+    /// </summary>
+    public static async Task<(int ExitCode, string[] Lines)> RunToExitAsync(IEnumerable<string> args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "inference-mesh.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill();
+            throw;
+        }
+
+        var lines = ((await output) + (await error)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(l => !l.StartsWith("info:", StringComparison.Ordinal) && !l.StartsWith("      ", StringComparison.Ordinal))
+            .ToArray();
+        return (process.ExitCode, lines);
+    }
+
     public HttpClient Client() => new() { BaseAddress = new Uri($"http://127.0.0.1:{Port}"), Timeout = TimeSpan.FromSeconds(30) };
 
     /// <summary>SIGKILL: no shutdown code runs in the gateway.</summary>

@@ -90,21 +90,9 @@ public sealed class ContextStoreHostingTests : IDisposable
         File.WriteAllText(damaged, new string('x', 4096));
 
         // The real executable: the host used to log its start failure, with the exception's stack trace, above our line.
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "inference-mesh.dll"), "--models", models, "--data", _data, "--port", "0" })
-        {
-            start.ArgumentList.Add(arg);
-        }
+        var (exitCode, lines) = await GatewayProcess.RunToExitAsync(["--models", models, "--data", _data, "--port", "0"]);
 
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(deadline.Token);
-
-        Assert.Equal(2, process.ExitCode);
-        var lines = ((await output) + (await error)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Where(l => !l.StartsWith("info:", StringComparison.Ordinal) && !l.StartsWith("      ", StringComparison.Ordinal));
+        Assert.Equal(2, exitCode);
         Assert.StartsWith($"inference-mesh: {says}{damaged}' cannot be opened: SQLite Error 26", Assert.Single(lines), StringComparison.Ordinal);
     }
 
