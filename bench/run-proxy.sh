@@ -8,7 +8,9 @@
 #   PROXY_PATHS="direct gateway nginx portkey"   which paths to measure (direct is always measured); add
 #                          gateway-quiet for a second gateway with Information logging off (Logging__LogLevel__Default=Warning),
 #                          gateway-ref for a second gateway build (GATEWAY_REF_BIN) and/or environment (GATEWAY_REF_ENV)
+#                          yarp-bare for Kestrel + YARP's forwarder alone (bench/Proxy/BareYarpForwarder: the stack's floor)
 #   PROXY_REQUESTS_C1=2000  PROXY_REQUESTS_CN=4000  PROXY_CONCURRENCY=16  PROXY_WARMUP=300  PROXY_WARMUP_SECONDS=1
+#   PROXY_INITIAL_WARMUP_SECONDS=20 (once per path before anything is measured: load at PROXY_CONCURRENCY until the JIT settles)
 #   PROXY_STREAMS=40  PROXY_CHUNKS=64  PROXY_GAP_MS=1  PROXY_ROUNDS=2
 #   PROXY_RATES="50,100,250,500,1000,1500,2000,3000,4000,6000"  PROXY_RATE_SECONDS=3  PROXY_P99_LIMIT_MS=10
 #   GATEWAY_BIN=""          use this gateway executable (its folder is copied) instead of building src/Gateway
@@ -32,6 +34,7 @@ requests_cn="${PROXY_REQUESTS_CN:-4000}"
 concurrency="${PROXY_CONCURRENCY:-16}"
 warmup="${PROXY_WARMUP:-300}"
 warmup_seconds="${PROXY_WARMUP_SECONDS:-1}"
+initial_warmup_seconds="${PROXY_INITIAL_WARMUP_SECONDS:-20}"
 streams="${PROXY_STREAMS:-40}"
 chunks="${PROXY_CHUNKS:-64}"
 gap_ms="${PROXY_GAP_MS:-1}"
@@ -110,7 +113,9 @@ fi
 
 # --- 2. builds ---------------------------------------------------------------------------------------------------
 log "building the upstream and the driver (Release)"
-for project in LoopbackOpenAiUpstream ProxyBench; do
+projects="LoopbackOpenAiUpstream ProxyBench"
+has_path yarp-bare && projects+=" BareYarpForwarder"
+for project in $projects; do
   dotnet build -c Release -nologo -v q -m:1 "$proxy_dir/$project" >"$run/build-$project.log" 2>&1 \
     || { tail -30 "$run/build-$project.log" >&2; exit 1; }
 done
@@ -206,6 +211,18 @@ EOF
   if has_path gateway-ref; then start_gateway gateway-ref "$gateway_ref_bin" ${GATEWAY_REF_ENV:-}; fi
 fi
 
+# Optional (PROXY_PATHS): the floor of the gateway's stack, Kestrel + YARP's forwarder and nothing else.
+if has_path yarp-bare; then
+  bare_port="$(free_port)"
+  dotnet "$proxy_dir/BareYarpForwarder/bin/Release/net10.0/bare-yarp-forwarder.dll" --port "$bare_port" --upstream "$upstream_url" \
+    >"$run/yarp-bare.log" 2>&1 &
+  bare_pid=$!; pids+=("$bare_pid")
+  wait_http yarp-bare "http://127.0.0.1:$bare_port/v1/models" "$bare_pid"
+  log "yarp-bare: http://127.0.0.1:$bare_port (pid $bare_pid)"
+  targets+=(--target "yarp-bare=http://127.0.0.1:$bare_port/v1")
+  procs+=("yarp-bare:$bare_pid")
+fi
+
 if has_path nginx; then
   nginx_port="$(free_port)"
   mkdir -p "$run/nginx/tmp" "$run/nginx/logs"
@@ -271,7 +288,7 @@ dirty="$(git -C "$root" status --porcelain -- src 2>/dev/null | wc -l)"
 [ "$dirty" -gt 0 ] && commit="$commit + $dirty uncommitted paths under src/ (the gateway was built from the working tree)"
 log "measuring (load average $load_at_start); raw logs in $run"
 timeout --kill-after=10 "$bench_timeout" dotnet "$driver_dll" "${targets[@]}" \
-  --warmup "$warmup" --warmup-seconds "$warmup_seconds" --requests-c1 "$requests_c1" --requests-cn "$requests_cn" --concurrency "$concurrency" \
+  --warmup "$warmup" --warmup-seconds "$warmup_seconds" --initial-warmup-seconds "$initial_warmup_seconds" --requests-c1 "$requests_c1" --requests-cn "$requests_cn" --concurrency "$concurrency" \
   --streams "$streams" --chunks "$chunks" --rounds "$rounds" --rates "$rates" --rate-seconds "$rate_seconds" \
   --p99-limit-ms "$p99_limit" --out "$report.body" \
   --title "Proxy path: direct vs gateway vs nginx vs Portkey" \

@@ -52,6 +52,7 @@ namespace InferenceMesh.Bench.Proxy
         public List<Target> Targets { get; } = [];
         public int Warmup { get; set; } = 300;
         public double WarmupSeconds { get; set; } = 1;
+        public double InitialWarmupSeconds { get; set; } = 20;
         public int Requests1 { get; set; } = 2000;
         public int Requests16 { get; set; } = 4000;
         public int Concurrency { get; set; } = 16;
@@ -105,6 +106,7 @@ namespace InferenceMesh.Bench.Proxy
 
                         case "--warmup": s.Warmup = int.Parse(Next()); break;
                         case "--warmup-seconds": s.WarmupSeconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+                        case "--initial-warmup-seconds": s.InitialWarmupSeconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                         case "--requests-c1": s.Requests1 = int.Parse(Next()); break;
                         case "--requests-cn": s.Requests16 = int.Parse(Next()); break;
                         case "--concurrency": s.Concurrency = int.Parse(Next()); break;
@@ -488,6 +490,22 @@ namespace InferenceMesh.Bench.Proxy
         public async Task<string> RunAsync()
         {
             var clock = Stopwatch.StartNew();
+            // Once per path before anything is measured: load at the measured concurrency until the JIT's tiering has
+            // settled. A .NET process needs 10-15 s of load on 2 cores to get there (tier-1 compiles run on a
+            // background thread that competes with the load); nginx needs none, every path gets the same.
+            foreach (var t in _s.Targets)
+            {
+                var started = Stopwatch.GetTimestamp();
+                var requests = 0;
+                while (Ms(started, Stopwatch.GetTimestamp()) < _s.InitialWarmupSeconds * 1000)
+                {
+                    await ClosedLoopAsync(t, _s.Concurrency, 2000);
+                    requests += 2000;
+                }
+
+                Log($"{t.Name}: initial warm-up {requests} requests in {Ms(started, Stopwatch.GetTimestamp()) / 1000:0.0} s");
+            }
+
             for (var round = 0; round < _s.Rounds; round++)
             {
                 foreach (var t in Order(round))
