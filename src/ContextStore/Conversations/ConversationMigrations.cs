@@ -28,5 +28,23 @@ internal static class ConversationMigrations
             CREATE INDEX conversations_items_by_conversation ON conversations_items(conversation_seq, seq);
             CREATE INDEX conversations_items_by_time ON conversations_items(created_at);
             """),
+
+        // Where deleted entries were, so that a client paging with one of them as 'after' goes on from there
+        // (src/Gateway/README.md, "Paging"): the id and the position only, no content. An item's go with its conversation.
+        new(ConversationDefaults.Module, 2, """
+            CREATE TABLE conversations_gone(id TEXT PRIMARY KEY, seq INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+            CREATE TABLE conversations_items_gone(
+                id TEXT PRIMARY KEY,
+                conversation_seq INTEGER NOT NULL,
+                seq INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+            CREATE INDEX conversations_items_gone_by_conversation ON conversations_items_gone(conversation_seq);
+            CREATE TRIGGER conversations_items_deleted AFTER DELETE ON conversations_items BEGIN
+                INSERT OR REPLACE INTO conversations_items_gone(id, conversation_seq, seq) VALUES(old.id, old.conversation_seq, old.seq);
+            END;
+            CREATE TRIGGER conversations_deleted AFTER DELETE ON conversations BEGIN
+                INSERT OR REPLACE INTO conversations_gone(id, seq) VALUES(old.id, old.seq);
+                DELETE FROM conversations_items_gone WHERE conversation_seq = old.seq;
+            END;
+            """),
     ];
 }

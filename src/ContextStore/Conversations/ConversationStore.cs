@@ -35,8 +35,9 @@ internal sealed class ConversationStore(ContextDatabase database, ConversationSt
         long? after = null;
         if (page.After is { } cursor)
         {
-            if (Find(connection, null, cursor) is not { } found) return Page<Conversation>.Failed(PageStatus.UnknownCursor);
-            after = found.Seq;
+            after = connection.Scalar(null,
+                "SELECT seq FROM conversations WHERE id = $id UNION ALL SELECT seq FROM conversations_gone WHERE id = $id LIMIT 1;", ("$id", cursor)) as long?;
+            if (after is null) return Page<Conversation>.Failed(PageStatus.UnknownCursor);
         }
 
         var rows = connection.Query(null,
@@ -77,7 +78,10 @@ internal sealed class ConversationStore(ContextDatabase database, ConversationSt
         long? after = null;
         if (page.After is { } cursor)
         {
-            after = connection.Scalar(null, "SELECT seq FROM conversations_items WHERE id = $id AND conversation_seq = $c;", ("$id", cursor), ("$c", conversation.Seq)) as long?;
+            after = connection.Scalar(null,
+                "SELECT seq FROM conversations_items WHERE id = $id AND conversation_seq = $c " +
+                "UNION ALL SELECT seq FROM conversations_items_gone WHERE id = $id AND conversation_seq = $c LIMIT 1;",
+                ("$id", cursor), ("$c", conversation.Seq)) as long?;
             if (after is null) return Page<ConversationItem>.Failed(PageStatus.UnknownCursor);
         }
 

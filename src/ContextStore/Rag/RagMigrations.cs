@@ -68,5 +68,29 @@ public static class RagMigrations
                 INSERT INTO rag_chunks_fts(rag_chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
             END;
             """),
+
+        // Where deleted entries were, so that a client paging with one of them as 'after' goes on from there
+        // (src/Gateway/README.md, "Paging"): the id and the position only. A store's file entries go with the store.
+        new(Module, 2, """
+            CREATE TABLE rag_files_gone(id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, row INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+            CREATE TABLE rag_vector_stores_gone(id TEXT PRIMARY KEY, seq INTEGER NOT NULL) STRICT, WITHOUT ROWID;
+            CREATE TABLE rag_vector_store_files_gone(
+                store_seq INTEGER NOT NULL,
+                file_id TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                row INTEGER NOT NULL,
+                PRIMARY KEY(store_seq, file_id)) STRICT, WITHOUT ROWID;
+            CREATE TRIGGER rag_files_deleted AFTER DELETE ON rag_files BEGIN
+                INSERT OR REPLACE INTO rag_files_gone(id, created_at, row) VALUES(old.id, old.created_at, old.rowid);
+            END;
+            CREATE TRIGGER rag_vector_store_files_deleted AFTER DELETE ON rag_vector_store_files BEGIN
+                INSERT OR REPLACE INTO rag_vector_store_files_gone(store_seq, file_id, created_at, row)
+                    VALUES(old.store_seq, old.file_id, old.created_at, old.rowid);
+            END;
+            CREATE TRIGGER rag_vector_stores_deleted AFTER DELETE ON rag_vector_stores BEGIN
+                INSERT OR REPLACE INTO rag_vector_stores_gone(id, seq) VALUES(old.id, old.seq);
+                DELETE FROM rag_vector_store_files_gone WHERE store_seq = old.seq;
+            END;
+            """),
     ];
 }

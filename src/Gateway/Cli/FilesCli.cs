@@ -311,7 +311,7 @@ internal static class FilesCli
             var output = parse.InvocationConfiguration.Output;
             var options = new ContextStoreOptions { DataDirectory = Path.GetFullPath(parse.GetRequiredValue(data)), Extensions = [SqliteVec.LibraryPath] };
             var repository = new VectorStoreRepository(ContextDatabase.Open(options, RagMigrations.All));
-            foreach (var store in repository.List(ascending: true, limit: 1000, after: null))
+            foreach (var store in repository.List(ascending: true, limit: 1000, after: null) ?? [])
             {
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                     $"{store.Id}\t{ModelsProgress.Printable(store.Name ?? "")}\t{RagPrivacyNames.Format(store.Privacy)}\t{store.EmbeddingModel}\t{store.FileCounts.Completed}/{store.FileCounts.Total} files\t{store.Status}"));

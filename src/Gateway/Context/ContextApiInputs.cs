@@ -112,38 +112,12 @@ internal static class ContextApiInputs
         return result;
     }
 
-    /// <summary>limit (1–100, default 20), order (asc/desc, default desc), after (an id checked by <paramref name="isId"/>).</summary>
-    public static ApiResult<PageRequest> Page(IQueryCollection query, Func<string, bool> isId)
+    /// <summary>The list parameters of the conversation lists: limit 1–100 (default 20), order, and an <c>after</c> checked by <paramref name="isId"/>.</summary>
+    public static ApiResult<PageRequest> Page(IQueryCollection query, Func<string, bool> isId, string idShape)
     {
-        var limit = ConversationDefaults.DefaultPageSize;
-        if (query.TryGetValue("limit", out var limitText)
-            && (!int.TryParse(limitText.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > ConversationDefaults.MaxPageSize))
-        {
-            return ApiErrors.InvalidParameter("limit", $"'limit' must be an integer from 1 to {ConversationDefaults.MaxPageSize}.");
-        }
-
-        var order = ListOrder.Descending;
-        if (query.TryGetValue("order", out var orderText))
-        {
-            switch (orderText.ToString())
-            {
-                case "asc": order = ListOrder.Ascending; break;
-                case "desc": order = ListOrder.Descending; break;
-                default: return ApiErrors.InvalidParameter("order", "'order' must be 'asc' or 'desc'.");
-            }
-        }
-
-        string? after = null;
-        if (query.TryGetValue("after", out var afterText))
-        {
-            after = afterText.ToString();
-            if (!isId(after))
-            {
-                return ApiErrors.InvalidParameter("after", "'after' must be the id of an entry of this list.");
-            }
-        }
-
-        return new PageRequest(limit, order, after);
+        var read = ListQuery.Read(query, ConversationDefaults.DefaultPageSize, ConversationDefaults.MaxPageSize, isId, idShape);
+        if (read.Error is { } error) return error;
+        return new PageRequest(read.Value!.Limit, read.Value.Ascending ? ListOrder.Ascending : ListOrder.Descending, read.Value.After);
     }
 
     private static string? Text(JsonElement? content)

@@ -49,10 +49,10 @@ internal static class ConversationsApi
     public static IResult List(HttpContext http, [FromServices] IConversationStore store, [FromServices] ConversationStoreOptions options)
     {
         if (Disabled(options) is { } disabled) return disabled;
-        var page = ContextApiInputs.Page(http.Request.Query, ConversationDefaults.IsConversationId);
+        var page = ContextApiInputs.Page(http.Request.Query, ConversationDefaults.IsConversationId, "'conv_' and 32 lowercase hex digits");
         if (page.Error is { } pageError) return pageError;
         var result = store.List(page.Value!);
-        if (result.Status == PageStatus.UnknownCursor) return UnknownCursor();
+        if (result.Status == PageStatus.UnknownCursor) return ListQuery.UnknownCursor();
         return new JsonOk<ListWire<ConversationWire>>(
             ToList(result, ToWire, c => c.Id), ContextJsonContext.Default.ListWireConversationWire);
     }
@@ -85,13 +85,13 @@ internal static class ConversationsApi
     public static IResult ListItems(HttpContext http, string conversationId, [FromServices] IConversationStore store, [FromServices] ConversationStoreOptions options)
     {
         if (Check(options, conversationId) is { } error) return error;
-        var page = ContextApiInputs.Page(http.Request.Query, ConversationDefaults.IsItemId);
+        var page = ContextApiInputs.Page(http.Request.Query, ConversationDefaults.IsItemId, "'msg_' and 32 lowercase hex digits");
         if (page.Error is { } pageError) return pageError;
         var result = store.ListItems(conversationId, page.Value!);
         return result.Status switch
         {
             PageStatus.NotFound => NotFound(conversationId),
-            PageStatus.UnknownCursor => UnknownCursor(),
+            PageStatus.UnknownCursor => ListQuery.UnknownCursor(),
             _ => Items(ToList(result, ToWire, i => i.Id)),
         };
     }
@@ -188,8 +188,6 @@ internal static class ConversationsApi
 
     private static ApiError ItemNotFound(string conversationId, string itemId) =>
         new(StatusCodes.Status404NotFound, $"Item with id '{itemId}' not found in conversation '{conversationId}'.", ApiError.InvalidRequest, "item_id", "item_not_found");
-
-    private static ApiError UnknownCursor() => ApiErrors.InvalidParameter("after", "'after' names no entry of this list.");
 
     private static JsonOk<ConversationWire> Ok(ConversationWire conversation) => new(conversation, ContextJsonContext.Default.ConversationWire);
 

@@ -23,6 +23,9 @@ internal static class FilesApi
 
     private const int MaxFieldBytes = 1024;
 
+    /// <summary>What a file id looks like, for the messages of the list parameters.</summary>
+    public const string FileIdShape = "'file-' and 24 lowercase hex digits";
+
     public static IEndpointRouteBuilder MapFilesApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/files", UploadAsync);
@@ -129,12 +132,10 @@ internal static class FilesApi
     {
         var query = http.Request.Query;
         var purpose = query["purpose"].ToString() is { Length: > 0 } p ? p : null;
-        if (ListParameters.Read(query, defaultLimit: 10000, maxLimit: 10000) is not { } page)
-        {
-            return ListParameters.Invalid(10000);
-        }
-
-        var files = rag.Files.List(purpose, page.Ascending, page.Limit + 1, page.After);
+        var read = ListQuery.Read(query, defaultLimit: 10000, maxLimit: 10000, RagFileStore.IsWellFormedId, FileIdShape);
+        if (read.Error is { } error) return error;
+        var page = read.Value!;
+        if (rag.Files.List(purpose, page.Ascending, page.Limit + 1, page.After) is not { } files) return ListQuery.UnknownCursor();
         var data = files.Take(page.Limit).Select(ToWire).ToList();
         return Ok(new FileList(data, data.FirstOrDefault()?.Id, data.LastOrDefault()?.Id, files.Count > page.Limit));
     }
@@ -181,30 +182,4 @@ internal static class FilesApi
 
         return total > MaxFieldBytes ? null : Encoding.UTF8.GetString(buffer, 0, total);
     }
-}
-
-/// <summary>OpenAI's list parameters: <c>limit</c>, <c>order</c> (asc|desc, default desc) and the <c>after</c> cursor.</summary>
-internal sealed record ListParameters(int Limit, bool Ascending, string? After)
-{
-    public static ListParameters? Read(IQueryCollection query, int defaultLimit, int maxLimit)
-    {
-        var limit = defaultLimit;
-        if (query["limit"].ToString() is { Length: > 0 } limitText
-            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > maxLimit))
-        {
-            return null;
-        }
-
-        var order = query["order"].ToString();
-        if (order is not ("" or "asc" or "desc"))
-        {
-            return null;
-        }
-
-        var after = query["after"].ToString() is { Length: > 0 } a ? a : null;
-        return new ListParameters(limit, order == "asc", after);
-    }
-
-    public static ApiError Invalid(int maxLimit) => new(StatusCodes.Status400BadRequest,
-        string.Create(CultureInfo.InvariantCulture, $"'limit' must be from 1 to {maxLimit} and 'order' 'asc' or 'desc'."), ApiError.InvalidRequest, "limit", "invalid_value");
 }

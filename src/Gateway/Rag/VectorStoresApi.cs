@@ -1,5 +1,6 @@
 using System.Text.Json;
 using InferenceMesh.ContextStore.Rag;
+using InferenceMesh.ContextStore.Rag.Files;
 using InferenceMesh.ContextStore.Rag.Search;
 using InferenceMesh.ContextStore.Rag.Stores;
 using InferenceMesh.Gateway.Errors;
@@ -69,8 +70,10 @@ internal static class VectorStoresApi
 
     public static IResult List(HttpContext http, [FromServices] RagService rag)
     {
-        if (ListParameters.Read(http.Request.Query, DefaultListLimit, MaxListLimit) is not { } page) return ListParameters.Invalid(MaxListLimit);
-        var stores = rag.Stores.List(page.Ascending, page.Limit + 1, page.After);
+        var read = ListQuery.Read(http.Request.Query, DefaultListLimit, MaxListLimit, VectorStoreRepository.IsWellFormedId, "'vs_' and 24 lowercase hex digits");
+        if (read.Error is { } readError) return readError;
+        var page = read.Value!;
+        if (rag.Stores.List(page.Ascending, page.Limit + 1, page.After) is not { } stores) return ListQuery.UnknownCursor();
         var data = stores.Take(page.Limit).Select(ToWire).ToList();
         return new JsonOk<VectorStoreList>(new VectorStoreList(data, data.FirstOrDefault()?.Id, data.LastOrDefault()?.Id, stores.Count > page.Limit),
             RagJsonContext.Default.VectorStoreList);
@@ -105,7 +108,9 @@ internal static class VectorStoresApi
 
     public static IResult ListFiles(string storeId, HttpContext http, [FromServices] RagService rag)
     {
-        if (ListParameters.Read(http.Request.Query, DefaultListLimit, MaxListLimit) is not { } page) return ListParameters.Invalid(MaxListLimit);
+        var read = ListQuery.Read(http.Request.Query, DefaultListLimit, MaxListLimit, RagFileStore.IsWellFormedId, FilesApi.FileIdShape);
+        if (read.Error is { } readError) return readError;
+        var page = read.Value!;
         var filter = http.Request.Query["filter"].ToString() is { Length: > 0 } f ? f : null;
         if (filter is not null && !VectorStoreFileStatus.IsKnown(filter))
         {
@@ -113,7 +118,7 @@ internal static class VectorStoresApi
         }
 
         if (rag.FindStore(storeId) is not { } store) return RagError.NotFound("vector store", storeId, "vector_store_id").ToApiError();
-        var files = rag.Stores.ListFiles(new(store.Seq, store.Id), filter, page.Ascending, page.Limit + 1, page.After);
+        if (rag.Stores.ListFiles(new(store.Seq, store.Id), filter, page.Ascending, page.Limit + 1, page.After) is not { } files) return ListQuery.UnknownCursor();
         var data = files.Take(page.Limit).Select(ToWire).ToList();
         return new JsonOk<VectorStoreFileList>(new VectorStoreFileList(data, data.FirstOrDefault()?.Id, data.LastOrDefault()?.Id, files.Count > page.Limit),
             RagJsonContext.Default.VectorStoreFileList);

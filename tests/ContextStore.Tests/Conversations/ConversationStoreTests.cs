@@ -177,7 +177,7 @@ public sealed class ConversationStoreTests : IDisposable
         using var host = Host(new ConversationStoreOptions());
         await host.StartAsync();
         var database = host.Services.GetRequiredService<ContextDatabase>();
-        Assert.Equal(1, database.SchemaVersion(ConversationDefaults.Module));
+        Assert.Equal(2, database.SchemaVersion(ConversationDefaults.Module));
         Assert.True(File.Exists(Path.Combine(_dir, ContextDatabase.FileName)));
         await host.StopAsync();
     }

@@ -96,6 +96,33 @@ public sealed class ConversationsApiTests : IAsyncLifetime
         Assert.Equal(ids, asc.GetProperty("data").EnumerateArray().Select(c => c.GetProperty("id").GetString()!).ToList());
     }
 
+    // A client paging while entries are deleted: the cursor it holds names a deleted entry. Before, that was a 400
+    // ("'after' names no entry of this list"); now the list goes on from the deleted entry's place.
+    [Fact]
+    public async Task Paging_goes_on_after_a_conversation_or_item_deleted_meanwhile()
+    {
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++) ids.Add(await CreateConversationAsync(Http));
+        await SendAsync(Http, HttpMethod.Delete, $"/v1/conversations/{ids[1]}");
+        var rest = await GetAsync(Http, $"/v1/conversations?order=asc&after={ids[1]}");
+        Assert.Equal([ids[2]], rest.GetProperty("data").EnumerateArray().Select(c => c.GetProperty("id").GetString()!).ToList());
+
+        var id = await CreateConversationAsync(Http);
+        var added = await PostAsync(Http, $"/v1/conversations/{id}/items", """{"items":[{"role":"user","content":"one"},{"role":"user","content":"two"},{"role":"user","content":"three"}]}""");
+        var items = added.GetProperty("data").EnumerateArray().Select(i => i.GetProperty("id").GetString()!).ToList();
+        await SendAsync(Http, HttpMethod.Delete, $"/v1/conversations/{id}/items/{items[1]}");
+        var after = await GetAsync(Http, $"/v1/conversations/{id}/items?order=asc&after={items[1]}");
+        Assert.Equal([items[2]], after.GetProperty("data").EnumerateArray().Select(i => i.GetProperty("id").GetString()!).ToList());
+        var before = await GetAsync(Http, $"/v1/conversations/{id}/items?after={items[1]}");
+        Assert.Equal([items[0]], before.GetProperty("data").EnumerateArray().Select(i => i.GetProperty("id").GetString()!).ToList());
+
+        // An item of another conversation was never an entry of this list.
+        await ErrorAsync(Http, HttpMethod.Get, $"/v1/conversations/{ids[0]}/items?after={items[0]}", null, HttpStatusCode.BadRequest, "after");
+        // Given empty is as not given (files and vector stores did so already; this was a 400).
+        var all = await GetAsync(Http, "/v1/conversations?limit=&order=&after=");
+        Assert.Equal(3, all.GetProperty("data").GetArrayLength());
+    }
+
     [Fact]
     public async Task Items_added_with_a_card_number_make_the_conversation_confidential()
     {
@@ -127,6 +154,13 @@ public sealed class ConversationsApiTests : IAsyncLifetime
     [InlineData("GET", "/v1/conversations?limit=101", null, "limit")]
     [InlineData("GET", "/v1/conversations?order=up", null, "order")]
     [InlineData("GET", "/v1/conversations?after=nope", null, "after")]
+    [InlineData("GET", "/v1/conversations?after=msg_00000000000000000000000000000000", null, "after")]
+    [InlineData("GET", "/v1/conversations?before=conv_00000000000000000000000000000000", null, "before")] // was ignored
+    [InlineData("GET", "/v1/conversations?limit=-1", null, "limit")]
+    [InlineData("GET", "/v1/conversations?limit=abc", null, "limit")]
+    [InlineData("GET", "/v1/conversations/conv_00000000000000000000000000000000/items?after=conv_00000000000000000000000000000000", null, "after")]
+    [InlineData("GET", "/v1/conversations/conv_00000000000000000000000000000000/items?before=x", null, "before")]
+    [InlineData("GET", "/v1/conversations/conv_00000000000000000000000000000000/items?order=ASC", null, "order")]
     [InlineData("POST", "/v1/conversations", """{"items":[{"role":"wizard","content":"x"}]}""", "items[0].role")]
     [InlineData("POST", "/v1/conversations", """{"items":[{"role":"user","content":42}]}""", "items[0].content")]
     [InlineData("POST", "/v1/conversations", """{"items":[{"type":"function_call","role":"user","content":"x"}]}""", "items[0].type")]

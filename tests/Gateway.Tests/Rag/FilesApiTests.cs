@@ -122,6 +122,101 @@ public sealed class FilesApiTests
         Assert.False(File.Exists(Path.Combine(gateway.DataDirectory, "files", id)));
     }
 
+    // One rule for every list (ListQuery): a bad value is a 400 naming its parameter. Before, files and vector stores
+    // answered an empty list for an 'after' of any shape, ignored 'before', and named 'limit' for a bad 'order'.
+    [Theory]
+    [InlineData("/v1/files?after=garbage", "after")]
+    [InlineData("/v1/files?after=vs_000000000000000000000000", "after")]
+    [InlineData("/v1/files?before=file-000000000000000000000000", "before")]
+    [InlineData("/v1/files?order=up", "order")]
+    [InlineData("/v1/files?order=ASC", "order")]
+    [InlineData("/v1/files?limit=0", "limit")]
+    [InlineData("/v1/files?limit=-1", "limit")]
+    [InlineData("/v1/files?limit=10001", "limit")]
+    [InlineData("/v1/files?limit=abc", "limit")]
+    [InlineData("/v1/vector_stores?after=garbage", "after")]
+    [InlineData("/v1/vector_stores?after=file-000000000000000000000000", "after")]
+    [InlineData("/v1/vector_stores?before=vs_000000000000000000000000", "before")]
+    [InlineData("/v1/vector_stores?order=up", "order")]
+    [InlineData("/v1/vector_stores?limit=101", "limit")]
+    [InlineData("/v1/vector_stores/vs_000000000000000000000000/files?after=garbage", "after")]
+    [InlineData("/v1/vector_stores/vs_000000000000000000000000/files?before=file-000000000000000000000000", "before")]
+    [InlineData("/v1/vector_stores/vs_000000000000000000000000/files?order=up", "order")]
+    [InlineData("/v1/vector_stores/vs_000000000000000000000000/files?limit=1.5", "limit")]
+    public async Task A_bad_list_parameter_is_a_400_naming_it(string path, string param)
+    {
+        await using var gateway = await RagHttp.StartGatewayAsync();
+
+        using var response = await gateway.Http.GetAsync(path);
+
+        var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param);
+        Assert.Equal("invalid_value", error.GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task Paging_goes_on_after_a_file_deleted_meanwhile_and_an_id_that_never_was_is_400()
+    {
+        await using var gateway = await RagHttp.StartGatewayAsync();
+        var http = gateway.Http;
+        var ids = await UploadThreeAsync(http);
+
+        var first = await RagHttp.GetJsonAsync(http, "/v1/files?order=asc&limit=2");
+        var cursor = first.GetProperty("last_id").GetString()!;
+        Assert.Equal(ids[1], cursor);
+        using (await http.DeleteAsync($"/v1/files/{cursor}")) { }
+
+        var rest = await RagHttp.GetJsonAsync(http, $"/v1/files?order=asc&limit=2&after={cursor}");
+        Assert.Equal([ids[2]], rest.GetProperty("data").EnumerateArray().Select(f => f.GetProperty("id").GetString()).ToList()); // was an empty list
+        var back = await RagHttp.GetJsonAsync(http, $"/v1/files?after={cursor}");
+        Assert.Equal([ids[0]], back.GetProperty("data").EnumerateArray().Select(f => f.GetProperty("id").GetString()).ToList());
+
+        using var never = await http.GetAsync("/v1/files?after=file-000000000000000000000000");
+        await ApiAssert.ErrorAsync(never, HttpStatusCode.BadRequest, "after");
+        var empty = await RagHttp.GetJsonAsync(http, "/v1/files?limit=&order=&after="); // given empty = not given
+        Assert.Equal(2, empty.GetProperty("data").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Paging_goes_on_after_a_vector_store_or_a_store_file_deleted_meanwhile()
+    {
+        await using var gateway = await RagHttp.StartGatewayAsync();
+        var http = gateway.Http;
+        var files = await UploadThreeAsync(http);
+
+        var stores = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var (status, created) = await RagHttp.PostJsonAsync(http, "/v1/vector_stores", $$"""{"name":"s{{i}}"}""");
+            Assert.True(status == HttpStatusCode.OK, created.ToString());
+            stores.Add(created.GetProperty("id").GetString()!);
+        }
+
+        using (await http.DeleteAsync($"/v1/vector_stores/{stores[1]}")) { }
+        var nextStores = await RagHttp.GetJsonAsync(http, $"/v1/vector_stores?order=asc&after={stores[1]}");
+        Assert.Equal([stores[2]], nextStores.GetProperty("data").EnumerateArray().Select(s => s.GetProperty("id").GetString()).ToList()); // was empty
+
+        var store = await RagHttp.CreateStoreAndWaitAsync(http, "", [.. files]);
+        var storeId = store.GetProperty("id").GetString()!;
+        using (await http.DeleteAsync($"/v1/vector_stores/{storeId}/files/{files[1]}")) { }
+        var nextFiles = await RagHttp.GetJsonAsync(http, $"/v1/vector_stores/{storeId}/files?order=asc&after={files[1]}");
+        Assert.Equal([files[2]], nextFiles.GetProperty("data").EnumerateArray().Select(f => f.GetProperty("id").GetString()).ToList()); // was empty
+
+        using var otherStore = await http.GetAsync($"/v1/vector_stores/{stores[0]}/files?after={files[0]}"); // a file, but never of this store
+        await ApiAssert.ErrorAsync(otherStore, HttpStatusCode.BadRequest, "after");
+    }
+
+    /// <summary>Uploads a.txt, b.txt and c.txt, in that order; their ids.</summary>
+    private static async Task<List<string>> UploadThreeAsync(HttpClient http)
+    {
+        var ids = new List<string>();
+        foreach (var name in new[] { "a.txt", "b.txt", "c.txt" })
+        {
+            ids.Add((await RagHttp.UploadAsync(http, name, Encoding.UTF8.GetBytes("text " + name))).GetProperty("id").GetString()!);
+        }
+
+        return ids;
+    }
+
     [Theory]
     [InlineData(null, "purpose", "required")]
     [InlineData("nonsense", "purpose", "must be one of")]

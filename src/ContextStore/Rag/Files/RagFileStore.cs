@@ -167,20 +167,26 @@ public sealed class RagFileStore
         return reader.Read() ? ReadFile(reader) : null;
     });
 
-    /// <summary>Files, newest first (or oldest first; ties in upload order), optionally of one purpose, after the cursor <paramref name="after"/>.</summary>
-    public IReadOnlyList<RagFile> List(string? purpose, bool ascending, int limit, string? after) => _database.Read(connection =>
+    /// <summary>
+    /// Files, newest first (or oldest first; ties in upload order), optionally of one purpose, after the cursor
+    /// <paramref name="after"/>: a file, or a deleted file's place. Null when <paramref name="after"/> was never a file.
+    /// </summary>
+    public IReadOnlyList<RagFile>? List(string? purpose, bool ascending, int limit, string? after) => _database.Read(connection =>
     {
+        var cursor = ListCursor.Find(connection,
+            "SELECT created_at, rowid FROM rag_files WHERE id = $id UNION ALL SELECT created_at, row FROM rag_files_gone WHERE id = $id LIMIT 1;", ("$id", after));
+        if (after is not null && cursor is null) return null;
         using var command = connection.CreateCommand();
         var order = ascending ? "ASC" : "DESC";
         var comparison = ascending ? ">" : "<";
         command.CommandText = $"""
             SELECT id, filename, purpose, bytes, sha256, created_at FROM rag_files
             WHERE ($purpose IS NULL OR purpose = $purpose)
-              AND ($after IS NULL OR (created_at, rowid) {comparison} (SELECT created_at, rowid FROM rag_files WHERE id = $after))
+              AND ($after IS NULL OR (created_at, rowid) {comparison} ($after, $afterRow))
             ORDER BY created_at {order}, rowid {order} LIMIT $limit;
             """;
         command.Parameters.AddWithValue("$purpose", (object?)purpose ?? DBNull.Value);
-        command.Parameters.AddWithValue("$after", (object?)after ?? DBNull.Value);
+        ListCursor.Bind(command, cursor);
         command.Parameters.AddWithValue("$limit", limit);
         using var reader = command.ExecuteReader();
         var files = new List<RagFile>();
@@ -189,7 +195,7 @@ public sealed class RagFileStore
             files.Add(ReadFile(reader));
         }
 
-        return (IReadOnlyList<RagFile>)files;
+        return (IReadOnlyList<RagFile>?)files;
     });
 
     /// <summary>Opens the content for reading, or null when the file does not exist.</summary>

@@ -27,6 +27,10 @@ public sealed class VectorStoreRepository(ContextDatabase database)
 
     public static string NewId() => "vs_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
 
+    /// <summary>"vs_" and 24 lowercase hex digits: the only ids <see cref="NewId"/> hands out.</summary>
+    public static bool IsWellFormedId(string? id) =>
+        id is { Length: 27 } && id.StartsWith("vs_", StringComparison.Ordinal) && !id.AsSpan(3).ContainsAnyExcept("0123456789abcdef");
+
     /// <summary>Inserts a store and its first files (all "in_progress") in one transaction.</summary>
     public VectorStore Create(string id, string? name, RagPrivacy privacy, string embeddingModel, ChunkingStrategy chunking,
         IReadOnlyDictionary<string, string> metadata, IReadOnlyList<string> fileIds, string attributesJson, long now)
@@ -135,17 +139,21 @@ public sealed class VectorStoreRepository(ContextDatabase database)
         return reader.Read() ? ReadStore(reader) : null;
     });
 
-    public IReadOnlyList<VectorStore> List(bool ascending, int limit, string? after) => database.Read(connection =>
+    /// <summary>Stores after the cursor <paramref name="after"/>: a store, or a deleted store's place. Null when <paramref name="after"/> was never a store.</summary>
+    public IReadOnlyList<VectorStore>? List(bool ascending, int limit, string? after) => database.Read(connection =>
     {
+        var cursor = ListCursor.Find(connection,
+            "SELECT seq, 0 FROM rag_vector_stores WHERE id = $id UNION ALL SELECT seq, 0 FROM rag_vector_stores_gone WHERE id = $id LIMIT 1;", ("$id", after));
+        if (after is not null && cursor is null) return null;
         using var command = connection.CreateCommand();
         var order = ascending ? "ASC" : "DESC";
         var comparison = ascending ? ">" : "<";
         command.CommandText = $"""
             SELECT {StoreColumns} FROM rag_vector_stores s
-            WHERE $after IS NULL OR s.seq {comparison} (SELECT seq FROM rag_vector_stores WHERE id = $after)
+            WHERE $after IS NULL OR s.seq {comparison} $after
             ORDER BY s.seq {order} LIMIT $limit;
             """;
-        command.Parameters.AddWithValue("$after", (object?)after ?? DBNull.Value);
+        ListCursor.Bind(command, cursor);
         command.Parameters.AddWithValue("$limit", limit);
         using var reader = command.ExecuteReader();
         var stores = new List<VectorStore>();
@@ -154,7 +162,7 @@ public sealed class VectorStoreRepository(ContextDatabase database)
             stores.Add(ReadStore(reader));
         }
 
-        return (IReadOnlyList<VectorStore>)stores;
+        return (IReadOnlyList<VectorStore>?)stores;
     });
 
     public VectorStoreFile? FindFile(RagStoreRef store, string fileId) => database.Read(connection =>
@@ -167,20 +175,29 @@ public sealed class VectorStoreRepository(ContextDatabase database)
         return reader.Read() ? ReadFile(reader) : null;
     });
 
-    public IReadOnlyList<VectorStoreFile> ListFiles(RagStoreRef store, string? status, bool ascending, int limit, string? after) => database.Read(connection =>
+    /// <summary>
+    /// A store's files after the cursor <paramref name="after"/>: a file of the store, or the place of one removed from it.
+    /// Null when <paramref name="after"/> was never a file of this store.
+    /// </summary>
+    public IReadOnlyList<VectorStoreFile>? ListFiles(RagStoreRef store, string? status, bool ascending, int limit, string? after) => database.Read(connection =>
     {
+        var cursor = ListCursor.Find(connection,
+            "SELECT created_at, rowid FROM rag_vector_store_files WHERE store_seq = $store AND file_id = $id " +
+            "UNION ALL SELECT created_at, row FROM rag_vector_store_files_gone WHERE store_seq = $store AND file_id = $id LIMIT 1;",
+            ("$id", after), ("$store", store.Seq));
+        if (after is not null && cursor is null) return null;
         using var command = connection.CreateCommand();
         var order = ascending ? "ASC" : "DESC";
         var comparison = ascending ? ">" : "<";
         command.CommandText = $"""
             SELECT {FileColumns} FROM rag_vector_store_files f JOIN rag_vector_stores s ON s.seq = f.store_seq
             WHERE f.store_seq = $store AND ($status IS NULL OR f.status = $status)
-              AND ($after IS NULL OR (f.created_at, f.rowid) {comparison} (SELECT created_at, rowid FROM rag_vector_store_files WHERE store_seq = $store AND file_id = $after))
+              AND ($after IS NULL OR (f.created_at, f.rowid) {comparison} ($after, $afterRow))
             ORDER BY f.created_at {order}, f.rowid {order} LIMIT $limit;
             """;
         command.Parameters.AddWithValue("$store", store.Seq);
         command.Parameters.AddWithValue("$status", (object?)status ?? DBNull.Value);
-        command.Parameters.AddWithValue("$after", (object?)after ?? DBNull.Value);
+        ListCursor.Bind(command, cursor);
         command.Parameters.AddWithValue("$limit", limit);
         using var reader = command.ExecuteReader();
         var files = new List<VectorStoreFile>();
@@ -189,7 +206,7 @@ public sealed class VectorStoreRepository(ContextDatabase database)
             files.Add(ReadFile(reader));
         }
 
-        return (IReadOnlyList<VectorStoreFile>)files;
+        return (IReadOnlyList<VectorStoreFile>?)files;
     });
 
     /// <summary>The id of a file of the store with this name and content (SHA-256), or null: lets a CLI re-run skip or resume it.</summary>
