@@ -54,7 +54,9 @@ catch (GatewayOptionsException ex)
     return 2;
 }
 
-if (GatewayApp.AddressInUse(options) is { } inUse)
+// The mesh's listener and serf agent bind their own addresses (mesh: block of --config); null when the mesh is off.
+var mesh = app.Services.GetService<InferenceMesh.Mesh.Configuration.MeshOptions>();
+if (GatewayApp.AddressInUse(options, mesh) is { } inUse)
 {
     Console.Error.WriteLine($"inference-mesh: {inUse}");
     return 2;
@@ -75,7 +77,8 @@ catch (Exception ex) when (ex is InferenceMesh.ContextStore.Conversations.Contex
 }
 catch (Exception ex) when (GatewayApp.IsAddressInUse(ex))
 {
-    Console.Error.WriteLine($"inference-mesh: {GatewayApp.AddressInUseMessage(options)}");
+    // Taken in between: the listener that failed is the first one still taken (the mesh listener starts before Kestrel).
+    Console.Error.WriteLine($"inference-mesh: {GatewayApp.AddressInUse(options, mesh) ?? GatewayApp.AddressInUseMessage(options)}");
     return 2;
 }
 

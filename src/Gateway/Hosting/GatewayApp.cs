@@ -9,6 +9,7 @@ using InferenceMesh.Gateway.Rag;
 using InferenceMesh.Gateway.Metrics;
 using InferenceMesh.Gateway.Security;
 using InferenceMesh.Gateway.Torrents;
+using InferenceMesh.Mesh.Configuration;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 
@@ -92,33 +93,68 @@ internal static partial class GatewayApp
     }
 
     /// <summary>
-    /// One line when the configured address is taken (another gateway, or anything else on port 8080), checked before
-    /// the host starts: Kestrel's own failure comes with the host's start-failure log and two stack traces.
-    /// Null when the address is free or the port is 0.
+    /// One line for the first configured address another process holds, checked before the host starts: the gateway's
+    /// <c>--port</c>, then the mesh's <c>mesh.listen</c> and its gossip address (serf's, TCP and UDP). Kestrel's own
+    /// failure comes with the host's start-failure log and two stack traces; serf's was an agent restarted forever
+    /// with its reason at debug level. Null when every fixed address is free (port 0 is picked at start).
     /// </summary>
-    public static string? AddressInUse(GatewayOptions options)
+    public static string? AddressInUse(GatewayOptions options, MeshOptions? mesh = null)
     {
-        if (options.Port == 0)
+        var host = string.Equals(options.Host, "localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback : IPAddress.Parse(options.Host);
+        if (options.Port != 0 && IsTaken(new IPEndPoint(host, options.Port), udpToo: false))
+        {
+            return AddressInUseMessage(options);
+        }
+
+        if (mesh is null)
         {
             return null;
         }
 
-        var address = string.Equals(options.Host, "localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback : IPAddress.Parse(options.Host);
+        string MeshKeyInUse(string key, IPEndPoint endpoint) =>
+            $"mesh.{key} {endpoint} is already in use (another gateway's mesh, or another server on that port); stop it or change mesh.{key} in {options.ConfigPath}.";
+
+        if (mesh.Listen.Port != 0 && IsTaken(mesh.Listen, udpToo: false))
+        {
+            return MeshKeyInUse("listen", mesh.Listen);
+        }
+
+        if (mesh.FixedGossip is { } gossip && IsTaken(gossip, udpToo: true))
+        {
+            return mesh.Gossip is null
+                ? $"the mesh's gossip address {gossip} (mesh.listen's port + 1) is already in use; stop what holds it, or set mesh.gossip in {options.ConfigPath}."
+                : MeshKeyInUse("gossip", gossip);
+        }
+
+        return null;
+    }
+
+    private static bool IsTaken(IPEndPoint endpoint, bool udpToo)
+    {
         try
         {
-            // SO_REUSEADDR as Kestrel sets it: a port left in TIME_WAIT is free, a listening socket is not.
-            using var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            probe.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            probe.Bind(new IPEndPoint(address, options.Port));
-            return null;
+            // SO_REUSEADDR as Kestrel and serf set it: a port left in TIME_WAIT is free, a listening socket is not.
+            using (var tcp = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp))
+            {
+                tcp.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                tcp.Bind(endpoint);
+            }
+
+            if (udpToo)
+            {
+                using var udp = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+                udp.Bind(endpoint);
+            }
+
+            return false;
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
-            return AddressInUseMessage(options);
+            return true;
         }
         catch (SocketException)
         {
-            return null; // anything else (no IPv6, a permission) is Kestrel's to report
+            return false; // anything else (no IPv6, a permission) is the listener's to report
         }
     }
 

@@ -57,6 +57,17 @@ public sealed record MeshOptions
     /// <summary>Share 0..1 of greedy (temperature 0) requests answered by a peer that also run locally and are compared (<c>mesh.verifyShare</c>). The default value is 0.05.</summary>
     public double VerifyShare { get; init; } = MeshDefaults.VerifyShare;
 
+    /// <summary>
+    /// The gossip address the config fixes: <c>mesh.gossip</c> with a port, else the listen IP at the listen port + 1
+    /// when that port is fixed (and below 65535). Null when a free port is picked at start (<c>mesh.gossip</c> with port 0, or listen port 0).
+    /// </summary>
+    public IPEndPoint? FixedGossip => Gossip switch
+    {
+        { Port: > 0 } gossip => gossip,
+        null when Listen.Port is > 0 and < IPEndPoint.MaxPort => new IPEndPoint(Listen.Address, Listen.Port + MeshDefaults.GossipPortOffset),
+        _ => null,
+    };
+
     public string ResolvedKeyFile => KeyFile ?? Path.Combine(DataDirectory, MeshDefaults.KeyFileName);
 
     public string StateFile => Path.Combine(DataDirectory, MeshDefaults.StateFileName);

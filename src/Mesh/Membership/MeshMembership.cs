@@ -42,10 +42,8 @@ public sealed partial class MeshMembership(
     {
         await Task.Yield();
         var https = listener.BoundEndpoint ?? throw new InvalidOperationException("The mesh listener must start first.");
-        GossipEndpoint = options.Gossip is { Port: > 0 } g ? g
-            : options.Gossip is { } g0 ? new IPEndPoint(g0.Address, SerfAgentSupervisor.FreeTcpPort(g0.Address, udpToo: true))
-            : options.Listen.Port == 0 ? new IPEndPoint(https.Address, SerfAgentSupervisor.FreeTcpPort(https.Address, udpToo: true))
-            : new IPEndPoint(https.Address, https.Port + MeshDefaults.GossipPortOffset);
+        var gossipAddress = options.Gossip?.Address ?? https.Address;
+        GossipEndpoint = options.FixedGossip ?? new IPEndPoint(gossipAddress, SerfAgentSupervisor.FreeTcpPort(gossipAddress, udpToo: true));
         _modelsDigest = SafeModelsDigest();
         supervisor.Start(new SerfAgentSpec(identity.Id.ToString(), GossipEndpoint, Tags(https)));
         Log.Started(logger, identity.Id.ToString(), https.ToString(), GossipEndpoint.ToString());
