@@ -28,6 +28,7 @@ public static class MeshDefaults
     public static readonly TimeSpan AdvertTimeout = TimeSpan.FromSeconds(5);
     public static readonly TimeSpan RestartBackoffMin = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan RestartBackoffMax = TimeSpan.FromSeconds(30);
+    /// <summary>How long the handshake and auth with serf's RPC may take once connected (a port held by another process may never answer).</summary>
     public static readonly TimeSpan RpcReadyTimeout = TimeSpan.FromSeconds(15);
 
     /// <summary>Requests of one peer served at the same time (<c>mesh.quota.concurrent</c>).</summary>

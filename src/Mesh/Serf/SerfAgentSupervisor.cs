@@ -27,6 +27,7 @@ public sealed partial class SerfAgentSupervisor : IAsyncDisposable
     private Task? _loop;
     private SerfAgentSpec? _spec;
     private int _disposed;
+    private volatile IPEndPoint _rpcEndpoint;
 
     public SerfAgentSupervisor(MeshOptions options, TimeProvider time, ILogger<SerfAgentSupervisor> logger)
     {
@@ -34,11 +35,14 @@ public sealed partial class SerfAgentSupervisor : IAsyncDisposable
         _time = time;
         _logger = logger;
         AuthKey = Convert.ToHexString(RandomNumberGenerator.GetBytes(24));
-        RpcEndpoint = new IPEndPoint(IPAddress.Loopback, FreeTcpPort(IPAddress.Loopback));
+        _rpcEndpoint = FreeRpcEndpoint();
     }
 
-    /// <summary>The agent's RPC address (127.0.0.1, a free port chosen at construction).</summary>
-    public IPEndPoint RpcEndpoint { get; }
+    /// <summary>
+    /// The agent's RPC address: 127.0.0.1 at a free port chosen again for each start of the agent, since another process
+    /// may take the old one while the agent is down (a restart on it failed forever before).
+    /// </summary>
+    public IPEndPoint RpcEndpoint => _rpcEndpoint;
 
     /// <summary>Random per gateway run; the RPC refuses clients without it.</summary>
     public string AuthKey { get; }
@@ -122,6 +126,7 @@ public sealed partial class SerfAgentSupervisor : IAsyncDisposable
     private Process Launch()
     {
         var spec = _spec!;
+        _rpcEndpoint = FreeRpcEndpoint();
         var configFile = Path.Combine(_options.SerfDirectory, "agent.json");
         WriteConfig(configFile, spec);
         var start = DieWithParent(Environment.ProcessId, _options.SerfExecutable, ["agent", "-config-file=" + configFile]);
@@ -284,6 +289,8 @@ public sealed partial class SerfAgentSupervisor : IAsyncDisposable
 
         _stopping.Dispose();
     }
+
+    private static IPEndPoint FreeRpcEndpoint() => new(IPAddress.Loopback, FreeTcpPort(IPAddress.Loopback));
 
     /// <summary>A free TCP port on <paramref name="address"/> (also free for UDP when <paramref name="udpToo"/>; serf gossips on both).</summary>
     public static int FreeTcpPort(IPAddress address, bool udpToo = false)

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using InferenceMesh.Mesh.Configuration;
 using MessagePack;
 
 namespace InferenceMesh.Mesh.Serf;
@@ -50,22 +51,34 @@ public sealed class SerfRpcClient : IAsyncDisposable
             return (null, SerfRpcError.ConnectFailed, ex.SocketErrorCode.ToString());
         }
 
+        // Another process may hold the port (the agent is down and its port was taken): one that never answers must
+        // not keep the caller waiting for ever.
         var client = new SerfRpcClient(tcp);
-        var handshake = await client.CallAsync("handshake", (ref MessagePackWriter w) => { w.WriteMapHeader(1); w.Write("Version"); w.Write(1); }, false, cancellationToken).ConfigureAwait(false);
-        if (handshake.Error is { Length: > 0 } he)
+        using var ready = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        ready.CancelAfter(MeshDefaults.RpcReadyTimeout);
+        try
         {
-            await client.DisposeAsync().ConfigureAwait(false);
-            return (null, SerfRpcError.HandshakeFailed, he);
-        }
-
-        if (authKey is not null)
-        {
-            var auth = await client.CallAsync("auth", (ref MessagePackWriter w) => { w.WriteMapHeader(1); w.Write("AuthKey"); w.Write(authKey); }, false, cancellationToken).ConfigureAwait(false);
-            if (auth.Error is { Length: > 0 } ae)
+            var handshake = await client.CallAsync("handshake", (ref MessagePackWriter w) => { w.WriteMapHeader(1); w.Write("Version"); w.Write(1); }, false, ready.Token).ConfigureAwait(false);
+            if (handshake.Error is { Length: > 0 } he)
             {
                 await client.DisposeAsync().ConfigureAwait(false);
-                return (null, SerfRpcError.AuthFailed, ae);
+                return (null, SerfRpcError.HandshakeFailed, he);
             }
+
+            if (authKey is not null)
+            {
+                var auth = await client.CallAsync("auth", (ref MessagePackWriter w) => { w.WriteMapHeader(1); w.Write("AuthKey"); w.Write(authKey); }, false, ready.Token).ConfigureAwait(false);
+                if (auth.Error is { Length: > 0 } ae)
+                {
+                    await client.DisposeAsync().ConfigureAwait(false);
+                    return (null, SerfRpcError.AuthFailed, ae);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            return (null, SerfRpcError.HandshakeFailed, $"{rpc} did not answer serf's handshake within {MeshDefaults.RpcReadyTimeout.TotalSeconds} s");
         }
 
         return (client, SerfRpcError.None, null);

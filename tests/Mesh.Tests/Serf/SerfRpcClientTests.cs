@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Sockets;
 using InferenceMesh.Mesh.Configuration;
 using InferenceMesh.Mesh.Serf;
 using InferenceMesh.Mesh.Tests.Common;
@@ -69,5 +70,68 @@ public sealed class SerfRpcClientTests
         Assert.Equal(2, supervisor.Starts);
         var (after, _) = await second.MembersAsync(CancellationToken.None);
         Assert.Equal("node-a", Assert.Single(after).Name);
+    }
+
+    [Fact]
+    public async Task A_restarted_agent_takes_a_new_rpc_port_when_another_process_took_the_old_one()
+    {
+        var options = new MeshOptions { Listen = new IPEndPoint(IPAddress.Loopback, 0), DataDirectory = TestPaths.NewTempDir("im-serf-rpc") };
+        using var log = new RecordingLoggerProvider();
+        using var loggers = new LoggerFactory([log]);
+        await using var supervisor = new SerfAgentSupervisor(options, TimeProvider.System, loggers.CreateLogger<SerfAgentSupervisor>());
+        var bind = new IPEndPoint(IPAddress.Loopback, SerfAgentSupervisor.FreeTcpPort(IPAddress.Loopback, udpToo: true));
+        supervisor.Start(new SerfAgentSpec("node-a", bind, new Dictionary<string, string>()));
+
+        IPEndPoint old;
+        await using (var first = await ConnectWhenRunningAsync(supervisor, log, start: 1))
+        {
+            old = supervisor.RpcEndpoint;
+            Process.GetProcessById(supervisor.ProcessId!.Value).Kill();
+            await first.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        // Another process takes the old RPC port while the agent is down (the supervisor waits 1 s before a restart).
+        using var taken = TakeWhenFree(old, TimeSpan.FromSeconds(10));
+
+        await using var second = await ConnectWhenRunningAsync(supervisor, log, start: 2);
+        Assert.NotEqual(old, supervisor.RpcEndpoint);
+        var (members, _) = await second.MembersAsync(CancellationToken.None);
+        Assert.Equal("node-a", Assert.Single(members).Name);
+    }
+
+    [Fact]
+    public async Task Connecting_to_a_port_that_never_answers_gives_up_after_the_ready_timeout()
+    {
+        // A listener whose backlog completes the connection but which never answers the handshake.
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+
+        var (client, error, message) = await SerfRpcClient.ConnectAsync((IPEndPoint)silent.LocalEndpoint, "key", CancellationToken.None)
+            .WaitAsync(MeshDefaults.RpcReadyTimeout * 2);
+
+        Assert.Null(client);
+        Assert.Equal(SerfRpcError.HandshakeFailed, error);
+        Assert.Contains("did not answer", message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Binds <paramref name="endpoint"/> as soon as the process that held it has let it go.</summary>
+    private static TcpListener TakeWhenFree(IPEndPoint endpoint, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            var listener = new TcpListener(endpoint);
+            listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            try
+            {
+                listener.Start();
+                return listener;
+            }
+            catch (SocketException) when (deadline.Elapsed < timeout)
+            {
+                listener.Dispose();
+                Thread.Yield();
+            }
+        }
     }
 }
