@@ -68,7 +68,7 @@ internal sealed partial class LlamaQuantizer : ILlamaQuantizer
             return Fail(QuantizeError.NativeLibraryUnavailable, e.Message, info);
         }
 
-        GlibcMallocTuning.FixMmapThreshold();
+        using var mallocThresholds = GlibcMallocTuning.ForQuantization(); // until the native call has returned
         var threads = options.Threads ?? Environment.ProcessorCount;
         var temp = Path.Combine(Path.GetDirectoryName(output)!, $".{Path.GetFileName(output)}.{Guid.NewGuid():N}{QuantizeDefaults.PartialSuffix}");
         Log.Started(_logger, info.Name, input, output, threads);
