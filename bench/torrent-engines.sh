@@ -5,8 +5,10 @@
 #   ENGINES_MIB=1024        file size                      ENGINES_RUNS=3   runs per engine (median)
 #   ENGINES_PIECE_KIB=1024  torrent piece size (the gateway's choice for 1 GiB)
 #   ENGINES_TR_VARIANTS="name:encryption:cache-mb ..."  transmission settings to compare (encryption 0 = prefer
-#                           clear, 1 = prefer encrypted, 2 = require), default "clear:0:256"; a 1 GiB run takes ~2.5 min
+#                           clear, 1 = prefer encrypted, 2 = require), default "clear:0:256"; a 1 GiB run takes ~2.5 min;
+#                           "none" skips transmission
 #   ENGINES_ARIA2=1         also time two bare aria2c (0 skips them)
+#   ENGINES_LIBTORRENT=1    also time two libtorrent sessions (bench/torrent-libtorrent.py) when python3-libtorrent is installed
 #   ENGINES_KEEP=0          1 keeps the run folder with every log (TR_MSG_LEVEL=3: transmission debug log)
 #   ENGINES_LOAD_WAIT_MIN=10  minutes to wait for a 1-minute load <= 1.5 before measuring anyway
 # Timing of a torrent run: from the add request on the puller (the seeder is already seeding and announced) until the
@@ -24,7 +26,11 @@ mib="${ENGINES_MIB:-1024}"
 runs="${ENGINES_RUNS:-3}"
 piece_kib="${ENGINES_PIECE_KIB:-1024}"
 variants="${ENGINES_TR_VARIANTS:-clear:0:256}"
+[ "$variants" = none ] && variants=""
 with_aria2="${ENGINES_ARIA2:-1}"
+# libtorrent when Debian's python3-libtorrent is installed (apt-get install python3-libtorrent), unless ENGINES_LIBTORRENT=0
+lt_version="$(/usr/bin/python3 -c 'import libtorrent; print(libtorrent.__version__)' 2>/dev/null || true)"
+with_libtorrent="${ENGINES_LIBTORRENT:-$([ -n "$lt_version" ] && echo 1 || echo 0)}"
 mkdir -p "$run" "$results"
 log() { printf '[engines %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
@@ -376,6 +382,31 @@ if [ "$with_aria2" = 1 ]; then
   done
   stop_engines
   row "aria2 1.36 (the gateway's options)"
+fi
+
+# --- two libtorrent-rasterbar sessions (python3-libtorrent; not an engine the gateway drives) -----------------------
+# The evidence for docs/torrents.md: the engine of qBittorrent and Deluge on the same torrent, with libtorrent's
+# default socket buffers and with 4 MiB ones. A fresh puller process per run; the seeder checked the file once.
+if [ "$with_libtorrent" = 1 ]; then
+  for buffers in 0 4194304; do
+    dir="$run/lt-$buffers"; mkdir -p "$dir/seed" "$dir/pull"
+    ln "$file" "$dir/seed/blob.bin"
+    seed_port="$(free_port)"
+    /usr/bin/python3 "$bench/torrent-libtorrent.py" seed "$torrent" "$dir/seed" "$seed_port" "$buffers" >"$dir/seed.log" 2>&1 &
+    seed_pid=$!; pids+=("$seed_pid")
+    for _ in $(seq 1 600); do grep -q seeding "$dir/seed.log" 2>/dev/null && break; kill -0 "$seed_pid" 2>/dev/null || break; sleep 0.1; done
+    grep -q seeding "$dir/seed.log" || { log "libtorrent seeder did not start: $(tail -5 "$dir/seed.log")"; exit 1; }
+    totals=() firsts=()
+    for ((i = 1; i <= runs; i++)); do
+      rm -rf "$dir/pull"; mkdir -p "$dir/pull"; sync
+      read -r total first < <(/usr/bin/python3 "$bench/torrent-libtorrent.py" pull "$torrent" "$dir/pull" "$seed_port" "$buffers")
+      cmp -s "$file" "$dir/pull/blob.bin" || { log "libtorrent run $i: file differs"; exit 1; }
+      totals+=("$total") firsts+=("$first")
+      log "libtorrent (socket buffers $buffers) run $i: $total ms (first byte $first ms)"
+    done
+    stop_one "$seed_pid"; rm -rf "$dir"
+    row "libtorrent $lt_version, TCP, $([ "$buffers" = 0 ] && echo "default socket buffers" || echo "socket buffers $((buffers / 1048576)) MiB")"
+  done
 fi
 stop_all
 
