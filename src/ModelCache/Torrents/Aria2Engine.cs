@@ -75,7 +75,10 @@ public sealed partial class Aria2Engine : IAsyncDisposable
     /// <summary>The running aria2's process id, or null.</summary>
     public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
 
-    /// <summary>The TCP port aria2 listens on for peers (after the first start).</summary>
+    /// <summary>
+    /// The TCP port the running aria2 listens on for peers (0 before the first start): <see cref="TorrentOptions.ListenPort"/>,
+    /// else a free port chosen again at each start of aria2.
+    /// </summary>
     public int PeerPort { get; private set; }
 
     /// <summary>Raised after aria2 was started again following a crash (not after the first start).</summary>
@@ -256,8 +259,10 @@ public sealed partial class Aria2Engine : IAsyncDisposable
     {
         var executable = ResolveExecutable(_options.Aria2Executable)
             ?? throw new TorrentEngineException($"the BitTorrent engine '{_options.Aria2Executable}' was not found (install the Debian package 'aria2')");
-        var rpcPort = FreePort();
-        var peerPort = _options.ListenPort != 0 ? _options.ListenPort : (PeerPort != 0 ? PeerPort : FreePort());
+        var rpcPort = FreePort(IPAddress.Loopback);
+        // Picked again at every start, like the RPC port: another process may take the old one while aria2 is down, and
+        // aria2 then starts without listening for peers and without an error, announcing a port nobody seeds on.
+        var peerPort = _options.ListenPort != 0 ? _options.ListenPort : FreePort(IPAddress.Any);
         var secret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
         var folder = Directory.CreateTempSubdirectory("inference-mesh-aria2-");
         var config = Path.Combine(folder.FullName, "aria2.conf");
@@ -550,10 +555,11 @@ public sealed partial class Aria2Engine : IAsyncDisposable
         return null;
     }
 
-    private static int FreePort()
+    /// <summary>A free TCP port on <paramref name="address"/> (<see cref="IPAddress.Any"/> for the peer port: aria2 listens on every interface).</summary>
+    private static int FreePort(IPAddress address)
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        socket.Bind(new IPEndPoint(address, 0));
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text.Json;
 using InferenceMesh.Gateway.Cli;
@@ -103,6 +104,32 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
     {
         var list = await gateway.Http.GetFromJsonAsync<JsonElement>("/v1/models");
         return [.. list.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()!)];
+    }
+
+    /// <summary>SIGKILLs the engine's aria2 and waits until it is gone; the task completes when the engine has restarted it.</summary>
+    private async Task<(int Pid, Task Restarted)> KillAria2Async(Aria2Engine engine)
+    {
+        var pid = engine.ProcessId!.Value;
+        _aria2Pids.Add(pid);
+        var restarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        engine.Restarted += () =>
+        {
+            restarted.TrySetResult();
+            return Task.CompletedTask;
+        };
+        using var process = Process.GetProcessById(pid);
+        process.Kill();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        return (pid, restarted.Task);
+    }
+
+    /// <summary>The peer ports a tracker hands out for a torrent (asked as a peer that leaves at once, so it stays out of the swarm).</summary>
+    private static List<long> AnnouncedPorts(TorrentTracker tracker, string infoHash)
+    {
+        var answer = tracker.Announce(new AnnounceRequest(
+            infoHash, System.Text.Encoding.ASCII.GetBytes("-TEST-0000000000000x"), IPAddress.Loopback, 1, "stopped", 50, Compact: false, Left: 1));
+        Assert.True(Bencode.TryDecode(answer, out var decoded, out _, out var error), error);
+        return [.. ((BList)((BDictionary)decoded!)["peers"]!).Items.Select(p => ((BInteger)((BDictionary)p)["port"]!).Value)];
     }
 
     [Fact]
@@ -314,21 +341,9 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         var share = await Cli("models", "share", TestEnvironment.Stories, "--gateway", a.BaseAddress.AbsoluteUri);
         Assert.True(share.Exit == 0, share.Err);
         var engine = a.App.Services.GetRequiredService<Aria2Engine>();
-        var first = engine.ProcessId!.Value;
-        _aria2Pids.Add(first);
+        var (first, restarted) = await KillAria2Async(engine);
 
-        var restarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        engine.Restarted += () =>
-        {
-            restarted.TrySetResult();
-            return Task.CompletedTask;
-        };
-        using (var process = Process.GetProcessById(first))
-        {
-            process.Kill();
-        }
-
-        await restarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await restarted.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(2, engine.Generation);
         Assert.NotNull(engine.ProcessId);
 
@@ -339,5 +354,55 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         var pull = await Cli("models", "pull", torrentFile, "--name", "copy", "--gateway", b.BaseAddress.AbsoluteUri);
         Assert.True(pull.Exit == 0, pull.Err);
         Assert.Contains("Pulled copy: sha256 " + StoriesSha, pull.Out);
+    }
+
+    [Fact]
+    public async Task WhenAnotherProcessTookItsPeerPort_ARestartedAria2ListensOnANewOne_AnnouncesIt_AndSeedsAgain()
+    {
+        var a = await StartGatewayAsync(withStories: true);
+        var b = await StartGatewayAsync(withStories: false);
+        var share = await Cli("models", "share", TestEnvironment.Stories, "--gateway", a.BaseAddress.AbsoluteUri);
+        Assert.True(share.Exit == 0, share.Err);
+        Assert.True(MagnetLink.TryParse(share.Out.TrimEnd().Split('\n')[^1].Trim(), out var magnet, out _));
+        var engine = a.App.Services.GetRequiredService<Aria2Engine>();
+        var oldPort = engine.PeerPort;
+
+        // Kill aria2 and take its peer port (TCP and UDP, every interface) before the supervisor's first restart (1 s backoff).
+        var (first, restarted) = await KillAria2Async(engine);
+        var squatter = TcpListener.Create(oldPort);
+        squatter.Start();
+        using var udpSquatter = new UdpClient(AddressFamily.InterNetworkV6);
+        udpSquatter.Client.DualMode = true;
+        udpSquatter.Client.Bind(new IPEndPoint(IPAddress.IPv6Any, oldPort));
+        try
+        {
+            await restarted.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.NotEqual(first, engine.ProcessId);
+            Assert.NotEqual(oldPort, engine.PeerPort);
+
+            // The new aria2 announces its new port to A's tracker when the share is added again (at its next refresh).
+            var tracker = a.App.Services.GetRequiredService<TorrentTracker>();
+            var waited = Stopwatch.StartNew();
+            while (!AnnouncedPorts(tracker, magnet.InfoHash).Contains(engine.PeerPort))
+            {
+                Assert.True(waited.Elapsed < TimeSpan.FromSeconds(15), $"the tracker never got port {engine.PeerPort} from the restarted aria2");
+                await Task.Delay(50);
+            }
+
+            // B pulls from A's restarted aria2 within a bound well under the tracker's 60 s re-announce interval
+            // (after which A could reach B the other way round, hiding a seeder that cannot be reached).
+            var torrent = File.ReadAllBytes(Path.Combine(a.ModelsDirectory, "torrents", "shared", magnet.InfoHash + ".torrent"));
+            using var response = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source = Convert.ToBase64String(torrent), name = "copy" });
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+            await b.App.Services.GetRequiredService<ModelTorrents>().WaitForPullAsync(id, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(40));
+            var job = await b.Http.GetFromJsonAsync<JsonElement>($"/v1/models/pulls/{id}");
+            Assert.True(job.GetProperty("state").GetString() == "done", job.ToString());
+            Assert.Contains("copy", await ListedAsync(b));
+        }
+        finally
+        {
+            squatter.Stop();
+        }
     }
 }
