@@ -69,15 +69,30 @@ public sealed class TorrentTracker(TimeProvider time)
         }
     }
 
+    /// <summary>Raised after an announce for a torrent this tracker serves was recorded (outside its lock).</summary>
+    public event Action<AnnounceRequest>? Announced;
+
     /// <summary>Handles an announce and returns the bencoded answer (a failure reason for unknown torrents).</summary>
     public byte[] Announce(AnnounceRequest request)
+    {
+        var answer = Record(request);
+        if (answer is null)
+        {
+            return Failure("unknown torrent: this tracker serves only the torrents its gateway shares");
+        }
+
+        Announced?.Invoke(request);
+        return answer;
+    }
+
+    private byte[]? Record(AnnounceRequest request)
     {
         var now = time.GetUtcNow();
         lock (_gate)
         {
             if (!_swarms.TryGetValue(request.InfoHash, out var swarm))
             {
-                return Failure("unknown torrent: this tracker serves only the torrents its gateway shares");
+                return null;
             }
 
             foreach (var stale in swarm.Where(p => now - p.Value.Seen > PeerLifetime).Select(p => p.Key).ToList())

@@ -124,14 +124,6 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
     }
 
     /// <summary>The peer ports a tracker hands out for a torrent (asked as a peer that leaves at once, so it stays out of the swarm).</summary>
-    private static List<long> AnnouncedPorts(TorrentTracker tracker, string infoHash)
-    {
-        var answer = tracker.Announce(new AnnounceRequest(
-            infoHash, System.Text.Encoding.ASCII.GetBytes("-TEST-0000000000000x"), IPAddress.Loopback, 1, "stopped", 50, Compact: false, Left: 1));
-        Assert.True(Bencode.TryDecode(answer, out var decoded, out _, out var error), error);
-        return [.. ((BList)((BDictionary)decoded!)["peers"]!).Items.Select(p => ((BInteger)((BDictionary)p)["port"]!).Value)];
-    }
-
     [Fact]
     public async Task Cli_SharesOnA_PullsTheMagnetOnB_WhichListsItWithTheRightDigest()
     {
@@ -366,6 +358,15 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         Assert.True(MagnetLink.TryParse(share.Out.TrimEnd().Split('\n')[^1].Trim(), out var magnet, out _));
         var engine = a.App.Services.GetRequiredService<Aria2Engine>();
         var oldPort = engine.PeerPort;
+        var tracker = a.App.Services.GetRequiredService<TorrentTracker>();
+        var announcedNewPort = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        tracker.Announced += request =>
+        {
+            if (request.InfoHash == magnet.InfoHash && request.Event != "stopped" && request.Port != oldPort && request.Port == engine.PeerPort)
+            {
+                announcedNewPort.TrySetResult();
+            }
+        };
 
         // Kill aria2 and take its peer port (TCP and UDP, every interface) before the supervisor's first restart (1 s backoff).
         var (first, restarted) = await KillAria2Async(engine);
@@ -381,13 +382,7 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
             Assert.NotEqual(oldPort, engine.PeerPort);
 
             // The new aria2 announces its new port to A's tracker when the share is added again (at its next refresh).
-            var tracker = a.App.Services.GetRequiredService<TorrentTracker>();
-            var waited = Stopwatch.StartNew();
-            while (!AnnouncedPorts(tracker, magnet.InfoHash).Contains(engine.PeerPort))
-            {
-                Assert.True(waited.Elapsed < TimeSpan.FromSeconds(15), $"the tracker never got port {engine.PeerPort} from the restarted aria2");
-                await Task.Delay(50);
-            }
+            await announcedNewPort.Task.WaitAsync(TimeSpan.FromSeconds(15));
 
             // B pulls from A's restarted aria2 within a bound well under the tracker's 60 s re-announce interval
             // (after which A could reach B the other way round, hiding a seeder that cannot be reached).
