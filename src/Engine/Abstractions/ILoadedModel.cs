@@ -49,7 +49,9 @@ public sealed record SlotStatus(int Slot, SlotState State, int TokensInContext);
 /// A scheduler's state. PromptTokensReused counts prompt tokens whose KV cells came from an earlier
 /// sequence (prefix reuse) instead of being decoded again; DecodeCalls counts llama_decode calls; LoadedAdapters counts
 /// the LoRA adapters in memory; AdapterSwitches counts changes of the context's adapter set between decodes;
-/// MixedDecodeCalls counts decodes that carried both generated tokens and a prompt chunk (chunked prefill at work).
+/// MixedDecodeCalls counts decodes that carried both generated tokens and a prompt chunk (chunked prefill at work);
+/// DecodeThreads is the thread count decoding runs at now (the configured one, or 1 while the machine's cores are too
+/// busy for it) and DecodeThreadSwitches how often it moved between the two.
 /// </summary>
 public sealed record SchedulerStatus(
     string ModelId,
@@ -62,4 +64,6 @@ public sealed record SchedulerStatus(
     long DecodeCalls = 0,
     int LoadedAdapters = 0,
     long AdapterSwitches = 0,
-    long MixedDecodeCalls = 0);
+    long MixedDecodeCalls = 0,
+    int DecodeThreads = 0,
+    long DecodeThreadSwitches = 0);

@@ -53,6 +53,12 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
     /// <summary>How often the decode pool was sent to sleep because nothing was left to decode.</summary>
     internal long DecodePoolPauses => _scheduler.DecodePoolPauses;
 
+    /// <summary>How often a context's decode thread count changed.</summary>
+    internal long ContextThreadChanges => _scheduler.ContextThreadChanges;
+
+    /// <summary>Pins the decode thread count (0: the governor chooses again); for tests of the switch.</summary>
+    internal void PinDecodeThreads(int threads) => _scheduler.PinDecodeThreads(threads);
+
     /// <summary>Loads the model and creates its context and scheduler; runs on a thread-pool thread.</summary>
     public static EngineResult<LlamaLoadedModel> Load(ModelSource source, EngineOptions options, ILogger logger)
     {

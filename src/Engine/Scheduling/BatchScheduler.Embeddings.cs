@@ -6,6 +6,7 @@ internal sealed partial class BatchScheduler
 {
     private LlamaBatchBuffer? _embeddingBatch;
     private bool _embeddingContextFailed;
+    private int _embeddingThreads;
 
     /// <summary>Largest input (in tokens) the embedding context takes; inputs are packed up to this many tokens per decode.</summary>
     public int EmbeddingContextLength => Math.Min(_settings.SlotContextLength, EmbeddingLimits.MaxTokensPerDecode);
@@ -67,6 +68,7 @@ internal sealed partial class BatchScheduler
                 next++;
             }
 
+            SetDecodeThreads(context, ref _embeddingThreads, CurrentDecodeThreads);
             var result = LlamaNative.llama_decode(context, _embeddingBatch.Batch);
             if (result != 0)
             {

@@ -51,6 +51,8 @@ internal sealed partial class BatchScheduler : IDisposable
     private long _promptTokensReused;
     private long _decodeCalls;
     private long _mixedDecodeCalls;
+    private readonly DecodeThreadGovernor _governor;
+    private int _contextThreads;
 
     public BatchScheduler(
         SchedulerSettings settings,
@@ -62,6 +64,8 @@ internal sealed partial class BatchScheduler : IDisposable
     {
         _threadpool = threadpool;
         _settings = settings;
+        _governor = new DecodeThreadGovernor(settings.Threads, TimeProvider.System);
+        _contextThreads = _embeddingThreads = _governor.MaxThreads;
         _model = model;
         _context = context;
         _vocab = LlamaNative.llama_model_get_vocab(model);
@@ -150,7 +154,8 @@ internal sealed partial class BatchScheduler : IDisposable
         return new SchedulerStatus(
             _settings.ModelId, _settings.Slots, _settings.SlotContextLength, ActiveSequences, QueuedSequences, states,
             Interlocked.Read(ref _promptTokensReused), Interlocked.Read(ref _decodeCalls),
-            Volatile.Read(ref _loadedAdapters), Interlocked.Read(ref _adapterSwitches), Interlocked.Read(ref _mixedDecodeCalls));
+            Volatile.Read(ref _loadedAdapters), Interlocked.Read(ref _adapterSwitches), Interlocked.Read(ref _mixedDecodeCalls),
+            DecodeThreads, DecodeThreadSwitches);
     }
 
     public void Dispose()
@@ -426,7 +431,17 @@ internal sealed partial class BatchScheduler : IDisposable
             budget -= count;
         }
 
+        var pinned = Volatile.Read(ref _pinnedDecodeThreads);
+        SetDecodeThreads(_context, ref _contextThreads, pinned > 0 ? pinned : _governor.NextStep(_batch.Count, _prefillChunks.Count == 0));
+        var started = Stopwatch.GetTimestamp();
         var result = LlamaNative.llama_decode(_context, _batch.Batch);
+        if (pinned == 0 && _governor.Completed(Stopwatch.GetElapsedTime(started)))
+        {
+            Volatile.Write(ref _decodeThreads, _governor.Threads);
+            Interlocked.Increment(ref _decodeThreadSwitches);
+            LogDecodeThreadsChanged(_logger, _settings.ModelId, _governor.Threads, _governor.LastReason ?? "");
+        }
+
         Interlocked.Increment(ref _decodeCalls);
         if (_generating.Count > 0 && _prefillChunks.Count > 0)
         {

@@ -1,0 +1,68 @@
+using System.Text;
+using InferenceMesh.Tests;
+using InferenceMesh.Engine.Hosting;
+
+namespace InferenceMesh.Engine.Tests.Scheduling;
+
+/// <summary>
+/// The scheduler moves decoding between the pool's full thread count and one thread without the pool (what
+/// DecodeThreadGovernor decides on a busy machine). The switch happens between two steps of running sequences; the
+/// text must not notice it. Below 512 cells of context, that is: from there on llama.cpp's flash attention splits a
+/// single query's KV range by thread count and sums the parts (ops.cpp, use_split_kv_path), so the last bits of a long
+/// context's logits depend on the thread count, as they already do on the batch's composition.
+/// </summary>
+public class DecodeThreadSwitchTests
+{
+    [Fact]
+    public async Task Switching_between_two_threads_and_one_mid_generation_keeps_the_greedy_text()
+    {
+        await using var engine = await EngineHarness.StartAsync(new EngineOptions { Slots = 2, SlotContextLength = 500 }, threads: 2);
+        var model = (LlamaLoadedModel)engine.Model;
+        model.PinDecodeThreads(2);
+        var (reference, referenceOutcome) = await engine.CompleteAsync(EngineHarness.Greedy("Once upon a time", 400));
+        Assert.StartsWith(TestPaths.Stories260KGreedyContinuation, reference);
+
+        var changes = model.ContextThreadChanges;
+        var started = await engine.Model.StartGenerationAsync(EngineHarness.Greedy("Once upon a time", 400));
+        Assert.True(started.Succeeded, started.Failure?.Message);
+        await using var generation = started.Value!;
+        var text = new StringBuilder();
+        var pieces = 0;
+        await foreach (var piece in generation.ReadTextAsync())
+        {
+            text.Append(piece);
+            pieces++;
+            if (pieces % 50 == 1)
+            {
+                // 1 on pieces 1, 101, 201, …; 2 on pieces 51, 151, …
+                model.PinDecodeThreads(pieces % 100 == 1 ? 1 : 2);
+            }
+        }
+
+        var outcome = await generation.Completion;
+        Assert.Null(outcome.Failure);
+        Assert.True(model.ContextThreadChanges - changes >= 2, $"the thread count changed {model.ContextThreadChanges - changes} times during the generation");
+        Assert.Equal(referenceOutcome.CompletionTokens, outcome.CompletionTokens);
+        Assert.Equal(reference, text.ToString());
+    }
+
+    [Fact]
+    public async Task Embeddings_follow_a_switch_to_one_thread()
+    {
+        await using var engine = await EngineHarness.StartAsync(new EngineOptions { Slots = 2, SlotContextLength = 512 }, threads: 2);
+        var model = (LlamaLoadedModel)engine.Model;
+        var before = await engine.Model.EmbedAsync(["Once upon a time", "a little girl named Lily"]);
+        Assert.True(before.Succeeded, before.Failure?.Message);
+
+        model.PinDecodeThreads(1);
+        var changes = model.ContextThreadChanges;
+        var after = await engine.Model.EmbedAsync(["Once upon a time", "a little girl named Lily"]);
+        Assert.True(after.Succeeded, after.Failure?.Message);
+        Assert.Equal(changes + 1, model.ContextThreadChanges);
+
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Equal(before.Value!.Vectors[i], after.Value!.Vectors[i]);
+        }
+    }
+}
