@@ -39,7 +39,8 @@ internal static class HealthApi
 
     private static HealthLoadedModel ToWire(SchedulerStatus status) => new(
         status.ModelId, status.Slots, status.SlotContextLength, status.ActiveSequences, status.QueuedSequences,
-        [.. status.SlotStates.Select(s => new HealthSlot(s.Slot, StateName(s.State), s.TokensInContext))]);
+        [.. status.SlotStates.Select(s => new HealthSlot(s.Slot, StateName(s.State), s.TokensInContext))],
+        status.DecodeThreads);
 
     private static HealthBackend ToWire(BackendConfig backend, BackendHealthSnapshot live) => new(
         backend.Name,
@@ -81,7 +82,8 @@ public sealed record HealthModel(string Id, long SizeBytes, string Architecture,
 
 public sealed record HealthInvalidFile(string File, string Reason);
 
-public sealed record HealthLoadedModel(string Model, int Slots, int SlotContextLength, int ActiveSequences, int QueuedSequences, IReadOnlyList<HealthSlot> SlotStates);
+/// <summary>A loaded model; DecodeThreads is the thread count its decoding runs at now (1 while the cores are too busy).</summary>
+public sealed record HealthLoadedModel(string Model, int Slots, int SlotContextLength, int ActiveSequences, int QueuedSequences, IReadOnlyList<HealthSlot> SlotStates, int DecodeThreads);
 
 /// <summary>One slot: "idle", "prefill", "generating" or "embedding".</summary>
 public sealed record HealthSlot(int Slot, string State, int TokensInContext);

@@ -77,6 +77,8 @@ internal sealed class GatewayMetrics(TimeProvider time)
         WriteScheduler(text, "inference_mesh_active_sequences", "gauge", "Sequences in a slot (prefill, generating or embedding).", loaded, s => s.ActiveSequences);
         WriteScheduler(text, "inference_mesh_queued_sequences", "gauge", "Sequences waiting for a free slot.", loaded, s => s.QueuedSequences);
         WriteScheduler(text, "inference_mesh_slots", "gauge", "Slots of each loaded model.", loaded, s => s.Slots);
+        WriteScheduler(text, "inference_mesh_decode_threads", "gauge", "Threads each decode of a loaded model uses now (1 while the cores are too busy for more).", loaded, s => s.DecodeThreads);
+        WriteScheduler(text, "inference_mesh_decode_thread_switches_total", "counter", "Moves of a model's decoding between its configured thread count and one thread.", loaded, s => s.DecodeThreadSwitches);
         WriteScheduler(text, "inference_mesh_lora_adapters_loaded", "gauge", "LoRA adapters in memory per loaded model (docs/lora.md).", loaded, s => s.LoadedAdapters);
         WriteScheduler(text, "inference_mesh_lora_adapter_switches_total", "counter", "Changes of a model context's adapter set between decodes.", loaded, s => s.AdapterSwitches);
 

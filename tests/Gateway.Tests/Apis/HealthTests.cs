@@ -42,6 +42,7 @@ public sealed class HealthTests
             var loaded = Assert.Single(after.RootElement.GetProperty("loaded").EnumerateArray());
             Assert.Equal("stories260K", loaded.GetProperty("model").GetString());
             Assert.All(loaded.GetProperty("slot_states").EnumerateArray(), s => Assert.Equal("idle", s.GetProperty("state").GetString()));
+            Assert.InRange(loaded.GetProperty("decode_threads").GetInt32(), 1, Environment.ProcessorCount);
 
             using var unknown = await environment.Http.PostAsync("/v1/completions", ApiAssert.Json("""{"model":"random","prompt":"x"}"""));
             await ApiAssert.ErrorAsync(unknown, HttpStatusCode.NotFound, code: "model_not_found");

@@ -29,6 +29,8 @@ public sealed partial class MetricsTests
         Assert.True(samples.ContainsKey("inference_mesh_time_per_output_token_seconds_sum{model=\"stories260K\"}"));
         Assert.Equal(0, samples["inference_mesh_active_sequences{model=\"stories260K\"}"]);
         Assert.Equal(0, samples["inference_mesh_queued_sequences{model=\"stories260K\"}"]);
+        Assert.InRange(samples["inference_mesh_decode_threads{model=\"stories260K\"}"], 1, Environment.ProcessorCount);
+        Assert.True(samples["inference_mesh_decode_thread_switches_total{model=\"stories260K\"}"] >= 0);
         Assert.DoesNotContain(RawCompletions.Prompt, text);
     }
 
