@@ -24,7 +24,8 @@ namespace InferenceMesh.Gateway.Mesh;
 /// Redundant execution to catch a lying peer. For a share (<c>mesh.verifyShare</c>) of the greedy (temperature 0)
 /// requests a peer answered, the same body runs again on this node's own model with the digest the peer advertised
 /// for the model it ran, in the background after the client got its answer; the texts must be equal (greedy decoding
-/// of the same file with the same settings is deterministic). A mismatch halves the peer's reputation
+/// of the same file with the same settings is repeatable; on long contexts a different thread count or batch can fork
+/// it at a near tie, an open limit described in docs/mesh.md). A mismatch halves the peer's reputation
 /// (<see cref="PeerReputation"/>); a match moves it back towards 1. When this node has no model with that digest, the
 /// request goes (not streamed) to a second peer that advertises the digest and that the policy allows for the request's
 /// level (the router decides, with model <c>sha256:digest</c>); its receipt is checked like any other. Two peers that
