@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using InferenceMesh.Configuration;
 using InferenceMesh.Mesh.Identity;
 using InferenceMesh.Mesh.Trust;
 using YamlDotNet.Core;
@@ -31,7 +32,12 @@ public static class MeshConfigReader
         YamlStream yaml = [];
         try
         {
-            var text = File.ReadAllText(configPath);
+            var (text, error) = BoundedTextFile.Read(configPath, BoundedTextFile.ConfigMaxBytes);
+            if (text is null)
+            {
+                return (null, [$"{configPath}: config file {error}"]);
+            }
+
             if (TooDeep(text) is { } deep)
             {
                 return (null, [$"{configPath}:{deep.Line}:{deep.Column}: nested deeper than {MaxDepth} levels"]);

@@ -1,3 +1,5 @@
+using InferenceMesh.Configuration;
+
 namespace InferenceMesh.Router.Configuration;
 
 public enum ApiKeyStatus
@@ -11,7 +13,7 @@ public enum ApiKeyStatus
     /// <summary>The environment variable is unset or empty, or the file is missing or empty.</summary>
     Missing,
 
-    /// <summary>The file exists but cannot be read.</summary>
+    /// <summary>The file exists but cannot be read, or is a directory or larger than a key file can be.</summary>
     Unreadable,
 }
 
@@ -36,6 +38,9 @@ public interface IApiKeyResolver
 /// <summary>Reads keys from the environment variable named by apiKeyEnv or the file named by apiKeyFile.</summary>
 internal sealed class ApiKeyResolver(Func<string, string?> environment) : IApiKeyResolver
 {
+    /// <summary>A key file larger than this is not a key file (a device, a wrong path): Unreadable.</summary>
+    internal const int KeyFileMaxBytes = 64 * 1024;
+
     public ApiKeyResolver()
         : this(Environment.GetEnvironmentVariable)
     {
@@ -54,21 +59,16 @@ internal sealed class ApiKeyResolver(Func<string, string?> environment) : IApiKe
         if (backend.ApiKeyFile is { } file)
         {
             var source = $"file {file}";
-            try
+            var (text, _) = BoundedTextFile.Read(file, KeyFileMaxBytes);
+            if (text is null)
             {
-                var value = File.ReadAllText(file).Trim();
-                return value.Length > 0
-                    ? new ApiKeyLookup(ApiKeyStatus.Found, source) { Key = value }
-                    : new ApiKeyLookup(ApiKeyStatus.Missing, source);
+                return new ApiKeyLookup(File.Exists(file) || Directory.Exists(file) ? ApiKeyStatus.Unreadable : ApiKeyStatus.Missing, source);
             }
-            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-            {
-                return new ApiKeyLookup(ApiKeyStatus.Missing, source);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                return new ApiKeyLookup(ApiKeyStatus.Unreadable, source);
-            }
+
+            var value = text.Trim();
+            return value.Length > 0
+                ? new ApiKeyLookup(ApiKeyStatus.Found, source) { Key = value }
+                : new ApiKeyLookup(ApiKeyStatus.Missing, source);
         }
 
         return new ApiKeyLookup(ApiKeyStatus.NotConfigured, "none");

@@ -1,3 +1,4 @@
+using InferenceMesh.Configuration;
 using YamlDotNet.RepresentationModel;
 
 namespace InferenceMesh.Router.Configuration;
@@ -19,17 +20,10 @@ public static class RoutingConfigLoader
     public static LoadResult<RoutingConfig> Load(string path, IReadOnlyCollection<string>? foreignSections = null)
     {
         var fullPath = Path.GetFullPath(path);
-        string text;
-        try
-        {
-            text = File.ReadAllText(fullPath);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return LoadResult<RoutingConfig>.Failed([new ConfigError(fullPath, 0, 0, $"cannot read config file: {ex.Message}")]);
-        }
-
-        return Parse(fullPath, text, foreignSections);
+        var (text, error) = BoundedTextFile.Read(fullPath, BoundedTextFile.ConfigMaxBytes);
+        return text is null
+            ? LoadResult<RoutingConfig>.Failed([new ConfigError(fullPath, 0, 0, $"config file {error}")])
+            : Parse(fullPath, text, foreignSections);
     }
 
     public static LoadResult<RoutingConfig> Parse(string file, string text, IReadOnlyCollection<string>? foreignSections = null)

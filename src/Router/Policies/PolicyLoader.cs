@@ -1,4 +1,5 @@
 using InferenceMesh.Classifier;
+using InferenceMesh.Configuration;
 using InferenceMesh.Router.Configuration;
 using InferenceMesh.Router.Routing;
 using YamlDotNet.RepresentationModel;
@@ -25,17 +26,10 @@ public static class PolicyLoader
     public static LoadResult<RoutingPolicy> Load(string path)
     {
         var fullPath = Path.GetFullPath(path);
-        string text;
-        try
-        {
-            text = File.ReadAllText(fullPath);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return LoadResult<RoutingPolicy>.Failed([new ConfigError(fullPath, 0, 0, $"cannot read policy file: {ex.Message}")]);
-        }
-
-        return Parse(fullPath, text);
+        var (text, error) = BoundedTextFile.Read(fullPath, BoundedTextFile.ConfigMaxBytes);
+        return text is null
+            ? LoadResult<RoutingPolicy>.Failed([new ConfigError(fullPath, 0, 0, $"policy file {error}")])
+            : Parse(fullPath, text);
     }
 
     /// <summary>The built-in safe default policy.</summary>

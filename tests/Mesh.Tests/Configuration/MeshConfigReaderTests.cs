@@ -24,6 +24,15 @@ public sealed class MeshConfigReaderTests
     }
 
     [Fact]
+    public void A_config_path_naming_an_endless_device_is_one_error_not_a_hang()
+    {
+        var (options, errors) = MeshConfigReader.Read("/dev/zero");
+
+        Assert.Null(options);
+        Assert.Equal("/dev/zero: config file is larger than 1 MiB (is the path right?)", Assert.Single(errors));
+    }
+
+    [Fact]
     public void A_file_the_yaml_parser_gives_up_on_is_one_error_line_not_an_exception()
     {
         var path = Write("mesh:\n  peers: [a\nb]\n"); // YamlDotNet throws InvalidOperationException on this

@@ -43,6 +43,36 @@ public sealed class RoutingConfigLoaderTests : IDisposable
         Assert.Empty(result.Value.Remotes);
     }
 
+    [Theory]
+    [InlineData("/dev/zero", "config file is larger than 1 MiB")] // a device that never ends: start-up used to read it forever
+    [InlineData("/dev/urandom", "config file is larger than 1 MiB")]
+    [InlineData("{dir}", "config file is a directory, not a file")]
+    [InlineData("{big}", "config file is larger than 1 MiB")]
+    [InlineData("{missing}", "config file not found")]
+    public void A_path_that_is_no_config_file_is_one_error_naming_it(string path, string reason)
+    {
+        var big = Path.Combine(_env.Root, "big.yaml");
+        File.WriteAllText(big, "# " + new string('x', 1 << 20) + "\n");
+        path = path.Replace("{dir}", _env.Root).Replace("{big}", big).Replace("{missing}", Path.Combine(_env.Root, "none.yaml"));
+
+        var result = RoutingConfigLoader.Load(path);
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal((Path.GetFullPath(path), reason), (error.File, error.Reason.Split(" (")[0]));
+    }
+
+    [Fact]
+    public void A_config_of_exactly_the_limit_is_read()
+    {
+        var path = Path.Combine(_env.Root, "padded.yaml");
+        var head = "backends: []\n# ";
+        File.WriteAllText(path, head + new string('x', (1 << 20) - head.Length));
+
+        var result = RoutingConfigLoader.Load(path);
+
+        Assert.True(result.IsValid, string.Join("\n", result.Errors));
+    }
+
     [Fact]
     public void Empty_file_is_a_config_with_only_the_local_backend()
     {

@@ -32,6 +32,15 @@ public sealed class PolicyLoaderTests : IDisposable
     }
 
     [Fact]
+    public void A_policy_path_naming_an_endless_device_is_one_error_not_a_hang()
+    {
+        var result = PolicyLoader.Load("/dev/zero");
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(("/dev/zero", "policy file is larger than 1 MiB (is the path right?)"), (error.File, error.Reason));
+    }
+
+    [Fact]
     public void Built_in_policy_is_the_repository_default()
     {
         var builtIn = PolicyLoader.BuiltIn();

@@ -56,6 +56,20 @@ public sealed class RoutingApiKeyTests : IDisposable
         Assert.StartsWith("its API key is missing (file ", exclusion.Reason);
     }
 
+    [Theory]
+    [InlineData("/dev/zero")] // never ends: each lookup used to read it until memory ran out
+    [InlineData("{dir}")]
+    public void A_key_file_that_is_a_device_or_a_directory_is_unreadable_not_read(string path)
+    {
+        path = path.Replace("{dir}", _env.Root);
+        var resolver = new ApiKeyResolver(_ => null);
+
+        var lookup = resolver.Resolve(new BackendConfig { Name = "cloud-file", Kind = BackendKind.OpenAi, ApiKeyFile = path });
+
+        Assert.Equal(ApiKeyStatus.Unreadable, lookup.Status);
+        Assert.Null(lookup.Key);
+    }
+
     [Fact]
     public void A_backend_that_names_no_key_is_keyless_and_stays()
     {
