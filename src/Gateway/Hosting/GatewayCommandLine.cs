@@ -84,7 +84,8 @@ internal static class GatewayCommandLine
             else
             {
                 name = arg;
-                value = i + 1 < args.Count ? args[++i] : null;
+                // "--models --port 8080" lacks a value; it must not make "--port" the models folder ("--x=--y" can say it).
+                value = i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : null;
             }
 
             if (value is null)

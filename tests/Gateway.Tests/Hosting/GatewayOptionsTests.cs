@@ -48,6 +48,8 @@ public sealed class GatewayOptionsTests
     [InlineData(new[] { "--max-body-bytes", "10" }, "--max-body-bytes must be at least 1024 (got 10).")]
     [InlineData(new[] { "--bogus", "1" }, "Unknown flag '--bogus' (see --help).")]
     [InlineData(new[] { "--port" }, "--port needs a value (see --help).")]
+    [InlineData(new[] { "--models", "--port", "8080" }, "--models needs a value (see --help).")] // not a models folder named "--port"
+    [InlineData(new[] { "--port", "--threads", "2" }, "--port needs a value (see --help).")]
     [InlineData(new[] { "stray" }, "Unexpected argument 'stray'; flags start with '--' (see --help).")]
     public void Invalid_flags_give_one_line_errors(string[] args, string expected)
     {
