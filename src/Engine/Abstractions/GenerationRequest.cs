@@ -24,6 +24,12 @@ public sealed record SamplingOptions
     /// <summary>Token id to additive logit bias (OpenAI logit_bias, -100..100). The default value is null.</summary>
     public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
 
+    /// <summary>
+    /// A GBNF grammar (llama.cpp's grammar format, start rule <c>root</c>) every generated token must keep the text
+    /// inside, e.g. <see cref="Grammars.JsonObject"/>. The default value is null (no constraint).
+    /// </summary>
+    public string? Grammar { get; init; }
+
     public static SamplingOptions Greedy { get; } = new() { Temperature = 0f };
 }
 

@@ -162,14 +162,20 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
             return EngineResult<IGeneration>.Fail(validated);
         }
 
+        if (SamplerChainFactory.Create(request.Sampling, _vocab, _vocabularySize) is not { } sampler)
+        {
+            return EngineResult<IGeneration>.Fail(new EngineFailure(EngineError.InvalidParameter, "The grammar does not parse.", "grammar"));
+        }
+
         // Adapters load on the scheduler thread (never beside a decode); a failure still comes before any token.
         var adapters = await _scheduler.AcquireAdaptersAsync(request.Adapters, cancellationToken).ConfigureAwait(false);
         if (!adapters.Succeeded)
         {
+            sampler.Dispose();
             return EngineResult<IGeneration>.Fail(adapters.Failure!);
         }
 
-        var sequence = new Sequence(Interlocked.Increment(ref _sequenceNumber), request, prompt!, SamplerChainFactory.Create(request.Sampling, _vocabularySize), adapters.Value);
+        var sequence = new Sequence(Interlocked.Increment(ref _sequenceNumber), request, prompt!, sampler, adapters.Value);
         if (_scheduler.TryEnqueue(sequence) is { } refused)
         {
             sequence.Sampler.Dispose();

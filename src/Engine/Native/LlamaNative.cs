@@ -422,6 +422,11 @@ internal static unsafe partial class LlamaNative
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial IntPtr llama_sampler_init_logit_bias(int n_vocab, int n_logit_bias, LlamaLogitBias* logit_bias);
 
+    /// <summary>A GBNF grammar sampler; NULL when grammar_str does not parse (llama.cpp logs why).</summary>
+    [LibraryImport(LlamaLib, StringMarshalling = StringMarshalling.Utf8)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial IntPtr llama_sampler_init_grammar(IntPtr vocab, string grammar_str, string grammar_root);
+
     /// <summary>Samples and accepts a token from the idx-th output of the last decode.</summary>
     [LibraryImport(LlamaLib)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]

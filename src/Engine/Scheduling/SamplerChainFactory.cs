@@ -69,9 +69,23 @@ internal static class SamplerChainFactory
         return null;
     }
 
-    public static SafeLlamaSamplerHandle Create(SamplingOptions options, int vocabularySize)
+    /// <summary>The chain for one sequence; null when <see cref="SamplingOptions.Grammar"/> does not parse.</summary>
+    public static SafeLlamaSamplerHandle? Create(SamplingOptions options, IntPtr vocabulary, int vocabularySize)
     {
         var chain = SafeLlamaSamplerHandle.CreateChain();
+        if (options.Grammar is { } grammar)
+        {
+            // First, so every later step (and greedy's argmax) only sees tokens the grammar allows.
+            var sampler = LlamaNative.llama_sampler_init_grammar(vocabulary, grammar, "root");
+            if (sampler == IntPtr.Zero)
+            {
+                chain.Dispose();
+                return null;
+            }
+
+            chain.Add(sampler);
+        }
+
         if (options.LogitBias is { Count: > 0 } bias)
         {
             var entries = bias.Select(b => new LlamaLogitBias { token = b.Key, bias = b.Value }).ToArray();
