@@ -39,6 +39,8 @@ public sealed class OpenAiSseRelay : Stream
     private bool _finishSeen;
     private bool _doneSeen;
     private bool _sawDataEvent;
+    private bool _sawFrame;
+    private bool _skipLineFeed;
 
     /// <param name="upstream">The upstream's response body.</param>
     /// <param name="backend">The backend's name (for <see cref="StreamBreak"/>).</param>
@@ -208,11 +210,21 @@ public sealed class OpenAiSseRelay : Stream
     /// <summary>Appends bytes and queues every complete event. Stops at the first bad one.</summary>
     private FrameResult Feed(ReadOnlySpan<byte> bytes, bool first)
     {
+        if (_skipLineFeed && bytes.Length > 0)
+        {
+            // The last event ended with a CR at the end of a read: this LF is that CRLF's second half.
+            _skipLineFeed = false;
+            if (bytes[0] == (byte)'\n')
+            {
+                bytes = bytes[1..];
+            }
+        }
+
         _partial.Write(bytes);
         while (true)
         {
             var data = _partial.WrittenSpan;
-            var (end, terminator) = FindTerminator(data);
+            var (end, next) = FindEventEnd(data);
             if (end < 0)
             {
                 return data.Length > _maxEventBytes ? FrameResult.Malformed : FrameResult.Ok;
@@ -220,7 +232,8 @@ public sealed class OpenAiSseRelay : Stream
 
             var frame = data[..end];
             var result = Process(frame, first);
-            var rest = data[(end + terminator)..].ToArray();
+            _skipLineFeed = next == data.Length && data[^1] == (byte)'\r';
+            var rest = data[next..].ToArray();
             _partial.ResetWrittenCount();
             _partial.Write(rest);
             if (result != FrameResult.Ok)
@@ -235,27 +248,63 @@ public sealed class OpenAiSseRelay : Stream
         }
     }
 
-    private static (int End, int Terminator) FindTerminator(ReadOnlySpan<byte> data)
+    /// <summary>
+    /// Where the first event ends (its lines, without the blank line) and where the next one starts, or -1 when no blank
+    /// line has arrived yet. Lines end with CRLF, LF or CR, as the SSE spec allows (mixed, too). A CR that is the last byte
+    /// read ends the event only when it is the blank line itself (a following LF is then skipped by <see cref="Feed"/>);
+    /// after a data line it waits for the next byte, which may be that CRLF's LF.
+    /// </summary>
+    private static (int End, int Next) FindEventEnd(ReadOnlySpan<byte> data)
     {
-        var lf = data.IndexOf("\n\n"u8);
-        var crlf = data.IndexOf("\r\n\r\n"u8);
-        if (crlf >= 0 && (lf < 0 || crlf < lf))
+        var lineStart = 0;
+        var i = data.IndexOfAny((byte)'\r', (byte)'\n');
+        while (i >= 0)
         {
-            return (crlf, 4);
+            int next;
+            if (data[i] == (byte)'\n')
+            {
+                next = i + 1;
+            }
+            else if (i + 1 < data.Length)
+            {
+                next = data[i + 1] == (byte)'\n' ? i + 2 : i + 1;
+            }
+            else if (i == lineStart)
+            {
+                return (lineStart, i + 1);
+            }
+            else
+            {
+                return (-1, 0);
+            }
+
+            if (i == lineStart)
+            {
+                return (lineStart, next); // a blank line: the event is everything before it
+            }
+
+            lineStart = next;
+            var found = data[next..].IndexOfAny((byte)'\r', (byte)'\n');
+            i = found < 0 ? -1 : next + found;
         }
 
-        return (lf, lf >= 0 ? 2 : 0);
+        return (-1, 0);
     }
 
     /// <summary>One event without its blank line: data lines are joined; comment-only events pass through.</summary>
     private FrameResult Process(ReadOnlySpan<byte> frame, bool first)
     {
         var text = Encoding.UTF8.GetString(frame);
+        if (!_sawFrame)
+        {
+            _sawFrame = true;
+            text = text.TrimStart('\uFEFF'); // a byte order mark before the first line is not part of it (SSE spec)
+        }
+
         var data = new StringBuilder();
         var hasData = false;
-        foreach (var rawLine in text.Split('\n'))
+        foreach (var line in text.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\r', '\n'))
         {
-            var line = rawLine.TrimEnd('\r');
             if (line.StartsWith("data:", StringComparison.Ordinal))
             {
                 if (hasData)
@@ -343,7 +392,9 @@ public sealed class OpenAiSseRelay : Stream
         }
 
         _sawDataEvent = true;
-        _out.Enqueue(Encoding.UTF8.GetBytes("data: " + payload.Replace("\n", "\ndata: ", StringComparison.Ordinal) + "\n\n"));
+        // Several data lines joined by \n: between JSON tokens (a JSON string holds no raw line break), so a space keeps the
+        // JSON and gives the client one line per event, as every other event of the gateway.
+        _out.Enqueue(Encoding.UTF8.GetBytes("data: " + payload.Replace('\n', ' ') + "\n\n"));
         return FrameResult.Ok;
     }
 

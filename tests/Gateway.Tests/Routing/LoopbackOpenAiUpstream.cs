@@ -75,6 +75,12 @@ internal class LoopbackOpenAiUpstream : IAsyncDisposable
 
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
 
+    /// <summary>
+    /// When set, answers every chat request instead of <see cref="Behaviour"/> (after recording it): a test writes the
+    /// exact status, headers and bytes of an unusual or broken upstream. Gets the request's <c>stream</c> flag.
+    /// </summary>
+    public Func<HttpContext, bool, Task>? Script { get; set; }
+
     /// <summary>The non-streamed answer's content as it goes into the JSON (escapes included).</summary>
     public string AnswerJsonText { get; set; } = "from the cloud";
 
@@ -133,6 +139,12 @@ internal class LoopbackOpenAiUpstream : IAsyncDisposable
         {
             if (document.RootElement.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True) stream = true;
             if (document.RootElement.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String) model = m.GetString()!;
+        }
+
+        if (Script is { } script)
+        {
+            await script(http, stream);
+            return;
         }
 
         var response = http.Response;
