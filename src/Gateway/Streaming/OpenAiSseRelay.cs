@@ -180,7 +180,17 @@ public sealed class OpenAiSseRelay : Stream
 
             if (read == 0)
             {
-                Break(null); // ended without [DONE]
+                if (_finishSeen)
+                {
+                    // A clean end after the finish_reason: the answer is whole, only the optional [DONE] is missing
+                    // (some OpenAI-compatible servers never send it). Not a break: nothing to continue, nothing to blame.
+                    _partial.ResetWrittenCount();
+                    _doneSeen = true;
+                    _out.Enqueue(SseEvents.Done);
+                    continue;
+                }
+
+                Break(null); // ended without [DONE] in the middle of the answer
                 continue;
             }
 

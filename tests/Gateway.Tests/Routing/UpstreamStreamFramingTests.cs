@@ -76,6 +76,31 @@ public sealed class UpstreamStreamFramingTests
         Assert.Equal(Answer, Sse.Text(Sse.ParseStrict(body)));
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("data: {\"id\":\"trail")] // an unterminated half event after the finish chunk
+    public async Task A_stream_that_ends_cleanly_after_its_finish_reason_without_done_is_complete_not_broken(string tail)
+    {
+        var (harness, upstream) = await RoutingTests.StartAsync(h => h.Options = h.Options with { MaxRetryAttempts = 0 });
+        await using var _ = harness;
+        await using var __ = upstream;
+        upstream.Script = async (http, _) =>
+        {
+            http.Response.ContentType = "text/event-stream";
+            await http.Response.WriteAsync(string.Concat(Payloads.Select(p => "data: " + p + "\n\n")) + tail);
+        };
+
+        var (response, body) = await harness.SendAsync(RoutingHarness.Chat(RoutingHarness.PublicPrompt, stream: true));
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        Assert.True(RoutingHarness.BackendOf(response) == "cloud-a", harness.Logs.All);
+        var events = Sse.ParseStrict(body); // ends with the [DONE] the upstream left out
+        Assert.Equal(Answer, Sse.Text(events));
+        Assert.Equal("stop", Sse.FinishReason(events));
+        Assert.Null(harness.Engine.Model.LastRequest); // nothing was continued locally
+        Assert.Equal(0, harness.Health.Get("cloud-a").Failures); // not a cut stream: the circuit must not count it
+    }
+
     /// <summary>Writes <paramref name="bytes"/> one byte per write and flush: every event is split at every position.</summary>
     internal static async Task WriteEveryByteAsync(HttpContext http, byte[] bytes)
     {
