@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
@@ -111,7 +110,7 @@ public sealed partial class AnthropicUpstreamClient
             AnthropicMessagesResponse? body;
             try
             {
-                var bytes = await ReadBoundedAsync(response.Content, _options.MaxResponseBytes, linked.Token);
+                var bytes = await UpstreamContent.ReadBoundedAsync(response.Content, _options.MaxResponseBytes, linked.Token);
                 body = bytes is null ? null : JsonSerializer.Deserialize(bytes, AnthropicJsonContext.Default.AnthropicMessagesResponse);
             }
             catch (JsonException ex)
@@ -186,13 +185,17 @@ public sealed partial class AnthropicUpstreamClient
                 return failure;
             }
 
-            if (response.Content.Headers.ContentType?.MediaType != "text/event-stream")
+            if (!string.Equals(response.Content.Headers.ContentType?.MediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase))
             {
                 return Failed(target, AnthropicErrorMapping.Malformed("a 200 response that is not an event stream"));
             }
 
             timeout.CancelAfter(_options.StreamIdleTimeout);
-            var body = await response.Content.ReadAsStreamAsync(lifetime.Token);
+            if (await UpstreamContent.OpenAsync(response.Content, lifetime.Token) is not { } body)
+            {
+                return Failed(target, AnthropicErrorMapping.Malformed("an event stream in a content encoding the gateway cannot decode"));
+            }
+
             stream = new AnthropicChatStream(this, target, translator, response, body, timeout, lifetime, cancellationToken, _options);
             response = null;
             timeout = null;
@@ -299,7 +302,7 @@ public sealed partial class AnthropicUpstreamClient
         AnthropicErrorDetail? detail = null;
         try
         {
-            if (await ReadBoundedAsync(response.Content, _options.MaxEventBytes, cancellationToken) is { Length: > 0 } bytes)
+            if (await UpstreamContent.ReadBoundedAsync(response.Content, _options.MaxEventBytes, cancellationToken) is { Length: > 0 } bytes)
             {
                 detail = JsonSerializer.Deserialize(bytes, AnthropicJsonContext.Default.AnthropicErrorResponse)?.Error;
             }
@@ -326,32 +329,4 @@ public sealed partial class AnthropicUpstreamClient
 
         return retryAfter.Date is { } date ? Math.Max(0, (int)Math.Ceiling((date - _time.GetUtcNow()).TotalSeconds)) : null;
     }
-
-    /// <summary>The body, or null when it is larger than <paramref name="limit"/>.</summary>
-    private static async Task<byte[]?> ReadBoundedAsync(HttpContent content, int limit, CancellationToken cancellationToken)
-    {
-        if (content.Headers.ContentLength is > 0 and var length && length > limit)
-        {
-            return null;
-        }
-
-        await using var body = await content.ReadAsStreamAsync(cancellationToken);
-        var buffer = new ArrayBufferWriter<byte>(4096);
-        while (true)
-        {
-            var memory = buffer.GetMemory(4096);
-            var read = await body.ReadAsync(memory, cancellationToken);
-            if (read == 0)
-            {
-                return buffer.WrittenSpan.ToArray();
-            }
-
-            buffer.Advance(read);
-            if (buffer.WrittenCount > limit)
-            {
-                return null;
-            }
-        }
-    }
-
 }

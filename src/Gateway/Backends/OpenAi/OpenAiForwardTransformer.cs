@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using InferenceMesh.Gateway.OpenAi;
@@ -64,13 +63,22 @@ internal sealed class OpenAiForwardTransformer(
         {
             if (call.Stream)
             {
-                if (!IsMediaType(proxyResponse, "text/event-stream"))
+                Stream? upstream;
+                if (IsMediaType(proxyResponse, "text/event-stream"))
+                {
+                    upstream = await UpstreamContent.OpenAsync(proxyResponse.Content, cancellationToken);
+                }
+                else
+                {
+                    upstream = null;
+                }
+
+                if (upstream is null)
                 {
                     state.Failure = BackendError.MalformedResponse;
                     return false;
                 }
 
-                var upstream = await proxyResponse.Content.ReadAsStreamAsync(cancellationToken);
                 var relay = new OpenAiSseRelay(
                     upstream, call.Backend.Name, call.Continuation, time, options.StreamIdleTimeout, options.MaxEventBytes,
                     httpContext.RequestAborted, (error, exception) => state.StreamBroken(error, exception), hooks?.SseComment);
@@ -94,7 +102,7 @@ internal sealed class OpenAiForwardTransformer(
             {
                 state.FirstByte(time);
                 call.OnFirstByte();
-                var body = await ReadBoundedAsync(proxyResponse.Content, options.MaxResponseBytes, cancellationToken);
+                var body = await UpstreamContent.ReadBoundedAsync(proxyResponse.Content, options.MaxResponseBytes, cancellationToken);
                 if (body is null)
                 {
                     state.Failure = BackendError.MalformedResponse;
@@ -152,47 +160,6 @@ internal sealed class OpenAiForwardTransformer(
 
     private static bool IsMediaType(HttpResponseMessage response, string mediaType) =>
         string.Equals(response.Content.Headers.ContentType?.MediaType, mediaType, StringComparison.OrdinalIgnoreCase);
-
-    /// <summary>The whole body, or null when it is larger than <paramref name="limit"/>.</summary>
-    private static async Task<byte[]?> ReadBoundedAsync(HttpContent content, int limit, CancellationToken cancellationToken)
-    {
-        var declared = content.Headers.ContentLength;
-        if (declared > limit)
-        {
-            return null;
-        }
-
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        if (declared is { } length)
-        {
-            // The usual case: one array of the declared size (a shorter body throws EndOfStreamException, an IOException).
-            var exact = new byte[length];
-            await stream.ReadExactlyAsync(exact, cancellationToken);
-            return exact;
-        }
-
-        using var buffer = new MemoryStream();
-        var chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        try
-        {
-            int read;
-            while ((read = await stream.ReadAsync(chunk, cancellationToken)) > 0)
-            {
-                if (buffer.Length + read > limit)
-                {
-                    return null;
-                }
-
-                buffer.Write(chunk, 0, read);
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(chunk);
-        }
-
-        return buffer.ToArray();
-    }
 
     /// <summary>Checks the body's shape; with <paramref name="answer"/> (someone observes the answer) also keeps the first choice's text from the same parse.</summary>
     private static bool IsChatCompletion(byte[] body, OpenAiAttemptState? answer)

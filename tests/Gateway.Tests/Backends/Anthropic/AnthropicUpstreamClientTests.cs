@@ -193,6 +193,36 @@ public sealed class AnthropicUpstreamClientTests : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("br")]
+    public async Task A_compressed_answer_from_a_proxy_in_front_is_decoded_streamed_or_not(string encoding)
+    {
+        var events = string.Concat(AnthropicScript.HelloWorld().Select(e => $"event: {e.Item1}\ndata: {e.Item2}\n\n"));
+        const string Message = """{"id":"msg_01","model":"claude-test-1","content":[{"type":"text","text":"Hello, world"}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}}""";
+        _upstream.Respond = async context =>
+        {
+            var stream = context.Request.Headers.Accept.ToString() == "text/event-stream";
+            context.Response.ContentType = stream ? "text/event-stream" : "application/json";
+            context.Response.Headers.ContentEncoding = encoding;
+            await context.Response.Body.WriteAsync(Routing.UpstreamBodyShapeTests.Compress(stream ? events : Message, encoding));
+        };
+
+        var complete = await _client.CompleteAsync(Target, Hello);
+        var start = await _client.StartStreamAsync(Target, Hello);
+
+        Assert.Null(complete.Failure);
+        Assert.Equal("Hello, world", complete.Value!.Choices[0].Message.Content);
+        Assert.Null(start.Failure);
+        await using var chat = start.Value!;
+        await foreach (var _ in chat.ReadChunksAsync())
+        {
+        }
+
+        Assert.Null(chat.Failure);
+        Assert.Equal("Hello, world", chat.AccumulatedText);
+    }
+
     [Fact]
     public async Task An_overloaded_error_event_before_message_start_fails_the_start()
     {

@@ -1,0 +1,93 @@
+using System.IO.Compression;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using InferenceMesh.Gateway.Tests.Common;
+using Microsoft.AspNetCore.Http;
+
+namespace InferenceMesh.Gateway.Tests.Routing;
+
+/// <summary>
+/// OpenAI-compatible upstreams (loopback stand-ins, <see cref="LoopbackOpenAiUpstream.Script"/>) that answer correctly
+/// in an unexpected body: compressed although nothing asked for it (a proxy in front). The answer is the upstream's, not a failover to the local model.
+/// </summary>
+public sealed class UpstreamBodyShapeTests
+{
+    private const string Completion =
+        """{"id":"chatcmpl-whole-1","object":"chat.completion","created":1700000000,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"whole answer"},"finish_reason":"length"}],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}""";
+
+    private const string StreamBody =
+        "data: {\"id\":\"chatcmpl-gz\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n" +
+        "data: {\"id\":\"chatcmpl-gz\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"squeezed\"},\"finish_reason\":null}]}\n\n" +
+        "data: {\"id\":\"chatcmpl-gz\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n" +
+        "data: [DONE]\n\n";
+
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("br")]
+    [InlineData("deflate")]
+    public async Task A_compressed_answer_is_decoded_streamed_or_not(string encoding)
+    {
+        var (harness, upstream) = await RoutingTests.StartAsync(h => h.Options = h.Options with { MaxRetryAttempts = 0 });
+        await using var _ = harness;
+        await using var __ = upstream;
+        upstream.Script = (http, stream) => WriteAsync(http, stream ? "text/event-stream" : "application/json", Compress(stream ? StreamBody : Completion, encoding), encoding);
+
+        var (json, jsonBody) = await harness.SendAsync(RoutingHarness.Chat(RoutingHarness.PublicPrompt));
+        var (sse, sseBody) = await harness.SendAsync(RoutingHarness.Chat(RoutingHarness.PublicPrompt, stream: true));
+
+        Assert.True(json.StatusCode == HttpStatusCode.OK, jsonBody);
+        Assert.True(RoutingHarness.BackendOf(json) == "cloud-a", harness.Logs.All);
+        Assert.Empty(json.Content.Headers.ContentEncoding); // the client gets it decoded, as it asked for nothing else
+        using (var document = JsonDocument.Parse(jsonBody))
+        {
+            Assert.Equal("whole answer", document.RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
+        }
+
+        Assert.True(RoutingHarness.BackendOf(sse) == "cloud-a", harness.Logs.All);
+        Assert.Empty(sse.Content.Headers.ContentEncoding);
+        Assert.Equal("squeezed", Sse.Text(Sse.ParseStrict(sseBody)));
+        Assert.Null(harness.Engine.Model.LastRequest);
+    }
+
+    [Fact]
+    public async Task An_encoding_the_gateway_cannot_decode_fails_over()
+    {
+        var (harness, upstream) = await RoutingTests.StartAsync(h => h.Options = h.Options with { MaxRetryAttempts = 0 });
+        await using var _ = harness;
+        await using var __ = upstream;
+        upstream.Script = (http, stream) => WriteAsync(http, stream ? "text/event-stream" : "application/json", Encoding.UTF8.GetBytes(stream ? StreamBody : Completion), "zstd");
+
+        var (response, body) = await harness.SendAsync(RoutingHarness.Chat(RoutingHarness.PublicPrompt, stream: true));
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        Assert.Equal("local", RoutingHarness.BackendOf(response));
+    }
+
+    internal static byte[] Compress(string text, string encoding)
+    {
+        using var output = new MemoryStream();
+        using (Stream compressor = encoding switch
+        {
+            "gzip" => new GZipStream(output, CompressionLevel.Fastest, leaveOpen: true),
+            "br" => new BrotliStream(output, CompressionLevel.Fastest, leaveOpen: true),
+            _ => new ZLibStream(output, CompressionLevel.Fastest, leaveOpen: true),
+        })
+        {
+            compressor.Write(Encoding.UTF8.GetBytes(text));
+        }
+
+        return output.ToArray();
+    }
+
+    private static async Task WriteAsync(HttpContext http, string contentType, byte[] body, string? encoding)
+    {
+        http.Response.ContentType = contentType;
+        if (encoding is not null)
+        {
+            http.Response.Headers.ContentEncoding = encoding;
+        }
+
+        await http.Response.Body.WriteAsync(body);
+    }
+}
