@@ -9,7 +9,8 @@ namespace InferenceMesh.Gateway.Tests.Routing;
 
 /// <summary>
 /// OpenAI-compatible upstreams (loopback stand-ins, <see cref="LoopbackOpenAiUpstream.Script"/>) that answer correctly
-/// in an unexpected body: compressed although nothing asked for it (a proxy in front). The answer is the upstream's, not a failover to the local model.
+/// in an unexpected body: compressed although nothing asked for it (a proxy in front), or a whole completion to a
+/// streamed request. The answer is the upstream's, not a failover to the local model.
 /// </summary>
 public sealed class UpstreamBodyShapeTests
 {
@@ -62,6 +63,44 @@ public sealed class UpstreamBodyShapeTests
 
         Assert.True(response.StatusCode == HttpStatusCode.OK, body);
         Assert.Equal("local", RoutingHarness.BackendOf(response));
+    }
+
+    [Fact]
+    public async Task A_whole_completion_answering_a_streamed_request_reaches_the_client_as_chunks()
+    {
+        var (harness, upstream) = await RoutingTests.StartAsync(h => h.Options = h.Options with { MaxRetryAttempts = 0 });
+        await using var _ = harness;
+        await using var __ = upstream;
+        upstream.Script = (http, _) => WriteAsync(http, "application/json", Encoding.UTF8.GetBytes(Completion), null);
+
+        var request = RoutingHarness.Chat(RoutingHarness.PublicPrompt, stream: true);
+        var (response, body) = await harness.SendAsync(request);
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        Assert.True(RoutingHarness.BackendOf(response) == "cloud-a", harness.Logs.All);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        var events = Sse.ParseStrict(body);
+        Assert.Equal("whole answer", Sse.Text(events));
+        Assert.Equal("length", Sse.FinishReason(events));
+        Assert.All(events, e => Assert.Equal("chatcmpl-whole-1", e.GetProperty("id").GetString()));
+        Assert.All(events, e => Assert.Equal("chat.completion.chunk", e.GetProperty("object").GetString()));
+        Assert.Equal(7, events[^1].GetProperty("usage").GetProperty("total_tokens").GetInt32());
+        Assert.Null(harness.Engine.Model.LastRequest);
+        Assert.Equal(0, harness.Health.Get("cloud-a").Failures);
+    }
+
+    [Fact]
+    public async Task A_json_error_body_with_200_answering_a_streamed_request_still_fails_over()
+    {
+        var (harness, upstream) = await RoutingTests.StartAsync(h => h.Options = h.Options with { MaxRetryAttempts = 0 });
+        await using var _ = harness;
+        await using var __ = upstream;
+        upstream.Script = (http, _) => WriteAsync(http, "application/json", Encoding.UTF8.GetBytes("""{"error":{"message":"upstream says: no","type":"server_error"}}"""), null);
+
+        var (response, body) = await harness.SendAsync(RoutingHarness.Chat(RoutingHarness.PublicPrompt, stream: true));
+
+        Assert.Equal("local", RoutingHarness.BackendOf(response));
+        Assert.DoesNotContain("upstream says", body);
     }
 
     internal static byte[] Compress(string text, string encoding)

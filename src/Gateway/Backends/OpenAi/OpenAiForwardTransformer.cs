@@ -64,7 +64,19 @@ internal sealed class OpenAiForwardTransformer(
             if (call.Stream)
             {
                 Stream? upstream;
-                if (IsMediaType(proxyResponse, "text/event-stream"))
+                if (IsMediaType(proxyResponse, "application/json"))
+                {
+                    // An upstream that ignores stream:true and answers with the whole completion: still its answer, as events.
+                    var whole = await UpstreamContent.ReadBoundedAsync(proxyResponse.Content, options.MaxResponseBytes, cancellationToken);
+                    if (whole is null || !HasChatCompletionShape(whole))
+                    {
+                        state.Failure = whole is { Length: 0 } ? BackendError.EmptyResponse : BackendError.MalformedResponse;
+                        return false;
+                    }
+
+                    upstream = new MemoryStream(CompletionEvents.FromCompletion(whole), writable: false);
+                }
+                else if (IsMediaType(proxyResponse, "text/event-stream"))
                 {
                     upstream = await UpstreamContent.OpenAsync(proxyResponse.Content, cancellationToken);
                 }
