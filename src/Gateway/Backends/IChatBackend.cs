@@ -84,13 +84,15 @@ public sealed record BackendCall
 /// <param name="UpstreamStatus">The upstream's HTTP status, when there was one.</param>
 /// <param name="TimeToFirstByte">Measured with the injected TimeProvider; null when no byte came.</param>
 /// <param name="Exception">The original exception of a transport failure, for the log (never shown to clients).</param>
+/// <param name="RetryAfter">How long the upstream asked to wait (its <c>Retry-After</c>, e.g. with a 429), when it said.</param>
 public readonly record struct BackendAttempt(
     BackendError Error,
     bool Committed,
     ApiError? ClientError = null,
     int? UpstreamStatus = null,
     TimeSpan? TimeToFirstByte = null,
-    Exception? Exception = null)
+    Exception? Exception = null,
+    TimeSpan? RetryAfter = null)
 {
     public bool Succeeded => Error == BackendError.None;
 

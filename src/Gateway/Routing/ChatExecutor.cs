@@ -31,6 +31,8 @@ internal sealed partial class ChatExecutor(
         var privacyHeader = http.Response.Headers[ChatRouting.PrivacyLevelHeader].ToString();
         var snapshot = config.Current;
         var failures = new List<string>();
+        var rateLimited = 0;
+        TimeSpan? retryAfter = null; // the shortest wait a rate-limited backend asked for
         var continuation = new LocalStreamContinuation(inference, LocalContinuationModel(plan), chat, logger);
 
         foreach (var step in plan.Steps)
@@ -113,10 +115,23 @@ internal sealed partial class ChatExecutor(
             }
 
             failures.Add($"{backend.Name}: {attempt.Error}");
+            if (attempt.Error == BackendError.RateLimited)
+            {
+                rateLimited++;
+                retryAfter = attempt.RetryAfter is { } wait && (retryAfter is null || wait < retryAfter) ? wait : retryAfter;
+            }
         }
 
         Reset(http, privacyHeader);
         BackendHeader.Set(http, BackendDefaults.NoBackend);
+        if (rateLimited > 0 && rateLimited == failures.Count)
+        {
+            // Every backend tried is only busy for now: the client may retry, after the shortest wait any of them named.
+            return new ApiError(StatusCodes.Status429TooManyRequests,
+                $"Every backend of the plan is rate limited ({string.Join("; ", failures)}). Retry later.",
+                "requests", null, "rate_limit_exceeded", retryAfter is { } wait ? RetryAfter.Seconds(wait) : null);
+        }
+
         return new ApiError(StatusCodes.Status502BadGateway,
             $"Every backend of the plan failed before answering ({string.Join("; ", failures)}).",
             ApiError.ServerError, null, "backends_failed");

@@ -140,7 +140,10 @@ internal sealed class AnthropicChatBackend(AnthropicUpstreamClient client, TimeP
         var error = ToBackendError(failure);
         // Errors the client must see as they are (the request itself is at fault, or cannot be translated).
         var clientError = error is BackendError.Rejected or BackendError.NotSupported ? failure.Error : null;
-        return BackendAttempt.Failed(error, failure.UpstreamStatus, failure.Exception, clientError);
+        return BackendAttempt.Failed(error, failure.UpstreamStatus, failure.Exception, clientError) with
+        {
+            RetryAfter = failure.Error.RetryAfterSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
+        };
     }
 
     /// <summary>The executor's view of an Anthropic failure.</summary>

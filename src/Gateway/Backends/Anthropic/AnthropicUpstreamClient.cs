@@ -312,21 +312,6 @@ public sealed partial class AnthropicUpstreamClient
             // The status alone decides; the body was only for the message.
         }
 
-        return Failed(target, AnthropicErrorMapping.FromStatus(status, detail, RetryAfterSeconds(response)));
-    }
-
-    private int? RetryAfterSeconds(HttpResponseMessage response)
-    {
-        if (response.Headers.RetryAfter is not { } retryAfter)
-        {
-            return null;
-        }
-
-        if (retryAfter.Delta is { } delta)
-        {
-            return (int)Math.Ceiling(delta.TotalSeconds);
-        }
-
-        return retryAfter.Date is { } date ? Math.Max(0, (int)Math.Ceiling((date - _time.GetUtcNow()).TotalSeconds)) : null;
+        return Failed(target, AnthropicErrorMapping.FromStatus(status, detail, RetryAfter.Of(response, _time) is { } wait ? RetryAfter.Seconds(wait) : null));
     }
 }

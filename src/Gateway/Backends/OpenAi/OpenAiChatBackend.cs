@@ -59,7 +59,7 @@ internal sealed class OpenAiChatBackend(IHttpForwarder forwarder, BackendTranspo
 
         if (state.Failure is { } failure)
         {
-            return BackendAttempt.Failed(failure, state.UpstreamStatus, state.Exception);
+            return BackendAttempt.Failed(failure, state.UpstreamStatus, state.Exception) with { RetryAfter = state.RetryAfter };
         }
 
         var exception = http.Features.Get<IForwarderErrorFeature>()?.Exception;

@@ -56,6 +56,7 @@ internal sealed class OpenAiForwardTransformer(
         if (status is < 200 or >= 300)
         {
             state.Failure = BackendErrors.FromStatus(status);
+            state.RetryAfter = RetryAfter.Of(proxyResponse, time);
             return false;
         }
 
@@ -290,6 +291,9 @@ internal sealed class OpenAiAttemptState
     public long SentAt { get; set; }
 
     public int? UpstreamStatus { get; set; }
+
+    /// <summary>The wait a failed answer's <c>Retry-After</c> asked for.</summary>
+    public TimeSpan? RetryAfter { get; set; }
 
     public BackendError? Failure { get; set; }
 
