@@ -77,4 +77,28 @@ public sealed class AnthropicRoutingTests : IAsyncLifetime
         Assert.Equal("local", RoutingHarness.BackendOf(response));
         Assert.Empty(_upstream.Requests);
     }
+
+    [Fact]
+    public async Task An_overload_right_after_message_start_fails_over_to_the_next_backend_before_anything_is_sent()
+    {
+        await using var cloud = await LoopbackOpenAiUpstream.StartAsync();
+        await using var harness = new RoutingHarness();
+        harness.OtherBackends.Add(("claude", "anthropic", _upstream.BaseAddress.ToString(), 0.99, Key));
+        harness.Clouds.Add(("cloud-a", cloud, 0.9, "sk-a"));
+        await harness.StartAsync();
+        _upstream.Respond = LoopbackAnthropicUpstream.Events(
+        [
+            ("message_start", AnthropicScript.MessageStart),
+            ("ping", AnthropicScript.Ping),
+            ("error", """{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"""),
+        ]);
+
+        var (response, body) = await harness.SendAsync(RoutingHarness.Chat(RoutingHarness.PublicPrompt, stream: true));
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        Assert.Equal("cloud-a", RoutingHarness.BackendOf(response));
+        Assert.Equal("c0 c1 c2 ", Sse.Text(Sse.ParseStrict(body))); // the other cloud's whole answer, nothing of claude's
+        Assert.Null(harness.Engine.Model.LastRequest); // not continued locally
+        Assert.Equal(2, _upstream.Requests.Count); // 529-equivalent: retried once on claude, then the next backend
+    }
 }

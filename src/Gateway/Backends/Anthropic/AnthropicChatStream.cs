@@ -99,10 +99,14 @@ public sealed class AnthropicChatStream : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads until message_start produced the role chunk; a failure before it is returned (and logged).</summary>
+    /// <summary>
+    /// Reads until the first content block (or the end) after message_start; a failure before it is returned (and logged).
+    /// Anthropic sends an overload as an <c>error</c> event right after message_start: read this far, it is still a retryable
+    /// failure with nothing sent to the client (the next backend answers), not a stream cut before its first token.
+    /// </summary>
     internal async Task<AnthropicFailure?> PrefetchStartAsync()
     {
-        while (!_translator.Started && !_ended)
+        while (!(_translator.Started && (_translator.ContentStarted || _translator.Completed)) && !_ended)
         {
             if (await ReadNextAsync(_lifetime.Token, CancellationToken.None) is { } failure)
             {

@@ -33,6 +33,9 @@ public sealed class AnthropicStreamTranslator(string id, long created, string fa
     /// <summary>message_start was seen.</summary>
     public bool Started { get; private set; }
 
+    /// <summary>A content block started (or a delta came) after message_start: the model is answering.</summary>
+    public bool ContentStarted { get; private set; }
+
     /// <summary>message_stop was seen: the stream is complete.</summary>
     public bool Completed { get; private set; }
 
@@ -66,6 +69,7 @@ public sealed class AnthropicStreamTranslator(string id, long created, string fa
 
             case "content_block_start":
                 if (!Started) return OutOfOrder(streamEvent.Type);
+                ContentStarted = true;
                 if (streamEvent.ContentBlock is { Type: AnthropicContentBlock.TextType, Text: { Length: > 0 } initial })
                 {
                     AppendText(initial, output);
@@ -75,6 +79,7 @@ public sealed class AnthropicStreamTranslator(string id, long created, string fa
 
             case "content_block_delta":
                 if (!Started) return OutOfOrder(streamEvent.Type);
+                ContentStarted = true;
                 if (streamEvent.Delta is { Type: "text_delta", Text: { Length: > 0 } text })
                 {
                     AppendText(text, output);

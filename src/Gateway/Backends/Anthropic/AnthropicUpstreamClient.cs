@@ -147,8 +147,8 @@ public sealed partial class AnthropicUpstreamClient
     }
 
     /// <summary>
-    /// Starts a streamed call and reads up to message_start, so a failure that happens before the first
-    /// chunk (error status, error event, refused connection, timeout, malformed start) is returned here,
+    /// Starts a streamed call and reads up to the first content block after message_start, so a failure that happens
+    /// before the first token (error status, error event such as overloaded_error, refused connection, timeout, malformed start) is returned here,
     /// before anything was sent to the client. On success the caller owns (and must dispose) the stream;
     /// <paramref name="cancellationToken"/> keeps governing the whole stream.
     /// </summary>

@@ -235,6 +235,22 @@ public sealed class AnthropicUpstreamClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_overloaded_error_event_after_message_start_before_any_content_fails_the_start()
+    {
+        _upstream.Respond = LoopbackAnthropicUpstream.Events(
+        [
+            ("message_start", AnthropicScript.MessageStart),
+            ("ping", AnthropicScript.Ping),
+            ("error", """{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"""),
+        ]);
+
+        var start = await _client.StartStreamAsync(Target, Hello);
+
+        Assert.Equal(AnthropicFailureKind.Overloaded, start.Failure!.Kind);
+        Assert.True(start.Failure.Retryable);
+    }
+
+    [Fact]
     public async Task A_stream_cut_before_message_stop_is_a_failure_with_the_partial_text()
     {
         var events = AnthropicScript.HelloWorld().Take(5); // message_start … "Hello", ", world"
@@ -381,6 +397,7 @@ public sealed class AnthropicUpstreamClientTests : IAsyncLifetime
         {
             context.Response.ContentType = "text/event-stream";
             await context.Response.WriteAsync($"event: message_start\ndata: {AnthropicScript.MessageStart}\n\n");
+            await context.Response.WriteAsync($"event: content_block_start\ndata: {AnthropicScript.BlockStart}\n\n");
             await context.Response.Body.FlushAsync();
             await release.Task.WaitAsync(context.RequestAborted).ContinueWith(_ => { });
         };
