@@ -224,6 +224,53 @@ public sealed class AnthropicUpstreamClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Thinking_redacted_thinking_and_tool_use_blocks_are_left_out_streamed_or_not()
+    {
+        const string Message = """
+            {"id":"msg_01","model":"claude-test-1","content":[
+              {"type":"thinking","thinking":"secret reasoning","signature":"sig"},
+              {"type":"redacted_thinking","data":"opaque"},
+              {"type":"text","text":"Hello"},
+              {"type":"tool_use","id":"toolu_1","name":"lookup","input":{"q":"x"}},
+              {"type":"text","text":", world"}],
+             "stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}}
+            """;
+        List<(string, string)> events =
+        [
+            ("message_start", AnthropicScript.MessageStart),
+            ("content_block_start", """{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}"""),
+            ("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"secret reasoning"}}"""),
+            ("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"sig"}}"""),
+            ("content_block_stop", """{"type":"content_block_stop","index":0}"""),
+            ("content_block_start", """{"type":"content_block_start","index":1,"content_block":{"type":"redacted_thinking","data":"opaque"}}"""),
+            ("content_block_stop", """{"type":"content_block_stop","index":1}"""),
+            ("content_block_start", """{"type":"content_block_start","index":2,"content_block":{"type":"text","text":""}}"""),
+            ("content_block_delta", """{"type":"content_block_delta","index":2,"delta":{"type":"text_delta","text":"Hello, world"}}"""),
+            ("content_block_stop", """{"type":"content_block_stop","index":2}"""),
+            ("content_block_start", """{"type":"content_block_start","index":3,"content_block":{"type":"tool_use","id":"toolu_1","name":"lookup","input":{}}}"""),
+            ("content_block_delta", """{"type":"content_block_delta","index":3,"delta":{"type":"input_json_delta","partial_json":"{\"q\": \"x\"}"}}"""),
+            ("content_block_stop", """{"type":"content_block_stop","index":3}"""),
+            AnthropicScript.MessageDelta("end_turn", 9),
+            ("message_stop", AnthropicScript.MessageStop),
+        ];
+        _upstream.Respond = context => context.Request.Headers.Accept.ToString() == "text/event-stream"
+            ? LoopbackAnthropicUpstream.Events(events)(context)
+            : LoopbackAnthropicUpstream.Json(200, Message)(context);
+
+        var complete = await _client.CompleteAsync(Target, Hello);
+        var (stream, chunks) = await ReadAllAsync();
+        await using var _ = stream;
+
+        Assert.Null(complete.Failure);
+        Assert.Equal("Hello, world", complete.Value!.Choices[0].Message.Content);
+        Assert.Null(stream.Failure);
+        Assert.True(stream.Completed);
+        Assert.Equal("Hello, world", stream.AccumulatedText);
+        Assert.DoesNotContain(chunks, c => c.Choices.Any(choice => choice.Delta.Content?.Contains("secret", StringComparison.Ordinal) == true));
+        Assert.Equal(9, stream.Usage.CompletionTokens);
+    }
+
+    [Fact]
     public async Task An_overloaded_error_event_before_message_start_fails_the_start()
     {
         _upstream.Respond = LoopbackAnthropicUpstream.Events([("error", """{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}""")]);
