@@ -271,6 +271,58 @@ public sealed class AnthropicUpstreamClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_endless_line_fails_as_malformed_once_past_the_event_limit_instead_of_being_buffered_whole()
+    {
+        var client = new AnthropicUpstreamClient(_invoker, TimeProvider.System, NullLogger<AnthropicUpstreamClient>.Instance,
+            new AnthropicUpstreamOptions { MaxEventBytes = 64 * 1024, StreamIdleTimeout = TimeSpan.FromSeconds(20) });
+        _upstream.Respond = async context =>
+        {
+            context.Response.ContentType = "text/event-stream";
+            await context.Response.WriteAsync($"event: message_start\ndata: {AnthropicScript.MessageStart}\n\n");
+            await context.Response.WriteAsync($"event: content_block_start\ndata: {AnthropicScript.BlockStart}\n\n");
+            await context.Response.WriteAsync("event: content_block_delta\ndata: ");
+            var filler = new string('x', 16 * 1024);
+            for (var i = 0; i < 16; i++)
+            {
+                await context.Response.WriteAsync(filler); // 256 KiB of one line, four times the limit, and it never ends
+            }
+
+            await context.Response.Body.FlushAsync();
+            await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { });
+        };
+
+        var start = await client.StartStreamAsync(Target, Hello);
+        await using var stream = start.Value!;
+        await foreach (var _ in stream.ReadChunksAsync())
+        {
+        }
+
+        Assert.Equal(AnthropicFailureKind.MalformedResponse, stream.Failure!.Kind); // not the idle timeout: the line was cut off at the limit
+    }
+
+    [Theory]
+    [InlineData("\r\n")]
+    [InlineData("\r")]
+    public async Task Crlf_and_cr_line_endings_are_read(string eol)
+    {
+        _upstream.Respond = async context =>
+        {
+            context.Response.ContentType = "text/event-stream";
+            foreach (var (name, data) in AnthropicScript.HelloWorld())
+            {
+                await context.Response.WriteAsync($"event: {name}{eol}data: {data}{eol}{eol}");
+                await context.Response.Body.FlushAsync();
+            }
+        };
+
+        var (stream, _) = await ReadAllAsync();
+        await using var _ = stream;
+
+        Assert.Null(stream.Failure);
+        Assert.Equal("Hello, world", stream.AccumulatedText);
+    }
+
+    [Fact]
     public async Task An_overloaded_error_event_before_message_start_fails_the_start()
     {
         _upstream.Respond = LoopbackAnthropicUpstream.Events([("error", """{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}""")]);
