@@ -368,9 +368,11 @@ public sealed class OpenAiSseRelay : Stream
                 return FrameResult.Malformed;
             }
 
-            if (first && !_sawDataEvent && choices.GetArrayLength() == 0 && !root.TryGetProperty("usage", out _))
+            if (choices.GetArrayLength() == 0 && !root.TryGetProperty("usage", out _))
             {
-                return FrameResult.Malformed;
+                // No choice and no usage: nothing of the answer (Azure OpenAI opens every stream with one that holds only
+                // prompt_filter_results, id "" and created 0). Dropped, and not the first event: the first must be a chunk.
+                return FrameResult.Ok;
             }
 
             if (root.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String) _id = JsonText.GetLenient(id);

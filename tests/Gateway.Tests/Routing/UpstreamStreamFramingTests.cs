@@ -62,6 +62,26 @@ public sealed class UpstreamStreamFramingTests
     }
 
     [Fact]
+    public async Task An_azure_style_first_event_without_choices_is_dropped_and_the_stream_relayed()
+    {
+        const string PromptFilter = """{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{}}]}""";
+        var (harness, upstream) = await RoutingTests.StartAsync(h => h.Options = h.Options with { MaxRetryAttempts = 0 });
+        await using var _ = harness;
+        await using var __ = upstream;
+        upstream.Script = (http, _) => WriteEveryByteAsync(http, Encoding.UTF8.GetBytes(
+            "data: " + PromptFilter + "\n\n" + string.Concat(Payloads.Select(p => "data: " + p + "\n\n")) + "data: [DONE]\n\n"));
+
+        var (response, body) = await harness.SendAsync(RoutingHarness.Chat(RoutingHarness.PublicPrompt, stream: true));
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        Assert.True(RoutingHarness.BackendOf(response) == "cloud-a", harness.Logs.All);
+        var events = Sse.ParseStrict(body);
+        Assert.Equal(Answer, Sse.Text(events));
+        Assert.All(events, e => Assert.Equal(Id, e.GetProperty("id").GetString())); // the filter event is not passed on
+        Assert.Null(harness.Engine.Model.LastRequest);
+    }
+
+    [Fact]
     public async Task A_byte_order_mark_before_the_first_event_is_not_part_of_it()
     {
         var (harness, upstream) = await RoutingTests.StartAsync(h => h.Options = h.Options with { MaxRetryAttempts = 0 });
