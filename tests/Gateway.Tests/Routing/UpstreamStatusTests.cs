@@ -125,4 +125,36 @@ public sealed class UpstreamStatusTests
         using var json = JsonDocument.Parse(body);
         Assert.Contains("cloud-a", json.RootElement.GetProperty("error").GetProperty("message").GetString());
     }
+
+    [Theory]
+    [InlineData(301)]
+    [InlineData(307)]
+    [InlineData(308)]
+    public async Task A_redirect_is_never_followed_so_the_backends_key_goes_nowhere_else(int status)
+    {
+        await using var elsewhere = await RecordingUpstream.StartAsync();
+        var (harness, cloud, claude) = await StartAsync();
+        await using var _ = harness;
+        await using var __ = cloud;
+        await using var ___ = claude;
+        cloud.Script = (http, _) =>
+        {
+            http.Response.StatusCode = status;
+            http.Response.Headers.Location = elsewhere.BaseUrl + "/chat/completions";
+            return Task.CompletedTask;
+        };
+        claude.Respond = context =>
+        {
+            context.Response.StatusCode = status;
+            context.Response.Headers.Location = elsewhere.BaseUrl + "/messages";
+            return Task.CompletedTask;
+        };
+
+        var (response, _) = await harness.SendAsync(RoutingHarness.Chat(RoutingHarness.PublicPrompt, model: CloudOnlyModel));
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.BadGateway, code: "backends_failed");
+        Assert.Empty(elsewhere.Requests);
+        Assert.Single(cloud.ChatRequests);
+        Assert.Single(claude.Requests);
+    }
 }
