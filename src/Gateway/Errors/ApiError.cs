@@ -55,6 +55,10 @@ public static class ApiErrors
             (path.Length == 0 ? "The request body" : $"'{path}'") + " holds bytes that are not UTF-8: send the JSON body encoded as UTF-8.",
             ApiError.InvalidRequest, path.Length == 0 ? null : path, "invalid_json");
 
+    /// <summary>A parameter OpenAI defines that this server (or the backend serving the request) cannot honour: refused rather than ignored.</summary>
+    public static ApiError UnsupportedParameter(string param, string message) =>
+        new(StatusCodes.Status400BadRequest, message, ApiError.InvalidRequest, param, "unsupported_parameter");
+
     public static ApiError MissingParameter(string param) =>
         new(StatusCodes.Status400BadRequest, $"'{param}' is required.", ApiError.InvalidRequest, param, "missing_required_parameter");
 

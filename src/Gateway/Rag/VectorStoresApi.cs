@@ -273,8 +273,7 @@ internal static class VectorStoresApi
             : null;
     }
 
-    private static ApiError Unsupported(string param, string message) =>
-        new(StatusCodes.Status400BadRequest, message, ApiError.InvalidRequest, param, "unsupported_parameter");
+    private static ApiError Unsupported(string param, string message) => ApiErrors.UnsupportedParameter(param, message);
 
     private static JsonOk<VectorStoreObject> Ok(VectorStoreObject store) => new(store, RagJsonContext.Default.VectorStoreObject);
 

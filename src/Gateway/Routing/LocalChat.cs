@@ -12,6 +12,8 @@ internal static class LocalChat
     public static async Task<IResult> RunAsync(
         InferenceService inference, string model, ChatExecution chat, CancellationToken cancellationToken, Func<Usage, ReadOnlyMemory<byte>>? streamTrailer = null)
     {
+        if (LocalFeatures.RefuseUnsupported(chat.Request) is { } unsupported) return unsupported; // before a slot is taken
+
         var resolved = await inference.ResolveWithAdaptersAsync(model, LoraRequests.FieldOf(chat.Request.Extensions), cancellationToken);
         if (resolved.Error is { } modelError) return modelError;
         var (loaded, adapters) = resolved.Value;

@@ -1,0 +1,85 @@
+using System.Text.Json;
+using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.OpenAi;
+
+namespace InferenceMesh.Gateway.Inference;
+
+/// <summary>
+/// OpenAI chat fields the local engine cannot honour (tool calls, structured output, log probabilities, audio). Ignoring
+/// them would change the meaning of the answer (a client waiting for a tool call or for JSON gets free text), so the local
+/// step refuses them with a 400 <c>unsupported_parameter</c> naming the field. Remote backends receive them as sent.
+/// Their neutral values (<c>tool_choice: "none"</c>, <c>response_format: {"type":"text"}</c>, <c>logprobs: false</c>, null) pass.
+/// </summary>
+public static class LocalFeatures
+{
+    public static ApiError? RefuseUnsupported(ChatCompletionRequest request)
+    {
+        var fields = request.Extensions;
+        if (fields is null || fields.Count == 0)
+        {
+            return null;
+        }
+
+        var toolChoiceNone = IsString(fields, "tool_choice", "none");
+        if (!toolChoiceNone && IsNonEmptyArray(fields, "tools"))
+        {
+            return ApiErrors.UnsupportedParameter("tools",
+                "'tools' is not supported by the local model: it cannot call tools. Send tool_choice \"none\" (or no tools) to get a text answer.");
+        }
+
+        if (fields.TryGetValue("tool_choice", out var toolChoice) && toolChoice.ValueKind != JsonValueKind.Null
+            && !toolChoiceNone && !IsString(fields, "tool_choice", "auto"))
+        {
+            return ApiErrors.UnsupportedParameter("tool_choice", "'tool_choice' other than \"none\" or \"auto\" is not supported by the local model: it cannot call tools.");
+        }
+
+        var functionCallNone = IsString(fields, "function_call", "none");
+        if (!functionCallNone && IsNonEmptyArray(fields, "functions"))
+        {
+            return ApiErrors.UnsupportedParameter("functions", "'functions' is not supported by the local model: it cannot call functions.");
+        }
+
+        if (fields.TryGetValue("function_call", out var functionCall) && functionCall.ValueKind != JsonValueKind.Null
+            && !functionCallNone && !IsString(fields, "function_call", "auto"))
+        {
+            return ApiErrors.UnsupportedParameter("function_call", "'function_call' other than \"none\" or \"auto\" is not supported by the local model: it cannot call functions.");
+        }
+
+        if (fields.TryGetValue("response_format", out var format) && format.ValueKind != JsonValueKind.Null
+            && !(format.ValueKind == JsonValueKind.Object && format.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "text"))
+        {
+            return ApiErrors.UnsupportedParameter("response_format",
+                "'response_format' other than {\"type\":\"text\"} (json_object, json_schema) is not supported by the local model: its output is not constrained to JSON.");
+        }
+
+        if (fields.TryGetValue("logprobs", out var logprobs) && logprobs.ValueKind == JsonValueKind.True)
+        {
+            return ApiErrors.UnsupportedParameter("logprobs", "'logprobs' is not supported by the local model.");
+        }
+
+        if (fields.TryGetValue("top_logprobs", out var top) && top.ValueKind != JsonValueKind.Null
+            && !(top.ValueKind == JsonValueKind.Number && top.TryGetInt32(out var count) && count == 0))
+        {
+            return ApiErrors.UnsupportedParameter("top_logprobs", "'top_logprobs' is not supported by the local model.");
+        }
+
+        if (fields.TryGetValue("audio", out var audio) && audio.ValueKind != JsonValueKind.Null)
+        {
+            return ApiErrors.UnsupportedParameter("audio", "'audio' output is not supported by the local model: it answers in text only.");
+        }
+
+        if (fields.TryGetValue("modalities", out var modalities) && modalities.ValueKind == JsonValueKind.Array
+            && modalities.EnumerateArray().Any(m => !(m.ValueKind == JsonValueKind.String && m.GetString() == "text")))
+        {
+            return ApiErrors.UnsupportedParameter("modalities", "'modalities' other than [\"text\"] is not supported by the local model: it answers in text only.");
+        }
+
+        return null;
+    }
+
+    private static bool IsString(Dictionary<string, JsonElement> fields, string name, string value) =>
+        fields.TryGetValue(name, out var element) && element.ValueKind == JsonValueKind.String && element.GetString() == value;
+
+    private static bool IsNonEmptyArray(Dictionary<string, JsonElement> fields, string name) =>
+        fields.TryGetValue(name, out var element) && element.ValueKind == JsonValueKind.Array && element.GetArrayLength() > 0;
+}

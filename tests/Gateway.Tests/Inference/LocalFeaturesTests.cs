@@ -1,0 +1,70 @@
+using System.ClientModel;
+using System.Net;
+using InferenceMesh.Gateway.Tests.Common;
+using OpenAI.Chat;
+
+namespace InferenceMesh.Gateway.Tests.Inference;
+
+/// <summary>OpenAI chat fields the local model cannot honour are a 400 naming the field, never silently ignored; their neutral values pass.</summary>
+public sealed class LocalFeaturesTests
+{
+    private const string Chat = "/v1/chat/completions";
+    private const string Head = """{"model":"stories260K","max_tokens":2,"messages":[{"role":"user","content":"Once"}],""";
+
+    [Theory]
+    [InlineData("""{"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]}""", "tools")]
+    [InlineData("""{"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"auto"}""", "tools")]
+    [InlineData("""{"tool_choice":"required"}""", "tool_choice")]
+    [InlineData("""{"tool_choice":{"type":"function","function":{"name":"f"}}}""", "tool_choice")]
+    [InlineData("""{"functions":[{"name":"f"}]}""", "functions")]
+    [InlineData("""{"function_call":{"name":"f"}}""", "function_call")]
+    [InlineData("""{"response_format":{"type":"json_object"}}""", "response_format")]
+    [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object"}}}}""", "response_format")]
+    [InlineData("""{"logprobs":true}""", "logprobs")]
+    [InlineData("""{"logprobs":true,"top_logprobs":3}""", "logprobs")]
+    [InlineData("""{"top_logprobs":3}""", "top_logprobs")]
+    [InlineData("""{"modalities":["text","audio"],"audio":{"voice":"alloy","format":"wav"}}""", "audio")]
+    [InlineData("""{"modalities":["audio"]}""", "modalities")]
+    public async Task A_field_the_local_model_cannot_honour_is_400_naming_it(string fields, string param)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await environment.Http.PostAsync(Chat, ApiAssert.Json(WithFields(fields)));
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param: param, code: "unsupported_parameter");
+    }
+
+    [Theory]
+    [InlineData("""{"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"none"}""")]
+    [InlineData("""{"tools":[],"tool_choice":"auto"}""")]
+    [InlineData("""{"response_format":{"type":"text"}}""")]
+    [InlineData("""{"logprobs":false,"top_logprobs":null,"response_format":null,"modalities":["text"]}""")]
+    public async Task Neutral_values_of_those_fields_are_served(string fields)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await environment.Http.PostAsync(Chat, ApiAssert.Json(WithFields(fields)));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    /// <summary>The base request with the members of <paramref name="fields"/> (a JSON object) added.</summary>
+    private static string WithFields(string fields) => Head + fields[1..];
+
+    [Fact]
+    public async Task Official_client_asking_for_json_or_a_tool_gets_a_400_it_can_read()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var chat = environment.OpenAi.GetChatClient(TestEnvironment.Stories);
+        var json = new ChatCompletionOptions { MaxOutputTokenCount = 2, ResponseFormat = ChatResponseFormat.CreateJsonObjectFormat() };
+        var tool = new ChatCompletionOptions { MaxOutputTokenCount = 2, Tools = { ChatTool.CreateFunctionTool("get_weather", "Weather in a city.") } };
+
+        var jsonError = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage("Answer in JSON.")], json));
+        var toolError = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage("Weather?")], tool));
+
+        Assert.Equal(400, jsonError.Status);
+        Assert.Contains("response_format", jsonError.Message);
+        Assert.Equal(400, toolError.Status);
+        Assert.Contains("tools", toolError.Message);
+    }
+}
