@@ -37,6 +37,8 @@ internal static class CompletionsApi
 
         var prompt = PromptInputs.CompletionPrompt(request.Prompt);
         if (prompt.Error is { } promptError) return promptError;
+        if (LocalFeatures.RefuseUnsupported(request) is { } unsupported) return unsupported;
+        var echo = request.Echo == true ? prompt.Value! : string.Empty;
 
         // Served only by the local engine today: from here on every answer, errors included, is the local backend's.
         BackendHeader.Set(http, RouterDefaults.LocalBackendName);
@@ -51,7 +53,7 @@ internal static class CompletionsApi
         var created = inference.Time.GetUtcNow().ToUnixTimeSeconds();
         if (settings.Value.Stream)
         {
-            return new GenerationStreamResult(started.Value!, new CompletionStreamFormat(id, created, loaded.Id), settings.Value.IncludeUsage, "prompt", inference);
+            return new GenerationStreamResult(started.Value!, new CompletionStreamFormat(id, created, loaded.Id, echo), settings.Value.IncludeUsage, "prompt", inference);
         }
 
         await using var generation = started.Value!;
@@ -61,7 +63,7 @@ internal static class CompletionsApi
         return new JsonOk<CompletionResponse>(
             new CompletionResponse(
                 id, created, loaded.Id,
-                [new CompletionChoice(0, text, RunningGeneration.FinishReasonText(outcome.FinishReason))],
+                [new CompletionChoice(0, echo + text, RunningGeneration.FinishReasonText(outcome.FinishReason))],
                 Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)),
             OpenAiJsonContext.Default.CompletionResponse);
     }

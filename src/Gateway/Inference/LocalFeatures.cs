@@ -5,7 +5,7 @@ using InferenceMesh.Gateway.OpenAi;
 namespace InferenceMesh.Gateway.Inference;
 
 /// <summary>
-/// OpenAI chat fields the local engine cannot honour (tool calls, structured output, log probabilities, audio). Ignoring
+/// OpenAI fields the local engine cannot honour (tool calls, structured output, log probabilities, audio). Ignoring
 /// them would change the meaning of the answer (a client waiting for a tool call or for JSON gets free text), so the local
 /// step refuses them with a 400 <c>unsupported_parameter</c> naming the field. Remote backends receive them as sent.
 /// Their neutral values (<c>tool_choice: "none"</c>, <c>response_format: {"type":"text"}</c>, <c>logprobs: false</c>, null) pass.
@@ -75,6 +75,24 @@ public static class LocalFeatures
         }
 
         return null;
+    }
+
+    /// <summary>The legacy completion fields the local engine cannot honour (<c>echo</c> it does honour).</summary>
+    public static ApiError? RefuseUnsupported(CompletionRequest request)
+    {
+        if (request.BestOf is { } bestOf && bestOf != 1)
+        {
+            return ApiErrors.UnsupportedParameter("best_of", "Only best_of=1 is supported.");
+        }
+
+        if (request.Logprobs is not null)
+        {
+            return ApiErrors.UnsupportedParameter("logprobs", "'logprobs' is not supported by the local model.");
+        }
+
+        return request.Suffix is { Length: > 0 }
+            ? ApiErrors.UnsupportedParameter("suffix", "'suffix' is not supported by the local model: it continues the prompt and cannot fill in before a suffix.")
+            : null;
     }
 
     private static bool IsString(Dictionary<string, JsonElement> fields, string name, string value) =>

@@ -9,6 +9,18 @@ public sealed record CompletionRequest : GenerationParameters
     /// <summary>A string, or an array of exactly one string.</summary>
     public JsonElement? Prompt { get; init; }
 
+    /// <summary>Prepend the prompt to the completion's text (streamed: as the first chunk).</summary>
+    public bool? Echo { get; init; }
+
+    /// <summary>Text after the insertion point (fill-in-the-middle): refused, the local engine does not insert.</summary>
+    public string? Suffix { get; init; }
+
+    /// <summary>Candidates generated server-side to return the best: only 1.</summary>
+    public int? BestOf { get; init; }
+
+    /// <summary>Log probabilities of the most likely tokens: refused, the local engine does not return them.</summary>
+    public int? Logprobs { get; init; }
+
     /// <summary>Every field this type does not name: our extension fields (e.g. <c>lora</c>, see Lora/) are read from here.</summary>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? Extensions { get; set; }

@@ -130,9 +130,11 @@ internal sealed class ChatStreamFormat(string id, long created, string model) : 
     private ChatCompletionChunk Chunk(ChatDelta delta, string? finishReason) => new(id, created, model, [new ChatChunkChoice(0, delta, finishReason)]);
 }
 
-internal sealed class CompletionStreamFormat(string id, long created, string model) : IStreamFormat
+/// <param name="echo">The prompt, sent as the first chunk (<c>echo: true</c>); empty for none.</param>
+internal sealed class CompletionStreamFormat(string id, long created, string model, string echo = "") : IStreamFormat
 {
-    public Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken) =>
+        echo.Length == 0 ? Task.CompletedTask : Write(writer, echo, null, cancellationToken);
 
     public void WriteText(SseWriter writer, string text) =>
         writer.WriteEvent(Chunk(text, null), OpenAiJsonContext.Default.CompletionResponse);

@@ -21,6 +21,45 @@ public sealed class CompletionsTests
         Assert.InRange(result.CompletionTokens, 1, 64);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Echo_puts_the_prompt_before_the_completion(bool stream)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        var result = await RawCompletions.GreedyAsync(environment.Http, maxTokens: 16, stream, echo: true);
+
+        Assert.StartsWith(RawCompletions.Prompt + TestPaths.Stories260KGreedyContinuation[..20], result.Text);
+        Assert.InRange(result.CompletionTokens, 1, 16); // the echoed prompt is not completion tokens
+    }
+
+    [Theory]
+    [InlineData("""{"best_of":2}""", "best_of")]
+    [InlineData("""{"logprobs":0}""", "logprobs")]
+    [InlineData("""{"logprobs":5}""", "logprobs")]
+    [InlineData("""{"suffix":" The end."}""", "suffix")]
+    public async Task A_field_the_local_model_cannot_honour_is_400_naming_it(string fields, string param)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var body = $$"""{"model":"{{TestEnvironment.Stories}}","prompt":"{{RawCompletions.Prompt}}","max_tokens":2,""" + fields[1..];
+
+        using var response = await environment.Http.PostAsync("/v1/completions", ApiAssert.Json(body));
+
+        await ApiAssert.ErrorAsync(response, System.Net.HttpStatusCode.BadRequest, param: param, code: "unsupported_parameter");
+    }
+
+    [Fact]
+    public async Task Neutral_values_of_those_fields_are_served()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var body = $$"""{"model":"{{TestEnvironment.Stories}}","prompt":"{{RawCompletions.Prompt}}","max_tokens":2,"best_of":1,"logprobs":null,"suffix":"","echo":false}""";
+
+        using var response = await environment.Http.PostAsync("/v1/completions", ApiAssert.Json(body));
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+    }
+
     // 0 is in top_p's documented range (0..1) but the engine's sampler refused it: a 400 from the local model only.
     [Theory]
     [InlineData("0")]

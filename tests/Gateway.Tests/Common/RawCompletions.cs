@@ -10,9 +10,9 @@ internal static class RawCompletions
 
     public sealed record Result(string Text, string? FinishReason, int PromptTokens, int CompletionTokens);
 
-    public static async Task<Result> GreedyAsync(HttpClient http, int maxTokens, bool stream, string model = TestEnvironment.Stories)
+    public static async Task<Result> GreedyAsync(HttpClient http, int maxTokens, bool stream, string model = TestEnvironment.Stories, bool echo = false)
     {
-        var body = $$$"""{"model":"{{{model}}}","prompt":"{{{Prompt}}}","temperature":0,"max_tokens":{{{maxTokens}}},"stream":{{{(stream ? "true" : "false")}}},"stream_options":{"include_usage":true}}""";
+        var body = $$$"""{"model":"{{{model}}}","prompt":"{{{Prompt}}}","echo":{{{(echo ? "true" : "false")}}},"temperature":0,"max_tokens":{{{maxTokens}}},"stream":{{{(stream ? "true" : "false")}}},"stream_options":{"include_usage":true}}""";
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = ApiAssert.Json(body) };
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         var text = await response.Content.ReadAsStringAsync();
