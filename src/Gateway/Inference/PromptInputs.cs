@@ -123,7 +123,10 @@ public static class PromptInputs
 
         if (element.ValueKind == JsonValueKind.String)
         {
-            return new ApiResult<IReadOnlyList<string>>([element.GetString()!], null);
+            // OpenAI refuses an empty input; embedding it would give the vector of the BOS token alone, which means nothing.
+            return element.GetString() is { Length: > 0 } single
+                ? new ApiResult<IReadOnlyList<string>>([single], null)
+                : EmptyEmbeddingInput("input");
         }
 
         if (element.ValueKind != JsonValueKind.Array || element.GetArrayLength() == 0)
@@ -144,9 +147,17 @@ public static class PromptInputs
                 return ApiErrors.InvalidParameter("input", "'input' must be a string or an array of strings (token arrays are not supported).");
             }
 
-            inputs.Add(item.GetString()!);
+            if (item.GetString() is not { Length: > 0 } text)
+            {
+                return EmptyEmbeddingInput($"input[{inputs.Count}]");
+            }
+
+            inputs.Add(text);
         }
 
         return inputs;
     }
+
+    private static ApiError EmptyEmbeddingInput(string param) =>
+        ApiErrors.InvalidParameter(param, $"'{param}' must not be an empty string.");
 }

@@ -39,4 +39,16 @@ public sealed class ModelsAndEmbeddingsTests
         Assert.All(fromBase64.Zip(floats), pair => Assert.Equal(pair.First, pair.Second, 4));
         Assert.True(json.RootElement.GetProperty("usage").GetProperty("prompt_tokens").GetInt32() > 0);
     }
+
+    [Theory]
+    [InlineData("""{"model":"stories260K","input":""}""", "input")]
+    [InlineData("""{"model":"stories260K","input":["Once upon a time",""]}""", "input[1]")]
+    public async Task An_empty_embedding_input_is_400_naming_it(string body, string param)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await environment.Http.PostAsync("/v1/embeddings", ApiAssert.Json(body));
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param: param, code: "invalid_value");
+    }
 }
