@@ -32,7 +32,12 @@ public sealed record ApiError(int StatusCode, string Message, string Type, strin
             response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
         }
 
-        await JsonSerializer.SerializeAsync(response.Body, ToWire(), OpenAiJsonContext.Default.ErrorResponse, httpContext.RequestAborted);
+        using (var writer = new Utf8JsonWriter(response.BodyWriter, JsonBodies.WriterOptions))
+        {
+            JsonSerializer.Serialize(writer, ToWire(), OpenAiJsonContext.Default.ErrorResponse);
+        }
+
+        await response.BodyWriter.FlushAsync(httpContext.RequestAborted);
     }
 }
 

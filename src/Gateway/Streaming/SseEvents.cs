@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 
@@ -8,8 +7,6 @@ namespace InferenceMesh.Gateway.Streaming;
 /// <summary>Encodes whole SSE frames as bytes (for streams the gateway produces itself, e.g. a local continuation). Same framing as <see cref="SseWriter"/>.</summary>
 internal static class SseEvents
 {
-    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     public static ReadOnlyMemory<byte> Done { get; } = "data: [DONE]\n\n"u8.ToArray();
 
     /// <summary><c>data: {json}\n\n</c> from one serializer call (JSON escapes line breaks, so text never breaks a frame).</summary>
@@ -17,7 +14,7 @@ internal static class SseEvents
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         buffer.Write("data: "u8);
-        using (var json = new Utf8JsonWriter(buffer, WriterOptions))
+        using (var json = new Utf8JsonWriter(buffer, OpenAi.JsonBodies.WriterOptions))
         {
             JsonSerializer.Serialize(json, value, typeInfo);
         }

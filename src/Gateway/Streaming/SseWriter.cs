@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http.Features;
@@ -19,14 +18,6 @@ internal sealed class SseWriter
     /// <summary>Buffered bytes above which <see cref="WriteEvent{T}"/> callers should flush even if more events are ready.</summary>
     internal const int FlushThresholdBytes = 16 * 1024;
 
-    private static readonly JsonWriterOptions WriterOptions = new()
-    {
-        // JSON in an event stream is never embedded in HTML: skip HTML escaping, keep the wire readable.
-        // Control characters (\n, \r, \u2028…) are still escaped.
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        SkipValidation = false,
-    };
-
     private readonly HttpResponse _response;
     private readonly PipeWriter _pipe;
     private readonly Utf8JsonWriter _json;
@@ -36,7 +27,7 @@ internal sealed class SseWriter
     {
         _response = response;
         _pipe = response.BodyWriter;
-        _json = new Utf8JsonWriter(_pipe, WriterOptions);
+        _json = new Utf8JsonWriter(_pipe, OpenAi.JsonBodies.WriterOptions);
     }
 
     /// <summary>Bytes written since the last flush.</summary>

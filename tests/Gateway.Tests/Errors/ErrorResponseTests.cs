@@ -25,6 +25,23 @@ public sealed class ErrorResponseTests
         Assert.DoesNotContain("secret", error.GetRawText());
     }
 
+    [Fact]
+    public async Task Error_bodies_are_escaped_like_every_other_body_so_messages_stay_readable()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await environment.Http.PostAsync(Chat, ApiAssert.Json("""{"model":"stories260K","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}"""));
+
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("""({\"type\":\"text\",\"text\":\"...\"})""", body); // a quote in a message is \" as in JSON's own grammar
+        Assert.DoesNotContain("\\u0022", body);
+        using var max = await environment.Http.PostAsync(Chat, ApiAssert.Json("""{"model":"stories260K","messages":[{"role":"user","content":"hi"}],"max_tokens":0}"""));
+        var maxBody = await max.Content.ReadAsStringAsync();
+        Assert.Contains("'max_tokens' must be at least 1.", maxBody);
+        Assert.DoesNotContain("\\u0027", maxBody);
+    }
+
     [Theory]
     [InlineData("""{"model":"stories260K","messages":[{"role":"user","content":"hi"}],"temperature":"hot"}""", "temperature")]
     [InlineData("""{"model":"stories260K","messages":"hi"}""", "messages")]
