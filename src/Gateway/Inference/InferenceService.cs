@@ -34,6 +34,7 @@ internal sealed partial class InferenceService(
         using var buffer = new MemoryStream();
         await request.Body.CopyToAsync(buffer, cancellationToken);
         var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
+        bytes = bytes[JsonText.ByteOrderMarkLength(bytes)..];
         if (JsonText.RefuseUnreadableText(bytes) is { } refused)
         {
             return refused;

@@ -25,6 +25,13 @@ public static class JsonText
     /// The 400 for a client's JSON body holding a string or name that is not text (an unpaired surrogate escape, or bytes
     /// that are not UTF-8), naming where; null when every string is text.
     /// </summary>
+    /// <summary>
+    /// The length of a leading UTF-8 byte order mark (3), else 0. RFC 8259 lets a parser ignore one, and editors that save
+    /// "UTF-8 with BOM" (Notepad, PowerShell 5's Out-File) put one before a body sent with <c>curl --data-binary @file</c>;
+    /// System.Text.Json refuses it, so readers of client bodies skip it.
+    /// </summary>
+    public static int ByteOrderMarkLength(ReadOnlySpan<byte> body) => body.StartsWith("\uFEFF"u8) ? 3 : 0;
+
     public static Errors.ApiError? RefuseUnreadableText(ReadOnlySpan<byte> body) =>
         FindUnreadableString(body) switch
         {

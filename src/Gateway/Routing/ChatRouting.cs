@@ -28,6 +28,7 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
     {
         var cancellationToken = http.RequestAborted;
         var raw = await ReadBodyAsync(http, cancellationToken);
+        if (JsonText.ByteOrderMarkLength(raw) is > 0 and var bom) raw = raw[bom..]; // also what a backend is sent
         if (JsonText.RefuseUnreadableText(raw) is { } refused) return refused;
 
         ChatCompletionRequest? request;
