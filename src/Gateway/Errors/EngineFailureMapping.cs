@@ -15,9 +15,7 @@ public static class EngineFailureMapping
     {
         EngineError.PromptTooLong => new(
             StatusCodes.Status400BadRequest,
-            failure.Limit is { } limit
-                ? $"The prompt does not fit this model's context of {limit} tokens per sequence (the prompt plus at least one generated token must fit). Shorten it. {failure.Message}".TrimEnd()
-                : $"The prompt does not fit this model's context. {failure.Message}".TrimEnd(),
+            PromptTooLongMessage(failure, promptParam),
             ApiError.InvalidRequest, promptParam, "context_length_exceeded"),
 
         EngineError.InvalidParameter => new(
@@ -50,5 +48,13 @@ public static class EngineFailureMapping
             ClientClosedRequest, "The request was cancelled.", ApiError.InvalidRequest, null, "cancelled"),
 
         _ => ApiErrors.Internal(),
+    };
+
+    private static string PromptTooLongMessage(EngineFailure failure, string promptParam) => failure.Limit switch
+    {
+        // Embeddings generate nothing: only the input itself must fit.
+        { } limit when promptParam == "input" => $"An input does not fit this model's context of {limit} tokens for embeddings. Shorten it. {failure.Message}".TrimEnd(),
+        { } limit => $"The prompt does not fit this model's context of {limit} tokens per sequence (the prompt plus at least one generated token must fit). Shorten it. {failure.Message}".TrimEnd(),
+        null => $"The prompt does not fit this model's context. {failure.Message}".TrimEnd(),
     };
 }

@@ -162,6 +162,22 @@ public sealed class ErrorResponseTests
         Assert.DoesNotContain("cat", error.GetProperty("message").GetString());
     }
 
+    [Fact]
+    public async Task An_embedding_input_over_the_context_is_400_that_speaks_of_the_input_not_of_generated_tokens()
+    {
+        await using var environment = await TestEnvironment.StartAsync(e => e.ContextLength = 32);
+        var text = string.Concat(Enumerable.Repeat("Once upon a time there was a cat. ", 20));
+
+        using var response = await environment.Http.PostAsync("/v1/embeddings", ApiAssert.Json($$"""{"model":"stories260K","input":["Once","{{text}}"]}"""));
+
+        var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param: "input", code: "context_length_exceeded");
+        var message = error.GetProperty("message").GetString()!;
+        Assert.Contains("32", message);
+        Assert.Contains("input[1]", message);
+        Assert.DoesNotContain("generated", message);
+        Assert.DoesNotContain("cat", message);
+    }
+
     [Theory]
     [InlineData("\"temperature\":5", "temperature")]
     [InlineData("\"top_p\":2", "top_p")]
