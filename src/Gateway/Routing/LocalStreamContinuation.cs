@@ -12,8 +12,9 @@ namespace InferenceMesh.Gateway.Routing;
 /// Finishes a remote stream that broke after the client got part of it: the local model continues the same
 /// answer (prompt = the chat template applied to the messages, then the partial assistant text; models without
 /// a template get the engine's fallback), in the same chunk shape with the same id, created and model, then
-/// [DONE]. When no local model may serve (<paramref name="localModel"/> null) or it cannot start, a clean error
-/// event and [DONE] end the stream instead.
+/// [DONE]. When no local model may serve (<paramref name="localModel"/> null), the request asks for what it cannot
+/// honour (<see cref="LocalFeatures"/>: tools, JSON output, logprobs) or it cannot start, a clean error event and [DONE]
+/// end the stream instead.
 /// </summary>
 internal sealed partial class LocalStreamContinuation(InferenceService inference, string? localModel, ChatExecution chat, ILogger logger) : IStreamContinuation
 {
@@ -31,6 +32,16 @@ internal sealed partial class LocalStreamContinuation(InferenceService inference
         {
             Log.NotContinued(logger, streamBreak.Backend);
             yield return ErrorEvent(Interrupted("The backend stopped in the middle of the answer and no local model may continue it."));
+            yield return SseEvents.Done;
+            yield break;
+        }
+
+        if (LocalFeatures.RefuseUnsupported(chat.Request) is { } unsupported)
+        {
+            // A tool call or a JSON answer continued as free text would change what the answer means.
+            Log.ContinuationRefused(logger, streamBreak.Backend, localModel, unsupported.Code);
+            yield return ErrorEvent(Interrupted(
+                $"The backend stopped in the middle of the answer and the local model cannot continue it: it does not support '{unsupported.Param}'."));
             yield return SseEvents.Done;
             yield break;
         }

@@ -70,6 +70,28 @@ internal class LoopbackOpenAiUpstream : IAsyncDisposable
     /// </summary>
     public TaskCompletionSource CloseGate { get; set; } = CompletedGate();
 
+    /// <summary>
+    /// Sends a stream request that this upstream breaks after its first two chunks ("c0 c1 "): reads until the client has
+    /// them, then lets the connection die (<see cref="CloseGate"/>) and reads the rest of what the gateway sends.
+    /// </summary>
+    public async Task<(HttpResponseMessage Response, string Body)> ReadStreamBrokenAfterTwoChunksAsync(HttpClient http, HttpRequestMessage request)
+    {
+        Behaviour = UpstreamBehaviour.CloseAfterChunks;
+        CloseAfter = 2;
+        CloseGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var received = new StringBuilder();
+        while (!received.ToString().Contains("c1 ", StringComparison.Ordinal))
+        {
+            received.Append(await reader.ReadLineAsync()).Append('\n');
+        }
+
+        CloseGate.SetResult();
+        received.Append(await reader.ReadToEndAsync());
+        return (response, received.ToString());
+    }
+
     /// <summary>Status of GET /v1/models (the circuit probe).</summary>
     public int ModelsStatus { get; set; } = 200;
 

@@ -281,22 +281,10 @@ public sealed class RoutingTests
         var (harness, upstream) = await StartAsync(h => h.Options = h.Options with { MaxRetryAttempts = 3 });
         await using var _ = harness;
         await using var __ = upstream;
-        upstream.Behaviour = UpstreamBehaviour.CloseAfterChunks;
-        upstream.CloseAfter = 2;
-        upstream.CloseGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        using var response = await harness.Http.SendAsync(RoutingHarness.Chat(RoutingHarness.PublicPrompt, stream: true), HttpCompletionOption.ResponseHeadersRead);
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
-        var received = new System.Text.StringBuilder();
-        while (!received.ToString().Contains("c1 ", StringComparison.Ordinal))
-        {
-            received.Append(await reader.ReadLineAsync()).Append('\n');
-        }
-
-        // The client has the upstream's first chunks: now the upstream connection dies.
-        upstream.CloseGate.SetResult();
-        received.Append(await reader.ReadToEndAsync());
-        var body = received.ToString();
+        using var request = RoutingHarness.Chat(RoutingHarness.PublicPrompt, stream: true);
+        var (response, body) = await upstream.ReadStreamBrokenAfterTwoChunksAsync(harness.Http, request);
+        using var ___ = response;
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("cloud-a", RoutingHarness.BackendOf(response));
@@ -311,6 +299,28 @@ public sealed class RoutingTests
         // Never retried after the first byte.
         Assert.Single(upstream.ChatRequests);
         Assert.Equal(BackendFailureKind.StreamCut, harness.Health.Get("cloud-a").LastFailure);
+    }
+
+    [Fact]
+    public async Task Stream_broken_after_chunks_is_not_continued_locally_when_the_local_model_cannot_honour_the_request()
+    {
+        var (harness, upstream) = await StartAsync();
+        await using var _ = harness;
+        await using var __ = upstream;
+        var json = """{"model":"auto","stream":true,"messages":[{"role":"user","content":"PUBLIC"}],"response_format":{"type":"json_object"}}"""
+            .Replace("PUBLIC", RoutingHarness.PublicPrompt, StringComparison.Ordinal);
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = ApiAssert.Json(json) };
+        var (response, body) = await upstream.ReadStreamBrokenAfterTwoChunksAsync(harness.Http, request);
+        using var ___ = response;
+
+        Assert.Equal("cloud-a", RoutingHarness.BackendOf(response));
+        var events = Sse.ParseStrict(body);
+        Assert.Equal("c0 c1 ", Sse.Text(events)); // the JSON answer is not finished as free text by the local model
+        var error = events[^1].GetProperty("error");
+        Assert.Equal("stream_interrupted", error.GetProperty("code").GetString());
+        Assert.Contains("response_format", error.GetProperty("message").GetString());
+        Assert.Null(harness.Engine.Model.LastRequest);
     }
 
     [Fact]
