@@ -1,14 +1,17 @@
 using System.Text.Json;
+using InferenceMesh.Engine;
 using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.OpenAi;
 
 namespace InferenceMesh.Gateway.Inference;
 
 /// <summary>
-/// OpenAI fields the local engine cannot honour (tool calls, structured output, log probabilities, audio). Ignoring
-/// them would change the meaning of the answer (a client waiting for a tool call or for JSON gets free text), so the local
-/// step refuses them with a 400 <c>unsupported_parameter</c> naming the field. Remote backends receive them as sent.
-/// Their neutral values (<c>tool_choice: "none"</c>, <c>response_format: {"type":"text"}</c>, <c>logprobs: false</c>, null) pass.
+/// OpenAI fields the local engine cannot honour (tool calls, log probabilities, audio, a JSON schema beyond
+/// <see cref="JsonSchemaGrammar"/>). Ignoring them would change the meaning of the answer (a client waiting for a tool
+/// call gets free text), so the local step refuses them with a 400 <c>unsupported_parameter</c> naming the field.
+/// Remote backends receive them as sent. Their neutral values (<c>tool_choice: "none"</c>, <c>logprobs: false</c>, null)
+/// pass. JSON output (<c>response_format</c> json_object and json_schema) is honoured with a grammar
+/// (<see cref="ResponseGrammar"/>).
 /// </summary>
 public static class LocalFeatures
 {
@@ -45,11 +48,9 @@ public static class LocalFeatures
             return ApiErrors.UnsupportedParameter("function_call", "'function_call' other than \"none\" or \"auto\" is not supported by the local model: it cannot call functions.");
         }
 
-        if (fields.TryGetValue("response_format", out var format) && format.ValueKind != JsonValueKind.Null
-            && !(format.ValueKind == JsonValueKind.Object && format.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "text"))
+        if (ResponseGrammar(request).Error is { } format)
         {
-            return ApiErrors.UnsupportedParameter("response_format",
-                "'response_format' other than {\"type\":\"text\"} (json_object, json_schema) is not supported by the local model: its output is not constrained to JSON.");
+            return format;
         }
 
         if (fields.TryGetValue("logprobs", out var logprobs) && logprobs.ValueKind == JsonValueKind.True)
@@ -94,6 +95,63 @@ public static class LocalFeatures
             ? ApiErrors.UnsupportedParameter("suffix", "'suffix' is not supported by the local model: it continues the prompt and cannot fill in before a suffix.")
             : null;
     }
+
+    /// <summary>
+    /// The grammar <c>response_format</c> asks for: null for none or <c>{"type":"text"}</c>,
+    /// <see cref="Grammars.JsonObject"/> for <c>json_object</c> (and a <c>json_schema</c> without a schema), the
+    /// schema's own grammar (<see cref="JsonSchemaGrammar"/>) for <c>json_schema</c>; an error naming the field when
+    /// the format is malformed or its schema asks for what the grammar cannot guarantee.
+    /// </summary>
+    public static ApiResult<string?> ResponseGrammar(ChatCompletionRequest request)
+    {
+        if (request.Extensions is not { } fields || !fields.TryGetValue("response_format", out var format) || format.ValueKind == JsonValueKind.Null)
+        {
+            return new ApiResult<string?>(null, null);
+        }
+
+        if (format.ValueKind != JsonValueKind.Object || !format.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+        {
+            return ApiErrors.InvalidParameter("response_format", "'response_format' must be an object with a string 'type': text, json_object or json_schema.");
+        }
+
+        switch (type.GetString())
+        {
+            case "text":
+                return new ApiResult<string?>(null, null);
+            case "json_object":
+                return Grammars.JsonObject;
+            case "json_schema":
+                if (!format.TryGetProperty("json_schema", out var declared) || declared.ValueKind != JsonValueKind.Object)
+                {
+                    return ApiErrors.InvalidParameter("response_format.json_schema", "'response_format.json_schema' must be an object with the schema under 'schema'.");
+                }
+
+                if (!declared.TryGetProperty("schema", out var schema) || schema.ValueKind == JsonValueKind.Null)
+                {
+                    return Grammars.JsonObject;
+                }
+
+                var (grammar, error) = JsonSchemaGrammar.Convert(schema);
+                if (grammar is null)
+                {
+                    return ApiErrors.UnsupportedParameter("response_format.json_schema.schema",
+                        $"The local model cannot guarantee this schema: {error} (its answers are constrained by a grammar; see the gateway README for what a schema may use).");
+                }
+
+                return grammar;
+            default:
+                return ApiErrors.UnsupportedParameter("response_format.type", "'response_format.type' must be text, json_object or json_schema.");
+        }
+    }
+
+    /// <summary>
+    /// Why the local model may not finish a remote answer cut mid-way, or null: what it cannot honour at all, and a
+    /// JSON response format (the cut text is not inside the grammar's start, so the rest would be unconstrained).
+    /// </summary>
+    public static ApiError? RefuseContinuation(ChatCompletionRequest request) =>
+        RefuseUnsupported(request) ?? (ResponseGrammar(request).Value is null
+            ? null
+            : ApiErrors.UnsupportedParameter("response_format", "A JSON answer cut mid-way cannot be continued under its grammar."));
 
     private static bool IsString(Dictionary<string, JsonElement> fields, string name, string value) =>
         fields.TryGetValue(name, out var element) && element.ValueKind == JsonValueKind.String && element.GetString() == value;

@@ -96,17 +96,22 @@ internal sealed partial class PeerVerifier(
         var request = JsonSerializer.Deserialize(body, OpenAiJsonContext.Default.ChatCompletionRequest);
         if (request is null
             || GenerationSettings.From(request) is not { Value: { } settings }
-            || PromptInputs.ChatMessages(request.Messages) is not { Value: { } messages })
+            || PromptInputs.ChatMessages(request.Messages) is not { Value: { } messages }
+            || LocalFeatures.RefuseUnsupported(request) is not null)
         {
             return;
         }
+
+        // The peer ran it under the response format's grammar (LocalChat); so must the copy, or the texts differ.
+        var grammar = LocalFeatures.ResponseGrammar(request).Value;
 
         using var timeout = new CancellationTokenSource(VerifyTimeout, time);
         var resolved = await inference.ResolveModelAsync(local.Name, timeout.Token);
         if (resolved.Value is not { } loaded) return;
         var prompt = loaded.ApplyChatTemplate(messages);
         if (!prompt.Succeeded) return;
-        var started = await inference.StartAsync(loaded, settings.ToRequest(prompt.Value!), "messages", timeout.Token);
+        var generationRequest = settings.ToRequest(prompt.Value!);
+        var started = await inference.StartAsync(loaded, generationRequest with { Sampling = generationRequest.Sampling with { Grammar = grammar } }, "messages", timeout.Token);
         if (started.Value is not { } generation) return;
         await using (generation)
         {

@@ -22,7 +22,9 @@ internal static class LocalChat
         if (!prompt.Succeeded) return inference.Map(prompt.Failure!, "messages");
 
         var settings = chat.Settings;
-        var started = await inference.StartAsync(loaded, settings.ToRequest(prompt.Value!) with { Adapters = adapters }, "messages", cancellationToken);
+        var request = settings.ToRequest(prompt.Value!);
+        var grammar = LocalFeatures.ResponseGrammar(chat.Request).Value; // checked above
+        var started = await inference.StartAsync(loaded, request with { Adapters = adapters, Sampling = request.Sampling with { Grammar = grammar } }, "messages", cancellationToken);
         if (started.Error is { } startError) return startError;
 
         var id = InferenceService.NewId("chatcmpl-");

@@ -36,7 +36,7 @@ internal sealed partial class LocalStreamContinuation(InferenceService inference
             yield break;
         }
 
-        if (LocalFeatures.RefuseUnsupported(chat.Request) is { } unsupported)
+        if (LocalFeatures.RefuseContinuation(chat.Request) is { } unsupported)
         {
             // A tool call or a JSON answer continued as free text would change what the answer means.
             Log.ContinuationRefused(logger, streamBreak.Backend, localModel, unsupported.Code);

@@ -18,8 +18,8 @@ public sealed class LocalFeaturesTests
     [InlineData("""{"tool_choice":{"type":"function","function":{"name":"f"}}}""", "tool_choice")]
     [InlineData("""{"functions":[{"name":"f"}]}""", "functions")]
     [InlineData("""{"function_call":{"name":"f"}}""", "function_call")]
-    [InlineData("""{"response_format":{"type":"json_object"}}""", "response_format")]
-    [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object"}}}}""", "response_format")]
+    [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"string","pattern":"^a"}}}}""", "response_format.json_schema.schema")]
+    [InlineData("""{"response_format":{"type":"xml"}}""", "response_format.type")]
     [InlineData("""{"logprobs":true}""", "logprobs")]
     [InlineData("""{"logprobs":true,"top_logprobs":3}""", "logprobs")]
     [InlineData("""{"top_logprobs":3}""", "top_logprobs")]
@@ -52,19 +52,23 @@ public sealed class LocalFeaturesTests
     private static string WithFields(string fields) => Head + fields[1..];
 
     [Fact]
-    public async Task Official_client_asking_for_json_or_a_tool_gets_a_400_it_can_read()
+    public async Task Official_client_asking_for_a_tool_or_an_unguaranteed_schema_gets_a_400_it_can_read()
     {
         await using var environment = await TestEnvironment.StartAsync();
         var chat = environment.OpenAi.GetChatClient(TestEnvironment.Stories);
-        var json = new ChatCompletionOptions { MaxOutputTokenCount = 2, ResponseFormat = ChatResponseFormat.CreateJsonObjectFormat() };
         var tool = new ChatCompletionOptions { MaxOutputTokenCount = 2, Tools = { ChatTool.CreateFunctionTool("get_weather", "Weather in a city.") } };
+        var schema = new ChatCompletionOptions
+        {
+            MaxOutputTokenCount = 2,
+            ResponseFormat = ChatResponseFormat.CreateJsonSchemaFormat("when", BinaryData.FromString("""{"type":"object","properties":{"at":{"type":"string","format":"date-time"}}}""")),
+        };
 
-        var jsonError = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage("Answer in JSON.")], json));
         var toolError = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage("Weather?")], tool));
+        var schemaError = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage("When?")], schema));
 
-        Assert.Equal(400, jsonError.Status);
-        Assert.Contains("response_format", jsonError.Message);
         Assert.Equal(400, toolError.Status);
         Assert.Contains("tools", toolError.Message);
+        Assert.Equal(400, schemaError.Status);
+        Assert.Contains("#.properties.at: 'format' is not supported", schemaError.Message);
     }
 }

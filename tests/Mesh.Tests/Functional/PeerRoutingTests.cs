@@ -509,6 +509,33 @@ public sealed class PeerRoutingTests(MeshCluster cluster) : IClassFixture<MeshCl
     }
 
     [Fact]
+    public async Task H_a_json_answer_from_a_peer_is_verified_under_the_same_grammar()
+    {
+        var n1 = cluster.N1;
+        var n3 = cluster.N3;
+        var reputation = n1.Get<PeerReputation>();
+        var (verifiedBefore, mismatchesBefore) = (reputation.Get(n3.Id).Verified, reputation.Get(n3.Id).Mismatches);
+        var body = JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["model"] = "stories-only3",
+            ["messages"] = new[] { new Dictionary<string, string> { ["role"] = "user", ["content"] = MeshCluster.Prompt } },
+            ["max_tokens"] = 16,
+            ["temperature"] = 0,
+            ["response_format"] = new Dictionary<string, string> { ["type"] = "json_object" },
+        });
+
+        using var response = await n1.Http.PostAsync("/v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(n3.Backend, BackendOf(response));
+        var text = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString();
+        Assert.StartsWith("{", text); // node 3 ran it under the grammar
+        // Node 1's copy runs under the same grammar, so an honest peer matches (a free-text copy would not).
+        await MeshCluster.WaitUntilAsync(() => reputation.Get(n3.Id).Verified > verifiedBefore, TimeSpan.FromSeconds(60), "node 1 to verify node 3's JSON answer");
+        Assert.Equal(mismatchesBefore, reputation.Get(n3.Id).Mismatches);
+    }
+
+    [Fact]
     public async Task Z_when_node3_is_killed_requests_fall_back_to_local_or_fail_clearly()
     {
         var n1 = cluster.N1;

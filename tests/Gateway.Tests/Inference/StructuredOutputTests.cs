@@ -1,0 +1,75 @@
+using System.Text;
+using System.Text.Json;
+using InferenceMesh.Gateway.Tests.Common;
+using OpenAI.Chat;
+
+namespace InferenceMesh.Gateway.Tests.Inference;
+
+/// <summary>
+/// response_format on the local model, through the official client: a grammar keeps every token inside the JSON the
+/// client asked for. stories260K writes stories, never JSON, so any JSON here is the grammar's doing.
+/// </summary>
+public sealed class StructuredOutputTests
+{
+    private const string PersonSchema = """
+        {"type":"object","additionalProperties":false,
+         "properties":{"name":{"type":"string","maxLength":12},"age":{"type":"integer"},
+                       "tags":{"type":"array","items":{"enum":["cat","dog","sun"]},"maxItems":3},
+                       "note":{"type":"string","maxLength":5}},
+         "required":["name","age","tags"]}
+        """;
+
+    [Fact]
+    public async Task A_json_schema_answer_parses_and_conforms_streamed_or_not()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var chat = environment.OpenAi.GetChatClient(TestEnvironment.Stories);
+        var options = new ChatCompletionOptions
+        {
+            Temperature = 0,
+            MaxOutputTokenCount = 600, // the schema bounds every string, list and number: the object ends well before
+            ResponseFormat = ChatResponseFormat.CreateJsonSchemaFormat("person", BinaryData.FromString(PersonSchema), jsonSchemaIsStrict: true),
+        };
+        ChatMessage[] messages = [new UserChatMessage("Once upon a time")];
+
+        ChatCompletion completion = await chat.CompleteChatAsync(messages, options);
+        var streamed = new StringBuilder();
+        await foreach (var update in chat.CompleteChatStreamingAsync(messages, options))
+        {
+            foreach (var part in update.ContentUpdate)
+            {
+                streamed.Append(part.Text);
+            }
+        }
+
+        var text = completion.Content[0].Text;
+        Assert.Equal(ChatFinishReason.Stop, completion.FinishReason);
+        Assert.Equal(text, streamed.ToString());
+        using var json = JsonDocument.Parse(text);
+        var person = json.RootElement;
+        Assert.Equal(JsonValueKind.Object, person.ValueKind);
+        Assert.InRange(person.GetProperty("name").GetString()!.Length, 0, 12);
+        Assert.True(person.GetProperty("age").TryGetInt64(out _), text);
+        Assert.All(person.GetProperty("tags").EnumerateArray(), t => Assert.Contains(t.GetString(), new[] { "cat", "dog", "sun" }));
+        Assert.InRange(person.GetProperty("tags").GetArrayLength(), 0, 3);
+        Assert.All(person.EnumerateObject(), p => Assert.Contains(p.Name, new[] { "name", "age", "tags", "note" }));
+    }
+
+    [Fact]
+    public async Task A_json_object_answer_is_json_from_its_first_token()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var chat = environment.OpenAi.GetChatClient(TestEnvironment.Stories);
+        var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 48, ResponseFormat = ChatResponseFormat.CreateJsonObjectFormat() };
+
+        ChatCompletion completion = await chat.CompleteChatAsync([new UserChatMessage("Once upon a time")], options);
+
+        var text = completion.Content[0].Text;
+        Assert.StartsWith("{", text);
+        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(text), isFinalBlock: completion.FinishReason == ChatFinishReason.Stop, state: default);
+        while (reader.Read())
+        {
+            // Throws at the first byte that is not JSON; a text cut by max_tokens may end anywhere inside the object.
+        }
+    }
+}
