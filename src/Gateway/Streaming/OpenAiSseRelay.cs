@@ -41,12 +41,16 @@ public sealed class OpenAiSseRelay : Stream
     private bool _sawDataEvent;
     private bool _sawFrame;
     private bool _skipLineFeed;
+    private long _progressAt;
 
     /// <param name="upstream">The upstream's response body.</param>
     /// <param name="backend">The backend's name (for <see cref="StreamBreak"/>).</param>
     /// <param name="continuation">Finishes the answer when the upstream breaks after the first event.</param>
     /// <param name="time">Clock of the idle timeout.</param>
-    /// <param name="idleTimeout">Longest silence between two upstream reads after the first event.</param>
+    /// <param name="idleTimeout">
+    /// Longest time without an event of the answer after the first one. Comments (<c>: ping</c>) and bytes of an event
+    /// that never completes do not count: an upstream that only keeps the connection alive is as stuck as a silent one.
+    /// </param>
     /// <param name="maxEventBytes">Largest event; a larger one is malformed.</param>
     /// <param name="requestAborted">The client's token: the continuation runs under it.</param>
     /// <param name="onBreak">Called once when the stream switches to the continuation.</param>
@@ -61,6 +65,7 @@ public sealed class OpenAiSseRelay : Stream
         _continuation = continuation;
         _time = time;
         _idleTimeout = idleTimeout;
+        _progressAt = time.GetTimestamp();
         _maxEventBytes = maxEventBytes;
         _requestAborted = requestAborted;
         _onBreak = onBreak;
@@ -164,7 +169,13 @@ public sealed class OpenAiSseRelay : Stream
             int read;
             try
             {
-                using var idle = new CancellationTokenSource(_idleTimeout, _time);
+                var left = _idleTimeout - _time.GetElapsedTime(_progressAt);
+                if (left <= TimeSpan.Zero)
+                {
+                    throw new TimeoutException("No event of the answer within the stream idle timeout.");
+                }
+
+                using var idle = new CancellationTokenSource(left, _time);
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(idle.Token, cancellationToken);
                 read = await _upstream.ReadAsync(_readBuffer, linked.Token);
             }
@@ -172,7 +183,7 @@ public sealed class OpenAiSseRelay : Stream
             {
                 throw; // the client left (or YARP gave up): nothing to continue for
             }
-            catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException or ObjectDisposedException)
+            catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException or ObjectDisposedException or TimeoutException)
             {
                 Break(ex);
                 continue;
@@ -404,6 +415,7 @@ public sealed class OpenAiSseRelay : Stream
         }
 
         _sawDataEvent = true;
+        _progressAt = _time.GetTimestamp();
         // Several data lines joined by \n: between JSON tokens (a JSON string holds no raw line break), so a space keeps the
         // JSON and gives the client one line per event, as every other event of the gateway.
         _out.Enqueue(Encoding.UTF8.GetBytes("data: " + payload.Replace('\n', ' ') + "\n\n"));
