@@ -19,8 +19,10 @@ namespace InferenceMesh.Engine.Scheduling;
 /// steps on one thread every <see cref="DownProbeInterval"/> of decoding (time spent in measured decodes, so the idle
 /// gaps between requests bring no probes) measures it: one thread 20 % faster wins.</item>
 /// <item>On one thread, after a probe interval (0.5 s, doubling up to 8 s while the probes lose),
-/// <see cref="UpProbeSteps"/> steps run at the full count; when both beat one thread's median by 10 %, decoding goes
-/// back to the full count.</item>
+/// <see cref="UpProbeSteps"/> steps run at the full count; when their median beats one thread's, decoding goes back
+/// to the full count. Coming back needs less than leaving (any gain against 20 %), so where the two counts are close
+/// (small models at one stream) the configured count is where it settles, and a switch made on a misleading start
+/// (the first steps after a load run slow while the JIT and the caches warm up) is undone at the first probe.</item>
 /// </list>
 /// On an unloaded machine the full count stays; its only cost is the down-probe, a few steps per half minute of decoding.
 /// Not thread-safe: the scheduler thread alone calls it.
@@ -31,7 +33,7 @@ internal sealed class DecodeThreadGovernor
     internal const int Window = 5;
 
     /// <summary>Steps at the full count that make one probe from one thread.</summary>
-    internal const int UpProbeSteps = 2;
+    internal const int UpProbeSteps = 3;
 
     internal static readonly TimeSpan FirstUpProbeInterval = TimeSpan.FromMilliseconds(500);
     internal static readonly TimeSpan LongestUpProbeInterval = TimeSpan.FromSeconds(8);
@@ -49,8 +51,6 @@ internal sealed class DecodeThreadGovernor
     /// <summary>One thread must be this much faster to take over.</summary>
     private const double DownMargin = 1.25;
 
-    /// <summary>The full count must be this much faster to come back.</summary>
-    private const double UpMargin = 0.9;
 
     private readonly TimeProvider _time;
     private readonly StepHistory _full;
@@ -178,7 +178,8 @@ internal sealed class DecodeThreadGovernor
             return false;
         }
 
-        var slowest = _probe.Max();
+        _probe.Sort();
+        var median = _probe[UpProbeSteps / 2];
         _probe.Clear();
         if (_single.Median(batch, Now) is not { } single)
         {
@@ -186,9 +187,9 @@ internal sealed class DecodeThreadGovernor
             return false;
         }
 
-        if (slowest < single * UpMargin)
+        if (median < single)
         {
-            return SwitchTo(MaxThreads, $"{MaxThreads} threads took {Ms(slowest)} per step against {Ms(single)} for 1 thread (batch of {batch})");
+            return SwitchTo(MaxThreads, $"{MaxThreads} threads took {Ms(median)} per step against {Ms(single)} for 1 thread (batch of {batch})");
         }
 
         _upProbeInterval = TimeSpan.FromTicks(Math.Min(_upProbeInterval.Ticks * 2, LongestUpProbeInterval.Ticks));
