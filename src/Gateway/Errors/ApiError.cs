@@ -84,6 +84,11 @@ public static class ApiErrors
             limit is { } l ? $"The request body is larger than the limit of {l} bytes." : "The request body is too large.",
             ApiError.InvalidRequest, null, "request_too_large");
 
+    public static ApiError ContentEncodingNotSupported() =>
+        new(StatusCodes.Status415UnsupportedMediaType,
+            "Request bodies must be sent uncompressed: a Content-Encoding other than identity is not supported.",
+            ApiError.InvalidRequest, null, "unsupported_content_encoding");
+
     public static ApiError BadRequest() =>
         new(StatusCodes.Status400BadRequest, "The HTTP request could not be read.", ApiError.InvalidRequest, null, "bad_request");
 

@@ -7,12 +7,22 @@ namespace InferenceMesh.Gateway.Errors;
 
 /// <summary>
 /// Turns every failure that escapes an endpoint (exceptions, framework 404/405, Kestrel's 413) into an
-/// OpenAI-shaped error, so no stack trace or framework page ever reaches a client.
+/// OpenAI-shaped error, so no stack trace or framework page ever reaches a client. A compressed request body
+/// (Content-Encoding) is refused with 415 before any endpoint reads it.
 /// </summary>
 internal sealed partial class ApiErrorMiddleware(RequestDelegate next, IOptions<KestrelServerOptions> kestrel, ILogger<ApiErrorMiddleware> logger)
 {
     public async Task InvokeAsync(HttpContext context)
     {
+        if (context.Request.Headers.ContentEncoding is { Count: > 0 } encoding
+            && !encoding.All(e => string.Equals(e?.Trim(), "identity", StringComparison.OrdinalIgnoreCase)))
+        {
+            // A compressed body would be read as bytes of JSON (a confusing invalid_json) or, forwarded, reach an
+            // upstream without the header that says how to read it.
+            await WriteAsync(context, ApiErrors.ContentEncodingNotSupported());
+            return;
+        }
+
         try
         {
             await next(context);

@@ -25,6 +25,37 @@ public sealed class ErrorResponseTests
         Assert.DoesNotContain("secret", error.GetRawText());
     }
 
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("br")]
+    [InlineData("identity, gzip")]
+    public async Task A_compressed_body_is_415_not_a_confusing_invalid_json(string encoding)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var json = Encoding.UTF8.GetBytes("""{"model":"stories260K","messages":[{"role":"user","content":"hi"}],"max_tokens":2}""");
+        using var compressed = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gzip.Write(json);
+        }
+
+        using var content = new ByteArrayContent(compressed.ToArray());
+        content.Headers.ContentType = new("application/json");
+        foreach (var coding in encoding.Split(", "))
+        {
+            content.Headers.ContentEncoding.Add(coding); // "identity, gzip": gzip after identity is still gzip
+        }
+
+        using var response = await environment.Http.PostAsync(Chat, content);
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.UnsupportedMediaType, code: "unsupported_content_encoding");
+        using var plain = new ByteArrayContent(json);
+        plain.Headers.ContentType = new("application/json");
+        plain.Headers.ContentEncoding.Add("identity");
+        using var served = await environment.Http.PostAsync(Chat, plain);
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+    }
+
     [Fact]
     public async Task Error_bodies_are_escaped_like_every_other_body_so_messages_stay_readable()
     {
