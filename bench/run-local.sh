@@ -21,6 +21,8 @@
 #                              for before/after ratios under the same conditions
 #   GATEWAY_EXTRA_ARGS=""      appended to the gateway's command line
 #   LLAMA_SERVER_EXTRA_ARGS="" appended to llama-server's command line
+#   BENCH_BUSY=0               N: run N CPU-bound processes (shell busy loops) beside the servers while they are measured,
+#                              for the "busy machine" rows (a build beside the IDE; bench/README.md, "A busy machine")
 #   BENCH_REFERENCE=native     which llama-server: "native" (bench/build-llama.sh: -march=native, OpenMP) or
 #                              "samelib" (bench/build-llama-samelib.sh: the same prebuilt libraries the gateway loads)
 set -euo pipefail
@@ -43,6 +45,7 @@ servers="${BENCH_SERVERS:-llama-server gateway}"
 baseline_bin="${GATEWAY_BASELINE_BIN:-}"
 if [ -n "$baseline_bin" ] && [[ " $servers " != *" gateway-baseline "* ]]; then servers="$servers gateway-baseline"; fi
 shared_models="${BENCH_MODELS_DIR:-$root/../shared/models}"
+busy="${BENCH_BUSY:-0}"
 
 cache="$bench/.cache"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -51,6 +54,14 @@ results="$bench/results"
 jsonl="$logs/results.jsonl"
 mkdir -p "$cache/models" "$logs" "$results"
 load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+hog_pids=()
+stop_hogs() {
+  local pid
+  for pid in "${hog_pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  for pid in "${hog_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  hog_pids=()
+}
 
 server_pids=()
 stop_server() {
@@ -65,8 +76,8 @@ stop_server() {
   done
   server_pids=()
 }
-trap stop_server EXIT
-trap 'stop_server; exit 130' INT TERM
+trap 'stop_server; stop_hogs' EXIT
+trap 'stop_server; stop_hogs; exit 130' INT TERM
 
 log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
@@ -211,6 +222,10 @@ run_group() {
 }
 
 reversed="$(printf '%s\n' $servers | tac | xargs)"
+if [ "$busy" -gt 0 ]; then
+  log "starting $busy CPU-bound processes beside the servers (BENCH_BUSY)"
+  for _ in $(seq 1 "$busy"); do (while :; do :; done) & hog_pids+=($!); done
+fi
 for m in $models; do
   for round in $(seq 1 "$rounds"); do
     order="$servers"
@@ -224,13 +239,17 @@ for m in $models; do
   done
 done
 
+stop_hogs
+
 # --- 4. report --------------------------------------------------------------------------------------------------
 header="$logs/header.md"
 {
   echo "# Local inference: gateway vs llama-server ($stamp)"
   echo
   echo "- Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) CPUs visible; load average at start $load_at_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
-  if awk -v l="${load_at_start%% *}" -v n="$(nproc)" 'BEGIN { exit !(l > n * 0.5) }'; then
+  if [ "$busy" -gt 0 ]; then
+    echo "- **Busy machine on purpose (BENCH_BUSY=$busy): $busy CPU-bound shell loops ran beside the servers during every measurement, on $(nproc) CPUs.** Load at start $load_at_start."
+  elif awk -v l="${load_at_start%% *}" -v n="$(nproc)" 'BEGIN { exit !(l > n * 0.5) }'; then
     echo "- **WARNING: the machine was busy (1-minute load ${load_at_start%% *} on $(nproc) CPUs). Other work competed for the cores; single runs vary many-fold and the ratios below are not meaningful. Re-run on an idle machine.**"
   fi
   echo "- Same for both: $threads threads, $slots slots ($slot_ctx tokens of context each; llama-server \`-np $slots -kvu -c $((slots * slot_ctx))\`), $tokens tokens per throughput run, temperature 0, EOS/control/byte tokens banned with logit_bias"
