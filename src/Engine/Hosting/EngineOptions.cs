@@ -24,6 +24,13 @@ public sealed record EngineOptions
     public int? Threads { get; init; }
 
     /// <summary>
+    /// Whether <see cref="Scheduling.DecodeThreadGovernor"/> may move decoding to one thread while the cores are too busy
+    /// for <see cref="Threads"/>; false keeps every decode at <see cref="Threads"/> (bit-for-bit repeatable greedy text
+    /// across machine load, and the A/B of the governor). The default value is true.
+    /// </summary>
+    public bool AdaptiveThreads { get; init; } = true;
+
+    /// <summary>
     /// How long idle decode threads spin waiting for the next step before sleeping: ggml's polling level,
     /// 0 (sleep at once, leaves the cores to other work) to 100 (spin longest, lowest latency per token).
     /// Measured on 2 cores (bench/): 100 beats ggml's default of 50 for small and 134M-parameter models.

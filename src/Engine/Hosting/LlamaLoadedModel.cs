@@ -103,7 +103,7 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
             LlamaNative.llama_attach_threadpool(context, threadpool.DangerousGetHandle(), threadpool.DangerousGetHandle());
         }
 
-        var settings = new SchedulerSettings(source.Id, slots, slotContext, batchSize, options.ResolveQueueLimit(), options.PrefixReuse && !IsRecurrent(model), threads);
+        var settings = new SchedulerSettings(source.Id, slots, slotContext, batchSize, options.ResolveQueueLimit(), options.PrefixReuse && !IsRecurrent(model), threads, options.AdaptiveThreads);
         var scheduler = new BatchScheduler(settings, model, context, threadpool, () => CreateEmbeddingContext(model, slotContext, threads, threadpool), logger);
         var estimated = (long)LlamaNative.llama_model_size(model) + EstimateKvBytes(model, slots * slotContext);
         LogLoaded(logger, source.Id, slots, slotContext, threads, estimated / (1024 * 1024));

@@ -13,7 +13,8 @@ internal sealed record SchedulerSettings(
     int BatchSize,
     int QueueLimit,
     bool PrefixReuse,
-    int Threads);
+    int Threads,
+    bool AdaptiveThreads = true);
 
 /// <summary>
 /// Continuous batching for one loaded model. One dedicated thread owns the llama.cpp context: each
@@ -432,10 +433,11 @@ internal sealed partial class BatchScheduler : IDisposable
         }
 
         var pinned = Volatile.Read(ref _pinnedDecodeThreads);
-        SetDecodeThreads(_context, ref _contextThreads, pinned > 0 ? pinned : _governor.NextStep(_batch.Count, _prefillChunks.Count == 0));
+        var governed = pinned == 0 && _settings.AdaptiveThreads;
+        SetDecodeThreads(_context, ref _contextThreads, pinned > 0 ? pinned : governed ? _governor.NextStep(_batch.Count, _prefillChunks.Count == 0) : _settings.Threads);
         var started = Stopwatch.GetTimestamp();
         var result = LlamaNative.llama_decode(_context, _batch.Batch);
-        if (pinned == 0 && _governor.Completed(Stopwatch.GetElapsedTime(started)))
+        if (governed && _governor.Completed(Stopwatch.GetElapsedTime(started)))
         {
             Volatile.Write(ref _decodeThreads, _governor.Threads);
             Interlocked.Increment(ref _decodeThreadSwitches);

@@ -6,7 +6,7 @@ namespace InferenceMesh.Gateway.Hosting;
 internal static class GatewayCommandLine
 {
     public const string Usage = """
-        Usage: inference-mesh [--models DIR] [--host ADDR] [--port N] [--threads T] [--slots S] [--ctx C]
+        Usage: inference-mesh [--models DIR] [--host ADDR] [--port N] [--threads T] [--decode-threads M] [--slots S] [--ctx C]
                               [--allowed-hosts h1,h2] [--max-body-bytes B] [--config FILE] [--policies DIR]
                               [--data DIR] [--history-retention-days N] [--no-history]
                               [--embedding-model NAME] [--max-file-bytes B]
@@ -19,6 +19,8 @@ internal static class GatewayCommandLine
           --host ADDR           IP address or 'localhost' to listen on (default: 127.0.0.1)
           --port N              TCP port, 0 picks a free one (default: 8080)
           --threads T           decode threads (default: chosen by the engine)
+          --decode-threads M    adaptive: decode on one thread while the cores are too busy for T (the
+                                default); fixed: always T (repeatable greedy text under any load)
           --slots S             parallel sequences per model (default: chosen by the engine, 4)
           --ctx C               context tokens per slot (default: the model's training context, at most 4096)
           --allowed-hosts LIST  Host header values accepted besides loopback names; '*' accepts any
@@ -109,6 +111,10 @@ internal static class GatewayCommandLine
                 case "--threads":
                     if (!TryInt(value, out var threads)) return NotInteger(name, value);
                     options = options with { Threads = threads };
+                    break;
+                case "--decode-threads":
+                    if (value is not ("adaptive" or "fixed")) return Fail($"--decode-threads must be adaptive or fixed (got '{value}').");
+                    options = options with { AdaptiveThreads = value == "adaptive" };
                     break;
                 case "--slots":
                     if (!TryInt(value, out var slots)) return NotInteger(name, value);

@@ -15,6 +15,12 @@ public sealed record GatewayOptions
     /// <summary>CPU threads for decoding; null lets the engine choose. The default value is null.</summary>
     public int? Threads { get; init; }
 
+    /// <summary>
+    /// Whether decoding may drop to one thread while the cores are too busy for <see cref="Threads"/>
+    /// (<c>--decode-threads adaptive|fixed</c>). The default value is true (adaptive).
+    /// </summary>
+    public bool AdaptiveThreads { get; init; } = true;
+
     /// <summary>Parallel sequences per loaded model; null lets the engine choose (4). The default value is null.</summary>
     public int? Slots { get; init; }
 

@@ -110,6 +110,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddLocalEngine(new EngineOptions
         {
             Threads = options.Threads,
+            AdaptiveThreads = options.AdaptiveThreads,
             Slots = options.Slots,
             SlotContextLength = options.ContextLength,
         });

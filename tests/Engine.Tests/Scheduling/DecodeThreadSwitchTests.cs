@@ -46,6 +46,26 @@ public class DecodeThreadSwitchTests
         Assert.Equal(reference, text.ToString());
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Fixed_threads_keep_every_decode_at_the_configured_count(bool adaptive)
+    {
+        await using var engine = await EngineHarness.StartAsync(new EngineOptions { Slots = 2, SlotContextLength = 256, AdaptiveThreads = adaptive }, threads: 2);
+        var model = (LlamaLoadedModel)engine.Model;
+        var changes = model.ContextThreadChanges;
+
+        await engine.CompleteAsync(EngineHarness.Greedy("Once upon a time", 40));
+
+        // Adaptive: the governor's first probe (one thread, right after the first window of steps) changes the count;
+        // fixed: nothing ever does.
+        Assert.Equal(adaptive, model.ContextThreadChanges > changes);
+        if (!adaptive)
+        {
+            Assert.Equal(2, engine.Model.GetStatus().DecodeThreads); // adaptive may well stay on one: stories260K is tiny
+        }
+    }
+
     [Fact]
     public async Task Embeddings_follow_a_switch_to_one_thread()
     {

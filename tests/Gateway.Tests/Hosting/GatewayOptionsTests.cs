@@ -14,6 +14,7 @@ public sealed class GatewayOptionsTests
         Assert.Equal("127.0.0.1", options.Host);
         Assert.Equal(8080, options.Port);
         Assert.Null(options.Threads);
+        Assert.True(options.AdaptiveThreads);
         Assert.Null(options.Slots);
         Assert.Null(options.ContextLength);
         Assert.Equal(8L * 1024 * 1024, options.MaxRequestBodyBytes);
@@ -25,12 +26,13 @@ public sealed class GatewayOptionsTests
     [Fact]
     public void Flags_are_parsed_in_both_forms()
     {
-        var parsed = GatewayCommandLine.Parse(["--models", "/tmp/m", "--port=9000", "--threads", "2", "--host", "localhost", "--slots", "3", "--ctx", "128", "--allowed-hosts", "a.example, b.example", "--max-body-bytes", "4096"]);
+        var parsed = GatewayCommandLine.Parse(["--models", "/tmp/m", "--port=9000", "--threads", "2", "--decode-threads", "fixed", "--host", "localhost", "--slots", "3", "--ctx", "128", "--allowed-hosts", "a.example, b.example", "--max-body-bytes", "4096"]);
 
         var options = Assert.IsType<GatewayOptions>(parsed.Options);
         Assert.Equal("/tmp/m", options.ModelsDirectory);
         Assert.Equal(9000, options.Port);
         Assert.Equal(2, options.Threads);
+        Assert.False(options.AdaptiveThreads);
         Assert.Equal("localhost", options.Host);
         Assert.Equal(3, options.Slots);
         Assert.Equal(128, options.ContextLength);
@@ -51,6 +53,7 @@ public sealed class GatewayOptionsTests
     [InlineData(new[] { "--models", "--port", "8080" }, "--models needs a value (see --help).")] // not a models folder named "--port"
     [InlineData(new[] { "--port", "--threads", "2" }, "--port needs a value (see --help).")]
     [InlineData(new[] { "stray" }, "Unexpected argument 'stray'; flags start with '--' (see --help).")]
+    [InlineData(new[] { "--decode-threads", "auto" }, "--decode-threads must be adaptive or fixed (got 'auto').")]
     public void Invalid_flags_give_one_line_errors(string[] args, string expected)
     {
         var parsed = GatewayCommandLine.Parse(args);
