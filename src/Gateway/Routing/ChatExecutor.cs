@@ -32,7 +32,8 @@ internal sealed partial class ChatExecutor(
         var snapshot = config.Current;
         var failures = new List<string>();
         var rateLimited = 0;
-        TimeSpan? retryAfter = null; // the shortest wait a rate-limited backend asked for
+        var unavailable = 0;
+        TimeSpan? retryAfter = null; // the shortest wait a rate-limited or unavailable backend asked for
         var continuation = new LocalStreamContinuation(inference, LocalContinuationModel(plan), chat, logger);
 
         foreach (var step in plan.Steps)
@@ -115,9 +116,11 @@ internal sealed partial class ChatExecutor(
             }
 
             failures.Add($"{backend.Name}: {attempt.Error}");
-            if (attempt.Error == BackendError.RateLimited)
+            var overloaded = attempt.Error == BackendError.Unavailable && attempt.UpstreamStatus is 503 or 529; // not 502/504: those are broken, not busy
+            if (attempt.Error == BackendError.RateLimited || overloaded)
             {
-                rateLimited++;
+                rateLimited += attempt.Error == BackendError.RateLimited ? 1 : 0;
+                unavailable += overloaded ? 1 : 0;
                 retryAfter = attempt.RetryAfter is { } wait && (retryAfter is null || wait < retryAfter) ? wait : retryAfter;
             }
         }
@@ -130,6 +133,14 @@ internal sealed partial class ChatExecutor(
             return new ApiError(StatusCodes.Status429TooManyRequests,
                 $"Every backend of the plan is rate limited ({string.Join("; ", failures)}). Retry later.",
                 "requests", null, "rate_limit_exceeded", retryAfter is { } wait ? RetryAfter.Seconds(wait) : null);
+        }
+
+        if (unavailable > 0 && rateLimited + unavailable == failures.Count)
+        {
+            // Overloaded for now (503, Anthropic's 529), some maybe rate limited: a retry later may work.
+            return new ApiError(StatusCodes.Status503ServiceUnavailable,
+                $"Every backend of the plan is unavailable for now ({string.Join("; ", failures)}). Retry later.",
+                ApiError.ServerError, null, "backends_unavailable", retryAfter is { } later ? RetryAfter.Seconds(later) : null);
         }
 
         return new ApiError(StatusCodes.Status502BadGateway,

@@ -80,6 +80,24 @@ public sealed class UpstreamStatusTests
     }
 
     [Fact]
+    public async Task When_every_backend_is_overloaded_or_down_the_client_gets_503_with_the_shortest_retry_after()
+    {
+        var (harness, cloud, claude) = await StartAsync();
+        await using var _ = harness;
+        await using var __ = cloud;
+        await using var ___ = claude;
+        cloud.Script = Status(503, "application/json", """{"error":{"message":"upstream says: down for maintenance"}}""", retryAfter: "40");
+        claude.Respond = LoopbackAnthropicUpstream.Json(529, """{"type":"error","error":{"type":"overloaded_error","message":"upstream says: overloaded"}}""", retryAfter: "9");
+
+        var (response, body) = await harness.SendAsync(RoutingHarness.Chat(RoutingHarness.PublicPrompt, model: CloudOnlyModel));
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.ServiceUnavailable, code: "backends_unavailable");
+        Assert.Equal("9", response.Headers.GetValues("Retry-After").Single());
+        Assert.Equal("none", RoutingHarness.BackendOf(response));
+        Assert.DoesNotContain("upstream says", body);
+    }
+
+    [Fact]
     public async Task A_rejected_key_is_not_retried_and_the_upstreams_body_echoing_it_never_reaches_the_client()
     {
         var (harness, cloud, claude) = await StartAsync();
