@@ -16,7 +16,9 @@ namespace InferenceMesh.Gateway.Backends.Anthropic;
 /// <item><c>temperature</c> above 1 (valid for OpenAI up to 2) is clamped to 1;</item>
 /// <item><c>max_completion_tokens</c>, else <c>max_tokens</c>, else the configured default → <c>max_tokens</c>;</item>
 /// <item><c>stop</c> → <c>stop_sequences</c>; <c>top_k</c> &gt; 0 passes through (0 = disabled is left out);</item>
-/// <item>tool messages and non-text content parts (image_url, input_audio, file) → 400 <c>unsupported_by_backend</c>.</item>
+/// <item>tool messages and non-text content parts (image_url, input_audio, file), and what the translation does not carry
+/// yet (<c>tools</c>, <c>tool_choice</c>, functions, logprobs, audio, a JSON <c>response_format</c>) → 400
+/// <c>unsupported_by_backend</c> (the next backend of the plan answers instead).</item>
 /// </list>
 /// Ignored (Anthropic has no equivalent): seed, presence/frequency/repeat penalties, logit_bias, min_p.
 /// </summary>
@@ -37,6 +39,18 @@ public static class AnthropicRequestTranslator
         if (settings.Error is { } settingsError)
         {
             return settingsError;
+        }
+
+        // The OpenAI fields this translation does not carry over yet (tools, functions, logprobs, audio, JSON output):
+        // dropping them would answer another question (free text to a client waiting for a tool call or for JSON).
+        if (LocalFeatures.RefuseUnsupported(request) is { Param: var param })
+        {
+            return Unsupported(param ?? "request", $"'{param}' is not supported by the Anthropic backend yet.");
+        }
+
+        if (LocalFeatures.ResponseGrammar(request).Value is not null)
+        {
+            return Unsupported("response_format", "JSON 'response_format' is not supported by the Anthropic backend yet.");
         }
 
         var messages = request.Messages;

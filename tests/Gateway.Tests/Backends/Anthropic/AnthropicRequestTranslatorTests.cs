@@ -105,6 +105,32 @@ public sealed class AnthropicRequestTranslatorTests
         Assert.Contains("not supported by the Anthropic backend", result.Error.Message);
     }
 
+    [Theory]
+    [InlineData("\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}]", "tools")]
+    [InlineData("\"tool_choice\":\"required\"", "tool_choice")]
+    [InlineData("\"logprobs\":true", "logprobs")]
+    [InlineData("\"response_format\":{\"type\":\"json_object\"}", "response_format")]
+    [InlineData("\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"p\",\"schema\":{\"type\":\"object\"}}}", "response_format")]
+    public void What_the_translation_does_not_carry_is_refused_not_dropped(string field, string param)
+    {
+        // Dropped, the client waiting for a tool call or for JSON would get free text from a backend named as the answer's.
+        var result = AnthropicRequestTranslator.Translate(Parse($$"""{"messages":[{"role":"user","content":"Weather?"}],{{field}}}"""), "m", stream: false);
+
+        Assert.Equal(400, result.Error!.StatusCode);
+        Assert.Equal((param, AnthropicRequestTranslator.UnsupportedCode), (result.Error.Param, result.Error.Code));
+        Assert.Contains("not supported by the Anthropic backend", result.Error.Message);
+    }
+
+    [Theory]
+    [InlineData("\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}],\"tool_choice\":\"none\"")]
+    [InlineData("\"response_format\":{\"type\":\"text\"},\"logprobs\":false")]
+    public void Their_neutral_values_translate(string field)
+    {
+        var result = AnthropicRequestTranslator.Translate(Parse($$"""{"messages":[{"role":"user","content":"Weather?"}],{{field}}}"""), "m", stream: false);
+
+        Assert.Null(result.Error);
+    }
+
     [Fact]
     public void Image_parts_are_a_clear_400()
     {
