@@ -149,8 +149,14 @@ public sealed partial class RagService
             return embedderError with { Param = "embedding_model" };
         }
 
-        var store = _stores.Create(VectorStoreRepository.NewId(), request.Name, request.Privacy, embedder.Value!.ModelId, request.Chunking,
+        var created = _stores.TryCreate(VectorStoreRepository.NewId(), request.Name, request.Privacy, embedder.Value!.ModelId, request.Chunking,
             request.Metadata, request.FileIds, "{}", Now());
+        if (created.Error is not null)
+        {
+            return created;
+        }
+
+        var store = created.Value!;
         foreach (var fileId in request.FileIds.Distinct(StringComparer.Ordinal))
         {
             Queue?.Enqueue(store.Id, fileId);
@@ -208,12 +214,19 @@ public sealed partial class RagService
         }
 
         var reference = new RagStoreRef(store.Seq, store.Id);
-        if (_stores.AddFile(reference, fileId, strategy, attributesJson, Now()))
+        switch (_stores.AddFile(reference, fileId, strategy, attributesJson, Now()))
         {
-            Queue?.Enqueue(store.Id, fileId);
+            case AddFileOutcome.StoreGone:
+                return RagError.NotFound("vector store", storeId, "vector_store_id");
+            case AddFileOutcome.FileGone:
+                return RagError.NotFound("file", fileId, "file_id");
+            case AddFileOutcome.Added:
+                Queue?.Enqueue(store.Id, fileId);
+                break;
         }
 
-        return _stores.FindFile(reference, fileId)!;
+        // A delete of the file or the store may come between the add and this read.
+        return _stores.FindFile(reference, fileId) is { } added ? added : RagError.NotFound("vector store file", fileId, "file_id");
     }
 
     public RagResult<VectorStoreFile> FindStoreFile(string storeId, string fileId)

@@ -235,6 +235,28 @@ public abstract class RagServiceTests(RagIndexBackend backend) : IDisposable
         Assert.NotNull(_rag.Rag.FindStore(store.Id));
     }
 
+    [Fact]
+    public async Task Adding_a_file_or_store_that_a_concurrent_delete_removed_is_not_found_and_writes_nothing()
+    {
+        var kept = await _rag.AddTextFileAsync("Tom has a red ball.");
+        var gone = await _rag.AddTextFileAsync("Sue has a blue cup.");
+        var store = await _rag.CreateStoreAsync();
+        var reference = new RagStoreRef(store.Seq, store.Id);
+        Assert.True(_rag.Rag.DeleteFile(gone).Succeeded);
+
+        // What a request that looked the file and the store up just before the delete then writes (it was a 500:
+        // SQLite's foreign key failure).
+        Assert.Equal(AddFileOutcome.FileGone, _rag.Stores.AddFile(reference, gone, ChunkingStrategy.Default, "{}", 0));
+        var created = _rag.Stores.TryCreate(VectorStoreRepository.NewId(), null, RagPrivacy.Public, HashingEmbedder.Model, ChunkingStrategy.Default,
+            new Dictionary<string, string>(), [kept, gone], "{}", 0);
+        Assert.Equal((RagErrorKind.NotFound, "file_ids"), (created.Error!.Kind, created.Error.Param));
+        Assert.Equal([store.Id], _rag.Stores.List(true, 100, null)!.Select(s => s.Id));
+        Assert.Equal(0, _rag.Rag.FindStore(store.Id)!.FileCounts.Total);
+
+        Assert.True(_rag.Rag.DeleteStore(store.Id).Succeeded);
+        Assert.Equal(AddFileOutcome.StoreGone, _rag.Stores.AddFile(reference, kept, ChunkingStrategy.Default, "{}", 0));
+    }
+
     /// <summary>The real index, where removing a file or dropping a store first waits until two callers are there.</summary>
     private sealed class MeetingIndex(IRagIndex inner, Barrier meeting) : IRagIndex
     {

@@ -31,12 +31,29 @@ public sealed class VectorStoreRepository(ContextDatabase database)
     public static bool IsWellFormedId(string? id) =>
         id is { Length: 27 } && id.StartsWith("vs_", StringComparison.Ordinal) && !id.AsSpan(3).ContainsAnyExcept("0123456789abcdef");
 
-    /// <summary>Inserts a store and its first files (all "in_progress") in one transaction.</summary>
+    /// <summary>Inserts a store and its first files (all "in_progress") in one transaction; the files must exist.</summary>
     public VectorStore Create(string id, string? name, RagPrivacy privacy, string embeddingModel, ChunkingStrategy chunking,
         IReadOnlyDictionary<string, string> metadata, IReadOnlyList<string> fileIds, string attributesJson, long now)
     {
-        database.Write((connection, transaction) =>
+        var created = TryCreate(id, name, privacy, embeddingModel, chunking, metadata, fileIds, attributesJson, now);
+        return created.Value ?? throw new InvalidOperationException(created.Error!.Message);
+    }
+
+    /// <summary>
+    /// Inserts a store and its first files (all "in_progress") in one transaction; nothing when one of the files was
+    /// deleted meanwhile (NotFound naming it, <c>file_ids</c>): a delete may come after the caller looked them up.
+    /// </summary>
+    public RagResult<VectorStore> TryCreate(string id, string? name, RagPrivacy privacy, string embeddingModel, ChunkingStrategy chunking,
+        IReadOnlyDictionary<string, string> metadata, IReadOnlyList<string> fileIds, string attributesJson, long now)
+    {
+        var missing = database.Write((connection, transaction) =>
         {
+            var distinct = fileIds.Distinct(StringComparer.Ordinal).ToList();
+            if (distinct.FirstOrDefault(f => !FileExists(connection, transaction, f)) is { } gone)
+            {
+                return gone;
+            }
+
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
             command.CommandText = """
@@ -52,20 +69,37 @@ public sealed class VectorStoreRepository(ContextDatabase database)
             command.Parameters.AddWithValue("$metadata", JsonSerializer.Serialize(metadata, RagStoreJson.Default.IReadOnlyDictionaryStringString));
             command.Parameters.AddWithValue("$now", now);
             var seq = Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
-            foreach (var fileId in fileIds.Distinct(StringComparer.Ordinal))
+            foreach (var fileId in distinct)
             {
                 InsertFile(connection, transaction, seq, fileId, chunking, attributesJson, now);
             }
 
-            return seq;
+            return null;
         });
-        return Find(id)!;
+        return missing is null ? Find(id)! : RagError.NotFound("file", missing, "file_ids");
     }
 
-    /// <summary>Adds a file to a store as "in_progress"; returns false (nothing changed) when it is already there.</summary>
-    public bool AddFile(RagStoreRef store, string fileId, ChunkingStrategy chunking, string attributesJson, long now) =>
+    /// <summary>
+    /// Adds a file to a store as "in_progress". Checked in the same transaction, since a concurrent delete may have
+    /// removed the file or the store after the caller looked them up.
+    /// </summary>
+    public AddFileOutcome AddFile(RagStoreRef store, string fileId, ChunkingStrategy chunking, string attributesJson, long now) =>
         database.Write((connection, transaction) =>
         {
+            using var storeExists = connection.CreateCommand();
+            storeExists.Transaction = transaction;
+            storeExists.CommandText = "SELECT count(*) FROM rag_vector_stores WHERE seq = $store;";
+            storeExists.Parameters.AddWithValue("$store", store.Seq);
+            if (Convert.ToInt64(storeExists.ExecuteScalar(), CultureInfo.InvariantCulture) == 0)
+            {
+                return AddFileOutcome.StoreGone;
+            }
+
+            if (!FileExists(connection, transaction, fileId))
+            {
+                return AddFileOutcome.FileGone;
+            }
+
             using var exists = connection.CreateCommand();
             exists.Transaction = transaction;
             exists.CommandText = "SELECT count(*) FROM rag_vector_store_files WHERE store_seq = $store AND file_id = $file;";
@@ -73,12 +107,12 @@ public sealed class VectorStoreRepository(ContextDatabase database)
             exists.Parameters.AddWithValue("$file", fileId);
             if (Convert.ToInt64(exists.ExecuteScalar(), CultureInfo.InvariantCulture) > 0)
             {
-                return false;
+                return AddFileOutcome.AlreadyThere;
             }
 
             InsertFile(connection, transaction, store.Seq, fileId, chunking, attributesJson, now);
             Touch(connection, transaction, store.Seq, now);
-            return true;
+            return AddFileOutcome.Added;
         });
 
     /// <summary>Sets a file's status (and error, usage, chunk count); false when the file left the store meanwhile.</summary>
@@ -300,6 +334,15 @@ public sealed class VectorStoreRepository(ContextDatabase database)
         return command.ExecuteNonQuery() > 0;
     });
 
+    private static bool FileExists(SqliteConnection connection, SqliteTransaction transaction, string fileId)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT count(*) FROM rag_files WHERE id = $file;";
+        command.Parameters.AddWithValue("$file", fileId);
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
+    }
+
     private static void InsertFile(SqliteConnection connection, SqliteTransaction transaction, long seq, string fileId, ChunkingStrategy chunking, string attributesJson, long now)
     {
         using var command = connection.CreateCommand();
@@ -345,3 +388,19 @@ public sealed class VectorStoreRepository(ContextDatabase database)
 
 [System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]
 internal sealed partial class RagStoreJson : System.Text.Json.Serialization.JsonSerializerContext;
+
+/// <summary>What <see cref="VectorStoreRepository.AddFile"/> did.</summary>
+public enum AddFileOutcome
+{
+    /// <summary>The file joined the store as "in_progress".</summary>
+    Added,
+
+    /// <summary>The file was in the store already; nothing changed.</summary>
+    AlreadyThere,
+
+    /// <summary>The file was deleted meanwhile; nothing changed.</summary>
+    FileGone,
+
+    /// <summary>The store was deleted meanwhile; nothing changed.</summary>
+    StoreGone,
+}
