@@ -22,8 +22,14 @@ public sealed class RagFileStore
     private readonly TimeProvider _time;
     private readonly long _maxBytes;
 
-    /// <summary>An upload streamed to a temporary file, hashed, not yet a file of the store.</summary>
-    public sealed record StagedUpload(string TemporaryPath, long Bytes, string Sha256);
+    /// <summary>Staged uploads are named <c>.upload-{guid}</c> in <see cref="Folder"/>.</summary>
+    private const string UploadPrefix = ".upload-";
+
+    /// <summary>
+    /// An upload streamed to a temporary file, hashed, not yet a file of the store. <paramref name="Lock"/> is the open
+    /// (exclusive) handle that tells <see cref="RemoveAbandonedUploads"/> the upload is alive, until it is moved or discarded.
+    /// </summary>
+    public sealed record StagedUpload(string TemporaryPath, long Bytes, string Sha256, FileStream Lock);
 
     public RagFileStore(ContextDatabase database, RagOptions options, TimeProvider time)
     {
@@ -31,6 +37,36 @@ public sealed class RagFileStore
         _time = time;
         _maxBytes = options.MaxFileBytes;
         Folder = Path.Combine(database.Options.DataDirectory, FolderName);
+        RemoveAbandonedUploads();
+    }
+
+    /// <summary>
+    /// Deletes the staged uploads that no one holds any more: those of a process killed in the middle of an upload
+    /// (each would otherwise stay on disk forever, up to --max-file-bytes). An upload in progress, in this process or
+    /// another on the same data folder (the files CLI), holds its file exclusively and is left alone.
+    /// </summary>
+    public void RemoveAbandonedUploads()
+    {
+        if (!Directory.Exists(Folder))
+        {
+            return;
+        }
+
+        foreach (var path in Directory.EnumerateFiles(Folder, UploadPrefix + "*"))
+        {
+            try
+            {
+                using var abandoned = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+            }
+            catch (IOException)
+            {
+                // held by a live upload, or gone meanwhile
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // not ours to delete
+            }
+        }
     }
 
     /// <summary>The folder holding the files' content.</summary>
@@ -63,40 +99,38 @@ public sealed class RagFileStore
     public async Task<RagResult<StagedUpload>> StageAsync(Stream content, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(Folder);
-        var temporary = Path.Combine(Folder, $".upload-{Guid.NewGuid():N}");
+        var temporary = Path.Combine(Folder, $"{UploadPrefix}{Guid.NewGuid():N}");
+        var target = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true);
         var kept = false;
         try
         {
             long total = 0;
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            await using (var target = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
+            var buffer = new byte[81920];
+            int read;
+            while ((read = await content.ReadAsync(buffer, cancellationToken)) > 0)
             {
-                var buffer = new byte[81920];
-                int read;
-                while ((read = await content.ReadAsync(buffer, cancellationToken)) > 0)
+                total += read;
+                if (total > _maxBytes)
                 {
-                    total += read;
-                    if (total > _maxBytes)
-                    {
-                        return new RagError(RagErrorKind.TooLarge,
-                            string.Create(CultureInfo.InvariantCulture, $"The file is larger than the limit of {_maxBytes} bytes (--max-file-bytes)."), "file", "file_too_large");
-                    }
-
-                    hash.AppendData(buffer, 0, read);
-                    await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                    return new RagError(RagErrorKind.TooLarge,
+                        string.Create(CultureInfo.InvariantCulture, $"The file is larger than the limit of {_maxBytes} bytes (--max-file-bytes)."), "file", "file_too_large");
                 }
 
-                await target.FlushAsync(cancellationToken);
-                target.Flush(flushToDisk: true);
+                hash.AppendData(buffer, 0, read);
+                await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
             }
 
+            await target.FlushAsync(cancellationToken);
+            target.Flush(flushToDisk: true);
             kept = true;
-            return new StagedUpload(temporary, total, Convert.ToHexStringLower(hash.GetHashAndReset()));
+            return new StagedUpload(temporary, total, Convert.ToHexStringLower(hash.GetHashAndReset()), target);
         }
         finally
         {
-            if (!kept && File.Exists(temporary))
+            if (!kept)
             {
+                await target.DisposeAsync();
                 File.Delete(temporary);
             }
         }
@@ -152,6 +186,7 @@ public sealed class RagFileStore
     /// <summary>Removes a staged upload that will not be committed.</summary>
     public static void Discard(StagedUpload staged)
     {
+        staged.Lock.Dispose();
         if (File.Exists(staged.TemporaryPath))
         {
             File.Delete(staged.TemporaryPath);
