@@ -68,7 +68,13 @@ internal static class FilesApi
                 }
 
                 var name = HeaderUtilities.RemoveQuotes(disposition.Name).Value;
-                if (name == "file" && disposition.IsFileDisposition() && staged is null)
+                if ((name == "file" && staged is not null) || (name == "purpose" && purpose is not null))
+                {
+                    // Keeping one copy would silently drop the other file, or pick a purpose the client may not have meant.
+                    return ApiErrors.InvalidParameter(name, $"The body has more than one '{name}' part: send one file and one purpose per request.");
+                }
+
+                if (name == "file" && disposition.IsFileDisposition())
                 {
                     fileName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
                     var result = await store.StageAsync(section.Body, cancellationToken);

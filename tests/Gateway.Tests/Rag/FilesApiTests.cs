@@ -71,6 +71,25 @@ public sealed class FilesApiTests
         Assert.Equal([whole.GetProperty("id").GetString()], Directory.GetFiles(Path.Combine(gateway.DataDirectory, "files")).Select(Path.GetFileName));
     }
 
+    // A second file was dropped without a word (the client believed both uploaded), and the last purpose won.
+    [Theory]
+    [InlineData("file", "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.txt\"\r\n\r\nsecond\r\n")]
+    [InlineData("purpose", "--B\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n")]
+    public async Task A_second_file_or_purpose_part_is_400_naming_it_and_nothing_is_kept(string part, string secondPart)
+    {
+        await using var gateway = await RagHttp.StartGatewayAsync();
+        var body = "--B\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nassistants\r\n"
+            + "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\nfirst\r\n" + secondPart + "--B--\r\n";
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));
+        content.Headers.TryAddWithoutValidation("Content-Type", "multipart/form-data; boundary=B");
+
+        using var response = await gateway.Http.PostAsync("/v1/files", content);
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, part);
+        Assert.Empty(Directory.GetFiles(Path.Combine(gateway.DataDirectory, "files")));
+        Assert.Equal(0, (await RagHttp.GetJsonAsync(gateway.Http, "/v1/files")).GetProperty("data").GetArrayLength());
+    }
+
     [Fact]
     public async Task A_file_over_the_limit_gets_413_and_nothing_is_kept()
     {
