@@ -58,7 +58,14 @@ internal static class PresetsApi
         if (!PresetDefaults.IsValidName(name)) return InvalidName("name");
         var body = await ContextApiInputs.ReadBodyAsync(http.Request, ContextJsonContext.Default.PresetRequest, null, http.RequestAborted);
         if (body.Error is { } bodyError) return bodyError;
-        var definition = Definition(body.Value!);
+        if (body.Value!.Name is { } bodyName && bodyName != name)
+        {
+            // Taking the path's name would leave the client believing the preset was renamed.
+            return ApiErrors.InvalidParameter("name",
+                "'name' in the body differs from the preset in the path: a preset cannot be renamed (create the new name, then delete the old one).");
+        }
+
+        var definition = Definition(body.Value);
         if (definition.Error is { } definitionError) return definitionError;
         return presets.Update(name, definition.Value!) is { } updated ? Ok(updated) : NotFound(name);
     }

@@ -52,7 +52,11 @@ public sealed class PresetTests : IAsyncLifetime
         Assert.Equal(["a-first", "terse"], list.GetProperty("data").EnumerateArray().Select(p => p.GetProperty("name").GetString()));
         Assert.Equal("auto", list.GetProperty("data")[0].GetProperty("model").GetString());
 
-        var replaced = await PostAsync(Http, "/v1/presets/terse", """{"instructions":"Be brief.","model":"auto"}""");
+        // A name in the body must be the path's: it was ignored, so a client "renaming" the preset changed the old one.
+        await ErrorAsync(Http, HttpMethod.Post, "/v1/presets/terse", """{"name":"brief","instructions":"Be brief."}""", HttpStatusCode.BadRequest, "name", "invalid_value");
+        await ErrorAsync(Http, HttpMethod.Get, "/v1/presets/brief", null, HttpStatusCode.NotFound, "name", "preset_not_found");
+        Assert.Equal("Answer in one word.", (await GetAsync(Http, "/v1/presets/terse")).GetProperty("instructions").GetString());
+        var replaced = await PostAsync(Http, "/v1/presets/terse", """{"name":"terse","instructions":"Be brief.","model":"auto"}""");
         Assert.Equal("Be brief.", replaced.GetProperty("instructions").GetString());
         Assert.False(replaced.TryGetProperty("temperature", out _));
         Assert.Equal("Be brief.", (await GetAsync(Http, "/v1/presets/terse")).GetProperty("instructions").GetString());
