@@ -166,6 +166,12 @@ internal static class VectorStoresApi
             return ApiErrors.InvalidParameter("ranking_options.score_threshold", "'score_threshold' must be from 0 to 1.");
         }
 
+        // OpenAI's rankers; every one is served by the same hybrid fusion here, but a misspelt one is no ranker at all.
+        if (request.RankingOptions?.Ranker is { } ranker && ranker is not ("auto" or "none" or "default-2024-11-15"))
+        {
+            return ApiErrors.InvalidParameter("ranking_options.ranker", "'ranker' must be one of auto, none, default-2024-11-15.");
+        }
+
         var hits = await rag.SearchAsync([storeId], string.Join('\n', queries), request.MaxNumResults ?? RagDefaults.SearchResults,
             request.RankingOptions?.ScoreThreshold, http.RequestAborted);
         if (hits.Error is { } error) return error.ToApiError();

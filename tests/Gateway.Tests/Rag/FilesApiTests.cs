@@ -280,6 +280,13 @@ public sealed class FilesApiTests
         Assert.Equal(HttpStatusCode.NotFound, unknownStore);
         Assert.Equal("vector_store_not_found", unknownStoreBody.GetProperty("error").GetProperty("code").GetString());
 
+        var (_, store) = await RagHttp.PostJsonAsync(http, "/v1/vector_stores", "{}");
+        var (badRanker, badRankerBody) = await RagHttp.PostJsonAsync(http, $"/v1/vector_stores/{store.GetProperty("id").GetString()}/search",
+            """{"query":"x","ranking_options":{"ranker":"bm25-please"}}""");
+        Assert.Equal(HttpStatusCode.BadRequest, badRanker); // was a 200 that ignored it
+        Assert.Equal("ranking_options.ranker", badRankerBody.GetProperty("error").GetProperty("param").GetString());
+        Assert.True((await http.DeleteAsync($"/v1/vector_stores/{store.GetProperty("id").GetString()}")).IsSuccessStatusCode);
+
         var batchFile = await RagHttp.UploadAsync(http, "jobs.jsonl", Encoding.UTF8.GetBytes("{}"));
         using (var batch = await http.PostAsync("/v1/files", RagHttp.Upload("jobs.jsonl", [123, 125], "batch")))
         {
