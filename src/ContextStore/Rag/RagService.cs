@@ -250,7 +250,11 @@ public sealed partial class RagService
             return found;
         }
 
-        var store = _stores.Find(storeId)!;
+        if (_stores.Find(storeId) is not { } store)
+        {
+            return RagError.NotFound("vector store", storeId, "vector_store_id"); // deleted since the look-up above
+        }
+
         var reference = new RagStoreRef(store.Seq, store.Id);
         Cancel(store.Id, fileId);
         try
@@ -262,8 +266,8 @@ public sealed partial class RagService
             return new RagError(RagErrorKind.Unavailable, ex.Message, null, "vector_index_unavailable");
         }
 
-        _stores.RemoveFile(reference, fileId);
-        return found;
+        // As for files and stores: of two removals at once, only the one that removes the row has removed the file.
+        return _stores.RemoveFile(reference, fileId) ? found : RagError.NotFound("vector store file", fileId, "file_id");
     }
 
     // ---- ingestion ----

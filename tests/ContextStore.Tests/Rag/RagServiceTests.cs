@@ -236,6 +236,23 @@ public abstract class RagServiceTests(RagIndexBackend backend) : IDisposable
     }
 
     [Fact]
+    public async Task Two_removals_of_one_file_from_a_store_at_once_succeed_once()
+    {
+        var fileId = await _rag.AddTextFileAsync("Tom has a red ball.");
+        var store = await _rag.CreateStoreAsync(null, fileId);
+        using var bothFound = new Barrier(2);
+        var rag = new RagService(_rag.Database, _rag.Files, _rag.Stores, new MeetingIndex(_rag.Index, bothFound), _rag.Embedder, _rag.Options,
+            TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<RagService>.Instance, []);
+
+        var removals = await Task.WhenAll(Task.Run(() => rag.RemoveFileFromStore(store.Id, fileId)), Task.Run(() => rag.RemoveFileFromStore(store.Id, fileId)));
+
+        Assert.Single(removals, r => r.Succeeded); // both said 200
+        Assert.Equal(RagErrorKind.NotFound, Assert.Single(removals, r => !r.Succeeded).Error!.Kind);
+        Assert.Equal(0, _rag.Rag.FindStore(store.Id)!.FileCounts.Total);
+        Assert.NotNull(_rag.Files.Find(fileId));
+    }
+
+    [Fact]
     public async Task Adding_a_file_or_store_that_a_concurrent_delete_removed_is_not_found_and_writes_nothing()
     {
         var kept = await _rag.AddTextFileAsync("Tom has a red ball.");
