@@ -20,7 +20,9 @@ internal sealed record ListQuery(int Limit, bool Ascending, string? After)
     {
         var limit = defaultLimit;
         if (Given(query, "limit") is { } limitText
-            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > maxLimit))
+            // .NET's parser ignores trailing NULs ("5\0" reads as 5): only ASCII digits are an integer here.
+            && (limitText.AsSpan().ContainsAnyExceptInRange('0', '9')
+                || !int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > maxLimit))
         {
             return ApiErrors.InvalidParameter("limit", string.Create(CultureInfo.InvariantCulture, $"'limit' must be an integer from 1 to {maxLimit}."));
         }

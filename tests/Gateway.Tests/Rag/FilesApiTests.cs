@@ -153,6 +153,8 @@ public sealed class FilesApiTests
     [InlineData("/v1/files?limit=-1", "limit")]
     [InlineData("/v1/files?limit=10001", "limit")]
     [InlineData("/v1/files?limit=abc", "limit")]
+    [InlineData("/v1/files?limit=5%00", "limit")] // read as 5 by int.TryParse
+    [InlineData("/v1/vector_stores?limit=5%00%00", "limit")]
     [InlineData("/v1/vector_stores?after=garbage", "after")]
     [InlineData("/v1/vector_stores?after=file-000000000000000000000000", "after")]
     [InlineData("/v1/vector_stores?before=vs_000000000000000000000000", "before")]
