@@ -37,10 +37,16 @@ internal static class FilesCli
     internal static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var root = new RootCommand("inference-mesh") { Create() };
+        var parsed = root.Parse(args);
+        if (CliUsage.Errors(parsed) is { Count: > 0 } usageErrors)
+        {
+            return CliUsage.Report(parsed, usageErrors, error);
+        }
+
         var configuration = new InvocationConfiguration { Output = output, Error = error, ProcessTerminationTimeout = TimeSpan.FromSeconds(10) };
         try
         {
-            return await root.Parse(args).InvokeAsync(configuration, cancellationToken);
+            return await parsed.InvokeAsync(configuration, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -21,6 +21,11 @@ internal static class ModelsCli
         ArgumentNullException.ThrowIfNull(args);
         var root = new RootCommand("inference-mesh") { Create(environment) };
         var parsed = root.Parse(args);
+        if (CliUsage.Errors(parsed) is { Count: > 0 } usageErrors)
+        {
+            return CliUsage.Report(parsed, usageErrors, error);
+        }
+
         // Ctrl-C cancels the action's token; the action then keeps a resumable partial and reports (well within 10 s).
         var configuration = new InvocationConfiguration
         {

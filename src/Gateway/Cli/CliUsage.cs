@@ -1,0 +1,69 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Parsing;
+
+namespace InferenceMesh.Gateway.Cli;
+
+/// <summary>
+/// Usage errors of the System.CommandLine groups (<c>models</c>, <c>files</c>): one line each on stderr and exit 2, as
+/// the groups document, instead of System.CommandLine's exit 1 followed by the whole help text.
+/// </summary>
+internal static class CliUsage
+{
+    /// <summary>
+    /// The parse errors, and each option whose value is the name of another option: System.CommandLine takes
+    /// <c>--name --force</c> as the name "--force" (a model named "--force"), and <c>-o --force</c> wrote a file of that name.
+    /// </summary>
+    public static List<string> Errors(ParseResult parse)
+    {
+        var errors = parse.Errors.Select(e => e.Message).ToList();
+        if (parse.Action is HelpAction)
+        {
+            return [];
+        }
+
+        var optionNames = new HashSet<string>(StringComparer.Ordinal);
+        for (var result = (SymbolResult?)parse.CommandResult; result is not null; result = result.Parent)
+        {
+            if (result is CommandResult command)
+            {
+                foreach (var option in command.Command.Options)
+                {
+                    optionNames.Add(option.Name);
+                    optionNames.UnionWith(option.Aliases);
+                }
+            }
+        }
+
+        foreach (var option in parse.CommandResult.Children.OfType<OptionResult>())
+        {
+            if (option.Tokens.FirstOrDefault(t => optionNames.Contains(t.Value)) is { } flag)
+            {
+                errors.Add($"{option.IdentifierToken?.Value ?? option.Option.Name} needs a value, not the option '{flag.Value}'.");
+            }
+        }
+
+        return errors;
+    }
+
+    /// <summary>Writes each error as one line, then where the help is; returns the usage exit code.</summary>
+    public static int Report(ParseResult parse, IReadOnlyList<string> errors, TextWriter error)
+    {
+        foreach (var message in errors)
+        {
+            error.WriteLine($"inference-mesh: {ModelsProgress.Printable(message)}");
+        }
+
+        // The root's name is the host's (testhost, dotnet) when not run as the apphost: the command's own name instead.
+        var path = new List<string>();
+        for (var result = (SymbolResult?)parse.CommandResult; result is CommandResult { Command: not RootCommand } command; result = result.Parent)
+        {
+            path.Insert(0, command.Command.Name);
+        }
+
+        path.Insert(0, "inference-mesh");
+
+        error.WriteLine($"See '{string.Join(' ', path)} --help'.");
+        return ModelsCliExit.Usage;
+    }
+}

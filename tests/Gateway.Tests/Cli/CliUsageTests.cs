@@ -1,0 +1,77 @@
+using InferenceMesh.Gateway.Cli;
+using InferenceMesh.Tests;
+
+namespace InferenceMesh.Gateway.Tests.Cli;
+
+/// <summary>Usage errors of the <c>models</c> and <c>files</c> groups, in process: one line each, exit 2, nothing written.</summary>
+public sealed class CliUsageTests : IDisposable
+{
+    private readonly string _dir = TestPaths.NewTempDir("im-cli-usage");
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static async Task<(int Exit, string Out, string Err)> Models(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exit = await ModelsCli.RunAsync(args, output, error, new ModelsCliEnvironment(), CancellationToken.None);
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    [Theory]
+    [InlineData("Unrecognized command or argument '--bogus'", "models", "quantize", "x.gguf", "Q8_0", "--bogus")]
+    [InlineData("Cannot parse argument 'abc'", "models", "quantize", "x.gguf", "Q8_0", "-t", "abc")]
+    [InlineData("A quantisation type is required", "models", "quantize", "x.gguf")]
+    [InlineData("Required argument missing for option: '--models'", "models", "list", "--models")]
+    public async Task A_parse_error_is_one_line_and_exit_2_without_the_help_text(string message, params string[] args)
+    {
+        var (exit, output, error) = await Models(args);
+
+        Assert.Equal(ModelsCliExit.Usage, exit); // was 1, the code of a failed operation
+        Assert.Empty(output);
+        Assert.Contains($"inference-mesh: {message}", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Description:", error, StringComparison.Ordinal);
+        Assert.EndsWith($"See 'inference-mesh {args[0]} {args[1]} --help'.", error.Trim(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_option_followed_by_another_option_is_missing_its_value()
+    {
+        // System.CommandLine took "--force" as the name: a model named "--force" was registered.
+        var (exit, _, error) = await Models("models", "quantize", TestPaths.Stories260K, "Q8_0", "--name", "--force", "--models", _dir);
+
+        Assert.Equal(ModelsCliExit.Usage, exit);
+        Assert.Contains("inference-mesh: --name needs a value, not the option '--force'.", error, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(_dir));
+    }
+
+    [Fact]
+    public async Task An_output_path_that_is_an_option_writes_no_file()
+    {
+        var (exit, _, error) = await Models("models", "quantize", TestPaths.Stories260K, "Q8_0", "-t", "1", "-o", "--force");
+
+        Assert.Equal(ModelsCliExit.Usage, exit);
+        Assert.Contains("-o needs a value, not the option '--force'", error, StringComparison.Ordinal);
+        Assert.False(File.Exists("--force"));
+    }
+
+    [Fact]
+    public async Task Files_usage_errors_are_one_line_and_exit_2()
+    {
+        var error = new StringWriter();
+        var exit = await FilesCli.RunAsync(["files", "stores", "--data", "--help"], new StringWriter(), error, CancellationToken.None);
+
+        Assert.Equal(ModelsCliExit.Usage, exit);
+        Assert.Contains("inference-mesh: --data needs a value", error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("Description:", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Help_still_exits_0()
+    {
+        var (exit, output, _) = await Models("models", "quantize", "--help");
+
+        Assert.Equal(ModelsCliExit.Ok, exit);
+        Assert.Contains("--allow-requantize", output, StringComparison.Ordinal);
+    }
+}
