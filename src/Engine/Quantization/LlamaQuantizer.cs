@@ -144,9 +144,16 @@ internal sealed partial class LlamaQuantizer : ILlamaQuantizer
             return Fail(QuantizeError.InputUnreadable, $"Input '{input}' cannot be read: {e.Message}", info);
         }
 
-        if (string.Equals(input, output, StringComparison.Ordinal))
+        // Through a symbolic link too: the rename onto the output would replace the file the link names (the input).
+        if (string.Equals(input, output, StringComparison.Ordinal) || string.Equals(FinalTarget(input), FinalTarget(output), StringComparison.Ordinal))
         {
             return Fail(QuantizeError.SameFile, $"Input and output are the same file: '{input}'.", info);
+        }
+
+        // Checked before the native call: a folder was found only by the rename at the end of the whole run.
+        if (Directory.Exists(output))
+        {
+            return Fail(QuantizeError.OutputExists, $"Output '{output}' is a folder, not a file.", info);
         }
 
         if (!Directory.Exists(Path.GetDirectoryName(output)))
@@ -160,6 +167,19 @@ internal sealed partial class LlamaQuantizer : ILlamaQuantizer
         }
 
         return null;
+    }
+
+    /// <summary>The file a path finally names, through symbolic links (the path itself when it is none or cannot be read).</summary>
+    private static string FinalTarget(string path)
+    {
+        try
+        {
+            return File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? path;
+        }
+        catch (IOException)
+        {
+            return path;
+        }
     }
 
     /// <summary>llama_model_quantize blocks for the whole run: it gets a thread of its own, not a pool thread.</summary>

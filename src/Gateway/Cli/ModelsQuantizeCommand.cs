@@ -14,7 +14,7 @@ namespace InferenceMesh.Gateway.Cli;
 /// </summary>
 /// <remarks>
 /// The input is validated with the managed GGUF reader before llama.cpp sees it (llama.cpp aborts the process on some
-/// malformed files). Into the store, the quantised file is written to a temporary file in the store's blobs/ folder and
+/// malformed files); an input of size 0 (empty, a FIFO, a device such as /dev/zero) is refused without reading it. Into the store, the quantised file is written to a temporary file in the store's blobs/ folder and
 /// imported (hashed while copied), then the temporary file is deleted: the store has no "adopt this file" call yet, so
 /// the output is written twice. A file quantised into a store whose folder does not exist creates it (a destination,
 /// as for <c>pull</c>); a stored name is never looked up by creating one.
@@ -84,6 +84,12 @@ internal static class ModelsQuantizeCommand
             return ModelsCliExit.Usage;
         }
 
+        if (request.Output is "")
+        {
+            error.WriteLine("inference-mesh: --output needs a file path.");
+            return ModelsCliExit.Usage;
+        }
+
         // The input: a path to a file, else a name in the store.
         IModelStore? store = null;
         StoredModel? stored = null;
@@ -109,6 +115,13 @@ internal static class ModelsQuantizeCommand
 
             inputPath = stored.Path;
             sourceName = stored.Name;
+        }
+
+        // A FIFO or a device (/dev/zero) has no size: reading it hung on the FIFO, or was called "an empty file".
+        if (new FileInfo(inputPath).Length == 0)
+        {
+            error.WriteLine($"inference-mesh: '{ModelsProgress.Printable(inputPath)}' is empty or not a regular file (a FIFO or a device).");
+            return ModelsCliExit.Usage;
         }
 
         var gguf = GgufReader.Read(inputPath);
@@ -192,7 +205,7 @@ internal static class ModelsQuantizeCommand
         }
 
         error.WriteLine($"inference-mesh: quantisation failed ({result.Error}): {result.Message}");
-        return result.Error is QuantizeError.UnknownType or QuantizeError.InputNotFound or QuantizeError.OutputExists or QuantizeError.OutputFolderMissing or QuantizeError.SameFile ? ModelsCliExit.Usage : result.Error == QuantizeError.Cancelled ? ModelsCliExit.Cancelled : ModelsCliExit.Failed;
+        return result.Error is QuantizeError.UnknownType or QuantizeError.InvalidOptions or QuantizeError.InputNotFound or QuantizeError.OutputExists or QuantizeError.OutputFolderMissing or QuantizeError.SameFile ? ModelsCliExit.Usage : result.Error == QuantizeError.Cancelled ? ModelsCliExit.Cancelled : ModelsCliExit.Failed;
     }
 
     /// <summary>One line per 10 % step, on the error stream (stdout keeps only the result).</summary>

@@ -104,6 +104,60 @@ public sealed class ModelsQuantizeCommandTests : IDisposable
         Assert.Contains("neither a file nor a model", _error.ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task An_empty_output_path_is_a_usage_error_not_a_stack_trace()
+    {
+        Assert.Equal(ModelsCliExit.Usage, await RunAsync(TestPaths.Stories260K, "Q8_0", "-o", ""));
+        Assert.Equal("inference-mesh: --output needs a file path.", _error.ToString().Trim());
+    }
+
+    [Fact]
+    public async Task An_output_that_is_a_folder_is_refused_before_quantising()
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(_models, "out.gguf")).FullName;
+
+        Assert.Equal(ModelsCliExit.Usage, await RunAsync(TestPaths.Stories260K, "Q8_0", "-t", "1", "-o", folder));
+        Assert.Contains("is a folder, not a file", _error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("quantising", _error.ToString(), StringComparison.Ordinal); // refused before the native run
+        Assert.Empty(Directory.GetFileSystemEntries(folder));
+    }
+
+    [Fact]
+    public async Task An_input_linked_to_the_output_is_the_same_file_even_with_force()
+    {
+        var original = Path.Combine(_models, "original.gguf");
+        File.Copy(TestPaths.Stories260K, original);
+        var link = Path.Combine(_models, "link.gguf");
+        File.CreateSymbolicLink(link, original);
+
+        Assert.Equal(ModelsCliExit.Usage, await RunAsync(link, "Q8_0", "-t", "1", "-o", original, "--force"));
+        Assert.Contains("the same file", _error.ToString(), StringComparison.Ordinal);
+        Assert.Equal(Sha256(TestPaths.Stories260K), Sha256(original)); // the F32 original is still there
+    }
+
+    [Fact]
+    public async Task A_fifo_or_a_device_as_input_is_refused_without_reading_it()
+    {
+        var fifo = Path.Combine(_models, "pipe.gguf");
+        Assert.Equal(0, MakeFifo(fifo, Convert.ToUInt32("600", 8)));
+
+        // Reading the FIFO blocked forever (no writer) before the fix.
+        Assert.Equal(ModelsCliExit.Usage, await RunAsync(fifo, "Q8_0", "-o", Path.Combine(_models, "a.gguf")));
+        Assert.Equal(ModelsCliExit.Usage, await RunAsync("/dev/zero", "Q8_0", "-o", Path.Combine(_models, "b.gguf")));
+        Assert.Equal(2, _error.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => l.Contains("not a regular file", StringComparison.Ordinal)));
+        Assert.Equal([fifo], Directory.GetFiles(_models, "*.gguf"));
+    }
+
+    [Fact]
+    public async Task Threads_out_of_range_are_a_usage_error()
+    {
+        Assert.Equal(ModelsCliExit.Usage, await RunAsync(TestPaths.Stories260K, "Q8_0", "-t", "0", "-o", Path.Combine(_models, "t.gguf")));
+        Assert.Contains("Threads must be between 1", _error.ToString(), StringComparison.Ordinal);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mkfifo", SetLastError = true)]
+    private static extern int MakeFifo([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, uint mode);
+
     private static string Sha256(string path)
     {
         using var stream = File.OpenRead(path);
