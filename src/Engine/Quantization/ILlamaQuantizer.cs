@@ -21,8 +21,9 @@ public interface ILlamaQuantizer
     /// 0.99) every <see cref="QuantizeOptions.ProgressInterval"/>, and 1 on success. Without an expected size only 0 and 1.
     /// </param>
     /// <param name="cancellationToken">
-    /// Checked before the native call and when it returns: llama.cpp's quantiser has no way to stop, so a cancelled call
-    /// still waits for it, then deletes the temporary file and answers <see cref="QuantizeError.Cancelled"/>.
+    /// Checked before the native call; while it runs, a cancellation deletes the temporary file at once and answers
+    /// <see cref="QuantizeError.Cancelled"/> without waiting: llama.cpp's quantiser has no way to stop, so its thread
+    /// writes on into the deleted file and keeps its cores until it ends (a CLI that exits on Ctrl-C leaves nothing behind).
     /// </param>
     Task<QuantizeResult> QuantizeAsync(
         string inputPath,

@@ -12,12 +12,18 @@ internal sealed partial class LlamaQuantizer : ILlamaQuantizer
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private readonly string? _nativeDirectory;
+    private readonly NativeQuantize _native;
 
-    public LlamaQuantizer(ILogger logger, TimeProvider? timeProvider = null, string? nativeDirectory = null)
+    /// <summary>The blocking call that writes the output (input, output, type, threads, allowRequantize) and returns llama.cpp's code.</summary>
+    internal delegate uint NativeQuantize(string input, string output, QuantizationTypeInfo info, int threads, bool allowRequantize);
+
+    /// <param name="native">Instead of <c>llama_model_quantize</c> (tests: a run that cannot finish before it is told to).</param>
+    public LlamaQuantizer(ILogger logger, TimeProvider? timeProvider = null, string? nativeDirectory = null, NativeQuantize? native = null)
     {
         _logger = logger ?? NullLogger.Instance;
         _timeProvider = timeProvider ?? TimeProvider.System;
         _nativeDirectory = nativeDirectory;
+        _native = native ?? Quantize;
     }
 
     public async Task<QuantizeResult> QuantizeAsync(
@@ -73,9 +79,31 @@ internal sealed partial class LlamaQuantizer : ILlamaQuantizer
         var temp = Path.Combine(Path.GetDirectoryName(output)!, $".{Path.GetFileName(output)}.{Guid.NewGuid():N}{QuantizeDefaults.PartialSuffix}");
         Log.Started(_logger, info.Name, input, output, threads);
         progress?.Report(0);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Fail(QuantizeError.Cancelled, "Cancelled before quantisation started.", info) with { Threads = threads };
+        }
 
-        var native = RunNativeAsync(input, temp, info, threads, options.AllowRequantize);
-        var elapsed = await ReportProgressUntilDoneAsync(native, temp, options, progress).ConfigureAwait(false);
+        // llama.cpp cannot be stopped: a cancellation deletes the partial file at once (llama.cpp writes on into the
+        // unlinked file) and answers without waiting, so a process that exits on Ctrl-C leaves no partial file behind.
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var native = RunNativeAsync(_native, input, temp, info, threads, options.AllowRequantize);
+        TimeSpan elapsed;
+        using (cancellationToken.Register(() =>
+        {
+            TryDelete(temp);
+            cancelled.TrySetResult();
+        }))
+        {
+            elapsed = await ReportProgressUntilDoneAsync(Task.WhenAny(native, cancelled.Task), temp, options, progress).ConfigureAwait(false);
+        }
+
+        if (!native.IsCompleted)
+        {
+            Log.Cancelled(_logger, info.Name, input);
+            return Fail(QuantizeError.Cancelled, "Cancelled; the partial output was deleted (llama.cpp's thread ends on its own).", info) with { Threads = threads, Elapsed = elapsed };
+        }
+
         var (code, exception) = await native.ConfigureAwait(false);
 
         if (exception is not null || code != 0 || cancellationToken.IsCancellationRequested)
@@ -183,14 +211,14 @@ internal sealed partial class LlamaQuantizer : ILlamaQuantizer
     }
 
     /// <summary>llama_model_quantize blocks for the whole run: it gets a thread of its own, not a pool thread.</summary>
-    private static Task<(uint Code, Exception? Exception)> RunNativeAsync(string input, string temp, QuantizationTypeInfo info, int threads, bool allowRequantize)
+    private static Task<(uint Code, Exception? Exception)> RunNativeAsync(NativeQuantize quantize, string input, string temp, QuantizationTypeInfo info, int threads, bool allowRequantize)
     {
         var done = new TaskCompletionSource<(uint, Exception?)>(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
             try
             {
-                done.SetResult((Quantize(input, temp, info, threads, allowRequantize), null));
+                done.SetResult((quantize(input, temp, info, threads, allowRequantize), null));
             }
             catch (Exception e)
             {

@@ -161,7 +161,7 @@ public sealed class LlamaQuantizerTests : IDisposable
     {
         var result = await _quantizer.QuantizeAsync(TestPaths.Stories260K, Path.Combine(_dir, "c.gguf"), "Q8_0", OneThread, null, new CancellationToken(canceled: true));
         Assert.Equal(QuantizeError.Cancelled, result.Error);
-        Assert.Empty(Directory.EnumerateFileSystemEntries(_dir));
+        Assert.Empty(AllEntries());
     }
 
     [Fact]
@@ -172,9 +172,51 @@ public sealed class LlamaQuantizerTests : IDisposable
             TestPaths.Stories260K, Path.Combine(_dir, "c.gguf"), "Q8_0", OneThread, new SyncProgress(_ => cts.Cancel()), cts.Token);
 
         Assert.Equal(QuantizeError.Cancelled, result.Error);
-        Assert.Equal(0u, result.NativeCode); // llama.cpp finished; the result was thrown away
-        Assert.Empty(Directory.EnumerateFileSystemEntries(_dir));
+        Assert.Null(result.NativeCode); // cancelled at the first progress report: llama.cpp never started
+        Assert.Empty(AllEntries());
     }
+
+    [Fact]
+    public async Task Cancelled_mid_run_deletes_the_partial_at_once_and_answers_without_waiting()
+    {
+        // A stand-in for llama_model_quantize that writes part of its output, then runs until the test lets it end:
+        // the real one cannot be held mid-run deterministically.
+        using var started = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var quantizer = new LlamaQuantizer(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, native: (_, output, _, _, _) =>
+        {
+            using (var partial = File.Create(output))
+            {
+                partial.Write(new byte[4096]);
+            }
+
+            started.Set();
+            release.Wait();
+            return 0;
+        });
+        using var cts = new CancellationTokenSource();
+        try
+        {
+            var run = quantizer.QuantizeAsync(TestPaths.Stories260K, Path.Combine(_dir, "c.gguf"), "Q8_0", OneThread, null, cts.Token);
+            started.Wait();
+            Assert.NotEmpty(AllEntries());
+
+            cts.Cancel();
+
+            // Gone when Cancel returns: a process that exits now (Ctrl-C) leaves nothing; before, it stayed until llama.cpp ended.
+            Assert.Empty(AllEntries());
+            var result = await run; // answers while the native run is still going
+            Assert.Equal(QuantizeError.Cancelled, result.Error);
+            Assert.False(release.IsSet);
+        }
+        finally
+        {
+            release.Set();
+        }
+    }
+
+    /// <summary>Dot files included: the partial output's name starts with a dot (hidden, skipped by default).</summary>
+    private IEnumerable<string> AllEntries() => Directory.EnumerateFileSystemEntries(_dir, "*", new EnumerationOptions { AttributesToSkip = 0 });
 
     internal static string Sha256(string path)
     {
