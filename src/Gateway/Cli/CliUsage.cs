@@ -11,8 +11,9 @@ namespace InferenceMesh.Gateway.Cli;
 internal static class CliUsage
 {
     /// <summary>
-    /// The parse errors, and each option whose value is the name of another option: System.CommandLine takes
-    /// <c>--name --force</c> as the name "--force" (a model named "--force"), and <c>-o --force</c> wrote a file of that name.
+    /// The parse errors, each option whose value is the name of another option (System.CommandLine takes
+    /// <c>--name --force</c> as the name "--force": a model named "--force"; <c>-o --force</c> wrote a file of that name),
+    /// and each option given an empty value.
     /// </summary>
     public static List<string> Errors(ParseResult parse)
     {
@@ -40,6 +41,11 @@ internal static class CliUsage
             if (option.Tokens.FirstOrDefault(t => optionNames.Contains(t.Value)) is { } flag)
             {
                 errors.Add($"{option.IdentifierToken?.Value ?? option.Option.Name} needs a value, not the option '{flag.Value}'.");
+            }
+            else if (option.Tokens.Any(t => string.IsNullOrWhiteSpace(t.Value)))
+            {
+                // No option takes an empty value: --models "" and --data "" were stack traces from deep inside.
+                errors.Add($"{option.IdentifierToken?.Value ?? option.Option.Name} needs a value, not an empty string.");
             }
         }
 

@@ -43,7 +43,7 @@ internal static class FilesCli
             return CliUsage.Report(parsed, usageErrors, error);
         }
 
-        var configuration = new InvocationConfiguration { Output = output, Error = error, ProcessTerminationTimeout = TimeSpan.FromSeconds(10) };
+        var configuration = new InvocationConfiguration { Output = output, Error = error, ProcessTerminationTimeout = TimeSpan.FromSeconds(10), EnableDefaultExceptionHandler = false };
         try
         {
             return await parsed.InvokeAsync(configuration, cancellationToken);
@@ -51,6 +51,18 @@ internal static class FilesCli
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             return ModelsCliExit.Cancelled;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A --data that is a file, an unwritable folder: one line, not System.CommandLine's stack trace.
+            await error.WriteLineAsync($"inference-mesh: {ModelsProgress.Printable(ex.Message)}");
+            return ModelsCliExit.Failed;
+        }
+        catch (Exception ex)
+        {
+            // What System.CommandLine's default handler printed: a bug, so the stack trace helps.
+            await error.WriteLineAsync($"Unhandled exception: {ex}");
+            return ModelsCliExit.Failed;
         }
     }
 

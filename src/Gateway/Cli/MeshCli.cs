@@ -28,6 +28,13 @@ internal static class MeshCli
         var json = false;
         for (var i = 1; i < args.Length; i++)
         {
+            if (args[i] is "--config" or "--data" && i + 1 < args.Length && string.IsNullOrWhiteSpace(args[i + 1]))
+            {
+                // Path.GetFullPath("") threw: a stack trace and an abort (exit 134).
+                error.WriteLine($"inference-mesh: {args[i]} needs a path, not an empty string.");
+                return 2;
+            }
+
             switch (args[i])
             {
                 case "--config" when i + 1 < args.Length: configPath = args[++i]; break;

@@ -66,6 +66,43 @@ public sealed class CliUsageTests : IDisposable
         Assert.DoesNotContain("Description:", error.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("models", "pull", "http://127.0.0.1:9/m.gguf", "--models", "")]
+    [InlineData("models", "quantize", "x.gguf", "Q8_0", "--models", " ")]
+    public async Task An_empty_option_value_is_a_usage_error_not_a_stack_trace(params string[] args)
+    {
+        var (exit, _, error) = await Models(args);
+
+        Assert.Equal(ModelsCliExit.Usage, exit);
+        Assert.Contains("inference-mesh: --models needs a value, not an empty string.", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Files_with_an_empty_data_folder_or_a_file_as_data_folder_is_one_line()
+    {
+        var file = Path.Combine(_dir, "not-a-folder");
+        await File.WriteAllTextAsync(file, "x");
+        var empty = new StringWriter();
+        var isFile = new StringWriter();
+
+        Assert.Equal(ModelsCliExit.Usage, await FilesCli.RunAsync(["files", "stores", "--data", ""], new StringWriter(), empty, CancellationToken.None));
+        Assert.Equal(ModelsCliExit.Failed, await FilesCli.RunAsync(["files", "stores", "--data", file], new StringWriter(), isFile, CancellationToken.None));
+
+        Assert.Contains("--data needs a value, not an empty string", empty.ToString(), StringComparison.Ordinal);
+        Assert.StartsWith("inference-mesh: ", isFile.ToString(), StringComparison.Ordinal);
+        Assert.Single(isFile.ToString().Trim().Split('\n')); // no stack trace
+    }
+
+    [Fact]
+    public async Task Mesh_with_an_empty_data_folder_is_a_usage_error_not_a_crash()
+    {
+        var error = new StringWriter();
+
+        Assert.Equal(2, await MeshCli.RunAsync(["mesh", "id", "--data", ""], new StringWriter(), error));
+        Assert.Equal("inference-mesh: --data needs a path, not an empty string.", error.ToString().Trim());
+    }
+
     [Fact]
     public async Task Help_still_exits_0()
     {
