@@ -59,6 +59,12 @@ internal static class ModelsTorrentClient
             await error.WriteLineAsync($"inference-mesh: no gateway answered at {gateway} ({e.Message}); start it or pass --gateway URL");
             return ModelsCliExit.Failed;
         }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            // Another server at that address (an HTML page, other JSON): a stack trace before.
+            await error.WriteLineAsync(NotAGateway(gateway, e));
+            return ModelsCliExit.Failed;
+        }
     }
 
     public static async Task<int> PullAsync(
@@ -111,6 +117,12 @@ internal static class ModelsTorrentClient
             await error.WriteLineAsync($"inference-mesh: no gateway answered at {gateway} ({e.Message}); start it or pass --gateway URL");
             return ModelsCliExit.Failed;
         }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            // Another server at that address (an HTML page, other JSON): a stack trace before.
+            await error.WriteLineAsync(NotAGateway(gateway, e));
+            return ModelsCliExit.Failed;
+        }
     }
 
     /// <summary>Polls the job under a progress bar (size, speed, ETA) until it is done or failed.</summary>
@@ -147,6 +159,9 @@ internal static class ModelsTorrentClient
         using var document = JsonDocument.Parse(await http.GetStringAsync(new Uri(gateway, "/v1/models"), ct));
         return document.RootElement.GetProperty("data").EnumerateArray().Any(m => m.GetProperty("id").GetString() == name);
     }
+
+    private static string NotAGateway(Uri gateway, Exception e) =>
+        $"inference-mesh: {gateway} did not answer as an inference-mesh gateway ({ModelsProgress.Printable(e.Message.Split('\n')[0])}); check --gateway URL";
 
     private static async Task<string> ErrorMessageAsync(HttpResponseMessage response, CancellationToken ct)
     {
