@@ -48,8 +48,11 @@ internal static class FilesCli
         {
             return await parsed.InvokeAsync(configuration, cancellationToken);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
+            // Ctrl-C cancels System.CommandLine's own token, not the caller's: a filter on the caller's missed it (a
+            // TaskCanceledException stack trace, exit 1).
+            await error.WriteLineAsync("inference-mesh: cancelled.");
             return ModelsCliExit.Cancelled;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -38,8 +38,11 @@ internal static class ModelsCli
         {
             return await parsed.InvokeAsync(configuration, cancellationToken);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
+            // Ctrl-C cancels System.CommandLine's own token, not the caller's: a filter on the caller's missed it (a
+            // TaskCanceledException stack trace, exit 1).
+            await error.WriteLineAsync("inference-mesh: cancelled.");
             return ModelsCliExit.Cancelled;
         }
         catch (ModelStoreOpenException ex)

@@ -104,6 +104,19 @@ public sealed class CliUsageTests : IDisposable
     }
 
     [Fact]
+    public async Task Cancelled_while_hashing_is_exit_130_with_one_line()
+    {
+        File.Copy(TestPaths.Stories260K, Path.Combine(_dir, "loose.gguf"));
+        var error = new StringWriter();
+
+        var exit = await ModelsCli.RunAsync(["models", "list", "--models", _dir], new StringWriter(), error, new ModelsCliEnvironment(), new CancellationToken(canceled: true));
+
+        Assert.Equal(ModelsCliExit.Cancelled, exit);
+        Assert.Equal("inference-mesh: cancelled.", error.ToString().Trim().Split('\n')[^1]);
+        Assert.DoesNotContain("Exception", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Help_still_exits_0()
     {
         var (exit, output, _) = await Models("models", "quantize", "--help");
