@@ -74,7 +74,7 @@ internal sealed partial class LlamaQuantizer : ILlamaQuantizer
             return Fail(QuantizeError.NativeLibraryUnavailable, e.Message, info);
         }
 
-        using var mallocThresholds = GlibcMallocTuning.ForQuantization(); // until the native call has returned
+        using var mallocThresholds = GlibcMallocTuning.ForQuantization(); // until the native call has returned, or a cancellation stopped waiting for it
         var threads = options.Threads ?? Environment.ProcessorCount;
         var temp = Path.Combine(Path.GetDirectoryName(output)!, $".{Path.GetFileName(output)}.{Guid.NewGuid():N}{QuantizeDefaults.PartialSuffix}");
         Log.Started(_logger, info.Name, input, output, threads);
