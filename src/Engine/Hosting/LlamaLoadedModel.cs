@@ -59,6 +59,9 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
     /// <summary>Pins the decode thread count (0: the governor chooses again); for tests of the switch.</summary>
     internal void PinDecodeThreads(int threads) => _scheduler.PinDecodeThreads(threads);
 
+    /// <summary>Alternates the decode thread count every <paramref name="steps"/> decodes (0 stops); for tests of the switch.</summary>
+    internal void AlternateDecodeThreads(int steps) => _scheduler.AlternateDecodeThreads(steps);
+
     /// <summary>Loads the model and creates its context and scheduler; runs on a thread-pool thread.</summary>
     public static EngineResult<LlamaLoadedModel> Load(ModelSource source, EngineOptions options, ILogger logger)
     {

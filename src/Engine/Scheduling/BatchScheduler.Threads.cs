@@ -9,6 +9,7 @@ internal sealed partial class BatchScheduler
     private int _decodeThreads;
     private long _decodeThreadSwitches;
     private int _pinnedDecodeThreads;
+    private int _alternateDecodeThreads;
     private long _contextThreadChanges;
 
     /// <summary>The thread count decoding runs at now: the configured one, or 1 while the machine's cores are busy.</summary>
@@ -28,6 +29,18 @@ internal sealed partial class BatchScheduler
     /// choice back to it). For tests of the switch itself; the governor is not told about pinned steps.
     /// </summary>
     internal void PinDecodeThreads(int threads) => Volatile.Write(ref _pinnedDecodeThreads, Math.Clamp(threads, 0, _settings.Threads));
+
+    /// <summary>
+    /// Makes decoding alternate between the configured count and one thread every <paramref name="steps"/> decodes, on
+    /// the scheduler thread itself (0 stops it): a switch mid-generation that does not depend on when a reader gets to
+    /// run. For tests of the switch; it overrides <see cref="PinDecodeThreads"/>.
+    /// </summary>
+    internal void AlternateDecodeThreads(int steps) => Volatile.Write(ref _alternateDecodeThreads, Math.Max(0, steps));
+
+    /// <summary>The test hooks' thread count for the next decode, or 0 when the governor decides.</summary>
+    private int ForcedDecodeThreads() => Volatile.Read(ref _alternateDecodeThreads) is var every and > 0
+        ? (Interlocked.Read(ref _decodeCalls) / every % 2 == 0 ? _settings.Threads : 1)
+        : Volatile.Read(ref _pinnedDecodeThreads);
 
     /// <summary>
     /// Runs the next decodes of <paramref name="context"/> on <paramref name="threads"/> threads. One thread decodes

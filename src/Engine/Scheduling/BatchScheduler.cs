@@ -432,7 +432,7 @@ internal sealed partial class BatchScheduler : IDisposable
             budget -= count;
         }
 
-        var pinned = Volatile.Read(ref _pinnedDecodeThreads);
+        var pinned = ForcedDecodeThreads();
         var governed = pinned == 0 && _settings.AdaptiveThreads;
         SetDecodeThreads(_context, ref _contextThreads, pinned > 0 ? pinned : governed ? _governor.NextStep(_batch.Count, _prefillChunks.Count == 0) : _settings.Threads);
         var started = Stopwatch.GetTimestamp();

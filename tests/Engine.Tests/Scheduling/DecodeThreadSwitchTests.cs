@@ -23,23 +23,18 @@ public class DecodeThreadSwitchTests
         Assert.StartsWith(TestPaths.Stories260KGreedyContinuation, reference);
 
         var changes = model.ContextThreadChanges;
+        model.AlternateDecodeThreads(50); // switched by the scheduler itself: 50 decodes on 2 threads, 50 on 1, …
         var started = await engine.Model.StartGenerationAsync(EngineHarness.Greedy("Once upon a time", 400));
         Assert.True(started.Succeeded, started.Failure?.Message);
         await using var generation = started.Value!;
         var text = new StringBuilder();
-        var pieces = 0;
         await foreach (var piece in generation.ReadTextAsync())
         {
             text.Append(piece);
-            pieces++;
-            if (pieces % 50 == 1)
-            {
-                // 1 on pieces 1, 101, 201, …; 2 on pieces 51, 151, …
-                model.PinDecodeThreads(pieces % 100 == 1 ? 1 : 2);
-            }
         }
 
         var outcome = await generation.Completion;
+        model.AlternateDecodeThreads(0);
         Assert.Null(outcome.Failure);
         Assert.True(model.ContextThreadChanges - changes >= 2, $"the thread count changed {model.ContextThreadChanges - changes} times during the generation");
         Assert.Equal(referenceOutcome.CompletionTokens, outcome.CompletionTokens);
