@@ -1,3 +1,4 @@
+using InferenceMesh.Gateway.Tests.Common;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
@@ -193,7 +194,7 @@ internal class LoopbackOpenAiUpstream : IAsyncDisposable
                 return;
 
             case UpstreamBehaviour.HangBeforeFirstByte:
-                await Task.WhenAny(_released.Task, Task.Delay(Timeout.Infinite, http.RequestAborted));
+                await Task.WhenAny(_released.Task, http.RequestAborted.WhenCancelled());
                 return;
         }
 
@@ -216,7 +217,7 @@ internal class LoopbackOpenAiUpstream : IAsyncDisposable
 
         if (Behaviour == UpstreamBehaviour.SilentAfterChunks)
         {
-            await Task.WhenAny(_released.Task, Task.Delay(Timeout.Infinite, http.RequestAborted));
+            await Task.WhenAny(_released.Task, http.RequestAborted.WhenCancelled());
             return;
         }
 

@@ -1,3 +1,4 @@
+using InferenceMesh.Gateway.Tests.Common;
 using System.Net;
 using InferenceMesh.Gateway.Tests.Backends.Anthropic;
 using Microsoft.AspNetCore.Http;
@@ -72,13 +73,7 @@ public sealed class UpstreamCancellationTests
 
     private static async Task WaitForAbortAsync(HttpContext http, TaskCompletionSource aborted)
     {
-        try
-        {
-            await Task.Delay(Timeout.Infinite, http.RequestAborted);
-        }
-        catch (OperationCanceledException)
-        {
-            aborted.TrySetResult();
-        }
+        await http.RequestAborted.WhenCancelled();
+        aborted.TrySetResult();
     }
 }

@@ -206,13 +206,32 @@ public sealed class MeshCluster : IAsyncLifetime
         }
     }
 
-    public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan limit, string what)
+    /// <summary>Waits until a node's reputation table says so: woken by its Changed event, not by polling.</summary>
+    public static async Task WaitUntilAsync(PeerReputation reputation, Func<bool> condition, TimeSpan limit, string what)
     {
-        var watch = Stopwatch.StartNew();
-        while (!condition())
+        using var timeout = new CancellationTokenSource(limit);
+        while (true)
         {
-            Assert.True(watch.Elapsed < limit, $"timed out after {limit.TotalSeconds} s waiting for {what}");
-            await Task.Delay(100);
+            var changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            void OnChanged() => changed.TrySetResult();
+            reputation.Changed += OnChanged;
+            try
+            {
+                if (condition())
+                {
+                    return;
+                }
+
+                await changed.Task.WaitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+            {
+                Assert.Fail($"timed out after {limit.TotalSeconds} s waiting for {what}");
+            }
+            finally
+            {
+                reputation.Changed -= OnChanged;
+            }
         }
     }
 
@@ -308,7 +327,7 @@ public sealed class PeerRoutingTests(MeshCluster cluster) : IClassFixture<MeshCl
 
         // Every greedy peer answer is verified (verifyShare 1): node 3 serves a renamed stories260K, so it matches.
         var reputation = n1.Get<PeerReputation>();
-        await MeshCluster.WaitUntilAsync(() => reputation.Get(n3.Id).Verified >= 2, TimeSpan.FromSeconds(60), "node 1 to verify node 3's answers");
+        await MeshCluster.WaitUntilAsync(reputation, () => reputation.Get(n3.Id).Verified >= 2, TimeSpan.FromSeconds(60), "node 1 to verify node 3's answers");
         Assert.Equal(0, reputation.Get(n3.Id).Mismatches);
         Assert.Equal(1.0, reputation.ScoreOf(n3.Id));
 
@@ -460,7 +479,7 @@ public sealed class PeerRoutingTests(MeshCluster cluster) : IClassFixture<MeshCl
 
         // Node 1 ran the same greedy request on its own stories260K (the advertised digest) and got another answer.
         var reputation = n1.Get<PeerReputation>();
-        await MeshCluster.WaitUntilAsync(() => reputation.Get(n4.Id).Verified >= 1, TimeSpan.FromSeconds(60), "node 1 to verify node 4");
+        await MeshCluster.WaitUntilAsync(reputation, () => reputation.Get(n4.Id).Verified >= 1, TimeSpan.FromSeconds(60), "node 1 to verify node 4");
         var record = reputation.Get(n4.Id);
         Assert.Equal(1, record.Mismatches);
         Assert.Equal(0.5, record.Score);
@@ -479,7 +498,7 @@ public sealed class PeerRoutingTests(MeshCluster cluster) : IClassFixture<MeshCl
             Assert.Equal(n4.Backend, BackendOf(again));
         }
 
-        await MeshCluster.WaitUntilAsync(() => reputation.Get(n4.Id).Mismatches >= 2, TimeSpan.FromSeconds(60), "the second verification");
+        await MeshCluster.WaitUntilAsync(reputation, () => reputation.Get(n4.Id).Mismatches >= 2, TimeSpan.FromSeconds(60), "the second verification");
         using var excluded = await n1.Http.PostAsync("/v1/chat/completions", Chat("stories-liar", MeshCluster.Prompt));
         await AssertError(excluded, HttpStatusCode.ServiceUnavailable, "no_backend_available");
         Assert.Contains("LowReputation", await (await n1.Http.PostAsync("/v1/route", Chat("stories-liar", MeshCluster.Prompt))).Content.ReadAsStringAsync());
@@ -499,7 +518,7 @@ public sealed class PeerRoutingTests(MeshCluster cluster) : IClassFixture<MeshCl
         // n5 has no model with stories260K's digest: it asked the other of n2 and n3 (both allowed for public), which
         // answered the same; both receipts are stored.
         var reputation = n5.Get<PeerReputation>();
-        await MeshCluster.WaitUntilAsync(() => reputation.Get(cluster.N2.Id).Verified + reputation.Get(cluster.N3.Id).Verified >= 1,
+        await MeshCluster.WaitUntilAsync(reputation, () => reputation.Get(cluster.N2.Id).Verified + reputation.Get(cluster.N3.Id).Verified >= 1,
             TimeSpan.FromSeconds(60), "n5 to verify on a second peer");
         Assert.Equal(0, reputation.Get(cluster.N2.Id).Mismatches + reputation.Get(cluster.N3.Id).Mismatches);
         var receipts = n5.Get<ReceiptStore>().List().Skip(before).Select(r => r.Receipt.Server).Order().ToList();
@@ -531,7 +550,7 @@ public sealed class PeerRoutingTests(MeshCluster cluster) : IClassFixture<MeshCl
         var text = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString();
         Assert.StartsWith("{", text); // node 3 ran it under the grammar
         // Node 1's copy runs under the same grammar, so an honest peer matches (a free-text copy would not).
-        await MeshCluster.WaitUntilAsync(() => reputation.Get(n3.Id).Verified > verifiedBefore, TimeSpan.FromSeconds(60), "node 1 to verify node 3's JSON answer");
+        await MeshCluster.WaitUntilAsync(reputation, () => reputation.Get(n3.Id).Verified > verifiedBefore, TimeSpan.FromSeconds(60), "node 1 to verify node 3's JSON answer");
         Assert.Equal(mismatchesBefore, reputation.Get(n3.Id).Mismatches);
     }
 

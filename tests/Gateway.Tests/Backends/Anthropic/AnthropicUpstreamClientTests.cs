@@ -1,3 +1,4 @@
+using InferenceMesh.Gateway.Tests.Common;
 using System.Text;
 using System.Text.Json;
 using InferenceMesh.Gateway.Backends.Anthropic;
@@ -288,7 +289,7 @@ public sealed class AnthropicUpstreamClientTests : IAsyncLifetime
             }
 
             await context.Response.Body.FlushAsync();
-            await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { });
+            await context.RequestAborted.WhenCancelled();
         };
 
         var start = await client.StartStreamAsync(Target, Hello);
