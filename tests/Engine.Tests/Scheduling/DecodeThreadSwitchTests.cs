@@ -1,4 +1,3 @@
-using System.Text;
 using InferenceMesh.Tests;
 using InferenceMesh.Engine.Hosting;
 
@@ -24,21 +23,12 @@ public class DecodeThreadSwitchTests
 
         var changes = model.ContextThreadChanges;
         model.AlternateDecodeThreads(50); // switched by the scheduler itself: 50 decodes on 2 threads, 50 on 1, …
-        var started = await engine.Model.StartGenerationAsync(EngineHarness.Greedy("Once upon a time", 400));
-        Assert.True(started.Succeeded, started.Failure?.Message);
-        await using var generation = started.Value!;
-        var text = new StringBuilder();
-        await foreach (var piece in generation.ReadTextAsync())
-        {
-            text.Append(piece);
-        }
-
-        var outcome = await generation.Completion;
+        var (text, outcome) = await engine.CompleteAsync(EngineHarness.Greedy("Once upon a time", 400));
         model.AlternateDecodeThreads(0);
         Assert.Null(outcome.Failure);
         Assert.True(model.ContextThreadChanges - changes >= 2, $"the thread count changed {model.ContextThreadChanges - changes} times during the generation");
         Assert.Equal(referenceOutcome.CompletionTokens, outcome.CompletionTokens);
-        Assert.Equal(reference, text.ToString());
+        Assert.Equal(reference, text);
     }
 
     [Theory]
