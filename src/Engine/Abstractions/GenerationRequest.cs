@@ -52,7 +52,38 @@ public sealed record GenerationRequest
     /// adapter sets never share a decode. The default value is empty (the base model).
     /// </summary>
     public IReadOnlyList<AdapterUse> Adapters { get; init; } = [];
+
+    /// <summary>
+    /// Report each generated token's log probability with this many most likely alternatives
+    /// (0..<see cref="MaxTopLogProbs"/>; OpenAI <c>logprobs</c>/<c>top_logprobs</c>). They come from the model's own
+    /// distribution at that step (log-softmax of its logits, before temperature, penalties, bias and grammar). The
+    /// default value is null (none computed).
+    /// </summary>
+    public int? TopLogProbs { get; init; }
+
+    /// <summary>The largest <see cref="TopLogProbs"/> (OpenAI's limit).</summary>
+    public const int MaxTopLogProbs = 20;
 }
+
+/// <summary>A candidate token and its log probability (natural log).</summary>
+public readonly record struct TokenCandidate(int Token, byte[] Bytes, float LogProb);
+
+/// <summary>
+/// A generated token with its log probability and the most likely alternatives at that step, best first (the
+/// generated token is among them when it was likely enough).
+/// </summary>
+public sealed record TokenLogProb(TokenCandidate Chosen, IReadOnlyList<TokenCandidate> Top)
+{
+    /// <summary>Where the token's text starts in the generated text (UTF-16 code units).</summary>
+    public int TextOffset { get; init; }
+}
+
+/// <summary>
+/// One step of a generation's output: UTF-8-complete text, and when log probabilities were asked for, the tokens
+/// that text completes (a token split across a character arrives with the delta that completes the character; the
+/// tokens of a stop string are left out).
+/// </summary>
+public readonly record struct GenerationDelta(string Text, IReadOnlyList<TokenLogProb>? LogProbs = null);
 
 public enum FinishReason
 {
@@ -66,8 +97,8 @@ public enum FinishReason
 public sealed record GenerationOutcome(FinishReason FinishReason, int PromptTokens, int CompletionTokens, EngineFailure? Failure = null);
 
 /// <summary>
-/// A running generation. Read <see cref="ReadTextAsync"/> once to the end; each item is a UTF-8-complete
-/// text delta with stop strings already removed. Cancelling the token passed to ReadTextAsync, or disposing,
+/// A running generation. Read <see cref="ReadAsync"/> (or <see cref="ReadTextAsync"/>) once to the end; each item is
+/// a UTF-8-complete text delta with stop strings already removed. Cancelling the token passed to it, or disposing,
 /// removes the sequence from the batch within one decode step and frees its KV cells.
 /// </summary>
 public interface IGeneration : IAsyncDisposable
@@ -75,7 +106,17 @@ public interface IGeneration : IAsyncDisposable
     /// <summary>The number of prompt tokens (known before the first token).</summary>
     int PromptTokens { get; }
 
-    IAsyncEnumerable<string> ReadTextAsync(CancellationToken cancellationToken = default);
+    /// <summary>The deltas, with their tokens' log probabilities when the request asked for them.</summary>
+    IAsyncEnumerable<GenerationDelta> ReadAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The text of <see cref="ReadAsync"/> alone.</summary>
+    async IAsyncEnumerable<string> ReadTextAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var delta in ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return delta.Text;
+        }
+    }
 
     /// <summary>Completes once the sequence has ended (normally, by failure or by cancellation).</summary>
     Task<GenerationOutcome> Completion { get; }

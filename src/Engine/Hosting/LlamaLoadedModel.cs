@@ -210,6 +210,11 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
             return new EngineFailure(EngineError.InvalidParameter, "max_tokens must be at least 1.", "max_tokens");
         }
 
+        if (request.TopLogProbs is < 0 or > GenerationRequest.MaxTopLogProbs)
+        {
+            return new EngineFailure(EngineError.InvalidParameter, $"top_logprobs must be between 0 and {GenerationRequest.MaxTopLogProbs}.", "top_logprobs");
+        }
+
         if (AdapterLimits.Validate(request.Adapters) is { } adapterError)
         {
             return new EngineFailure(EngineError.InvalidParameter, adapterError, "lora");
@@ -406,12 +411,12 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
 
         public Task<GenerationOutcome> Completion => sequence.Completion.Task;
 
-        public async IAsyncEnumerable<string> ReadTextAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+        public async IAsyncEnumerable<GenerationDelta> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
         {
             using var registration = cancellationToken.Register(Cancel);
-            await foreach (var text in sequence.Output.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            await foreach (var delta in sequence.Output.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                yield return text;
+                yield return delta;
             }
         }
 

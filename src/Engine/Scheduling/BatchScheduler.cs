@@ -473,11 +473,11 @@ internal sealed partial class BatchScheduler : IDisposable
         foreach (var (sequence, batchIndex) in _outputs)
         {
             var token = LlamaNative.llama_sampler_sample(sequence.Sampler, _context, batchIndex);
-            Accept(sequence, token);
+            Accept(sequence, token, sequence.Request.TopLogProbs is { } top ? LogProbOf(batchIndex, token, top) : null);
         }
     }
 
-    private void Accept(Sequence sequence, int token)
+    private void Accept(Sequence sequence, int token, TokenLogProb? logProb)
     {
         var slot = _slots[sequence.Slot];
         slot.State = SlotState.Generating;
@@ -490,10 +490,15 @@ internal sealed partial class BatchScheduler : IDisposable
         sequence.Generated++;
         sequence.GeneratedTokens.Add(token);
         var text = sequence.Utf8.Append(TokenPiece(token));
+        if (logProb is not null)
+        {
+            sequence.LogProbs?.Add(logProb, text.Length, sequence.Utf8.HasPending);
+        }
+
         var emit = sequence.Stops.Push(text, out var stopped);
         if (emit.Length > 0)
         {
-            sequence.Output.Writer.TryWrite(emit);
+            sequence.Emit(emit);
         }
 
         if (stopped)
@@ -551,10 +556,7 @@ internal sealed partial class BatchScheduler : IDisposable
             reason = FinishReason.Stop;
         }
 
-        if (tail.Length > 0)
-        {
-            sequence.Output.Writer.TryWrite(tail);
-        }
+        sequence.Emit(tail, final: true);
 
         ReleaseSlot(slot, keepCache: _settings.PrefixReuse);
         Complete(sequence, reason, failure: null);

@@ -17,6 +17,7 @@ internal sealed class Sequence
         PromptTokens = promptTokens;
         Sampler = sampler;
         Stops = new StopStringMatcher(request.Stop);
+        LogProbs = request.TopLogProbs is null ? null : new LogProbTrail();
     }
 
     public long Number { get; }
@@ -29,7 +30,7 @@ internal sealed class Sequence
     public Utf8TokenAssembler Utf8 { get; } = new();
     public StopStringMatcher Stops { get; }
 
-    public Channel<string> Output { get; } = Channel.CreateUnbounded<string>(
+    public Channel<GenerationDelta> Output { get; } = Channel.CreateUnbounded<GenerationDelta>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = false });
 
     public TaskCompletionSource<GenerationOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -52,6 +53,19 @@ internal sealed class Sequence
     public List<int> GeneratedTokens { get; } = [];
 
     public int ReusedPrefix { get; set; }
+
+    /// <summary>Log probabilities of generated tokens not yet sent (null unless the request asked for them).</summary>
+    public LogProbTrail? LogProbs { get; }
+
+    /// <summary>Sends a text delta with the log probabilities of the tokens it completes (nothing when both are empty).</summary>
+    public void Emit(string text, bool final = false)
+    {
+        var released = LogProbs?.Release(text.Length, final);
+        if (text.Length > 0 || released is { Count: > 0 })
+        {
+            Output.Writer.TryWrite(new GenerationDelta(text, released));
+        }
+    }
 
     public bool IsPrefilling => PendingToken < 0;
 

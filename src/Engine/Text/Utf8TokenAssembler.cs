@@ -14,6 +14,9 @@ internal sealed class Utf8TokenAssembler
     private int _pendingCount;
     private readonly StringBuilder _text = new();
 
+    /// <summary>Whether bytes of an incomplete character are held back.</summary>
+    public bool HasPending => _pendingCount > 0;
+
     /// <summary>Appends a token's bytes and returns the text that is now complete (possibly empty).</summary>
     public string Append(ReadOnlySpan<byte> piece)
     {

@@ -46,7 +46,8 @@ internal static class CompletionsApi
         if (model.Error is { } modelError) return modelError;
         var (loaded, adapters) = model.Value;
 
-        var started = await inference.StartAsync(loaded, settings.Value!.ToRequest(prompt.Value!) with { Adapters = adapters }, "prompt", cancellationToken);
+        var started = await inference.StartAsync(
+            loaded, settings.Value!.ToRequest(prompt.Value!) with { Adapters = adapters, TopLogProbs = LogProbs.Requested(request).Value }, "prompt", cancellationToken);
         if (started.Error is { } startError) return startError;
 
         var id = InferenceService.NewId("cmpl-");
@@ -57,13 +58,13 @@ internal static class CompletionsApi
         }
 
         await using var generation = started.Value!;
-        var (text, outcome) = await generation.CollectAsync(cancellationToken);
+        var (text, logProbs, outcome) = await generation.CollectAsync(cancellationToken);
         if (outcome.Failure is { } failure) return inference.Map(failure, "prompt");
 
         return new JsonOk<CompletionResponse>(
             new CompletionResponse(
                 id, created, loaded.Id,
-                [new CompletionChoice(0, echo + text, RunningGeneration.FinishReasonText(outcome.FinishReason))],
+                [new CompletionChoice(0, echo + text, RunningGeneration.FinishReasonText(outcome.FinishReason), LogProbs.ForCompletion(logProbs, echo.Length))],
                 Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)),
             OpenAiJsonContext.Default.CompletionResponse);
     }

@@ -6,12 +6,12 @@ using InferenceMesh.Gateway.OpenAi;
 namespace InferenceMesh.Gateway.Inference;
 
 /// <summary>
-/// OpenAI fields the local engine cannot honour (tool calls, log probabilities, audio, a JSON schema beyond
+/// OpenAI fields the local engine cannot honour (tool calls, audio, a JSON schema beyond
 /// <see cref="JsonSchemaGrammar"/>). Ignoring them would change the meaning of the answer (a client waiting for a tool
 /// call gets free text), so the local step refuses them with a 400 <c>unsupported_parameter</c> naming the field.
-/// Remote backends receive them as sent. Their neutral values (<c>tool_choice: "none"</c>, <c>logprobs: false</c>, null)
-/// pass. JSON output (<c>response_format</c> json_object and json_schema) is honoured with a grammar
-/// (<see cref="ResponseGrammar"/>).
+/// Remote backends receive them as sent. Their neutral values (<c>tool_choice: "none"</c>, null) pass. JSON output
+/// (<c>response_format</c> json_object and json_schema) is honoured with a grammar (<see cref="ResponseGrammar"/>), log
+/// probabilities by the engine (<see cref="LogProbs"/>; a malformed request for them is refused here too).
 /// </summary>
 public static class LocalFeatures
 {
@@ -53,15 +53,9 @@ public static class LocalFeatures
             return format;
         }
 
-        if (fields.TryGetValue("logprobs", out var logprobs) && logprobs.ValueKind == JsonValueKind.True)
+        if (LogProbs.Requested(request).Error is { } logprobs)
         {
-            return ApiErrors.UnsupportedParameter("logprobs", "'logprobs' is not supported by the local model.");
-        }
-
-        if (fields.TryGetValue("top_logprobs", out var top) && top.ValueKind != JsonValueKind.Null
-            && !(top.ValueKind == JsonValueKind.Number && top.TryGetInt32(out var count) && count == 0))
-        {
-            return ApiErrors.UnsupportedParameter("top_logprobs", "'top_logprobs' is not supported by the local model.");
+            return logprobs;
         }
 
         if (fields.TryGetValue("audio", out var audio) && audio.ValueKind != JsonValueKind.Null)
@@ -86,9 +80,9 @@ public static class LocalFeatures
             return ApiErrors.UnsupportedParameter("best_of", "Only best_of=1 is supported.");
         }
 
-        if (request.Logprobs is not null)
+        if (LogProbs.Requested(request).Error is { } logprobs)
         {
-            return ApiErrors.UnsupportedParameter("logprobs", "'logprobs' is not supported by the local model.");
+            return logprobs;
         }
 
         return request.Suffix is { Length: > 0 }

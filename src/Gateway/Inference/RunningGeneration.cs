@@ -15,13 +15,13 @@ internal sealed class RunningGeneration(IGeneration generation, GenerationMeter 
 
     public int PromptTokens => generation.PromptTokens;
 
-    /// <summary>The text deltas; cancelling the token removes the sequence from the batch.</summary>
-    public async IAsyncEnumerable<string> ReadTextAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>The deltas (with log probabilities when asked for); cancelling the token removes the sequence from the batch.</summary>
+    public async IAsyncEnumerable<GenerationDelta> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await foreach (var text in generation.ReadTextAsync(cancellationToken).WithCancellation(cancellationToken))
+        await foreach (var delta in generation.ReadAsync(cancellationToken).WithCancellation(cancellationToken))
         {
             meter.OnText();
-            yield return text;
+            yield return delta;
         }
     }
 
@@ -33,16 +33,21 @@ internal sealed class RunningGeneration(IGeneration generation, GenerationMeter 
         return outcome;
     }
 
-    /// <summary>Reads everything (non-streamed responses).</summary>
-    public async Task<(string Text, GenerationOutcome Outcome)> CollectAsync(CancellationToken cancellationToken)
+    /// <summary>Reads everything (non-streamed responses); the log probabilities are null unless the request asked for them.</summary>
+    public async Task<(string Text, IReadOnlyList<TokenLogProb>? LogProbs, GenerationOutcome Outcome)> CollectAsync(CancellationToken cancellationToken)
     {
         var text = new StringBuilder();
-        await foreach (var delta in ReadTextAsync(cancellationToken))
+        List<TokenLogProb>? logProbs = null;
+        await foreach (var delta in ReadAsync(cancellationToken))
         {
-            text.Append(delta);
+            text.Append(delta.Text);
+            if (delta.LogProbs is { } entries)
+            {
+                (logProbs ??= []).AddRange(entries);
+            }
         }
 
-        return (text.ToString(), await CompleteAsync());
+        return (text.ToString(), logProbs, await CompleteAsync());
     }
 
     public ValueTask DisposeAsync()

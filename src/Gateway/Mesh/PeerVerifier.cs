@@ -115,7 +115,7 @@ internal sealed partial class PeerVerifier(
         if (started.Value is not { } generation) return;
         await using (generation)
         {
-            var (text, outcome) = await generation.CollectAsync(timeout.Token);
+            var (text, _, outcome) = await generation.CollectAsync(timeout.Token);
             if (outcome.Failure is not null) return;
             if (string.Equals(text, peerText, StringComparison.Ordinal))
             {

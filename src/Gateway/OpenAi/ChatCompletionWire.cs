@@ -26,11 +26,21 @@ public sealed record ChatCompletionResponse(string Id, long Created, string Mode
     public string Object => "chat.completion";
 }
 
-public sealed record ChatChoice(int Index, AssistantMessage Message, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason)
+public sealed record ChatChoice(
+    int Index, AssistantMessage Message, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] ChatLogProbs? Logprobs = null);
+
+/// <summary>A choice's <c>logprobs</c>: one entry per generated token.</summary>
+public sealed record ChatLogProbs(IReadOnlyList<ChatTokenLogProb> Content)
 {
     [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
-    public JsonElement? Logprobs => null;
+    public IReadOnlyList<ChatTokenLogProb>? Refusal => null;
 }
+
+/// <summary>A generated token: its text, log probability, UTF-8 bytes and the most likely tokens at its step.</summary>
+public sealed record ChatTokenLogProb(string Token, float Logprob, IReadOnlyList<int> Bytes, IReadOnlyList<ChatTopLogProb> TopLogprobs);
+
+public sealed record ChatTopLogProb(string Token, float Logprob, IReadOnlyList<int> Bytes);
 
 public sealed record AssistantMessage(string Content)
 {
@@ -42,10 +52,8 @@ public sealed record ChatCompletionChunk(string Id, long Created, string Model, 
     public string Object => "chat.completion.chunk";
 }
 
-public sealed record ChatChunkChoice(int Index, ChatDelta Delta, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason)
-{
-    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
-    public JsonElement? Logprobs => null;
-}
+public sealed record ChatChunkChoice(
+    int Index, ChatDelta Delta, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] ChatLogProbs? Logprobs = null);
 
 public sealed record ChatDelta(string? Role = null, string? Content = null);

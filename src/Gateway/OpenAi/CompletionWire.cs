@@ -18,7 +18,7 @@ public sealed record CompletionRequest : GenerationParameters
     /// <summary>Candidates generated server-side to return the best: only 1.</summary>
     public int? BestOf { get; init; }
 
-    /// <summary>Log probabilities of the most likely tokens: refused, the local engine does not return them.</summary>
+    /// <summary>Report each generated token's log probability with this many most likely alternatives (0..5).</summary>
     public int? Logprobs { get; init; }
 
     /// <summary>Every field this type does not name: our extension fields (e.g. <c>lora</c>, see Lora/) are read from here.</summary>
@@ -32,8 +32,13 @@ public sealed record CompletionResponse(string Id, long Created, string Model, I
     public string Object => "text_completion";
 }
 
-public sealed record CompletionChoice(int Index, string Text, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason)
-{
-    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
-    public JsonElement? Logprobs => null;
-}
+public sealed record CompletionChoice(
+    int Index, string Text, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] CompletionLogProbs? Logprobs = null);
+
+/// <summary>
+/// A legacy completion's <c>logprobs</c>: parallel lists over the generated tokens (their text, log probability, the
+/// most likely tokens at each step as text → log probability, and where each token starts in the choice's text).
+/// </summary>
+public sealed record CompletionLogProbs(
+    IReadOnlyList<string> Tokens, IReadOnlyList<float> TokenLogprobs, IReadOnlyList<Dictionary<string, float>> TopLogprobs, IReadOnlyList<int> TextOffset);

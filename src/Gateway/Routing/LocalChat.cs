@@ -24,7 +24,11 @@ internal static class LocalChat
         var settings = chat.Settings;
         var request = settings.ToRequest(prompt.Value!);
         var grammar = LocalFeatures.ResponseGrammar(chat.Request).Value; // checked above
-        var started = await inference.StartAsync(loaded, request with { Adapters = adapters, Sampling = request.Sampling with { Grammar = grammar } }, "messages", cancellationToken);
+        var started = await inference.StartAsync(
+            loaded,
+            request with { Adapters = adapters, Sampling = request.Sampling with { Grammar = grammar }, TopLogProbs = LogProbs.Requested(chat.Request).Value },
+            "messages",
+            cancellationToken);
         if (started.Error is { } startError) return startError;
 
         var id = InferenceService.NewId("chatcmpl-");
@@ -35,7 +39,7 @@ internal static class LocalChat
         }
 
         await using var generation = started.Value!;
-        var (text, outcome) = await generation.CollectAsync(cancellationToken);
+        var (text, logProbs, outcome) = await generation.CollectAsync(cancellationToken);
         if (outcome.Failure is { } failure) return inference.Map(failure, "messages");
         var finishReason = RunningGeneration.FinishReasonText(outcome.FinishReason);
         chat.Capture?.CompleteWith(text, finishReason);
@@ -43,7 +47,7 @@ internal static class LocalChat
         return new JsonOk<ChatCompletionResponse>(
             new ChatCompletionResponse(
                 id, created, loaded.Id,
-                [new ChatChoice(0, new AssistantMessage(text), finishReason)],
+                [new ChatChoice(0, new AssistantMessage(text), finishReason, LogProbs.ForChat(logProbs))],
                 Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)),
             OpenAiJsonContext.Default.ChatCompletionResponse);
     }

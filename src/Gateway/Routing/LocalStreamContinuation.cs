@@ -13,7 +13,7 @@ namespace InferenceMesh.Gateway.Routing;
 /// answer (prompt = the chat template applied to the messages, then the partial assistant text; models without
 /// a template get the engine's fallback), in the same chunk shape with the same id, created and model, then
 /// [DONE]. When no local model may serve (<paramref name="localModel"/> null), the request asks for what it cannot
-/// honour (<see cref="LocalFeatures"/>: tools, JSON output, logprobs) or it cannot start, a clean error event and [DONE]
+/// honour (<see cref="LocalFeatures"/>: tools, JSON output) or it cannot start, a clean error event and [DONE]
 /// end the stream instead.
 /// </summary>
 internal sealed partial class LocalStreamContinuation(InferenceService inference, string? localModel, ChatExecution chat, ILogger logger) : IStreamContinuation
@@ -72,10 +72,10 @@ internal sealed partial class LocalStreamContinuation(InferenceService inference
                 yield break;
             }
 
-            await foreach (var text in generation.ReadTextAsync(cancellationToken))
+            await foreach (var delta in generation.ReadAsync(cancellationToken))
             {
-                yield return Chunk(streamBreak, model, new ChatDelta(Content: text), null);
-                capture?.Append(text);
+                yield return Chunk(streamBreak, model, new ChatDelta(Content: delta.Text), null, LogProbs.ForChat(delta.LogProbs));
+                capture?.Append(delta.Text);
             }
 
             var outcome = await generation.CompleteAsync();
@@ -110,7 +110,8 @@ internal sealed partial class LocalStreamContinuation(InferenceService inference
         if (!prompt.Succeeded) return (null, 0, inference.Map(prompt.Failure!, "messages"));
 
         var partialTokens = partial.Length == 0 ? 0 : loaded.Tokenize(partial, addSpecial: false, parseSpecial: false).Length;
-        var request = chat.Settings.ToRequest(prompt.Value! + partial);
+        // Log probabilities, when asked for, go on for the tokens the local model adds (the remote part's were sent).
+        var request = chat.Settings.ToRequest(prompt.Value! + partial) with { TopLogProbs = LogProbs.Requested(chat.Request).Value };
         if (request.MaxTokens is { } max)
         {
             if (max - partialTokens < 1)
@@ -125,9 +126,9 @@ internal sealed partial class LocalStreamContinuation(InferenceService inference
         return started.Error is { } startError ? (null, partialTokens, startError) : (started.Value, partialTokens, null);
     }
 
-    private static ReadOnlyMemory<byte> Chunk(StreamBreak streamBreak, string model, ChatDelta delta, string? finishReason) =>
+    private static ReadOnlyMemory<byte> Chunk(StreamBreak streamBreak, string model, ChatDelta delta, string? finishReason, ChatLogProbs? logProbs = null) =>
         SseEvents.Encode(
-            new ChatCompletionChunk(streamBreak.Id, streamBreak.Created, model, [new ChatChunkChoice(0, delta, finishReason)]),
+            new ChatCompletionChunk(streamBreak.Id, streamBreak.Created, model, [new ChatChunkChoice(0, delta, finishReason, logProbs)]),
             OpenAiJsonContext.Default.ChatCompletionChunk);
 
     private static ReadOnlyMemory<byte> ErrorEvent(ApiError error) => SseEvents.Encode(error.ToWire(), OpenAiJsonContext.Default.ErrorResponse);

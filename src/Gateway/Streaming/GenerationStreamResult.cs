@@ -11,8 +11,8 @@ internal interface IStreamFormat
     /// <summary>The first event (chat: the assistant role), or nothing.</summary>
     Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken);
 
-    /// <summary>Buffers one text event; the caller flushes.</summary>
-    void WriteText(SseWriter writer, string text);
+    /// <summary>Buffers one text event (with its tokens' log probabilities when asked for); the caller flushes.</summary>
+    void WriteText(SseWriter writer, GenerationDelta delta);
 
     Task WriteFinishAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken);
 
@@ -39,11 +39,11 @@ internal sealed partial class GenerationStreamResult(
             await writer.StartAsync(cancellationToken);
             await format.WriteStartAsync(writer, cancellationToken);
             await writer.WriteEachAsync(
-                generation.ReadTextAsync(cancellationToken),
-                text =>
+                generation.ReadAsync(cancellationToken),
+                delta =>
                 {
-                    format.WriteText(writer, text);
-                    capture?.Append(text);
+                    format.WriteText(writer, delta);
+                    capture?.Append(delta.Text);
                 },
                 cancellationToken);
 
@@ -115,8 +115,8 @@ internal sealed class ChatStreamFormat(string id, long created, string model) : 
     public Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken) =>
         Write(writer, new ChatDelta(Role: "assistant", Content: string.Empty), null, cancellationToken);
 
-    public void WriteText(SseWriter writer, string text) =>
-        writer.WriteEvent(Chunk(new ChatDelta(Content: text), null), OpenAiJsonContext.Default.ChatCompletionChunk);
+    public void WriteText(SseWriter writer, GenerationDelta delta) =>
+        writer.WriteEvent(Chunk(new ChatDelta(Content: delta.Text), null, LogProbs.ForChat(delta.LogProbs)), OpenAiJsonContext.Default.ChatCompletionChunk);
 
     public Task WriteFinishAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken) =>
         Write(writer, new ChatDelta(), finishReason, cancellationToken);
@@ -127,7 +127,8 @@ internal sealed class ChatStreamFormat(string id, long created, string model) : 
     private Task Write(SseWriter writer, ChatDelta delta, string? finishReason, CancellationToken cancellationToken) =>
         writer.WriteEventAsync(Chunk(delta, finishReason), OpenAiJsonContext.Default.ChatCompletionChunk, cancellationToken);
 
-    private ChatCompletionChunk Chunk(ChatDelta delta, string? finishReason) => new(id, created, model, [new ChatChunkChoice(0, delta, finishReason)]);
+    private ChatCompletionChunk Chunk(ChatDelta delta, string? finishReason, ChatLogProbs? logProbs = null) =>
+        new(id, created, model, [new ChatChunkChoice(0, delta, finishReason, logProbs)]);
 }
 
 /// <param name="echo">The prompt, sent as the first chunk (<c>echo: true</c>); empty for none.</param>
@@ -136,8 +137,8 @@ internal sealed class CompletionStreamFormat(string id, long created, string mod
     public Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken) =>
         echo.Length == 0 ? Task.CompletedTask : Write(writer, echo, null, cancellationToken);
 
-    public void WriteText(SseWriter writer, string text) =>
-        writer.WriteEvent(Chunk(text, null), OpenAiJsonContext.Default.CompletionResponse);
+    public void WriteText(SseWriter writer, GenerationDelta delta) =>
+        writer.WriteEvent(Chunk(delta.Text, null, LogProbs.ForCompletion(delta.LogProbs, echo.Length)), OpenAiJsonContext.Default.CompletionResponse);
 
     public Task WriteFinishAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken) => Write(writer, string.Empty, finishReason, cancellationToken);
 
@@ -147,5 +148,6 @@ internal sealed class CompletionStreamFormat(string id, long created, string mod
     private Task Write(SseWriter writer, string text, string? finishReason, CancellationToken cancellationToken) =>
         writer.WriteEventAsync(Chunk(text, finishReason), OpenAiJsonContext.Default.CompletionResponse, cancellationToken);
 
-    private CompletionResponse Chunk(string text, string? finishReason) => new(id, created, model, [new CompletionChoice(0, text, finishReason)]);
+    private CompletionResponse Chunk(string text, string? finishReason, CompletionLogProbs? logProbs = null) =>
+        new(id, created, model, [new CompletionChoice(0, text, finishReason, logProbs)]);
 }

@@ -100,13 +100,13 @@ internal sealed class FakeGeneration(IReadOnlyList<string> deltas, GenerationOut
 
     public Task<GenerationOutcome> Completion => _completion.Task;
 
-    public async IAsyncEnumerable<string> ReadTextAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<GenerationDelta> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         foreach (var delta in deltas)
         {
             await Task.Yield();
             cancellationToken.ThrowIfCancellationRequested();
-            yield return delta;
+            yield return new GenerationDelta(delta);
         }
 
         if (endless)

@@ -20,9 +20,6 @@ public sealed class LocalFeaturesTests
     [InlineData("""{"function_call":{"name":"f"}}""", "function_call")]
     [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"string","pattern":"^a"}}}}""", "response_format.json_schema.schema")]
     [InlineData("""{"response_format":{"type":"xml"}}""", "response_format.type")]
-    [InlineData("""{"logprobs":true}""", "logprobs")]
-    [InlineData("""{"logprobs":true,"top_logprobs":3}""", "logprobs")]
-    [InlineData("""{"top_logprobs":3}""", "top_logprobs")]
     [InlineData("""{"modalities":["text","audio"],"audio":{"voice":"alloy","format":"wav"}}""", "audio")]
     [InlineData("""{"modalities":["audio"]}""", "modalities")]
     public async Task A_field_the_local_model_cannot_honour_is_400_naming_it(string fields, string param)

@@ -302,6 +302,23 @@ public sealed class RoutingTests
     }
 
     [Fact]
+    public async Task Stream_broken_after_chunks_asking_for_logprobs_is_continued_with_them()
+    {
+        var (harness, upstream) = await StartAsync();
+        await using var _ = harness;
+        await using var __ = upstream;
+        var json = """{"model":"auto","stream":true,"messages":[{"role":"user","content":"PUBLIC"}],"logprobs":true,"top_logprobs":3}"""
+            .Replace("PUBLIC", RoutingHarness.PublicPrompt, StringComparison.Ordinal);
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = ApiAssert.Json(json) };
+        var (response, body) = await upstream.ReadStreamBrokenAfterTwoChunksAsync(harness.Http, request);
+        using var ___ = response;
+
+        Assert.Equal("c0 c1 Hello world", Sse.Text(Sse.ParseStrict(body)));
+        Assert.Equal(3, harness.Engine.Model.LastRequest!.TopLogProbs); // the local part's tokens are scored too
+    }
+
+    [Fact]
     public async Task Stream_broken_after_chunks_is_not_continued_locally_when_the_local_model_cannot_honour_the_request()
     {
         var (harness, upstream) = await StartAsync();

@@ -48,6 +48,11 @@ public static class AnthropicRequestTranslator
             return Unsupported(param ?? "request", $"'{param}' is not supported by the Anthropic backend yet.");
         }
 
+        if (LogProbs.Requested(request).Value is not null)
+        {
+            return Unsupported("logprobs", "'logprobs' is not supported by the Anthropic backend: its API returns no log probabilities.");
+        }
+
         if (LocalFeatures.ResponseGrammar(request).Value is not null)
         {
             return Unsupported("response_format", "JSON 'response_format' is not supported by the Anthropic backend yet.");

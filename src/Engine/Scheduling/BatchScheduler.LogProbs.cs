@@ -1,0 +1,73 @@
+using InferenceMesh.Engine.Native;
+
+namespace InferenceMesh.Engine.Scheduling;
+
+internal sealed partial class BatchScheduler
+{
+    private int _vocabularySize;
+
+    /// <summary>
+    /// The log probability of <paramref name="token"/> and the <paramref name="top"/> most likely tokens at output
+    /// <paramref name="batchIndex"/> of the last decode: a log-softmax over the raw logits (the sampler chain reads
+    /// them without changing them), in one pass for the normaliser and one for the best candidates.
+    /// </summary>
+    private unsafe TokenLogProb LogProbOf(int batchIndex, int token, int top)
+    {
+        if (_vocabularySize == 0)
+        {
+            _vocabularySize = LlamaNative.llama_vocab_n_tokens(_vocab);
+        }
+
+        var logits = new ReadOnlySpan<float>(LlamaNative.llama_get_logits_ith(_context, batchIndex), _vocabularySize);
+        var max = float.NegativeInfinity;
+        foreach (var logit in logits)
+        {
+            max = Math.Max(max, logit);
+        }
+
+        var sum = 0d;
+        foreach (var logit in logits)
+        {
+            sum += Math.Exp(logit - max);
+        }
+
+        var normaliser = max + (float)Math.Log(sum);
+        var best = BestTokens(logits, top);
+        var candidates = new TokenCandidate[best.Length];
+        for (var i = 0; i < best.Length; i++)
+        {
+            candidates[i] = Candidate(best[i], logits[best[i]] - normaliser);
+        }
+
+        return new TokenLogProb(Candidate(token, logits[token] - normaliser), candidates);
+    }
+
+    private TokenCandidate Candidate(int token, float logProb) => new(token, TokenPiece(token).ToArray(), logProb);
+
+    /// <summary>The indices of the <paramref name="count"/> largest logits, largest first (the lower id first on a tie).</summary>
+    internal static int[] BestTokens(ReadOnlySpan<float> logits, int count)
+    {
+        count = Math.Min(count, logits.Length);
+        var best = new int[count];
+        var filled = 0;
+        for (var token = 0; token < logits.Length && count > 0; token++)
+        {
+            var logit = logits[token];
+            if (filled == count && logit <= logits[best[filled - 1]])
+            {
+                continue;
+            }
+
+            var at = filled == count ? count - 1 : filled++;
+            while (at > 0 && logits[best[at - 1]] < logit)
+            {
+                best[at] = best[at - 1];
+                at--;
+            }
+
+            best[at] = token;
+        }
+
+        return best;
+    }
+}

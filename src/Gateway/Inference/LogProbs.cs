@@ -1,0 +1,126 @@
+using System.Text;
+using System.Text.Json;
+using InferenceMesh.Engine;
+using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.OpenAi;
+
+namespace InferenceMesh.Gateway.Inference;
+
+/// <summary>
+/// OpenAI's log-probability fields on the local engine: what a request asks for (chat: <c>logprobs</c> true with
+/// <c>top_logprobs</c> 0..20; legacy completions: <c>logprobs</c> 0..5) and the engine's
+/// <see cref="TokenLogProb"/> entries in each endpoint's wire shape.
+/// </summary>
+public static class LogProbs
+{
+    public const int MaxCompletionLogprobs = 5;
+
+    /// <summary>The number of alternatives a chat request asks for, null for no log probabilities, or an error naming the field.</summary>
+    public static ApiResult<int?> Requested(ChatCompletionRequest request)
+    {
+        var fields = request.Extensions;
+        JsonElement logprobs = default, top = default;
+        var asked = fields is not null && fields.TryGetValue("logprobs", out logprobs) && logprobs.ValueKind != JsonValueKind.Null;
+        if (asked && logprobs.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+        {
+            return ApiErrors.InvalidParameter("logprobs", "'logprobs' must be a boolean.");
+        }
+
+        int? count = null;
+        if (fields is not null && fields.TryGetValue("top_logprobs", out top) && top.ValueKind != JsonValueKind.Null)
+        {
+            if (top.ValueKind != JsonValueKind.Number || !top.TryGetInt32(out var value) || value is < 0 or > GenerationRequest.MaxTopLogProbs)
+            {
+                return ApiErrors.InvalidParameter("top_logprobs", $"'top_logprobs' must be an integer from 0 to {GenerationRequest.MaxTopLogProbs}.");
+            }
+
+            count = value;
+        }
+
+        var enabled = asked && logprobs.ValueKind == JsonValueKind.True;
+        if (!enabled && count is > 0)
+        {
+            return ApiErrors.InvalidParameter("top_logprobs", "'top_logprobs' needs 'logprobs' set to true.");
+        }
+
+        return new ApiResult<int?>(enabled ? count ?? 0 : null, null);
+    }
+
+    /// <summary>The number of alternatives a legacy completion asks for (its <c>logprobs</c>), or an error naming the field.</summary>
+    public static ApiResult<int?> Requested(CompletionRequest request)
+    {
+        if (request.Logprobs is not { } count)
+        {
+            return new ApiResult<int?>(null, null);
+        }
+
+        if (count is < 0 or > MaxCompletionLogprobs)
+        {
+            return ApiErrors.InvalidParameter("logprobs", $"'logprobs' must be an integer from 0 to {MaxCompletionLogprobs}.");
+        }
+
+        return request.Echo == true
+            ? ApiErrors.UnsupportedParameter("logprobs", "'logprobs' together with 'echo' is not supported by the local model: it does not score the prompt's tokens.")
+            : count;
+    }
+
+    /// <summary>Chat's shape, or null when none were asked for.</summary>
+    public static ChatLogProbs? ForChat(IReadOnlyList<TokenLogProb>? entries)
+    {
+        if (entries is null)
+        {
+            return null;
+        }
+
+        var content = new ChatTokenLogProb[entries.Count];
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            var top = new ChatTopLogProb[entry.Top.Count];
+            for (var j = 0; j < top.Length; j++)
+            {
+                var candidate = entry.Top[j];
+                top[j] = new ChatTopLogProb(Text(candidate), candidate.LogProb, Bytes(candidate));
+            }
+
+            content[i] = new ChatTokenLogProb(Text(entry.Chosen), entry.Chosen.LogProb, Bytes(entry.Chosen), top);
+        }
+
+        return new ChatLogProbs(content);
+    }
+
+    /// <summary>The legacy completion shape, or null when none were asked for; offsets start at <paramref name="textStart"/> (the echoed prompt's length).</summary>
+    public static CompletionLogProbs? ForCompletion(IReadOnlyList<TokenLogProb>? entries, int textStart = 0)
+    {
+        if (entries is null)
+        {
+            return null;
+        }
+
+        var tokens = new string[entries.Count];
+        var logprobs = new float[entries.Count];
+        var tops = new Dictionary<string, float>[entries.Count];
+        var offsets = new int[entries.Count];
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            tokens[i] = Text(entry.Chosen);
+            logprobs[i] = entry.Chosen.LogProb;
+            offsets[i] = textStart + entry.TextOffset;
+            var top = new Dictionary<string, float>(entry.Top.Count, StringComparer.Ordinal);
+            foreach (var candidate in entry.Top)
+            {
+                // Two tokens can read the same (byte tokens of a broken character both show U+FFFD): the likelier one stays.
+                top.TryAdd(Text(candidate), candidate.LogProb);
+            }
+
+            tops[i] = top;
+        }
+
+        return new CompletionLogProbs(tokens, logprobs, tops, offsets);
+    }
+
+    private static string Text(TokenCandidate candidate) => Encoding.UTF8.GetString(candidate.Bytes);
+
+    private static int[] Bytes(TokenCandidate candidate) => Array.ConvertAll(candidate.Bytes, b => (int)b);
+}
