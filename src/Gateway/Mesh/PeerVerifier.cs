@@ -23,9 +23,9 @@ namespace InferenceMesh.Gateway.Mesh;
 /// <summary>
 /// Redundant execution to catch a lying peer. For a share (<c>mesh.verifyShare</c>) of the greedy (temperature 0)
 /// requests a peer answered, the same body runs again on this node's own model with the digest the peer advertised
-/// for the model it ran, in the background after the client got its answer; the texts must be equal (greedy decoding
-/// of the same file with the same settings is repeatable; on long contexts a different thread count or batch can fork
-/// it at a near tie, an open limit described in docs/mesh.md). A mismatch halves the peer's reputation
+/// for the model it ran, in the background after the client got its answer; the texts must be equal, forks at near
+/// ties aside (<see cref="GreedyAnswerCheck"/>: greedy decoding is repeatable only for the same batch and thread
+/// count). A mismatch halves the peer's reputation
 /// (<see cref="PeerReputation"/>); a match moves it back towards 1. When this node has no model with that digest, the
 /// request goes (not streamed) to a second peer that advertises the digest and that the policy allows for the request's
 /// level (the router decides, with model <c>sha256:digest</c>); its receipt is checked like any other. Two peers that
@@ -46,10 +46,11 @@ internal sealed partial class PeerVerifier(
 {
     private static readonly TimeSpan VerifyTimeout = TimeSpan.FromMinutes(2);
     private readonly Func<double> _random = random ?? Random.Shared.NextDouble;
+    private readonly GreedyAnswerCheck _check = new(inference);
     private long _unverifiable;
     private long _running;
 
-    /// <summary>Greedy requests the node could not verify (no local model with the advertised digest).</summary>
+    /// <summary>Greedy requests the node could not verify (no local model with the advertised digest, or an inconclusive check).</summary>
     public long Unverifiable => Interlocked.Read(ref _unverifiable);
 
     /// <summary>Verifications running now.</summary>
@@ -111,22 +112,21 @@ internal sealed partial class PeerVerifier(
         var prompt = loaded.ApplyChatTemplate(messages);
         if (!prompt.Succeeded) return;
         var generationRequest = settings.ToRequest(prompt.Value!);
-        var started = await inference.StartAsync(loaded, generationRequest with { Sampling = generationRequest.Sampling with { Grammar = grammar } }, "messages", timeout.Token);
-        if (started.Value is not { } generation) return;
-        await using (generation)
+        var check = await _check.CheckAsync(loaded, generationRequest with { Sampling = generationRequest.Sampling with { Grammar = grammar } }, peerText, timeout.Token);
+        switch (check.Verdict)
         {
-            var (text, _, outcome) = await generation.CollectAsync(timeout.Token);
-            if (outcome.Failure is not null) return;
-            if (string.Equals(text, peerText, StringComparison.Ordinal))
-            {
+            case AnswerVerdict.Same:
                 reputation.VerificationMatched(peer);
-                Log.Matched(logger, peer.Short, peerModel, reputation.ScoreOf(peer));
-            }
-            else
-            {
+                Log.Matched(logger, peer.Short, peerModel, check.Forks, reputation.ScoreOf(peer));
+                break;
+            case AnswerVerdict.Differs:
                 reputation.VerificationMismatched(peer, $"{peerModel} sha256:{digest}", time.GetUtcNow());
                 Log.Mismatched(logger, peer.Short, peerModel, digest!, reputation.ScoreOf(peer));
-            }
+                break;
+            default:
+                Interlocked.Increment(ref _unverifiable);
+                Log.Inconclusive(logger, peer.Short, peerModel, check.Forks);
+                break;
         }
     }
 
@@ -175,7 +175,7 @@ internal sealed partial class PeerVerifier(
         if (string.Equals(secondText, peerText, StringComparison.Ordinal))
         {
             reputation.VerificationMatched(peer);
-            Log.Matched(logger, peer.Short, peerModel, reputation.ScoreOf(peer));
+            Log.Matched(logger, peer.Short, peerModel, 0, reputation.ScoreOf(peer));
         }
         else
         {
@@ -190,14 +190,17 @@ internal sealed partial class PeerVerifier(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 2300, Level = LogLevel.Information, Message = "Verified peer {Peer} on {Model}: same answer; reputation {Reputation:0.00}")]
-        public static partial void Matched(ILogger logger, string peer, string model, double reputation);
+        [LoggerMessage(EventId = 2300, Level = LogLevel.Information, Message = "Verified peer {Peer} on {Model}: same answer ({Forks} forks at near ties); reputation {Reputation:0.00}")]
+        public static partial void Matched(ILogger logger, string peer, string model, int forks, double reputation);
 
         [LoggerMessage(EventId = 2301, Level = LogLevel.Warning, Message = "Peer {Peer} answered differently from this node's model with the digest it advertised for {Model} (sha256:{Digest}); reputation {Reputation:0.00}")]
         public static partial void Mismatched(ILogger logger, string peer, string model, string digest, double reputation);
 
         [LoggerMessage(EventId = 2302, Level = LogLevel.Debug, Message = "Peer {Peer}'s answer on {Model} cannot be verified: no local model with its digest")]
         public static partial void Unverifiable(ILogger logger, string peer, string model);
+
+        [LoggerMessage(EventId = 2304, Level = LogLevel.Information, Message = "Peer {Peer}'s answer on {Model} cannot be verified: the copy failed or the texts forked at near ties {Forks} times")]
+        public static partial void Inconclusive(ILogger logger, string peer, string model, int forks);
 
         [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "Verification of peer {Peer} failed: {Exception}")]
         public static partial void Failed(ILogger logger, string peer, string exception);
