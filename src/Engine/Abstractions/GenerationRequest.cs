@@ -42,7 +42,10 @@ public sealed record GenerationRequest
     public bool AddSpecialTokens { get; init; } = true;
     /// <summary>Whether special-token text in the prompt (e.g. template markers) is parsed as special tokens. The default value is true.</summary>
     public bool ParseSpecialTokens { get; init; } = true;
-    /// <summary>Maximum tokens to generate; null means until end-of-generation or the context is full. The default value is null.</summary>
+    /// <summary>
+    /// Maximum tokens to generate; null means until end-of-generation or the context is full; 0 only reads the prompt
+    /// (to score it, <see cref="ScorePrompt"/>). The default value is null.
+    /// </summary>
     public int? MaxTokens { get; init; }
     /// <summary>Stop strings; generation ends before the first occurrence, even when it spans tokens. The default value is empty.</summary>
     public IReadOnlyList<string> Stop { get; init; } = [];
@@ -60,6 +63,13 @@ public sealed record GenerationRequest
     /// default value is null (none computed).
     /// </summary>
     public int? TopLogProbs { get; init; }
+
+    /// <summary>
+    /// Score the prompt too (<see cref="IGeneration.PromptLogProbs"/>): each prompt token's log probability given the
+    /// ones before it, with <see cref="TopLogProbs"/> alternatives (0 when null). Its cells are then computed afresh,
+    /// not reused from an earlier prompt (reused cells have no logits). The default value is false.
+    /// </summary>
+    public bool ScorePrompt { get; init; }
 
     /// <summary>The largest <see cref="TopLogProbs"/> (OpenAI's limit).</summary>
     public const int MaxTopLogProbs = 20;
@@ -84,6 +94,9 @@ public sealed record TokenLogProb(TokenCandidate Chosen, IReadOnlyList<TokenCand
 /// tokens of a stop string are left out).
 /// </summary>
 public readonly record struct GenerationDelta(string Text, IReadOnlyList<TokenLogProb>? LogProbs = null);
+
+/// <summary>A scored prompt: its first token (nothing before it to score it by), then every other token with its score.</summary>
+public sealed record PromptLogProbs(TokenCandidate First, IReadOnlyList<TokenLogProb> Rest);
 
 public enum FinishReason
 {
@@ -120,6 +133,12 @@ public interface IGeneration : IAsyncDisposable
 
     /// <summary>Completes once the sequence has ended (normally, by failure or by cancellation).</summary>
     Task<GenerationOutcome> Completion { get; }
+
+    /// <summary>
+    /// The prompt's scores once it is read (<see cref="GenerationRequest.ScorePrompt"/>); null when not asked for or
+    /// when the sequence ended before its prompt was read.
+    /// </summary>
+    Task<PromptLogProbs?> PromptLogProbs => Task.FromResult<PromptLogProbs?>(null);
 }
 
 /// <summary>Embeddings for a batch of inputs: one normalised vector per input, mean pooled.</summary>

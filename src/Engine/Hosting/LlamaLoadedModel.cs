@@ -205,9 +205,9 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
             return invalid;
         }
 
-        if (request.MaxTokens is <= 0)
+        if (request.MaxTokens is < 0)
         {
-            return new EngineFailure(EngineError.InvalidParameter, "max_tokens must be at least 1.", "max_tokens");
+            return new EngineFailure(EngineError.InvalidParameter, "max_tokens must not be negative.", "max_tokens");
         }
 
         if (request.TopLogProbs is < 0 or > GenerationRequest.MaxTopLogProbs)
@@ -410,6 +410,8 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
         public int PromptTokens => sequence.PromptTokens.Length;
 
         public Task<GenerationOutcome> Completion => sequence.Completion.Task;
+
+        public Task<PromptLogProbs?> PromptLogProbs => sequence.PromptScored.Task;
 
         public async IAsyncEnumerable<GenerationDelta> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
         {

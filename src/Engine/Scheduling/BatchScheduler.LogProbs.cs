@@ -6,6 +6,31 @@ internal sealed partial class BatchScheduler
 {
     private int _vocabularySize;
 
+    /// <summary>The prompt chunks of this step whose every token has logits: (sequence, first batch index, first position, count).</summary>
+    private readonly List<(Sequence Sequence, int BatchIndex, int Position, int Count)> _promptScoring = [];
+
+    /// <summary>
+    /// Scores the prompt tokens that this step's logits predict (position p's logits score token p + 1) and hands the
+    /// scored prompt over once its last chunk was read.
+    /// </summary>
+    private void ScorePromptChunks()
+    {
+        foreach (var (sequence, batchIndex, position, count) in _promptScoring)
+        {
+            var prompt = sequence.PromptTokens;
+            var top = sequence.Request.TopLogProbs ?? 0;
+            for (var i = 0; i < count && position + i + 1 < prompt.Length; i++)
+            {
+                sequence.PromptScores!.Add(LogProbOf(batchIndex + i, prompt[position + i + 1], top));
+            }
+
+            if (position + count == prompt.Length)
+            {
+                sequence.PromptScored.TrySetResult(new PromptLogProbs(Candidate(prompt[0], 0f), sequence.PromptScores!));
+            }
+        }
+    }
+
     /// <summary>
     /// The log probability of <paramref name="token"/> and the <paramref name="top"/> most likely tokens at output
     /// <paramref name="batchIndex"/> of the last decode: a log-softmax over the raw logits (the sampler chain reads

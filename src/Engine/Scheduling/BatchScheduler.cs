@@ -296,8 +296,8 @@ internal sealed partial class BatchScheduler : IDisposable
                 }
             }
 
-            // At least the last prompt token is decoded again, to get its logits.
-            reusable = Math.Min(reusable, prompt.Length - 1);
+            // At least the last prompt token is decoded again, to get its logits; a prompt to score, all of them.
+            reusable = Math.Min(reusable, sequence.Request.ScorePrompt ? 0 : prompt.Length - 1);
             if (reusable <= 0)
             {
                 source = null;
@@ -378,6 +378,7 @@ internal sealed partial class BatchScheduler : IDisposable
         _outputs.Clear();
         _prefillChunks.Clear();
         _generating.Clear();
+        _promptScoring.Clear();
 
         // 0. One adapter set per decode (the context's): this step decodes the sequences of one group.
         var group = PickGroup();
@@ -416,11 +417,17 @@ internal sealed partial class BatchScheduler : IDisposable
             var slot = _slots[sequence.Slot];
             var remaining = sequence.PromptTokens.Length - sequence.PrefillPosition;
             var count = Math.Min(budget, remaining);
+            var scored = sequence.PromptScores is not null;
+            if (scored)
+            {
+                _promptScoring.Add((sequence, _batch.Count, sequence.PrefillPosition, count));
+            }
+
             for (var i = 0; i < count; i++)
             {
                 var position = sequence.PrefillPosition + i;
                 var last = position == sequence.PromptTokens.Length - 1;
-                _batch.Add(sequence.PromptTokens[position], position, slot.Index, last);
+                _batch.Add(sequence.PromptTokens[position], position, slot.Index, last || scored);
             }
 
             if (count == remaining)
@@ -456,6 +463,7 @@ internal sealed partial class BatchScheduler : IDisposable
             return;
         }
 
+        ScorePromptChunks();
         foreach (var (sequence, count) in _prefillChunks)
         {
             var slot = _slots[sequence.Slot];
@@ -472,6 +480,12 @@ internal sealed partial class BatchScheduler : IDisposable
 
         foreach (var (sequence, batchIndex) in _outputs)
         {
+            if (sequence.Request.MaxTokens == 0)
+            {
+                Finish(_slots[sequence.Slot], FinishReason.Length); // the prompt was only to be read
+                continue;
+            }
+
             var token = LlamaNative.llama_sampler_sample(sequence.Sampler, _context, batchIndex);
             Accept(sequence, token, sequence.Request.TopLogProbs is { } top ? LogProbOf(batchIndex, token, top) : null);
         }
@@ -583,6 +597,7 @@ internal sealed partial class BatchScheduler : IDisposable
 
     private void Complete(Sequence sequence, FinishReason reason, EngineFailure? failure)
     {
+        sequence.PromptScored.TrySetResult(null);
         sequence.Output.Writer.TryComplete();
         sequence.Sampler.Dispose();
         Release(sequence.Adapters);

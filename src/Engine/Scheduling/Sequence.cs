@@ -18,6 +18,7 @@ internal sealed class Sequence
         Sampler = sampler;
         Stops = new StopStringMatcher(request.Stop);
         LogProbs = request.TopLogProbs is null ? null : new LogProbTrail();
+        PromptScores = request.ScorePrompt ? [] : null;
     }
 
     public long Number { get; }
@@ -56,6 +57,12 @@ internal sealed class Sequence
 
     /// <summary>Log probabilities of generated tokens not yet sent (null unless the request asked for them).</summary>
     public LogProbTrail? LogProbs { get; }
+
+    /// <summary>The prompt tokens scored so far (null unless the request asked for them).</summary>
+    public List<TokenLogProb>? PromptScores { get; }
+
+    /// <summary>Completes with the scored prompt once it is read, or with null when the sequence ends before.</summary>
+    public TaskCompletionSource<PromptLogProbs?> PromptScored { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Sends a text delta with the log probabilities of the tokens it completes (nothing when both are empty).</summary>
     public void Emit(string text, bool final = false)

@@ -32,7 +32,9 @@ internal static class CompletionsApi
         if (body.Error is { } bodyError) return bodyError;
         var request = body.Value!;
 
-        var settings = GenerationSettings.From(request);
+        // max_tokens 0 with echo only reads the prompt (to score it: echo + logprobs, as evaluation harnesses ask).
+        var readOnly = request is { MaxTokens: 0, Echo: true };
+        var settings = GenerationSettings.From(readOnly ? request with { MaxTokens = null } : request);
         if (settings.Error is { } settingsError) return settingsError;
 
         var prompt = PromptInputs.CompletionPrompt(request.Prompt);
@@ -46,25 +48,34 @@ internal static class CompletionsApi
         if (model.Error is { } modelError) return modelError;
         var (loaded, adapters) = model.Value;
 
-        var started = await inference.StartAsync(
-            loaded, settings.Value!.ToRequest(prompt.Value!) with { Adapters = adapters, TopLogProbs = LogProbs.Requested(request).Value }, "prompt", cancellationToken);
+        var topLogProbs = LogProbs.Requested(request).Value;
+        var generationRequest = settings.Value!.ToRequest(prompt.Value!) with
+        {
+            Adapters = adapters,
+            TopLogProbs = topLogProbs,
+            ScorePrompt = topLogProbs is not null && echo.Length > 0,
+            MaxTokens = readOnly ? 0 : settings.Value.MaxTokens,
+        };
+        var started = await inference.StartAsync(loaded, generationRequest, "prompt", cancellationToken);
         if (started.Error is { } startError) return startError;
 
         var id = InferenceService.NewId("cmpl-");
         var created = inference.Time.GetUtcNow().ToUnixTimeSeconds();
         if (settings.Value.Stream)
         {
-            return new GenerationStreamResult(started.Value!, new CompletionStreamFormat(id, created, loaded.Id, echo), settings.Value.IncludeUsage, "prompt", inference);
+            var format = new CompletionStreamFormat(id, created, loaded.Id, echo, generationRequest.ScorePrompt ? started.Value!.PromptLogProbs : null);
+            return new GenerationStreamResult(started.Value!, format, settings.Value.IncludeUsage, "prompt", inference);
         }
 
         await using var generation = started.Value!;
         var (text, logProbs, outcome) = await generation.CollectAsync(cancellationToken);
         if (outcome.Failure is { } failure) return inference.Map(failure, "prompt");
+        var scoredPrompt = await generation.PromptLogProbs;
 
         return new JsonOk<CompletionResponse>(
             new CompletionResponse(
                 id, created, loaded.Id,
-                [new CompletionChoice(0, echo + text, RunningGeneration.FinishReasonText(outcome.FinishReason), LogProbs.ForCompletion(logProbs, echo.Length))],
+                [new CompletionChoice(0, echo + text, RunningGeneration.FinishReasonText(outcome.FinishReason), LogProbs.ForCompletion(logProbs ?? (topLogProbs is null ? null : []), echo.Length, scoredPrompt, echo))],
                 Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)),
             OpenAiJsonContext.Default.CompletionResponse);
     }

@@ -8,7 +8,7 @@ namespace InferenceMesh.Gateway.Inference;
 
 /// <summary>
 /// OpenAI's log-probability fields on the local engine: what a request asks for (chat: <c>logprobs</c> true with
-/// <c>top_logprobs</c> 0..20; legacy completions: <c>logprobs</c> 0..5) and the engine's
+/// <c>top_logprobs</c> 0..20; legacy completions: <c>logprobs</c> 0..5, with <c>echo</c> the prompt scored too) and the engine's
 /// <see cref="TokenLogProb"/> entries in each endpoint's wire shape.
 /// </summary>
 public static class LogProbs
@@ -59,9 +59,7 @@ public static class LogProbs
             return ApiErrors.InvalidParameter("logprobs", $"'logprobs' must be an integer from 0 to {MaxCompletionLogprobs}.");
         }
 
-        return request.Echo == true
-            ? ApiErrors.UnsupportedParameter("logprobs", "'logprobs' together with 'echo' is not supported by the local model: it does not score the prompt's tokens.")
-            : count;
+        return count;
     }
 
     /// <summary>Chat's shape, or null when none were asked for.</summary>
@@ -89,35 +87,74 @@ public static class LogProbs
         return new ChatLogProbs(content);
     }
 
-    /// <summary>The legacy completion shape, or null when none were asked for; offsets start at <paramref name="textStart"/> (the echoed prompt's length).</summary>
-    public static CompletionLogProbs? ForCompletion(IReadOnlyList<TokenLogProb>? entries, int textStart = 0)
+    /// <summary>
+    /// The legacy completion shape, or null when none were asked for: the scored prompt first when there is one (echo),
+    /// then the generated tokens, whose offsets start at <paramref name="textStart"/> (the echoed prompt's length).
+    /// </summary>
+    public static CompletionLogProbs? ForCompletion(IReadOnlyList<TokenLogProb>? entries, int textStart = 0, PromptLogProbs? prompt = null, string? promptText = null)
     {
-        if (entries is null)
+        if (entries is null && prompt is null)
         {
             return null;
         }
 
-        var tokens = new string[entries.Count];
-        var logprobs = new float[entries.Count];
-        var tops = new Dictionary<string, float>[entries.Count];
-        var offsets = new int[entries.Count];
-        for (var i = 0; i < entries.Count; i++)
+        var tokens = new List<string>();
+        var logprobs = new List<float?>();
+        var tops = new List<Dictionary<string, float>?>();
+        var offsets = new List<int>();
+        if (prompt is not null)
         {
-            var entry = entries[i];
-            tokens[i] = Text(entry.Chosen);
-            logprobs[i] = entry.Chosen.LogProb;
-            offsets[i] = textStart + entry.TextOffset;
-            var top = new Dictionary<string, float>(entry.Top.Count, StringComparer.Ordinal);
-            foreach (var candidate in entry.Top)
-            {
-                // Two tokens can read the same (byte tokens of a broken character both show U+FFFD): the likelier one stays.
-                top.TryAdd(Text(candidate), candidate.LogProb);
-            }
+            AddPrompt(prompt, promptText ?? string.Empty, tokens, logprobs, tops, offsets);
+        }
 
-            tops[i] = top;
+        foreach (var entry in entries ?? [])
+        {
+            tokens.Add(Text(entry.Chosen));
+            logprobs.Add(entry.Chosen.LogProb);
+            tops.Add(Top(entry));
+            offsets.Add(textStart + entry.TextOffset);
         }
 
         return new CompletionLogProbs(tokens, logprobs, tops, offsets);
+    }
+
+    /// <summary>
+    /// The prompt's tokens. Their offsets add up their texts; a tokenizer that puts a space before the first word
+    /// (SentencePiece) makes them one longer than the prompt, so they are moved back by what the texts have over it.
+    /// </summary>
+    private static void AddPrompt(PromptLogProbs prompt, string promptText, List<string> tokens, List<float?> logprobs, List<Dictionary<string, float>?> tops, List<int> offsets)
+    {
+        var first = tokens.Count;
+        tokens.Add(Text(prompt.First));
+        logprobs.Add(null);
+        tops.Add(null);
+        foreach (var entry in prompt.Rest)
+        {
+            tokens.Add(Text(entry.Chosen));
+            logprobs.Add(entry.Chosen.LogProb);
+            tops.Add(Top(entry));
+        }
+
+        var joined = string.Concat(tokens.Skip(first));
+        var extra = joined.Length > promptText.Length && joined.EndsWith(promptText, StringComparison.Ordinal) ? joined.Length - promptText.Length : 0;
+        var offset = 0;
+        foreach (var token in tokens.Skip(first))
+        {
+            offsets.Add(Math.Max(0, offset - extra));
+            offset += token.Length;
+        }
+    }
+
+    private static Dictionary<string, float> Top(TokenLogProb entry)
+    {
+        var top = new Dictionary<string, float>(entry.Top.Count, StringComparer.Ordinal);
+        foreach (var candidate in entry.Top)
+        {
+            // Two tokens can read the same (byte tokens of a broken character both show U+FFFD): the likelier one stays.
+            top.TryAdd(Text(candidate), candidate.LogProb);
+        }
+
+        return top;
     }
 
     private static string Text(TokenCandidate candidate) => Encoding.UTF8.GetString(candidate.Bytes);

@@ -15,6 +15,9 @@ internal sealed class RunningGeneration(IGeneration generation, GenerationMeter 
 
     public int PromptTokens => generation.PromptTokens;
 
+    /// <summary>The scored prompt (when the request asked for it) once the prompt is read.</summary>
+    public Task<PromptLogProbs?> PromptLogProbs => generation.PromptLogProbs;
+
     /// <summary>The deltas (with log probabilities when asked for); cancelling the token removes the sequence from the batch.</summary>
     public async IAsyncEnumerable<GenerationDelta> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {

@@ -37,8 +37,12 @@ public sealed record CompletionChoice(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] CompletionLogProbs? Logprobs = null);
 
 /// <summary>
-/// A legacy completion's <c>logprobs</c>: parallel lists over the generated tokens (their text, log probability, the
-/// most likely tokens at each step as text → log probability, and where each token starts in the choice's text).
+/// A legacy completion's <c>logprobs</c>: parallel lists over the tokens (with <c>echo</c>, the prompt's first; their
+/// text, log probability, the most likely tokens at each step as text → log probability, and where each token starts
+/// in the choice's text). The first prompt token has null for both: nothing before it scores it.
 /// </summary>
 public sealed record CompletionLogProbs(
-    IReadOnlyList<string> Tokens, IReadOnlyList<float> TokenLogprobs, IReadOnlyList<Dictionary<string, float>> TopLogprobs, IReadOnlyList<int> TextOffset);
+    IReadOnlyList<string> Tokens,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] IReadOnlyList<float?> TokenLogprobs,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] IReadOnlyList<Dictionary<string, float>?> TopLogprobs,
+    IReadOnlyList<int> TextOffset);

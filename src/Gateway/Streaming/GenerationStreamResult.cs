@@ -132,10 +132,20 @@ internal sealed class ChatStreamFormat(string id, long created, string model) : 
 }
 
 /// <param name="echo">The prompt, sent as the first chunk (<c>echo: true</c>); empty for none.</param>
-internal sealed class CompletionStreamFormat(string id, long created, string model, string echo = "") : IStreamFormat
+/// <param name="promptScores">The prompt's scores, sent with the echoed prompt once it is read; null for none.</param>
+internal sealed class CompletionStreamFormat(string id, long created, string model, string echo = "", Task<PromptLogProbs?>? promptScores = null) : IStreamFormat
 {
-    public Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken) =>
-        echo.Length == 0 ? Task.CompletedTask : Write(writer, echo, null, cancellationToken);
+    public async Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken)
+    {
+        if (echo.Length == 0)
+        {
+            return;
+        }
+
+        var scores = promptScores is null ? null : await promptScores.WaitAsync(cancellationToken);
+        await writer.WriteEventAsync(
+            Chunk(echo, null, scores is null ? null : LogProbs.ForCompletion([], 0, scores, echo)), OpenAiJsonContext.Default.CompletionResponse, cancellationToken);
+    }
 
     public void WriteText(SseWriter writer, GenerationDelta delta) =>
         writer.WriteEvent(Chunk(delta.Text, null, LogProbs.ForCompletion(delta.LogProbs, echo.Length)), OpenAiJsonContext.Default.CompletionResponse);

@@ -36,7 +36,6 @@ public sealed class CompletionsTests
 
     [Theory]
     [InlineData("""{"best_of":2}""", "best_of")]
-    [InlineData("""{"logprobs":2,"echo":true}""", "logprobs")]
     [InlineData("""{"suffix":" The end."}""", "suffix")]
     public async Task A_field_the_local_model_cannot_honour_is_400_naming_it(string fields, string param)
     {

@@ -142,6 +142,75 @@ public sealed class LogProbsTests
         }
     }
 
+    [Fact]
+    public async Task Echo_with_max_tokens_0_scores_the_prompt_as_generation_scored_the_same_tokens()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var generated = await CompletionAsync(environment, RawCompletions.Prompt, """ "temperature":0,"max_tokens":12,"logprobs":1 """);
+        var text = generated.GetProperty("text").GetString()!;
+        var whole = RawCompletions.Prompt + text;
+
+        var scored = await CompletionAsync(environment, whole, """ "echo":true,"max_tokens":0,"logprobs":1 """);
+
+        Assert.Equal(whole, scored.GetProperty("text").GetString());
+        Assert.Equal("length", scored.GetProperty("finish_reason").GetString());
+        var logprobs = scored.GetProperty("logprobs");
+        var tokens = logprobs.GetProperty("tokens").EnumerateArray().Select(t => t.GetString()!).ToList();
+        var values = logprobs.GetProperty("token_logprobs").EnumerateArray().ToList();
+        Assert.Equal(JsonValueKind.Null, values[0].ValueKind); // nothing before the first token scores it
+        Assert.Equal(JsonValueKind.Null, logprobs.GetProperty("top_logprobs")[0].ValueKind);
+        Assert.EndsWith(whole, string.Concat(tokens));
+        var offsets = logprobs.GetProperty("text_offset").EnumerateArray().Select(o => o.GetInt32()).ToList();
+        Assert.Equal(whole.Length - tokens[^1].Length, offsets[^1]);
+        // The continuation's tokens are scored as they were when they were generated (one decode or many: within float noise).
+        var generatedTokens = generated.GetProperty("logprobs").GetProperty("tokens").EnumerateArray().Select(t => t.GetString()).ToList();
+        var generatedValues = generated.GetProperty("logprobs").GetProperty("token_logprobs").EnumerateArray().Select(v => v.GetSingle()).ToList();
+        Assert.Equal(generatedTokens, tokens.TakeLast(generatedTokens.Count));
+        var tail = values.TakeLast(generatedValues.Count).Select(v => v.GetSingle()).ToList();
+        Assert.All(generatedValues.Zip(tail), pair => Assert.Equal(pair.First, pair.Second, 0.002f));
+    }
+
+    [Fact]
+    public async Task A_streamed_echo_sends_the_prompt_scores_with_the_prompt_then_the_generated_tokens()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var body = $$"""{"model":"{{TestEnvironment.Stories}}","prompt":"{{RawCompletions.Prompt}}","echo":true,"temperature":0,"max_tokens":5,"logprobs":0,"stream":true}""";
+
+        using var response = await environment.Http.PostAsync("/v1/completions", ApiAssert.Json(body));
+
+        var events = Sse.ParseStrict(await response.Content.ReadAsStringAsync());
+        var first = events[0].GetProperty("choices")[0];
+        Assert.Equal(RawCompletions.Prompt, first.GetProperty("text").GetString());
+        var promptTokens = first.GetProperty("logprobs").GetProperty("tokens").GetArrayLength();
+        Assert.InRange(promptTokens, 2, 8);
+        var generated = events.Skip(1).Select(e => e.GetProperty("choices")).Where(c => c.GetArrayLength() > 0 && c[0].GetProperty("logprobs").ValueKind == JsonValueKind.Object)
+            .Sum(c => c[0].GetProperty("logprobs").GetProperty("tokens").GetArrayLength());
+        Assert.Equal(5, generated);
+        Assert.StartsWith(RawCompletions.Prompt + TestPaths.Stories260KGreedyContinuation[..8], Sse.Text(events));
+    }
+
+    [Fact]
+    public async Task Max_tokens_0_reads_only_the_prompt_with_echo_and_is_refused_without()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        var echoed = await CompletionAsync(environment, RawCompletions.Prompt, """ "echo":true,"max_tokens":0 """);
+        using var refused = await environment.Http.PostAsync("/v1/completions", ApiAssert.Json($$"""{"model":"{{TestEnvironment.Stories}}","prompt":"Once","max_tokens":0}"""));
+
+        Assert.Equal(RawCompletions.Prompt, echoed.GetProperty("text").GetString());
+        Assert.Equal(JsonValueKind.Null, echoed.GetProperty("logprobs").ValueKind);
+        await ApiAssert.ErrorAsync(refused, HttpStatusCode.BadRequest, param: "max_tokens", code: "invalid_value");
+    }
+
+    private static async Task<JsonElement> CompletionAsync(TestEnvironment environment, string prompt, string fields)
+    {
+        var body = $$"""{"model":"{{TestEnvironment.Stories}}","prompt":{{JsonSerializer.Serialize(prompt)}},{{fields}}}""";
+        using var response = await environment.Http.PostAsync("/v1/completions", ApiAssert.Json(body));
+        var raw = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, raw);
+        return JsonDocument.Parse(raw).RootElement.GetProperty("choices")[0].Clone();
+    }
+
     [Theory]
     [InlineData("""{"logprobs":true,"top_logprobs":21}""", "top_logprobs")]
     [InlineData("""{"logprobs":true,"top_logprobs":-1}""", "top_logprobs")]
