@@ -11,6 +11,7 @@ using InferenceMesh.Engine.Hosting;
 using InferenceMesh.Gateway.Hosting;
 using InferenceMesh.Gateway.Rag;
 using InferenceMesh.ModelCache.Catalog;
+using InferenceMesh.ModelCache.Store;
 using Spectre.Console;
 
 namespace InferenceMesh.Gateway.Cli;
@@ -20,7 +21,8 @@ namespace InferenceMesh.Gateway.Cli;
 /// (the same <c>context.db</c> and files a gateway with the same <c>--data</c> serves; SQLite's WAL and locking let
 /// both run at once) with the local engine for embeddings. Progress on stderr, results on stdout.
 /// <list type="bullet">
-/// <item><c>files add PATH... --store NAME</c>: upload, add to the store (created when missing), ingest with a progress bar.</item>
+/// <item><c>files add PATH... --store NAME</c>: upload, add to the store (created when missing), ingest with a progress bar.
+/// A directory, FIFO, device or a file over <c>--max-file-bytes</c> is refused (exit 2) before anything is read.</item>
 /// <item><c>files search STORE QUERY</c>: hybrid search, like <c>POST /v1/vector_stores/{id}/search</c>.</item>
 /// <item><c>files stores</c>: the vector stores and their file counts.</item>
 /// </list>
@@ -114,9 +116,10 @@ internal static class FilesCli
         var models = ModelsCliEnvironment.ModelsOption();
         var embeddingModel = new Option<string?>("--embedding-model") { Description = "A new store's embedding model (default: the first model of the models folder)." };
         var threads = ThreadsOption();
+        var maxFileBytes = new Option<long>("--max-file-bytes") { Description = "Largest file accepted, in bytes, as the gateway's --max-file-bytes.", DefaultValueFactory = _ => RagDefaults.MaxFileBytes };
         var command = new Command("add", "Add files to a vector store and index them (progress on stderr).")
         {
-            paths, store, privacy, chunkTokens, overlapTokens, data, models, embeddingModel, threads,
+            paths, store, privacy, chunkTokens, overlapTokens, data, models, embeddingModel, threads, maxFileBytes,
         };
         var index = IndexOptions.Create();
         index.AddTo(command);
@@ -130,10 +133,17 @@ internal static class FilesCli
                 return ModelsCliExit.Usage;
             }
 
-            var files = parse.GetRequiredValue(paths).Select(Path.GetFullPath).ToList();
-            if (files.FirstOrDefault(p => !File.Exists(p)) is { } missing)
+            var limit = parse.GetValue(maxFileBytes);
+            if (limit < 1)
             {
-                await error.WriteLineAsync($"inference-mesh: no such file: {ModelsProgress.Printable(missing)}");
+                await error.WriteLineAsync($"inference-mesh: --max-file-bytes must be at least 1 (got {limit}).");
+                return ModelsCliExit.Usage;
+            }
+
+            var files = parse.GetRequiredValue(paths).Select(Path.GetFullPath).ToList();
+            if (files.Select(p => UploadProblem(p, limit)).FirstOrDefault(p => p is not null) is { } problem)
+            {
+                await error.WriteLineAsync($"inference-mesh: {problem}");
                 return ModelsCliExit.Usage;
             }
 
@@ -144,7 +154,7 @@ internal static class FilesCli
                 return ModelsCliExit.Usage;
             }
 
-            await using var host = RagCliHost.Open(parse.GetRequiredValue(data), parse.GetRequiredValue(models), parse.GetValue(embeddingModel), parse.GetValue(threads), postgres);
+            await using var host = RagCliHost.Open(parse.GetRequiredValue(data), parse.GetRequiredValue(models), parse.GetValue(embeddingModel), parse.GetValue(threads), postgres, limit);
             var rag = host.Rag;
             var name = parse.GetRequiredValue(store);
             var target = rag.FindStore(name) ?? rag.Stores.FindByName(name);
@@ -191,6 +201,33 @@ internal static class FilesCli
             return failed == 0 ? ModelsCliExit.Ok : ModelsCliExit.Failed;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Why a path cannot be uploaded, found without reading it: hashing /dev/zero never ended, a FIFO waited for a
+    /// writer, and a file over the limit was read in full before the upload refused it. Null when it can be.
+    /// </summary>
+    private static string? UploadProblem(string path, long maxBytes)
+    {
+        var printable = ModelsProgress.Printable(path);
+        if (Directory.Exists(path))
+        {
+            return $"{printable} is a directory, not a file.";
+        }
+
+        if (!File.Exists(path))
+        {
+            return $"no such file: {printable}";
+        }
+
+        if (FileIdentity.IsRegularFile(path) == false)
+        {
+            return $"{printable} is not a regular file (a FIFO, a device or a socket).";
+        }
+
+        return new FileInfo(path).Length > maxBytes
+            ? string.Create(CultureInfo.InvariantCulture, $"{printable} is larger than the upload limit of {maxBytes} bytes (--max-file-bytes).")
+            : null;
     }
 
     /// <summary>Uploads (unless the same content under the same name is already in the store) and ingests each file under a progress bar.</summary>
@@ -354,14 +391,15 @@ public sealed class RagCliHost : IAsyncDisposable
     public RagService Rag => _services.GetRequiredService<RagService>();
 
     /// <param name="postgres">The PostgreSQL + pgvector index; null: sqlite-vec in the data folder.</param>
-    public static RagCliHost Open(string dataDirectory, string modelsDirectory, string? embeddingModel, int? threads, PgVectorRagIndexOptions? postgres = null)
+    /// <param name="maxFileBytes">The largest upload; null: <see cref="RagDefaults.MaxFileBytes"/>.</param>
+    public static RagCliHost Open(string dataDirectory, string modelsDirectory, string? embeddingModel, int? threads, PgVectorRagIndexOptions? postgres = null, long? maxFileBytes = null)
     {
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddLocalEngine(new EngineOptions { Threads = threads });
         services.AddModelCatalog(Path.GetFullPath(modelsDirectory));
         services.AddContextStore(new ContextStoreOptions { DataDirectory = Path.GetFullPath(dataDirectory), Extensions = [SqliteVec.LibraryPath] });
-        var options = new RagOptions { EmbeddingModel = embeddingModel, Postgres = postgres };
+        var options = new RagOptions { EmbeddingModel = embeddingModel, Postgres = postgres, MaxFileBytes = maxFileBytes ?? RagDefaults.MaxFileBytes };
         services.AddRag(options);
         services.AddSingleton<IRagEmbedderSource, EngineRagEmbedderSource>();
         return new RagCliHost(services.BuildServiceProvider());

@@ -15,8 +15,11 @@ public readonly record struct FileStamp(long Length, long LastWriteUtcTicks, ulo
     }
 }
 
-/// <summary>Reads a file's inode with stat(2) on 64-bit Linux (st_ino is the second 8-byte field); 0 elsewhere.</summary>
-internal static partial class FileIdentity
+/// <summary>
+/// Reads a file's inode and type with stat(2) on 64-bit Linux (st_ino is the second 8-byte field; st_mode follows
+/// st_nlink on x86_64, st_ino on aarch64); 0 and null elsewhere.
+/// </summary>
+public static partial class FileIdentity
 {
     private static bool _unavailable = !OperatingSystem.IsLinux() || IntPtr.Size != 8
         || RuntimeInformation.ProcessArchitecture is not (Architecture.X64 or Architecture.Arm64);
@@ -38,6 +41,32 @@ internal static partial class FileIdentity
         {
             _unavailable = true; // glibc before 2.33 exports only __xstat: fall back to size and time
             return 0;
+        }
+    }
+
+    /// <summary>
+    /// True when <paramref name="path"/> (symbolic links followed) is a regular file; false for a directory, FIFO,
+    /// device or socket (which have no size: reading /dev/zero never ends, opening a FIFO waits for a writer); null
+    /// when it does not exist or stat(2) is not available here.
+    /// </summary>
+    public static unsafe bool? IsRegularFile(string path)
+    {
+        if (_unavailable)
+        {
+            return null;
+        }
+
+        const uint typeMask = 0xF000, regular = 0x8000; // S_IFMT, S_IFREG
+        var buffer = stackalloc byte[256];
+        try
+        {
+            var modeOffset = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 24 : 16;
+            return Stat(path, buffer) == 0 ? (*(uint*)(buffer + modeOffset) & typeMask) == regular : null;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            _unavailable = true;
+            return null;
         }
     }
 

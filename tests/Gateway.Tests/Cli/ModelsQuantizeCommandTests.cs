@@ -139,7 +139,7 @@ public sealed class ModelsQuantizeCommandTests : IDisposable
     public async Task A_fifo_or_a_device_as_input_is_refused_without_reading_it()
     {
         var fifo = Path.Combine(_models, "pipe.gguf");
-        Assert.Equal(0, MakeFifo(fifo, Convert.ToUInt32("600", 8)));
+        TestFifo.Create(fifo);
 
         // Reading the FIFO blocked forever (no writer) before the fix.
         Assert.Equal(ModelsCliExit.Usage, await RunAsync(fifo, "Q8_0", "-o", Path.Combine(_models, "a.gguf")));
@@ -154,9 +154,6 @@ public sealed class ModelsQuantizeCommandTests : IDisposable
         Assert.Equal(ModelsCliExit.Usage, await RunAsync(TestPaths.Stories260K, "Q8_0", "-t", "0", "-o", Path.Combine(_models, "t.gguf")));
         Assert.Contains("Threads must be between 1", _error.ToString(), StringComparison.Ordinal);
     }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mkfifo", SetLastError = true)]
-    private static extern int MakeFifo([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, uint mode);
 
     private static string Sha256(string path)
     {

@@ -78,6 +78,35 @@ public sealed class FilesCliTests : IDisposable
     }
 
     [Fact]
+    public async Task Add_refuses_a_device_a_fifo_a_directory_and_a_file_over_the_limit_without_reading_them()
+    {
+        var fifo = Path.Combine(_dir, "pipe.txt");
+        TestFifo.Create(fifo);
+        var large = Path.Combine(_dir, "large.txt");
+        await File.WriteAllTextAsync(large, new string('x', 2048));
+
+        // Hashing /dev/zero never ended and opening the FIFO waited for a writer; the large file was read in full and
+        // then failed its upload (exit 1).
+        (string Path, string Reason)[] cases =
+        [
+            ("/dev/zero", "/dev/zero is not a regular file (a FIFO, a device or a socket)."),
+            (fifo, $"{fifo} is not a regular file (a FIFO, a device or a socket)."),
+            (_dir, $"{_dir} is a directory, not a file."),
+            (large, $"{large} is larger than the upload limit of 1024 bytes (--max-file-bytes)."),
+        ];
+        foreach (var (path, reason) in cases)
+        {
+            var (exit, output, error) = await RunAsync("files", "add", path, "--store", "notes", "--max-file-bytes", "1024");
+
+            Assert.Equal(2, exit);
+            Assert.Empty(output);
+            Assert.Equal($"inference-mesh: {reason}", error.Trim());
+        }
+
+        Assert.False(Directory.Exists(Path.Combine(_dir, "data")), "nothing was opened or uploaded");
+    }
+
+    [Fact]
     public async Task With_the_postgres_index_add_and_search_keep_the_chunks_on_the_server()
     {
         _ = TestPaths.Stories260K;
