@@ -12,7 +12,7 @@ namespace InferenceMesh.Gateway.Cli;
 /// <item><c>mesh join TOKEN [--config FILE] [--data DIR]</c>: checks the token and adds the node to the state file's bootstrap list.</item>
 /// <item><c>mesh receipts [--config FILE] [--data DIR] [--json]</c>: lists the verified usage receipts of requests peers served for this node.</item>
 /// </list>
-/// Exit codes: 0 done, 1 refused input (bad token), 2 bad usage or config.
+/// Exit codes: 0 done, 1 refused input (a token that is not a valid invite), 2 bad usage (a missing token too) or config.
 /// </summary>
 internal static class MeshCli
 {
@@ -104,6 +104,13 @@ internal static class MeshCli
 
             case "join":
             {
+                if (token is null)
+                {
+                    // Was "invalid invite: an invite token starts with 'imesh1.'" and exit 1, as if a token had been given.
+                    error.WriteLine("inference-mesh: 'mesh join' needs the invite TOKEN that 'mesh invite' prints on the node to join: inference-mesh mesh join TOKEN.");
+                    return 2;
+                }
+
                 if (!InviteToken.TryParse(token, out var invite, out var reason))
                 {
                     error.WriteLine($"inference-mesh: invalid invite: {reason}.");

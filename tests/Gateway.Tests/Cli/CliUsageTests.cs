@@ -104,6 +104,20 @@ public sealed class CliUsageTests : IDisposable
     }
 
     [Fact]
+    public async Task Mesh_join_without_a_token_is_a_usage_error_that_names_the_token()
+    {
+        var error = new StringWriter();
+        var bad = new StringWriter();
+
+        Assert.Equal(2, await MeshCli.RunAsync(["mesh", "join", "--data", _dir], new StringWriter(), error));
+        Assert.Equal(1, await MeshCli.RunAsync(["mesh", "join", "imesh1.not-base64", "--data", _dir], new StringWriter(), bad));
+
+        Assert.Equal("inference-mesh: 'mesh join' needs the invite TOKEN that 'mesh invite' prints on the node to join: inference-mesh mesh join TOKEN.", error.ToString().Trim());
+        Assert.StartsWith("inference-mesh: invalid invite: ", bad.ToString(), StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(_dir)); // no state file
+    }
+
+    [Fact]
     public async Task Cancelled_while_hashing_is_exit_130_with_one_line()
     {
         File.Copy(TestPaths.Stories260K, Path.Combine(_dir, "loose.gguf"));
