@@ -11,11 +11,12 @@ namespace InferenceMesh.Gateway.Cli;
 internal static class CliUsage
 {
     /// <summary>
-    /// The parse errors, each option whose value is the name of another option (System.CommandLine takes
-    /// <c>--name --force</c> as the name "--force": a model named "--force"; <c>-o --force</c> wrote a file of that name),
-    /// and each option given an empty value.
+    /// The parse errors, each option followed by an argument that cannot be its value by <see cref="CliOptionValue"/>'s
+    /// rule (System.CommandLine takes <c>--name --force</c> as the name "--force": a model named "--force"; <c>-o
+    /// --force</c> wrote a file of that name; <c>--data --bogus</c> made a folder "--bogus"), and each option given an
+    /// empty value. <paramref name="args"/> are the raw arguments: <c>--name=--force</c> says that the value is meant.
     /// </summary>
-    public static List<string> Errors(ParseResult parse)
+    public static List<string> Errors(ParseResult parse, IReadOnlyList<string> args)
     {
         var errors = parse.Errors.Select(e => e.Message).ToList();
         if (parse.Action is HelpAction)
@@ -24,25 +25,34 @@ internal static class CliUsage
         }
 
         var optionNames = new HashSet<string>(StringComparer.Ordinal);
+        var valued = new HashSet<string>(StringComparer.Ordinal);
         for (var result = (SymbolResult?)parse.CommandResult; result is not null; result = result.Parent)
         {
             if (result is CommandResult command)
             {
                 foreach (var option in command.Command.Options)
                 {
-                    optionNames.Add(option.Name);
-                    optionNames.UnionWith(option.Aliases);
+                    var names = option.Aliases.Append(option.Name);
+                    optionNames.UnionWith(names);
+                    if (option.Arity.MinimumNumberOfValues > 0)
+                    {
+                        valued.UnionWith(names);
+                    }
                 }
+            }
+        }
+
+        for (var i = 0; i + 1 < args.Count && args[i] != "--"; i++)
+        {
+            if (valued.Contains(args[i]) && !CliOptionValue.IsValue(args[i + 1], optionNames))
+            {
+                errors.Add(CliOptionValue.Missing(args[i], args[i + 1], optionNames));
             }
         }
 
         foreach (var option in parse.CommandResult.Children.OfType<OptionResult>())
         {
-            if (option.Tokens.FirstOrDefault(t => optionNames.Contains(t.Value)) is { } flag)
-            {
-                errors.Add($"{option.IdentifierToken?.Value ?? option.Option.Name} needs a value, not the option '{flag.Value}'.");
-            }
-            else if (option.Tokens.Any(t => string.IsNullOrWhiteSpace(t.Value)))
+            if (option.Tokens.Any(t => string.IsNullOrWhiteSpace(t.Value)))
             {
                 // No option takes an empty value: --models "" and --data "" were stack traces from deep inside.
                 errors.Add($"{option.IdentifierToken?.Value ?? option.Option.Name} needs a value, not an empty string.");

@@ -40,7 +40,7 @@ internal static class FilesCli
     {
         var root = new RootCommand("inference-mesh") { Create() };
         var parsed = root.Parse(args);
-        if (CliUsage.Errors(parsed) is { Count: > 0 } usageErrors)
+        if (CliUsage.Errors(parsed, args) is { Count: > 0 } usageErrors)
         {
             return CliUsage.Report(parsed, usageErrors, error);
         }

@@ -1,3 +1,4 @@
+using InferenceMesh.Gateway.Hosting;
 using InferenceMesh.Mesh.Configuration;
 using InferenceMesh.Mesh.Identity;
 using InferenceMesh.Mesh.Invites;
@@ -26,24 +27,41 @@ internal static class MeshCli
     {
         string? configPath = null, dataDir = null, command = null, token = null;
         var json = false;
+        var positionalOnly = false;
         for (var i = 1; i < args.Length; i++)
         {
-            if (args[i] is "--config" or "--data" && i + 1 < args.Length && string.IsNullOrWhiteSpace(args[i + 1]))
+            var arg = args[i];
+            if (!positionalOnly && arg == "--")
             {
-                // Path.GetFullPath("") threw: a stack trace and an abort (exit 134).
-                error.WriteLine($"inference-mesh: {args[i]} needs a path, not an empty string.");
-                return 2;
+                positionalOnly = true;
+                continue;
             }
 
-            switch (args[i])
+            var equals = arg.IndexOf('=', StringComparison.Ordinal);
+            var name = !positionalOnly && equals > 0 ? arg[..equals] : arg;
+            if (!positionalOnly && name is "--config" or "--data")
             {
-                case "--config" when i + 1 < args.Length: configPath = args[++i]; break;
-                case "--data" when i + 1 < args.Length: dataDir = Path.GetFullPath(args[++i]); break;
+                // The value follows CliOptionValue's rule: "--config --json" took "--json" as the config file.
+                var value = equals > 0 ? arg[(equals + 1)..] : i + 1 < args.Length && CliOptionValue.IsValue(args[i + 1], GatewayCommandLine.HelpFlags) ? args[++i] : null;
+                if (string.IsNullOrWhiteSpace(value))
+                {
+                    // Path.GetFullPath("") threw: a stack trace and an abort (exit 134).
+                    error.WriteLine(value is null ? $"inference-mesh: {name} needs a path (see --help)." : $"inference-mesh: {name} needs a path, not an empty string.");
+                    return 2;
+                }
+
+                if (name == "--config") configPath = value;
+                else dataDir = Path.GetFullPath(value);
+                continue;
+            }
+
+            switch (positionalOnly || !arg.StartsWith('-') ? null : arg)
+            {
                 case "-h" or "--help": output.WriteLine(Usage); return 0;
                 case "--json": json = true; break;
-                case var a when command is null && !a.StartsWith('-'): command = a; break;
-                case var a when command == "join" && token is null && !a.StartsWith('-'): token = a; break;
-                default: error.WriteLine($"inference-mesh: unexpected argument '{args[i]}'. {Usage}"); return 2;
+                case null when command is null: command = arg; break;
+                case null when command == "join" && token is null: token = arg; break;
+                default: error.WriteLine($"inference-mesh: unexpected argument '{arg}'. {Usage}"); return 2;
             }
         }
 

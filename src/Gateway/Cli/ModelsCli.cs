@@ -21,7 +21,7 @@ internal static class ModelsCli
         ArgumentNullException.ThrowIfNull(args);
         var root = new RootCommand("inference-mesh") { Create(environment) };
         var parsed = root.Parse(args);
-        if (CliUsage.Errors(parsed) is { Count: > 0 } usageErrors)
+        if (CliUsage.Errors(parsed, args) is { Count: > 0 } usageErrors)
         {
             return CliUsage.Report(parsed, usageErrors, error);
         }

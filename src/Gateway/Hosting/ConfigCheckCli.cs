@@ -28,9 +28,9 @@ internal static class ConfigCheckCli
                 value = name[(equals + 1)..];
                 name = name[..equals];
             }
-            else if (i + 1 < args.Count)
+            else if (i + 1 < args.Count && Cli.CliOptionValue.IsValue(args[i + 1], GatewayCommandLine.HelpFlags))
             {
-                value = args[++i];
+                value = args[++i]; // "--config --prompt x" read "--prompt" as the config file's name
             }
 
             if (value is null)

@@ -53,6 +53,9 @@ internal static class GatewayCommandLine
     /// <summary>The result of parsing: options, or a one-line error, or a request for help.</summary>
     public sealed record ParseResult(GatewayOptions? Options, string? Error, bool HelpRequested);
 
+    /// <summary>The gateway's only option names that do not start with "--".</summary>
+    internal static readonly IReadOnlySet<string> HelpFlags = new HashSet<string>(["-h"], StringComparer.Ordinal);
+
     public static ParseResult Parse(IReadOnlyList<string> args)
     {
         var options = new GatewayOptions();
@@ -87,7 +90,7 @@ internal static class GatewayCommandLine
             {
                 name = arg;
                 // "--models --port 8080" lacks a value; it must not make "--port" the models folder ("--x=--y" can say it).
-                value = i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : null;
+                value = i + 1 < args.Count && Cli.CliOptionValue.IsValue(args[i + 1], HelpFlags) ? args[++i] : null;
             }
 
             if (value is null)

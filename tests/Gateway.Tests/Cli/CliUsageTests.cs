@@ -1,4 +1,5 @@
 using InferenceMesh.Gateway.Cli;
+using InferenceMesh.Gateway.Hosting;
 using InferenceMesh.Tests;
 
 namespace InferenceMesh.Gateway.Tests.Cli;
@@ -115,6 +116,49 @@ public sealed class CliUsageTests : IDisposable
         Assert.Equal("inference-mesh: 'mesh join' needs the invite TOKEN that 'mesh invite' prints on the node to join: inference-mesh mesh join TOKEN.", error.ToString().Trim());
         Assert.StartsWith("inference-mesh: invalid invite: ", bad.ToString(), StringComparison.Ordinal);
         Assert.Empty(Directory.GetFileSystemEntries(_dir)); // no state file
+    }
+
+    [Fact]
+    public async Task Every_command_takes_an_argument_that_starts_with_two_dashes_as_a_missing_value()
+    {
+        // Before: files made a data folder named after the flag-like value, config check read "--prompt" as the config
+        // file (exit 1), mesh read "--json" as the config file; the gateway's own flags already said "needs a value".
+        var files = new StringWriter();
+        var config = new StringWriter();
+        var mesh = new StringWriter();
+
+        Assert.Equal(2, await FilesCli.RunAsync(["files", "stores", "--data", "--im-test-data-7f3"], new StringWriter(), files, CancellationToken.None));
+        Assert.Equal(2, ConfigCheckCli.Run(["config", "check", "--config", "--prompt", "hello"], new StringWriter(), config));
+        Assert.Equal(2, await MeshCli.RunAsync(["mesh", "id", "--config", "--json"], new StringWriter(), mesh));
+
+        Assert.Contains("inference-mesh: --data needs a value, not '--im-test-data-7f3' (a value that starts with '--' is written --data=--im-test-data-7f3).", files.ToString(), StringComparison.Ordinal);
+        Assert.False(Directory.Exists("--im-test-data-7f3"));
+        Assert.Equal("inference-mesh: --config needs a value (see --help).", config.ToString().Trim());
+        Assert.Equal("inference-mesh: --config needs a path (see --help).", mesh.ToString().Trim());
+    }
+
+    [Fact]
+    public async Task A_value_that_starts_with_two_dashes_is_given_after_an_equals_sign_and_a_dash_file_after_a_double_dash()
+    {
+        var text = Path.Combine(_dir, "a.txt");
+        await File.WriteAllTextAsync(text, "text");
+        var privacy = new StringWriter();
+        var dashFile = new StringWriter();
+        var afterDashes = new StringWriter();
+        var output = new StringWriter();
+
+        // The value is meant: it reaches --privacy's own check instead of being "missing".
+        Assert.Equal(2, await FilesCli.RunAsync(["files", "add", text, "--store", "s", "--privacy=--secret", "--data", _dir], new StringWriter(), privacy, CancellationToken.None));
+        // A file argument that starts with one dash is a path, and after "--" one that starts with two.
+        Assert.Equal(2, await FilesCli.RunAsync(["files", "add", "-x", "--store", "s", "--data", _dir], new StringWriter(), dashFile, CancellationToken.None));
+        Assert.Equal(2, await FilesCli.RunAsync(["files", "add", "--store", "s", "--data", _dir, "--", "--x"], new StringWriter(), afterDashes, CancellationToken.None));
+        // mesh takes --data=DIR too.
+        Assert.Equal(0, await MeshCli.RunAsync(["mesh", "id", $"--data={_dir}"], output, new StringWriter()));
+
+        Assert.StartsWith("inference-mesh: --privacy must be public", privacy.ToString(), StringComparison.Ordinal);
+        Assert.Equal($"inference-mesh: no such file: {Path.GetFullPath("-x")}", dashFile.ToString().Trim());
+        Assert.Equal($"inference-mesh: no such file: {Path.GetFullPath("--x")}", afterDashes.ToString().Trim());
+        Assert.True(File.Exists(Path.Combine(_dir, "node.key")), output.ToString());
     }
 
     [Fact]

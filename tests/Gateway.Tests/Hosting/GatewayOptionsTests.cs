@@ -52,6 +52,7 @@ public sealed class GatewayOptionsTests
     [InlineData(new[] { "--port" }, "--port needs a value (see --help).")]
     [InlineData(new[] { "--models", "--port", "8080" }, "--models needs a value (see --help).")] // not a models folder named "--port"
     [InlineData(new[] { "--port", "--threads", "2" }, "--port needs a value (see --help).")]
+    [InlineData(new[] { "--data", "-h" }, "--data needs a value (see --help).")] // an option name, as in every command group
     [InlineData(new[] { "stray" }, "Unexpected argument 'stray'; flags start with '--' (see --help).")]
     [InlineData(new[] { "--decode-threads", "auto" }, "--decode-threads must be adaptive or fixed (got 'auto').")]
     public void Invalid_flags_give_one_line_errors(string[] args, string expected)
