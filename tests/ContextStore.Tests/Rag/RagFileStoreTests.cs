@@ -29,4 +29,34 @@ public sealed class RagFileStoreTests : IDisposable
         Assert.Equal(new[] { committed.Value.Id, kept }.Order(StringComparer.Ordinal),
             Directory.EnumerateFileSystemEntries(_rag.Files.Folder).Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal));
     }
+
+    [Fact]
+    public async Task Opening_the_store_removes_content_without_a_row_and_keeps_every_file_with_one_and_a_commit_in_progress()
+    {
+        var kept = await _rag.AddTextFileAsync("Tom has a red ball.");
+        // What a process killed in Commit between the move and the insert leaves: content under a file id, no row.
+        var orphan = _rag.Files.PathOf(RagFileStore.NewId());
+        await File.WriteAllTextAsync(orphan, "Sue has a blue cup.");
+        // A commit in progress (another process): moved into place, row not inserted yet, still held.
+        using var content = new MemoryStream("Ann has a green hat."u8.ToArray());
+        var live = (await _rag.Files.StageAsync(content, CancellationToken.None)).Value!;
+        var moving = _rag.Files.PathOf(RagFileStore.NewId());
+        File.Move(live.TemporaryPath, moving);
+        // Not ours: another name in the folder is left alone.
+        var other = Path.Combine(_rag.Files.Folder, "notes.txt");
+        await File.WriteAllTextAsync(other, "x");
+
+        _ = new RagFileStore(_rag.Database, _rag.Options, TimeProvider.System);
+
+        Assert.False(File.Exists(orphan));
+        Assert.True(File.Exists(moving));
+        Assert.True(File.Exists(other));
+        Assert.Equal("Tom has a red ball.", await File.ReadAllTextAsync(_rag.Files.PathOf(kept)));
+        Assert.NotNull(_rag.Files.Find(kept));
+
+        live.Lock.Dispose(); // the commit died before its insert: now an orphan too
+        _ = new RagFileStore(_rag.Database, _rag.Options, TimeProvider.System);
+        Assert.False(File.Exists(moving));
+        Assert.True(File.Exists(_rag.Files.PathOf(kept)));
+    }
 }

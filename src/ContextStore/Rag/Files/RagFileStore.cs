@@ -38,6 +38,7 @@ public sealed class RagFileStore
         _maxBytes = options.MaxFileBytes;
         Folder = Path.Combine(database.Options.DataDirectory, FolderName);
         RemoveAbandonedUploads();
+        RemoveOrphanContent();
     }
 
     /// <summary>
@@ -61,6 +62,59 @@ public sealed class RagFileStore
             catch (IOException)
             {
                 // held by a live upload, or gone meanwhile
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // not ours to delete
+            }
+        }
+    }
+
+    /// <summary>
+    /// Deletes content without a row: what a process killed in <see cref="Commit"/> between moving the upload into
+    /// place and inserting its row left (unreachable, and never deleted otherwise). A commit in progress, in this
+    /// process or another, still holds the moved file through its staged upload's exclusive handle and is left alone;
+    /// the row is looked up again once the file is held, so a commit that finished meanwhile keeps its content.
+    /// </summary>
+    public void RemoveOrphanContent()
+    {
+        if (!Directory.Exists(Folder))
+        {
+            return;
+        }
+
+        var known = _database.Read(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT id FROM rag_files;";
+            using var reader = command.ExecuteReader();
+            var ids = new HashSet<string>(StringComparer.Ordinal);
+            while (reader.Read())
+            {
+                ids.Add(reader.GetString(0));
+            }
+
+            return ids;
+        });
+        foreach (var path in Directory.EnumerateFiles(Folder, "file-*"))
+        {
+            var id = Path.GetFileName(path);
+            if (!IsWellFormedId(id) || known.Contains(id))
+            {
+                continue;
+            }
+
+            try
+            {
+                using var held = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1);
+                if (Find(id) is null)
+                {
+                    File.Delete(path);
+                }
+            }
+            catch (IOException)
+            {
+                // held by a commit in progress or a reader, or gone meanwhile
             }
             catch (UnauthorizedAccessException)
             {
