@@ -11,9 +11,19 @@ public static class RagMigrations
 {
     public const string Module = "rag";
 
+    /// <summary>Keep <c>rag_chunks_fts</c> in step with <c>rag_chunks</c> (made again when migration 3 rebuilds the table).</summary>
+    private const string ChunkFullTextTriggers = """
+        CREATE TRIGGER rag_chunks_fts_insert AFTER INSERT ON rag_chunks BEGIN
+            INSERT INTO rag_chunks_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER rag_chunks_fts_delete AFTER DELETE ON rag_chunks BEGIN
+            INSERT INTO rag_chunks_fts(rag_chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+        """;
+
     public static IReadOnlyList<ContextMigration> All { get; } =
     [
-        new(Module, 1, """
+        new(Module, 1, $$"""
             CREATE TABLE rag_files(
                 id TEXT PRIMARY KEY,
                 filename TEXT NOT NULL,
@@ -61,12 +71,7 @@ public static class RagMigrations
 
             CREATE VIRTUAL TABLE rag_chunks_fts USING fts5(
                 text, content='rag_chunks', content_rowid='id', tokenize='unicode61 remove_diacritics 2');
-            CREATE TRIGGER rag_chunks_fts_insert AFTER INSERT ON rag_chunks BEGIN
-                INSERT INTO rag_chunks_fts(rowid, text) VALUES (new.id, new.text);
-            END;
-            CREATE TRIGGER rag_chunks_fts_delete AFTER DELETE ON rag_chunks BEGIN
-                INSERT INTO rag_chunks_fts(rag_chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
-            END;
+            {{ChunkFullTextTriggers}}
             """),
 
         // Where deleted entries were, so that a client paging with one of them as 'after' goes on from there
@@ -91,6 +96,26 @@ public static class RagMigrations
                 INSERT OR REPLACE INTO rag_vector_stores_gone(id, seq) VALUES(old.id, old.seq);
                 DELETE FROM rag_vector_store_files_gone WHERE store_seq = old.seq;
             END;
+            """),
+
+        // Chunk ids are never reused (AUTOINCREMENT): the chunks of the newest file, deleted, gave their ids to the next
+        // file's chunks, so an id read by a search just before (vector and full-text hits are ids, resolved by a later
+        // read) named another file's chunk, even one of another store. The table is rebuilt with its ids; the full-text
+        // index keeps pointing at them. Dropping the old table drops its triggers, so they are made again.
+        new(Module, 3, $$"""
+            CREATE TABLE rag_chunks_v3(
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                store_seq INTEGER NOT NULL,
+                file_id TEXT NOT NULL,
+                chunk_index INTEGER NOT NULL,
+                text TEXT NOT NULL,
+                tokens INTEGER NOT NULL,
+                UNIQUE(store_seq, file_id, chunk_index)) STRICT;
+            INSERT INTO rag_chunks_v3(id, store_seq, file_id, chunk_index, text, tokens)
+                SELECT id, store_seq, file_id, chunk_index, text, tokens FROM rag_chunks;
+            DROP TABLE rag_chunks;
+            ALTER TABLE rag_chunks_v3 RENAME TO rag_chunks;
+            {{ChunkFullTextTriggers}}
             """),
     ];
 }

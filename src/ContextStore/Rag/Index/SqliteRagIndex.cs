@@ -27,6 +27,11 @@ public sealed partial class SqliteRagIndex(ContextDatabase database, string sqli
         ThrowIfUnavailable();
         database.Write((connection, transaction) =>
         {
+            if (!StoreExists(connection, transaction, store))
+            {
+                return 0; // deleted meanwhile (see StoreExists)
+            }
+
             var table = VectorTable(store);
             if (chunks.Count > 0)
             {
@@ -71,6 +76,11 @@ public sealed partial class SqliteRagIndex(ContextDatabase database, string sqli
     public void RemoveFile(RagStoreRef store, string fileId) =>
         database.Write((connection, transaction) =>
         {
+            if (!StoreExists(connection, transaction, store))
+            {
+                return 0; // its rows went with it (DropStore); the seq may be another store's now
+            }
+
             if (TableExists(connection, transaction, VectorTable(store)))
             {
                 ThrowIfUnavailable();
@@ -246,6 +256,21 @@ public sealed partial class SqliteRagIndex(ContextDatabase database, string sqli
         chunks.Parameters.AddWithValue("$store", store.Seq);
         chunks.Parameters.AddWithValue("$file", fileId);
         chunks.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// Whether the store is still the one with this seq. A store's seq is given again once it is deleted (the newest
+    /// one's, at least), and chunks and vectors are keyed by seq: an ingestion that finished after its store was
+    /// deleted (in another process, or between its cancellation check and its write) wrote into the next store made.
+    /// </summary>
+    private static bool StoreExists(SqliteConnection connection, SqliteTransaction transaction, RagStoreRef store)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT count(*) FROM rag_vector_stores WHERE seq = $seq AND id = $id;";
+        command.Parameters.AddWithValue("$seq", store.Seq);
+        command.Parameters.AddWithValue("$id", store.Id);
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
     }
 
     private static bool TableExists(SqliteConnection connection, SqliteTransaction? transaction, string table)
