@@ -15,7 +15,10 @@ namespace InferenceMesh.Gateway.Inference;
 /// </summary>
 public static class LocalFeatures
 {
-    public static ApiError? RefuseUnsupported(ChatCompletionRequest request)
+    public static ApiError? RefuseUnsupported(ChatCompletionRequest request) => RefuseTools(request) ?? RefuseUnsupportedBesideTools(request);
+
+    /// <summary><c>tools</c> (unless <c>tool_choice</c> is "none") and a <c>tool_choice</c> other than "none" or "auto".</summary>
+    private static ApiError? RefuseTools(ChatCompletionRequest request)
     {
         var fields = request.Extensions;
         if (fields is null || fields.Count == 0)
@@ -34,6 +37,22 @@ public static class LocalFeatures
             && !toolChoiceNone && !IsString(fields, "tool_choice", "auto"))
         {
             return ApiErrors.UnsupportedParameter("tool_choice", "'tool_choice' other than \"none\" or \"auto\" is not supported by the local model: it cannot call tools.");
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// What <see cref="RefuseUnsupported(ChatCompletionRequest)"/> refuses besides <c>tools</c> and <c>tool_choice</c>: legacy
+    /// functions, a malformed <c>response_format</c>, logprobs, audio and non-text modalities. A backend that translates tools
+    /// (Anthropic) refuses these.
+    /// </summary>
+    public static ApiError? RefuseUnsupportedBesideTools(ChatCompletionRequest request)
+    {
+        var fields = request.Extensions;
+        if (fields is null || fields.Count == 0)
+        {
+            return null;
         }
 
         var functionCallNone = IsString(fields, "function_call", "none");

@@ -19,6 +19,10 @@ public sealed record ChatMessageWire
     /// <summary>A string, an array of parts (<c>{"type":"text","text":"…"}</c>), or null.</summary>
     public JsonElement? Content { get; init; }
     public string? Name { get; init; }
+    /// <summary>An assistant message's tool calls: <c>[{"id","type":"function","function":{"name","arguments"}}]</c> (read by translated backends).</summary>
+    public JsonElement? ToolCalls { get; init; }
+    /// <summary>A tool message: the id of the call it answers.</summary>
+    public JsonElement? ToolCallId { get; init; }
 }
 
 public sealed record ChatCompletionResponse(string Id, long Created, string Model, IReadOnlyList<ChatChoice> Choices, Usage Usage)
@@ -42,10 +46,20 @@ public sealed record ChatTokenLogProb(string Token, float Logprob, IReadOnlyList
 
 public sealed record ChatTopLogProb(string Token, float Logprob, IReadOnlyList<int> Bytes);
 
-public sealed record AssistantMessage(string Content)
+/// <summary>The answer: text, and the tool calls when the model called tools (<c>content</c> is then null when it wrote no text).</summary>
+public sealed record AssistantMessage([property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Content, IReadOnlyList<ChatToolCall>? ToolCalls = null)
 {
     public string Role => "assistant";
 }
+
+/// <summary>
+/// One tool call: in a message <c>{"id","type":"function","function":{"name","arguments"}}</c>; in a stream delta the first
+/// chunk of a call has <c>index</c>, id, type, name and empty arguments, the next ones only <c>index</c> and an arguments fragment.
+/// </summary>
+public sealed record ChatToolCall(int? Index, string? Id, string? Type, ChatFunctionCall Function);
+
+/// <summary><c>arguments</c> is a JSON text (an object), or a fragment of one in a stream delta.</summary>
+public sealed record ChatFunctionCall(string? Name, string Arguments);
 
 public sealed record ChatCompletionChunk(string Id, long Created, string Model, IReadOnlyList<ChatChunkChoice> Choices, Usage? Usage = null)
 {
@@ -56,4 +70,4 @@ public sealed record ChatChunkChoice(
     int Index, ChatDelta Delta, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] ChatLogProbs? Logprobs = null);
 
-public sealed record ChatDelta(string? Role = null, string? Content = null);
+public sealed record ChatDelta(string? Role = null, string? Content = null, IReadOnlyList<ChatToolCall>? ToolCalls = null);

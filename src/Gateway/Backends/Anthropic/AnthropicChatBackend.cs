@@ -84,7 +84,7 @@ internal sealed class AnthropicChatBackend(AnthropicUpstreamClient client, TimeP
         await response.WriteAsJsonAsync(result.Value!, OpenAiJsonContext.Default.ChatCompletionResponse, "application/json; charset=utf-8", call.Http.RequestAborted);
         if (call.Capture is { } capture && result.Value!.Choices is [var choice, ..])
         {
-            capture.CompleteWith(choice.Message.Content, choice.FinishReason);
+            capture.CompleteWith(choice.Message.Content ?? string.Empty, choice.FinishReason);
         }
 
         return new BackendAttempt(BackendError.None, Committed: true, UpstreamStatus: 200, TimeToFirstByte: firstByte());

@@ -16,9 +16,11 @@ namespace InferenceMesh.Gateway.Backends.Anthropic;
 /// <item><c>temperature</c> above 1 (valid for OpenAI up to 2) is clamped to 1;</item>
 /// <item><c>max_completion_tokens</c>, else <c>max_tokens</c>, else the configured default → <c>max_tokens</c>;</item>
 /// <item><c>stop</c> → <c>stop_sequences</c>; <c>top_k</c> &gt; 0 passes through (0 = disabled is left out);</item>
-/// <item>tool messages and non-text content parts (image_url, input_audio, file), and what the translation does not carry
-/// yet (<c>tools</c>, <c>tool_choice</c>, functions, logprobs, audio, a JSON <c>response_format</c>) → 400
-/// <c>unsupported_by_backend</c> (the next backend of the plan answers instead).</item>
+/// <item>function <c>tools</c>, <c>tool_choice</c>, <c>parallel_tool_calls</c>, an assistant's <c>tool_calls</c> and tool
+/// messages → tools, tool_choice, tool_use and tool_result blocks (<see cref="AnthropicToolTranslator"/>);</item>
+/// <item>legacy function messages, non-text content parts (image_url, input_audio, file), and what the translation does not
+/// carry yet (functions, logprobs, audio, a JSON <c>response_format</c>) → 400 <c>unsupported_by_backend</c> (the next
+/// backend of the plan answers instead).</item>
 /// </list>
 /// Ignored (Anthropic has no equivalent): seed, presence/frequency/repeat penalties, logit_bias, min_p.
 /// </summary>
@@ -41,9 +43,9 @@ public static class AnthropicRequestTranslator
             return settingsError;
         }
 
-        // The OpenAI fields this translation does not carry over yet (tools, functions, logprobs, audio, JSON output):
-        // dropping them would answer another question (free text to a client waiting for a tool call or for JSON).
-        if (LocalFeatures.RefuseUnsupported(request) is { Param: var param })
+        // The OpenAI fields this translation does not carry over yet (legacy functions, logprobs, audio, JSON output):
+        // dropping them would answer another question (free text to a client waiting for a function call or for JSON).
+        if (LocalFeatures.RefuseUnsupportedBesideTools(request) is { Param: var param })
         {
             return Unsupported(param ?? "request", $"'{param}' is not supported by the Anthropic backend yet.");
         }
@@ -56,6 +58,12 @@ public static class AnthropicRequestTranslator
         if (LocalFeatures.ResponseGrammar(request).Value is not null)
         {
             return Unsupported("response_format", "JSON 'response_format' is not supported by the Anthropic backend yet.");
+        }
+
+        var tools = AnthropicToolTranslator.Translate(request.Extensions);
+        if (tools.Error is { } toolsError)
+        {
+            return toolsError;
         }
 
         var messages = request.Messages;
@@ -77,12 +85,14 @@ public static class AnthropicRequestTranslator
             {
                 "system" or "developer" => "system",
                 "user" or "assistant" => message.Role,
-                "tool" or "function" => null,
+                // A tool's answer is a tool_result block of a user turn.
+                "tool" => "user",
+                "function" => null,
                 _ => string.Empty,
             };
             if (role is null)
             {
-                return Unsupported($"messages[{i}].role", "Tool and function messages are not supported by the Anthropic backend yet.");
+                return Unsupported($"messages[{i}].role", "Legacy function messages are not supported by the Anthropic backend; send tool messages.");
             }
 
             if (role.Length == 0)
@@ -96,6 +106,27 @@ public static class AnthropicRequestTranslator
                 return contentError;
             }
 
+            if (message.Role == "tool")
+            {
+                var id = AnthropicToolTranslator.ToolCallId(message, $"messages[{i}].tool_call_id");
+                if (id.Error is { } idError)
+                {
+                    return idError;
+                }
+
+                var result = blocks.Count switch
+                {
+                    0 => null,
+                    1 => AnthropicContent.FromText(blocks[0].Text!),
+                    _ => AnthropicContent.FromBlocks(blocks),
+                };
+                blocks = [AnthropicContentBlock.OfToolResult(id.Value!, result)];
+            }
+            else if (message.Role == "assistant" && AnthropicToolTranslator.AppendToolUses(message.ToolCalls, $"messages[{i}].tool_calls", blocks) is { } callsError)
+            {
+                return callsError;
+            }
+
             if (role == "system")
             {
                 system.AddRange(blocks);
@@ -106,6 +137,7 @@ public static class AnthropicRequestTranslator
             }
             else if (turns.Count > 0 && turns[^1].Role == role)
             {
+                // Consecutive tool results (and a user message after them) make one user turn, as Anthropic requires.
                 turns[^1].Blocks.AddRange(blocks);
             }
             else
@@ -114,7 +146,7 @@ public static class AnthropicRequestTranslator
             }
         }
 
-        if (turns.Count > 0 && turns[^1].Role == "assistant")
+        if (turns.Count > 0 && turns[^1].Role == "assistant" && turns[^1].Blocks[^1].Type == AnthropicContentBlock.TextType)
         {
             var last = turns[^1].Blocks;
             var trimmed = last[^1].Text!.TrimEnd();
@@ -154,14 +186,26 @@ public static class AnthropicRequestTranslator
                 1 => AnthropicContent.FromText(system[0].Text!),
                 _ => AnthropicContent.FromBlocks(system),
             },
-            Messages = [.. turns.Select(t => new AnthropicMessage(t.Role, t.Blocks.Count == 1 ? AnthropicContent.FromText(t.Blocks[0].Text!) : AnthropicContent.FromBlocks(t.Blocks)))],
+            Messages = [.. turns.Select(t => new AnthropicMessage(t.Role, Content(t.Blocks)))],
             Temperature = request.Temperature is { } t ? Math.Min(t, AnthropicDefaults.MaxTemperature) : null,
             TopP = request.TopP,
             TopK = request.TopK is > 0 ? request.TopK : null,
             StopSequences = p.Stop.Count > 0 ? p.Stop : null,
             Stream = stream ? true : null,
+            Tools = tools.Value.Tools,
+            ToolChoice = tools.Value.Choice,
         };
     }
+
+    /// <summary>
+    /// One text block as a plain string; otherwise the blocks, tool_result blocks first (Anthropic requires them before any
+    /// text of their turn, e.g. a user message sent right after the tool results).
+    /// </summary>
+    private static AnthropicContent Content(List<AnthropicContentBlock> blocks) => blocks is [{ Type: AnthropicContentBlock.TextType, Text: { } text }]
+        ? AnthropicContent.FromText(text)
+        : AnthropicContent.FromBlocks([.. blocks.Where(IsToolResult), .. blocks.Where(b => !IsToolResult(b))]);
+
+    private static bool IsToolResult(AnthropicContentBlock block) => block.Type == AnthropicContentBlock.ToolResultType;
 
     /// <summary>Appends the non-empty text of a string / null / array-of-parts content as text blocks.</summary>
     private static ApiError? AppendText(JsonElement? content, string param, List<AnthropicContentBlock> blocks)
@@ -211,6 +255,6 @@ public static class AnthropicRequestTranslator
         return null;
     }
 
-    private static ApiError Unsupported(string param, string message) =>
+    internal static ApiError Unsupported(string param, string message) =>
         new(StatusCodes.Status400BadRequest, message, ApiError.InvalidRequest, param, UnsupportedCode);
 }

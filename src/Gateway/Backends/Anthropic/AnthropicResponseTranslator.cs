@@ -1,3 +1,4 @@
+using System.Text.Json;
 using InferenceMesh.Gateway.OpenAi;
 
 namespace InferenceMesh.Gateway.Backends.Anthropic;
@@ -17,13 +18,37 @@ public static class AnthropicResponseTranslator
         }
 
         var text = string.Concat(response.Content.Where(b => b.Type == AnthropicContentBlock.TextType).Select(b => b.Text));
+        List<ChatToolCall>? toolCalls = null;
+        foreach (var block in response.Content.Where(b => b.Type == AnthropicContentBlock.ToolUseType))
+        {
+            if (block is not { Id.Length: > 0, Name.Length: > 0 })
+            {
+                return AnthropicErrorMapping.Malformed("a tool_use block without an id or a name");
+            }
+
+            if (block.Input is { } input && input.ValueKind != JsonValueKind.Object)
+            {
+                return AnthropicErrorMapping.Malformed("a tool_use block whose input is not an object");
+            }
+
+            (toolCalls ??= []).Add(new ChatToolCall(null, block.Id, FunctionType, new ChatFunctionCall(block.Name, Arguments(block.Input))));
+        }
+
+        // As OpenAI: content is null when the model only called tools.
+        var message = new AssistantMessage(text.Length == 0 && toolCalls is not null ? null : text, toolCalls);
         return new ChatCompletionResponse(
             id,
             created,
             response.Model ?? fallbackModel,
-            [new ChatChoice(0, new AssistantMessage(text), FinishReason(response.StopReason))],
+            [new ChatChoice(0, message, FinishReason(response.StopReason))],
             MapUsage(response.Usage, null));
     }
+
+    /// <summary>The <c>type</c> of every OpenAI tool call the translation produces.</summary>
+    public const string FunctionType = "function";
+
+    /// <summary>A tool_use block's input as OpenAI's arguments string: the JSON as the upstream wrote it, <c>{}</c> when there is none.</summary>
+    public static string Arguments(JsonElement? input) => input is { ValueKind: JsonValueKind.Object } value ? value.GetRawText() : "{}";
 
     /// <summary>
     /// end_turn, stop_sequence, pause_turn and unknown/missing → stop; max_tokens and

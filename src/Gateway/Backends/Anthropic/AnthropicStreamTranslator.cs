@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using InferenceMesh.Gateway.OpenAi;
 
 namespace InferenceMesh.Gateway.Backends.Anthropic;
@@ -6,11 +7,14 @@ namespace InferenceMesh.Gateway.Backends.Anthropic;
 /// <summary>
 /// Turns Anthropic stream events, in order, into OpenAI chat.completion.chunk values with one id:
 /// message_start → a chunk with the assistant role and empty content; each text_delta → a content chunk (a high
-/// surrogate that ends one waits for the next, so a pair split across two deltas goes out whole);
+/// surrogate that ends one waits for the next, so a pair split across two deltas goes out whole); a tool_use
+/// content_block_start → a <c>delta.tool_calls</c> chunk with the call's index (counting tool calls only), id, type,
+/// name and empty arguments, then each input_json_delta → a chunk with that index and the arguments fragment;
 /// message_stop → a chunk with the finish_reason, then (when asked) a usage chunk with no choices.
 /// message_delta only records stop_reason and usage, so a stream cut before message_stop never produced a
-/// finish chunk. ping, content_block_start/stop and unknown event types produce nothing; non-text deltas
-/// (tools, thinking) are ignored. Not thread-safe: one per stream.
+/// finish chunk. ping, content_block_stop, other blocks and unknown event types produce nothing; other deltas
+/// (thinking) are ignored. A tool_use block without id or name, or arguments for a block that is not one, is a
+/// malformed stream. Not thread-safe: one per stream.
 /// </summary>
 public sealed class AnthropicStreamTranslator(string id, long created, string fallbackModel, bool includeUsage)
 {
@@ -19,6 +23,9 @@ public sealed class AnthropicStreamTranslator(string id, long created, string fa
     private int? _outputTokens;
     private string? _stopReason;
     private char? _heldHighSurrogate;
+    private readonly Dictionary<int, int> _toolCallOfBlock = [];
+    private char? _heldArgumentSurrogate;
+    private int _heldArgumentToolCall;
 
     public string Id => id;
 
@@ -74,6 +81,10 @@ public sealed class AnthropicStreamTranslator(string id, long created, string fa
                 {
                     AppendText(initial, output);
                 }
+                else if (streamEvent.ContentBlock is { Type: AnthropicContentBlock.ToolUseType } toolUse)
+                {
+                    return StartToolCall(streamEvent.Index, toolUse, output);
+                }
 
                 return null;
 
@@ -84,7 +95,24 @@ public sealed class AnthropicStreamTranslator(string id, long created, string fa
                 {
                     AppendText(text, output);
                 }
+                else if (streamEvent.Delta is { Type: "input_json_delta" } arguments)
+                {
+                    if (streamEvent.Index is not { } block || !_toolCallOfBlock.TryGetValue(block, out var toolCall))
+                    {
+                        return AnthropicErrorMapping.Malformed("an input_json_delta for a block that is not a tool_use");
+                    }
 
+                    if (arguments.PartialJson is { Length: > 0 } fragment)
+                    {
+                        AppendArguments(toolCall, fragment, output);
+                    }
+                }
+
+                return null;
+
+            case "content_block_stop":
+                if (!Started) return OutOfOrder(streamEvent.Type);
+                FlushArguments(output);
                 return null;
 
             case "message_delta":
@@ -95,13 +123,8 @@ public sealed class AnthropicStreamTranslator(string id, long created, string fa
 
             case "message_stop":
                 if (!Started) return OutOfOrder(streamEvent.Type);
-                if (_heldHighSurrogate is { } alone)
-                {
-                    // Its other half never came: given out as it is (U+FFFD on the wire and where the turn is stored).
-                    _heldHighSurrogate = null;
-                    GiveOut(alone.ToString(), output);
-                }
-
+                FlushText(output);
+                FlushArguments(output);
                 Completed = true;
                 FinishReason = AnthropicResponseTranslator.FinishReason(_stopReason);
                 output.Add(Chunk(new ChatDelta(), FinishReason));
@@ -119,7 +142,7 @@ public sealed class AnthropicStreamTranslator(string id, long created, string fa
                 return AnthropicErrorMapping.Malformed("an event without a type");
 
             default:
-                // ping, content_block_stop, and event types added to the API later.
+                // ping, and event types added to the API later.
                 return null;
         }
     }
@@ -129,22 +152,7 @@ public sealed class AnthropicStreamTranslator(string id, long created, string fa
     /// the upstream split across two deltas reaches the client whole (the JSON writer would turn each half into U+FFFD);
     /// <see cref="AccumulatedText"/> holds only what was given out.
     /// </summary>
-    private void AppendText(string text, ICollection<ChatCompletionChunk> output)
-    {
-        if (_heldHighSurrogate is { } high)
-        {
-            text = high + text;
-            _heldHighSurrogate = null;
-        }
-
-        if (char.IsHighSurrogate(text[^1]))
-        {
-            _heldHighSurrogate = text[^1];
-            text = text[..^1];
-        }
-
-        GiveOut(text, output);
-    }
+    private void AppendText(string text, ICollection<ChatCompletionChunk> output) => GiveOut(JoinSurrogates(ref _heldHighSurrogate, text), output);
 
     private void GiveOut(string text, ICollection<ChatCompletionChunk> output)
     {
@@ -154,6 +162,87 @@ public sealed class AnthropicStreamTranslator(string id, long created, string fa
             output.Add(Chunk(new ChatDelta(Content: text), null));
         }
     }
+
+    /// <summary>A held high surrogate whose other half never came: given out as it is (U+FFFD on the wire and where the turn is stored).</summary>
+    private void FlushText(ICollection<ChatCompletionChunk> output)
+    {
+        if (_heldHighSurrogate is { } alone)
+        {
+            _heldHighSurrogate = null;
+            GiveOut(alone.ToString(), output);
+        }
+    }
+
+    /// <summary>The first chunk of a tool call: its index among the tool calls, id, type, name and empty arguments.</summary>
+    private AnthropicFailure? StartToolCall(int? block, AnthropicContentBlock toolUse, ICollection<ChatCompletionChunk> output)
+    {
+        if (block is not { } index || toolUse is not { Id.Length: > 0, Name.Length: > 0 } || _toolCallOfBlock.ContainsKey(index))
+        {
+            return AnthropicErrorMapping.Malformed("a tool_use block without an index, an id or a name, or with the index of another block");
+        }
+
+        FlushText(output); // a surrogate pair never spans two blocks
+        FlushArguments(output);
+        var toolCall = _toolCallOfBlock.Count;
+        _toolCallOfBlock[index] = toolCall;
+        output.Add(ToolCallChunk(new ChatToolCall(toolCall, toolUse.Id, AnthropicResponseTranslator.FunctionType, new ChatFunctionCall(toolUse.Name, string.Empty))));
+        if (toolUse.Input is { ValueKind: JsonValueKind.Object } input && input.EnumerateObject().Any())
+        {
+            // Anthropic starts a tool_use block with an empty input and streams it as deltas; an upstream that sends it whole is not lost.
+            AppendArguments(toolCall, input.GetRawText(), output);
+        }
+
+        return null;
+    }
+
+    /// <summary>One arguments fragment of tool call <paramref name="toolCall"/>, a trailing high surrogate held as for text.</summary>
+    private void AppendArguments(int toolCall, string fragment, ICollection<ChatCompletionChunk> output)
+    {
+        if (_heldArgumentSurrogate is not null && _heldArgumentToolCall != toolCall)
+        {
+            FlushArguments(output);
+        }
+
+        _heldArgumentToolCall = toolCall;
+        GiveOutArguments(toolCall, JoinSurrogates(ref _heldArgumentSurrogate, fragment), output);
+    }
+
+    private void FlushArguments(ICollection<ChatCompletionChunk> output)
+    {
+        if (_heldArgumentSurrogate is { } alone)
+        {
+            _heldArgumentSurrogate = null;
+            GiveOutArguments(_heldArgumentToolCall, alone.ToString(), output);
+        }
+    }
+
+    private void GiveOutArguments(int toolCall, string fragment, ICollection<ChatCompletionChunk> output)
+    {
+        if (fragment.Length > 0)
+        {
+            output.Add(ToolCallChunk(new ChatToolCall(toolCall, null, null, new ChatFunctionCall(null, fragment))));
+        }
+    }
+
+    /// <summary><paramref name="text"/> after the held high surrogate, if any, without a high surrogate that ends it (then held).</summary>
+    private static string JoinSurrogates(ref char? held, string text)
+    {
+        if (held is { } high)
+        {
+            text = high + text;
+            held = null;
+        }
+
+        if (char.IsHighSurrogate(text[^1]))
+        {
+            held = text[^1];
+            text = text[..^1];
+        }
+
+        return text;
+    }
+
+    private ChatCompletionChunk ToolCallChunk(ChatToolCall toolCall) => Chunk(new ChatDelta(ToolCalls: [toolCall]), null);
 
     private ChatCompletionChunk Chunk(ChatDelta delta, string? finishReason) =>
         new(id, created, Model, [new ChatChunkChoice(0, delta, finishReason)]);

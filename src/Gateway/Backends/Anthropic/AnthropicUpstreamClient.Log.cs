@@ -17,7 +17,7 @@ public sealed partial class AnthropicUpstreamClient
         [LoggerMessage(EventId = 1653, Level = LogLevel.Warning, Message = "Anthropic backend {Backend} failed: {Kind} (upstream status {Status})")]
         public static partial void FailedWithException(ILogger logger, string backend, AnthropicFailureKind kind, int? status, Exception exception);
 
-        [LoggerMessage(EventId = 1654, Level = LogLevel.Information, Message = "Request cannot be sent to Anthropic backend {Backend}: unsupported {Param}")]
+        [LoggerMessage(EventId = 1654, Level = LogLevel.Information, Message = "Request cannot be sent to Anthropic backend {Backend}: unsupported or invalid {Param}")]
         public static partial void Untranslatable(ILogger logger, string backend, string? param);
     }
 }

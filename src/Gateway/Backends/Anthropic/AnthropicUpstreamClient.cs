@@ -253,10 +253,16 @@ public sealed partial class AnthropicUpstreamClient
 
     internal void StreamCompleted(AnthropicUpstreamTarget target, string finishReason) => Log.StreamCompleted(_logger, target.BackendName, finishReason);
 
+    /// <summary>
+    /// A request the translation refused: what it cannot carry yet (<see cref="AnthropicRequestTranslator.UnsupportedCode"/>,
+    /// another backend may) or what is invalid for any backend (e.g. tool call arguments that are not a JSON object), which the
+    /// client sees as it is.
+    /// </summary>
     private AnthropicFailure Unsupported(AnthropicUpstreamTarget target, Errors.ApiError error)
     {
         Log.Untranslatable(_logger, target.BackendName, error.Param);
-        return new AnthropicFailure(AnthropicFailureKind.UnsupportedRequest, error, Retryable: false);
+        var kind = error.Code == AnthropicRequestTranslator.UnsupportedCode ? AnthropicFailureKind.UnsupportedRequest : AnthropicFailureKind.InvalidRequest;
+        return new AnthropicFailure(kind, error, Retryable: false);
     }
 
     private static HttpRequestMessage CreateHttpRequest(AnthropicUpstreamTarget target, AnthropicMessagesRequest body, bool stream)

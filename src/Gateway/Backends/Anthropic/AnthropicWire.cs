@@ -32,7 +32,18 @@ public sealed record AnthropicMessagesRequest
     public bool? Stream { get; init; }
 
     public AnthropicMetadata? Metadata { get; init; }
+
+    /// <summary>Client tools the model may call (from OpenAI function tools).</summary>
+    public IReadOnlyList<AnthropicTool>? Tools { get; init; }
+
+    public AnthropicToolChoice? ToolChoice { get; init; }
 }
+
+/// <summary>A client tool: <c>input_schema</c> is a JSON Schema of type object.</summary>
+public sealed record AnthropicTool(string Name, string? Description, JsonElement InputSchema);
+
+/// <summary><c>type</c>: auto, any, tool (with <c>name</c>) or none; <c>disable_parallel_tool_use</c> is not allowed with none.</summary>
+public sealed record AnthropicToolChoice(string Type, string? Name = null, bool? DisableParallelToolUse = null);
 
 /// <summary>One turn: role "user" or "assistant".</summary>
 public sealed record AnthropicMessage(string Role, AnthropicContent Content);
@@ -64,26 +75,41 @@ public sealed record AnthropicContent
     public string JoinedText() => Text ?? string.Concat(Blocks!.Where(b => b.Type == AnthropicContentBlock.TextType).Select(b => b.Text));
 }
 
-/// <summary>A content block. Only <c>text</c> is produced by the translation; other types are read and ignored.</summary>
+/// <summary>
+/// A content block. The translation produces <c>text</c>, <c>tool_use</c> (an assistant's tool call) and <c>tool_result</c>
+/// (a tool's answer, in a user turn) and reads <c>text</c> and <c>tool_use</c>; other types are read and ignored.
+/// </summary>
 public sealed record AnthropicContentBlock
 {
     public const string TextType = "text";
+    public const string ToolUseType = "tool_use";
+    public const string ToolResultType = "tool_result";
 
     public required string Type { get; init; }
 
     /// <summary>Read leniently, as every string of the context: an unpaired surrogate escape is kept as that lone UTF-16 unit.</summary>
     public string? Text { get; init; }
 
-    /// <summary>tool_use blocks (read only; tools are not supported yet).</summary>
+    /// <summary>tool_use blocks.</summary>
     public string? Id { get; init; }
 
-    /// <summary>tool_use blocks (read only; tools are not supported yet).</summary>
+    /// <summary>tool_use blocks.</summary>
     public string? Name { get; init; }
 
-    /// <summary>tool_use blocks (read only; tools are not supported yet).</summary>
+    /// <summary>tool_use blocks: the call's arguments, a JSON object.</summary>
     public JsonElement? Input { get; init; }
 
+    /// <summary>tool_result blocks: the id of the tool_use block answered.</summary>
+    public string? ToolUseId { get; init; }
+
+    /// <summary>tool_result blocks: the tool's answer (a string or text blocks); left out when empty.</summary>
+    public AnthropicContent? Content { get; init; }
+
     public static AnthropicContentBlock OfText(string text) => new() { Type = TextType, Text = text };
+
+    public static AnthropicContentBlock OfToolUse(string id, string name, JsonElement input) => new() { Type = ToolUseType, Id = id, Name = name, Input = input };
+
+    public static AnthropicContentBlock OfToolResult(string toolUseId, AnthropicContent? content) => new() { Type = ToolResultType, ToolUseId = toolUseId, Content = content };
 }
 
 /// <summary>A non-streamed Messages response; also the <c>message</c> of a stream's message_start event.</summary>
@@ -149,11 +175,14 @@ public sealed record AnthropicStreamEvent
 
 public sealed record AnthropicDelta
 {
-    /// <summary>text_delta (others, e.g. input_json_delta, are ignored).</summary>
+    /// <summary>text_delta and input_json_delta (others, e.g. thinking_delta, are ignored).</summary>
     public string? Type { get; init; }
 
     /// <summary>Read leniently, as every string of the context: an unpaired surrogate escape (half of a pair the upstream split across two deltas) is kept as that lone UTF-16 unit.</summary>
     public string? Text { get; init; }
+
+    /// <summary>input_json_delta: the next fragment of a tool_use block's input (JSON text), read leniently as <see cref="Text"/>.</summary>
+    public string? PartialJson { get; init; }
 
     public string? StopReason { get; init; }
 

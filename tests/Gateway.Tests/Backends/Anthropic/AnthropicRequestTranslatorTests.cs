@@ -95,19 +95,145 @@ public sealed class AnthropicRequestTranslatorTests
     }
 
     [Fact]
-    public void Tool_messages_are_a_clear_400()
+    public void Legacy_function_messages_are_a_clear_400()
     {
         var result = AnthropicRequestTranslator.Translate(
-            Parse("""{"messages":[{"role":"user","content":"Q"},{"role":"tool","content":"42"}]}"""), "m", stream: false);
+            Parse("""{"messages":[{"role":"user","content":"Q"},{"role":"function","name":"f","content":"42"}]}"""), "m", stream: false);
         Assert.Equal(400, result.Error!.StatusCode);
         Assert.Equal("messages[1].role", result.Error.Param);
         Assert.Equal(AnthropicRequestTranslator.UnsupportedCode, result.Error.Code);
         Assert.Contains("not supported by the Anthropic backend", result.Error.Message);
     }
 
+    [Fact]
+    public void Tools_become_anthropic_tools_with_their_schema_or_an_empty_one()
+    {
+        var json = Translate("""
+            {"messages":[{"role":"user","content":"Q"}],"parallel_tool_calls":true,"tools":[
+              {"type":"function","function":{"name":"get_weather","description":"Weather.","parameters":{"type":"object","properties":{"city":{"type":"string"}}},"strict":true}},
+              {"type":"function","function":{"name":"now"}}]}
+            """);
+
+        Assert.Equal(
+            """{"model":"claude-test-1","max_tokens":4096,"messages":[{"role":"user","content":"Q"}],"tools":[{"name":"get_weather","description":"Weather.","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}},{"name":"now","input_schema":{"type":"object","properties":{}}}]}""",
+            json);
+    }
+
     [Theory]
-    [InlineData("\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}]", "tools")]
-    [InlineData("\"tool_choice\":\"required\"", "tool_choice")]
+    [InlineData("\"auto\"", "", """{"type":"auto"}""")]
+    [InlineData("\"required\"", "", """{"type":"any"}""")]
+    [InlineData("\"none\"", "", """{"type":"none"}""")]
+    [InlineData("\"none\"", ",\"parallel_tool_calls\":false", """{"type":"none"}""")]
+    [InlineData("{\"type\":\"function\",\"function\":{\"name\":\"f\"}}", "", """{"type":"tool","name":"f"}""")]
+    [InlineData("{\"type\":\"function\",\"function\":{\"name\":\"f\"}}", ",\"parallel_tool_calls\":false", """{"type":"tool","name":"f","disable_parallel_tool_use":true}""")]
+    [InlineData("null", ",\"parallel_tool_calls\":false", """{"type":"auto","disable_parallel_tool_use":true}""")]
+    public void Tool_choice_maps_to_anthropics(string choice, string parallel, string expected)
+    {
+        var result = AnthropicRequestTranslator.Translate(
+            Parse($$$"""{"messages":[{"role":"user","content":"Q"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{{{choice}}}{{{parallel}}}}"""), "m", stream: false);
+
+        Assert.Null(result.Error);
+        Assert.Equal(expected, JsonSerializer.Serialize(result.Value!.ToolChoice!, AnthropicJsonContext.Default.AnthropicToolChoice));
+    }
+
+    [Fact]
+    public void Without_tools_a_neutral_choice_is_left_out()
+    {
+        var result = AnthropicRequestTranslator.Translate(Parse("""{"messages":[{"role":"user","content":"Q"}],"tools":[],"tool_choice":"auto","parallel_tool_calls":false}"""), "m", stream: false);
+
+        Assert.Null(result.Error);
+        Assert.Null(result.Value!.Tools);
+        Assert.Null(result.Value.ToolChoice);
+    }
+
+    [Fact]
+    public void Tool_calls_and_tool_results_become_tool_use_and_one_user_turn_of_tool_results_first()
+    {
+        var json = Translate("""
+            {"tools":[{"type":"function","function":{"name":"f"}}],"messages":[
+              {"role":"user","content":"Q"},
+              {"role":"assistant","content":"Checking.","tool_calls":[
+                {"id":"call_1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}},
+                {"id":"call_2","type":"function","function":{"name":"f","arguments":"{}"}}]},
+              {"role":"tool","tool_call_id":"call_1","content":"one"},
+              {"role":"tool","tool_call_id":"call_2","content":[{"type":"text","text":"two"},{"type":"text","text":"parts"}]},
+              {"role":"user","content":"And?"},
+              {"role":"assistant","tool_calls":[{"id":"call_3","type":"function","function":{"name":"f","arguments":"{}"}}]},
+              {"role":"tool","tool_call_id":"call_3","content":""}
+            ]}
+            """);
+
+        Assert.Equal(
+            """{"model":"claude-test-1","max_tokens":4096,"messages":["""
+            + """{"role":"user","content":"Q"},"""
+            + """{"role":"assistant","content":[{"type":"text","text":"Checking."},{"type":"tool_use","id":"call_1","name":"f","input":{"a":1}},{"type":"tool_use","id":"call_2","name":"f","input":{}}]},"""
+            + """{"role":"user","content":[{"type":"tool_result","tool_use_id":"call_1","content":"one"},{"type":"tool_result","tool_use_id":"call_2","content":[{"type":"text","text":"two"},{"type":"text","text":"parts"}]},{"type":"text","text":"And?"}]},"""
+            + """{"role":"assistant","content":[{"type":"tool_use","id":"call_3","name":"f","input":{}}]},"""
+            + """{"role":"user","content":[{"type":"tool_result","tool_use_id":"call_3"}]}],"""
+            + "\"tools\":[{\"name\":\"f\",\"input_schema\":{\"type\":\"object\",\"properties\":{}}}]}",
+            json);
+    }
+
+    [Fact]
+    public void A_user_message_before_the_tool_results_of_its_turn_still_comes_after_them()
+    {
+        var result = AnthropicRequestTranslator.Translate(Parse("""
+            {"messages":[{"role":"user","content":"Q"},
+              {"role":"assistant","tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+              {"role":"user","content":"Hurry."},{"role":"tool","tool_call_id":"call_1","content":"done"}]}
+            """), "m", stream: false);
+
+        Assert.Equal(["tool_result", "text"], result.Value!.Messages[^1].Content.Blocks!.Select(b => b.Type));
+    }
+
+    [Theory]
+    [InlineData("\"[\\\"Paris\\\"]\"")]
+    [InlineData("\"not json\"")]
+    [InlineData("\"\\\"Paris\\\"\"")]
+    [InlineData("\"\"")]
+    [InlineData("{\"city\":\"Paris\"}")]
+    public void Tool_call_arguments_that_are_not_a_json_object_are_a_400_naming_them(string arguments)
+    {
+        var result = AnthropicRequestTranslator.Translate(Parse($$$"""
+            {"messages":[{"role":"user","content":"Q"},
+              {"role":"assistant","tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":{{{arguments}}}}}]}]}
+            """), "m", stream: false);
+
+        Assert.Equal(400, result.Error!.StatusCode);
+        Assert.Equal(("messages[1].tool_calls[0].function.arguments", "invalid_request_error", "invalid_value"), (result.Error.Param, result.Error.Type, result.Error.Code));
+    }
+
+    [Theory]
+    [InlineData("""{"messages":[{"role":"user","content":"Q"},{"role":"tool","content":"42"}]}""", "messages[1].tool_call_id")]
+    [InlineData("""{"messages":[{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"f","arguments":"{}"}}]}]}""", "messages[0].tool_calls[0].id")]
+    [InlineData("""{"messages":[{"role":"assistant","tool_calls":{"id":"x"}}]}""", "messages[0].tool_calls")]
+    [InlineData("""{"messages":[{"role":"user","content":"Q"}],"tools":{"type":"function"}}""", "tools")]
+    [InlineData("""{"messages":[{"role":"user","content":"Q"}],"tools":[{"type":"function","function":{"description":"no name"}}]}""", "tools[0].function.name")]
+    [InlineData("""{"messages":[{"role":"user","content":"Q"}],"tools":[{"type":"function","function":{"name":"f","parameters":"x"}}]}""", "tools[0].function.parameters")]
+    [InlineData("""{"messages":[{"role":"user","content":"Q"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"always"}""", "tool_choice")]
+    [InlineData("""{"messages":[{"role":"user","content":"Q"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"g"}}}""", "tool_choice.function.name")]
+    [InlineData("""{"messages":[{"role":"user","content":"Q"}],"tool_choice":"required"}""", "tool_choice")]
+    [InlineData("""{"messages":[{"role":"user","content":"Q"}],"tools":[{"type":"function","function":{"name":"f"}}],"parallel_tool_calls":"no"}""", "parallel_tool_calls")]
+    public void Malformed_tool_fields_are_a_400_naming_them(string request, string param)
+    {
+        var result = AnthropicRequestTranslator.Translate(Parse(request), "m", stream: false);
+
+        Assert.Equal(400, result.Error!.StatusCode);
+        Assert.Equal((param, "invalid_value"), (result.Error.Param, result.Error.Code));
+    }
+
+    [Fact]
+    public void Tools_of_another_type_than_function_are_not_supported()
+    {
+        var result = AnthropicRequestTranslator.Translate(
+            Parse("""{"messages":[{"role":"user","content":"Q"}],"tools":[{"type":"custom","custom":{"name":"grep"}}]}"""), "m", stream: false);
+
+        Assert.Equal(("tools[0].type", AnthropicRequestTranslator.UnsupportedCode), (result.Error!.Param, result.Error.Code));
+    }
+
+    [Theory]
+    [InlineData("\"functions\":[{\"name\":\"get_weather\"}]", "functions")]
+    [InlineData("\"audio\":{\"voice\":\"alloy\",\"format\":\"wav\"}", "audio")]
     [InlineData("\"logprobs\":true", "logprobs")]
     [InlineData("\"response_format\":{\"type\":\"json_object\"}", "response_format")]
     [InlineData("\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"p\",\"schema\":{\"type\":\"object\"}}}", "response_format")]

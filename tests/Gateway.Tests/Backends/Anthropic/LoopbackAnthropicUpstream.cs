@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
+using System.Text.Json;
 using InferenceMesh.Gateway.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -11,8 +12,8 @@ namespace InferenceMesh.Gateway.Tests.Backends.Anthropic;
 
 /// <summary>
 /// A real Kestrel host on 127.0.0.1 port 0 that speaks the Anthropic Messages protocol as scripted by a
-/// test: POST /v1/messages and GET /v1/models answer with <see cref="Respond"/>. Every request is recorded
-/// (method, path, headers, body).
+/// test: POST /v1/messages and GET /v1/models answer with <see cref="Respond"/> (text or tool_use answers, streamed or
+/// not: <see cref="AnthropicScript"/>). Every request is recorded (method, path, headers, body; <see cref="RecordedRequest.Json"/>).
 /// </summary>
 internal sealed class LoopbackAnthropicUpstream : IAsyncDisposable
 {
@@ -98,7 +99,11 @@ internal sealed class LoopbackAnthropicUpstream : IAsyncDisposable
     }
 }
 
-internal sealed record RecordedRequest(string Method, string Path, IReadOnlyDictionary<string, string> Headers, string Body);
+internal sealed record RecordedRequest(string Method, string Path, IReadOnlyDictionary<string, string> Headers, string Body)
+{
+    /// <summary>The body parsed (what the gateway sent, to assert on its translation).</summary>
+    public JsonElement Json => JsonDocument.Parse(Body).RootElement.Clone();
+}
 
 /// <summary>A clock fixed at one instant (only GetUtcNow is used for <c>created</c>; timers stay real).</summary>
 internal sealed class FixedTimeProvider(DateTimeOffset now) : TimeProvider
@@ -116,7 +121,7 @@ internal static class AnthropicScript
     public const string MessageStop = """{"type":"message_stop"}""";
 
     public static (string, string) Delta(string text) =>
-        ("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""" + System.Text.Json.JsonSerializer.Serialize(text) + "}}");
+        ("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""" + JsonSerializer.Serialize(text) + "}}");
 
     /// <summary>A text delta whose <c>text</c> is <paramref name="jsonText"/> as it goes into the JSON (escapes included, e.g. a lone <c>\ud83d</c>).</summary>
     public static (string, string) DeltaJsonText(string jsonText) =>
@@ -135,6 +140,60 @@ internal static class AnthropicScript
 
     public static (string, string) MessageDelta(string stopReason, int outputTokens) =>
         ("message_delta", $$$"""{"type":"message_delta","delta":{"stop_reason":"{{{stopReason}}}","stop_sequence":null},"usage":{"output_tokens":{{{outputTokens}}}""" + "}}");
+
+    /// <summary>
+    /// A non-streamed answer calling tools: an optional text block, then one tool_use block per call (input as JSON text),
+    /// stop_reason tool_use.
+    /// </summary>
+    public static string ToolUseMessage(string? text, params (string Id, string Name, string Input)[] calls)
+    {
+        var blocks = new List<string>();
+        if (text is not null)
+        {
+            blocks.Add("""{"type":"text","text":""" + JsonSerializer.Serialize(text) + "}");
+        }
+
+        blocks.AddRange(calls.Select(c => $$"""{"type":"tool_use","id":"{{c.Id}}","name":"{{c.Name}}","input":{{c.Input}}}"""));
+        return """{"id":"msg_02","type":"message","role":"assistant","model":"claude-test-1","content":[""" + string.Join(',', blocks)
+            + """],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":20,"output_tokens":9}}""";
+    }
+
+    /// <summary>
+    /// A streamed answer calling tools, as Anthropic streams it: an optional text block (index 0), then per call a tool_use
+    /// content_block_start (empty input) at the next block index, its input as input_json_delta fragments and a stop.
+    /// </summary>
+    public static List<(string, string)> ToolUseStream(string? text, params (string Id, string Name, string[] Fragments)[] calls)
+    {
+        var events = new List<(string, string)> { ("message_start", MessageStart) };
+        var index = 0;
+        if (text is not null)
+        {
+            events.Add(("content_block_start", BlockStart));
+            events.Add(Delta(text));
+            events.Add(("content_block_stop", BlockStop));
+            index++;
+        }
+
+        foreach (var (id, name, fragments) in calls)
+        {
+            events.Add(ToolUseStart(index, id, name));
+            events.AddRange(fragments.Select(f => ("content_block_delta", InputJsonDelta(index, f))));
+            events.Add(("content_block_stop", $$"""{"type":"content_block_stop","index":{{index}}}"""));
+            index++;
+        }
+
+        events.Add(MessageDelta("tool_use", 9));
+        events.Add(("message_stop", MessageStop));
+        return events;
+    }
+
+    /// <summary>The content_block_start of a tool_use block (empty input, as Anthropic sends it).</summary>
+    public static (string, string) ToolUseStart(int index, string id, string name) =>
+        ("content_block_start", $$$"""{"type":"content_block_start","index":{{{index}}},"content_block":{"type":"tool_use","id":"{{{id}}}","name":"{{{name}}}","input":{""" + "}}}");
+
+    /// <summary>The data of an input_json_delta event of block <paramref name="index"/>.</summary>
+    public static string InputJsonDelta(int index, string fragment) =>
+        $$$"""{"type":"content_block_delta","index":{{{index}}},"delta":{"type":"input_json_delta","partial_json":{{{JsonSerializer.Serialize(fragment)}}}}}""";
 
     /// <summary>A whole stream of "Hello" + ", world" ending with <paramref name="stopReason"/>.</summary>
     public static List<(string, string)> HelloWorld(string stopReason = "end_turn") =>
