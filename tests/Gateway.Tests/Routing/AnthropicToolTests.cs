@@ -113,34 +113,9 @@ public sealed class AnthropicToolTests : IAsyncLifetime
             "Checking.",
             ("toolu_01", "get_weather", ["", """{"city":""", """ "Pa""", """ris"}"""]),
             ("toolu_02", "get_time", ["""{"city":"Paris"}"""])));
-        var text = new System.Text.StringBuilder();
-        var calls = new SortedDictionary<int, (string? Id, string? Name, string Arguments)>();
-        ChatFinishReason? finish = null;
+        var (text, calls, finish) = await StreamAsync();
 
-        await foreach (var update in Chat.CompleteChatStreamingAsync([new UserChatMessage(RoutingHarness.PublicPrompt)], new ChatCompletionOptions { Tools = { Weather, Time } }))
-        {
-            foreach (var part in update.ContentUpdate)
-            {
-                text.Append(part.Text);
-            }
-
-            foreach (var toolCall in update.ToolCallUpdates)
-            {
-                var known = calls.GetValueOrDefault(toolCall.Index, (null, null, string.Empty));
-                if (toolCall.ToolCallId is not null)
-                {
-                    Assert.Null(known.Id); // id and name come once, in the first update of the call
-                    Assert.Equal(ChatToolCallKind.Function, toolCall.Kind);
-                    known = (toolCall.ToolCallId, toolCall.FunctionName, known.Arguments);
-                }
-
-                calls[toolCall.Index] = known with { Arguments = known.Arguments + toolCall.FunctionArgumentsUpdate?.ToString() };
-            }
-
-            finish = update.FinishReason ?? finish;
-        }
-
-        Assert.Equal("Checking.", text.ToString());
+        Assert.Equal("Checking.", text);
         Assert.Equal(ChatFinishReason.ToolCalls, finish);
         // Indexes count tool calls only: the text block before them (Anthropic's block 0) does not shift them.
         Assert.Equal([0, 1], calls.Keys);
@@ -149,6 +124,37 @@ public sealed class AnthropicToolTests : IAsyncLifetime
         var sent = _upstream.SingleRequest.Json;
         Assert.True(sent.GetProperty("stream").GetBoolean());
         Assert.Equal(2, sent.GetProperty("tools").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task A_streamed_call_without_arguments_gets_an_empty_object_as_unstreamed()
+    {
+        // A tool without parameters: Anthropic starts the block with input {} and sends no (or an empty) input_json_delta.
+        _upstream.Respond = LoopbackAnthropicUpstream.Events(AnthropicScript.ToolUseStream(null, ("toolu_01", "get_time", []), ("toolu_02", "get_time", [""])));
+
+        var (_, calls, finish) = await StreamAsync();
+
+        Assert.Equal(ChatFinishReason.ToolCalls, finish);
+        Assert.Equal([("toolu_01", "get_time", "{}"), ("toolu_02", "get_time", "{}")], calls.Values);
+    }
+
+    [Fact]
+    public async Task An_emoji_split_across_two_argument_fragments_reaches_the_client_whole()
+    {
+        _upstream.Respond = LoopbackAnthropicUpstream.Events(
+        [
+            ("message_start", AnthropicScript.MessageStart),
+            AnthropicScript.ToolUseStart(0, "toolu_01", "get_weather"),
+            ("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"city\":\"Paris \ud83d"}}"""),
+            ("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"\ude00\"}"}}"""),
+            ("content_block_stop", AnthropicScript.BlockStop),
+            AnthropicScript.MessageDelta("tool_use", 9),
+            ("message_stop", AnthropicScript.MessageStop),
+        ]);
+
+        var (_, calls, _) = await StreamAsync();
+
+        Assert.Equal("Paris \U0001F600", City(BinaryData.FromString(Assert.Single(calls.Values).Arguments)));
     }
 
     [Fact]
@@ -238,6 +244,38 @@ public sealed class AnthropicToolTests : IAsyncLifetime
     {
         Content = ApiAssert.Json($$"""{"model":"auto","stream":{{(stream ? "true" : "false")}},"tools":[{{ToolJson}}],"messages":[{"role":"user","content":"{{RoutingHarness.PublicPrompt}}"}]}"""),
     };
+
+    /// <summary>Streams a chat with the weather and time tools through the official client; the text, each tool call by index, the finish reason.</summary>
+    private async Task<(string Text, SortedDictionary<int, (string? Id, string? Name, string Arguments)> Calls, ChatFinishReason? Finish)> StreamAsync()
+    {
+        var text = new System.Text.StringBuilder();
+        var calls = new SortedDictionary<int, (string? Id, string? Name, string Arguments)>();
+        ChatFinishReason? finish = null;
+        await foreach (var update in Chat.CompleteChatStreamingAsync([new UserChatMessage(RoutingHarness.PublicPrompt)], new ChatCompletionOptions { Tools = { Weather, Time } }))
+        {
+            foreach (var part in update.ContentUpdate)
+            {
+                text.Append(part.Text);
+            }
+
+            foreach (var toolCall in update.ToolCallUpdates)
+            {
+                var known = calls.GetValueOrDefault(toolCall.Index, (null, null, string.Empty));
+                if (toolCall.ToolCallId is not null)
+                {
+                    Assert.Null(known.Id); // id and name come once, in the first update of the call
+                    Assert.Equal(ChatToolCallKind.Function, toolCall.Kind);
+                    known = (toolCall.ToolCallId, toolCall.FunctionName, known.Arguments);
+                }
+
+                calls[toolCall.Index] = known with { Arguments = known.Arguments + toolCall.FunctionArgumentsUpdate?.ToString() };
+            }
+
+            finish = update.FinishReason ?? finish;
+        }
+
+        return (text.ToString(), calls, finish);
+    }
 
     private static string? City(BinaryData arguments) => JsonDocument.Parse(arguments).RootElement.GetProperty("city").GetString();
 }

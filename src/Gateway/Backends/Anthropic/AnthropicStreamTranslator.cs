@@ -9,7 +9,8 @@ namespace InferenceMesh.Gateway.Backends.Anthropic;
 /// message_start → a chunk with the assistant role and empty content; each text_delta → a content chunk (a high
 /// surrogate that ends one waits for the next, so a pair split across two deltas goes out whole); a tool_use
 /// content_block_start → a <c>delta.tool_calls</c> chunk with the call's index (counting tool calls only), id, type,
-/// name and empty arguments, then each input_json_delta → a chunk with that index and the arguments fragment;
+/// name and empty arguments, then each input_json_delta → a chunk with that index and the arguments fragment (a call
+/// whose input never came gets <c>{}</c> when its block stops);
 /// message_stop → a chunk with the finish_reason, then (when asked) a usage chunk with no choices.
 /// message_delta only records stop_reason and usage, so a stream cut before message_stop never produced a
 /// finish chunk. ping, content_block_stop, other blocks and unknown event types produce nothing; other deltas
@@ -24,6 +25,7 @@ public sealed class AnthropicStreamTranslator(string id, long created, string fa
     private string? _stopReason;
     private char? _heldHighSurrogate;
     private readonly Dictionary<int, int> _toolCallOfBlock = [];
+    private readonly HashSet<int> _toolCallsWithArguments = [];
     private char? _heldArgumentSurrogate;
     private int _heldArgumentToolCall;
 
@@ -113,6 +115,11 @@ public sealed class AnthropicStreamTranslator(string id, long created, string fa
             case "content_block_stop":
                 if (!Started) return OutOfOrder(streamEvent.Type);
                 FlushArguments(output);
+                if (streamEvent.Index is { } stopped && _toolCallOfBlock.TryGetValue(stopped, out var finished))
+                {
+                    CompleteArguments(finished, output);
+                }
+
                 return null;
 
             case "message_delta":
@@ -125,6 +132,11 @@ public sealed class AnthropicStreamTranslator(string id, long created, string fa
                 if (!Started) return OutOfOrder(streamEvent.Type);
                 FlushText(output);
                 FlushArguments(output);
+                foreach (var toolCall in _toolCallOfBlock.Values.Order())
+                {
+                    CompleteArguments(toolCall, output);
+                }
+
                 Completed = true;
                 FinishReason = AnthropicResponseTranslator.FinishReason(_stopReason);
                 output.Add(Chunk(new ChatDelta(), FinishReason));
@@ -216,10 +228,23 @@ public sealed class AnthropicStreamTranslator(string id, long created, string fa
         }
     }
 
+    /// <summary>
+    /// A call whose input never came (a tool without parameters: Anthropic streams <c>{}</c> at the start and no delta) gets
+    /// <c>{}</c>, as the non-streamed answer does: an empty arguments string is not JSON, and clients parse it.
+    /// </summary>
+    private void CompleteArguments(int toolCall, ICollection<ChatCompletionChunk> output)
+    {
+        if (!_toolCallsWithArguments.Contains(toolCall))
+        {
+            GiveOutArguments(toolCall, "{}", output);
+        }
+    }
+
     private void GiveOutArguments(int toolCall, string fragment, ICollection<ChatCompletionChunk> output)
     {
         if (fragment.Length > 0)
         {
+            _toolCallsWithArguments.Add(toolCall);
             output.Add(ToolCallChunk(new ChatToolCall(toolCall, null, null, new ChatFunctionCall(null, fragment))));
         }
     }
