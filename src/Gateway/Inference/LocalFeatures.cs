@@ -9,9 +9,10 @@ namespace InferenceMesh.Gateway.Inference;
 /// OpenAI fields the local engine cannot honour (tool calls, audio, a JSON schema beyond
 /// <see cref="JsonSchemaGrammar"/>). Ignoring them would change the meaning of the answer (a client waiting for a tool
 /// call gets free text), so the local step refuses them with a 400 <c>unsupported_parameter</c> naming the field.
-/// Remote backends receive them as sent. Their neutral values (<c>tool_choice: "none"</c>, null) pass. JSON output
-/// (<c>response_format</c> json_object and json_schema) is honoured with a grammar (<see cref="ResponseGrammar"/>), log
-/// probabilities by the engine (<see cref="LogProbs"/>; a malformed request for them is refused here too).
+/// OpenAI-compatible backends receive them as sent; the Anthropic backend translates tools and refuses the rest
+/// (<see cref="RefuseUnsupportedBesideTools"/>). Their neutral values (<c>tool_choice: "none"</c>, null) pass. JSON
+/// output (<c>response_format</c> json_object and json_schema) is honoured with a grammar (<see cref="ResponseGrammar"/>),
+/// log probabilities by the engine (<see cref="LogProbs"/>; a malformed request for them is refused here too).
 /// </summary>
 public static class LocalFeatures
 {

@@ -225,7 +225,7 @@ public sealed class AnthropicUpstreamClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Thinking_redacted_thinking_and_tool_use_blocks_are_left_out_streamed_or_not()
+    public async Task Thinking_blocks_are_left_out_and_tool_use_blocks_become_tool_calls_streamed_or_not()
     {
         const string Message = """
             {"id":"msg_01","model":"claude-test-1","content":[
@@ -269,6 +269,35 @@ public sealed class AnthropicUpstreamClientTests : IAsyncLifetime
         Assert.Equal("Hello, world", stream.AccumulatedText);
         Assert.DoesNotContain(chunks, c => c.Choices.Any(choice => choice.Delta.Content?.Contains("secret", StringComparison.Ordinal) == true));
         Assert.Equal(9, stream.Usage.CompletionTokens);
+        var call = Assert.Single(complete.Value.Choices[0].Message.ToolCalls!);
+        Assert.Equal(("toolu_1", "function", "lookup", """{"q":"x"}"""), (call.Id, call.Type, call.Function.Name, call.Function.Arguments));
+        var streamed = chunks.SelectMany(c => c.Choices).SelectMany(choice => choice.Delta.ToolCalls ?? []).ToList();
+        Assert.All(streamed, c => Assert.Equal(0, c.Index)); // Anthropic's block 3 is the first tool call
+        Assert.Equal(("toolu_1", "lookup"), (streamed[0].Id, streamed[0].Function.Name));
+        Assert.Equal("""{"q": "x"}""", string.Concat(streamed.Select(c => c.Function.Arguments)));
+    }
+
+    [Fact]
+    public async Task A_tool_use_block_without_an_id_or_a_name_is_malformed_streamed_or_not()
+    {
+        _upstream.Respond = context => context.Request.Headers.Accept.ToString() == "text/event-stream"
+            ? LoopbackAnthropicUpstream.Events(
+            [
+                ("message_start", AnthropicScript.MessageStart),
+                AnthropicScript.Delta("Hel"),
+                ("content_block_start", """{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_1","input":{}}}"""),
+                ("message_stop", AnthropicScript.MessageStop),
+            ])(context)
+            : LoopbackAnthropicUpstream.Json(200,
+                """{"id":"msg_01","model":"claude-test-1","content":[{"type":"tool_use","name":"lookup","input":{}}],"stop_reason":"tool_use","usage":{"input_tokens":1,"output_tokens":1}}""")(context);
+
+        var complete = await _client.CompleteAsync(Target, Hello);
+        var (stream, _) = await ReadAllAsync();
+        await using var _ = stream;
+
+        Assert.Equal(AnthropicFailureKind.MalformedResponse, complete.Failure!.Kind);
+        Assert.Equal(AnthropicFailureKind.MalformedResponse, stream.Failure!.Kind);
+        Assert.Equal("Hel", stream.AccumulatedText);
     }
 
     [Fact]
