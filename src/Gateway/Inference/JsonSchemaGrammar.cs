@@ -49,9 +49,13 @@ public static class JsonSchemaGrammar
         """;
 
     /// <summary>The grammar (start rule <c>root</c>), or the path of what cannot be converted and why.</summary>
-    public static (string? Grammar, string? Error) Convert(JsonElement schema)
+    /// <param name="lenient">
+    /// Read past what is not supported instead of refusing it (a schema that does not promise conformance: a tool
+    /// without <c>strict</c>); the answer then keeps the supported part, e.g. the type but not the <c>format</c>.
+    /// </param>
+    public static (string? Grammar, string? Error) Convert(JsonElement schema, bool lenient = false)
     {
-        var converter = new Converter(schema);
+        var converter = new Converter(schema, lenient);
         try
         {
             var root = converter.Rule(schema, "#", 0);
@@ -66,7 +70,7 @@ public static class JsonSchemaGrammar
 
     private sealed class SchemaNotSupportedException(string message) : Exception(message);
 
-    private sealed class Converter(JsonElement document)
+    private sealed class Converter(JsonElement document, bool lenient)
     {
         private readonly Dictionary<string, string> _refs = [];
         private int _named;
@@ -93,7 +97,7 @@ public static class JsonSchemaGrammar
 
             foreach (var property in schema.EnumerateObject())
             {
-                if (!Handled.Contains(property.Name) && !Annotations.Contains(property.Name))
+                if (!lenient && !Handled.Contains(property.Name) && !Annotations.Contains(property.Name))
                 {
                     throw new SchemaNotSupportedException($"{path}: '{property.Name}' is not supported by the local model's structured output");
                 }
@@ -173,7 +177,7 @@ public static class JsonSchemaGrammar
             if (!schema.TryGetProperty("properties", out var properties) || properties.ValueKind != JsonValueKind.Object)
             {
                 // No declared properties: any object (additionalProperties' schema, if any, is not applied).
-                return schema.TryGetProperty("additionalProperties", out var extra) && extra.ValueKind == JsonValueKind.Object
+                return !lenient && schema.TryGetProperty("additionalProperties", out var extra) && extra.ValueKind == JsonValueKind.Object
                     ? throw new SchemaNotSupportedException($"{path}.additionalProperties: a schema for additional properties is not supported")
                     : "object";
             }

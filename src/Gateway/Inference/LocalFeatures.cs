@@ -6,8 +6,8 @@ using InferenceMesh.Gateway.OpenAi;
 namespace InferenceMesh.Gateway.Inference;
 
 /// <summary>
-/// OpenAI fields the local engine cannot honour (tool calls, audio, a JSON schema beyond
-/// <see cref="JsonSchemaGrammar"/>). Ignoring them would change the meaning of the answer (a client waiting for a tool
+/// OpenAI fields the local engine cannot honour (legacy functions, audio, a JSON schema beyond
+/// <see cref="JsonSchemaGrammar"/>). Ignoring them would change the meaning of the answer (a client waiting for a function
 /// call gets free text), so the local step refuses them with a 400 <c>unsupported_parameter</c> naming the field.
 /// OpenAI-compatible backends receive them as sent; the Anthropic backend translates tools and refuses the rest
 /// (<see cref="RefuseUnsupportedBesideTools"/>). Their neutral values (<c>tool_choice: "none"</c>, null) pass. JSON
@@ -16,32 +16,8 @@ namespace InferenceMesh.Gateway.Inference;
 /// </summary>
 public static class LocalFeatures
 {
-    public static ApiError? RefuseUnsupported(ChatCompletionRequest request) => RefuseTools(request) ?? RefuseUnsupportedBesideTools(request);
-
-    /// <summary><c>tools</c> (unless <c>tool_choice</c> is "none") and a <c>tool_choice</c> other than "none" or "auto".</summary>
-    private static ApiError? RefuseTools(ChatCompletionRequest request)
-    {
-        var fields = request.Extensions;
-        if (fields is null || fields.Count == 0)
-        {
-            return null;
-        }
-
-        var toolChoiceNone = IsString(fields, "tool_choice", "none");
-        if (!toolChoiceNone && IsNonEmptyArray(fields, "tools"))
-        {
-            return ApiErrors.UnsupportedParameter("tools",
-                "'tools' is not supported by the local model: it cannot call tools. Send tool_choice \"none\" (or no tools) to get a text answer.");
-        }
-
-        if (fields.TryGetValue("tool_choice", out var toolChoice) && toolChoice.ValueKind != JsonValueKind.Null
-            && !toolChoiceNone && !IsString(fields, "tool_choice", "auto"))
-        {
-            return ApiErrors.UnsupportedParameter("tool_choice", "'tool_choice' other than \"none\" or \"auto\" is not supported by the local model: it cannot call tools.");
-        }
-
-        return null;
-    }
+    /// <summary>What the local step refuses: malformed tools (<see cref="LocalTools"/> serves well-formed ones) and the rest below.</summary>
+    public static ApiError? RefuseUnsupported(ChatCompletionRequest request) => LocalTools.For(request).Error ?? RefuseUnsupportedBesideTools(request);
 
     /// <summary>
     /// What <see cref="RefuseUnsupported(ChatCompletionRequest)"/> refuses besides <c>tools</c> and <c>tool_choice</c>: legacy
@@ -159,13 +135,14 @@ public static class LocalFeatures
     }
 
     /// <summary>
-    /// Why the local model may not finish a remote answer cut mid-way, or null: what it cannot honour at all, and a
-    /// JSON response format (the cut text is not inside the grammar's start, so the rest would be unconstrained).
+    /// Why the local model may not finish a remote answer cut mid-way, or null: what it cannot honour at all, a JSON
+    /// response format (the cut text is not inside the grammar's start, so the rest would be unconstrained), and tools
+    /// (the remote part is in the backend's tool format, not in the local one's).
     /// </summary>
     public static ApiError? RefuseContinuation(ChatCompletionRequest request) =>
-        RefuseUnsupported(request) ?? (ResponseGrammar(request).Value is null
-            ? null
-            : ApiErrors.UnsupportedParameter("response_format", "A JSON answer cut mid-way cannot be continued under its grammar."));
+        RefuseUnsupported(request)
+        ?? (ResponseGrammar(request).Value is null ? null : ApiErrors.UnsupportedParameter("response_format", "A JSON answer cut mid-way cannot be continued under its grammar."))
+        ?? (LocalTools.For(request).Value is null ? null : ApiErrors.UnsupportedParameter("tools", "An answer to a request with tools cut mid-way cannot be continued by the local model."));
 
     private static bool IsString(Dictionary<string, JsonElement> fields, string name, string value) =>
         fields.TryGetValue(name, out var element) && element.ValueKind == JsonValueKind.String && element.GetString() == value;

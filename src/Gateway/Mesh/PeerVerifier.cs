@@ -98,7 +98,9 @@ internal sealed partial class PeerVerifier(
         if (request is null
             || GenerationSettings.From(request) is not { Value: { } settings }
             || PromptInputs.ChatMessages(request.Messages) is not { Value: { } messages }
-            || LocalFeatures.RefuseUnsupported(request) is not null)
+            || LocalFeatures.RefuseUnsupported(request) is not null
+            || LocalTools.For(request).Value is not null) // the peer answered in its own tool format: nothing to compare the text with
+
         {
             return;
         }

@@ -1,3 +1,5 @@
+using InferenceMesh.Engine;
+using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Inference;
 using InferenceMesh.Gateway.Lora;
 using InferenceMesh.Gateway.OpenAi;
@@ -13,20 +15,26 @@ internal static class LocalChat
         InferenceService inference, string model, ChatExecution chat, CancellationToken cancellationToken, Func<Usage, ReadOnlyMemory<byte>>? streamTrailer = null)
     {
         if (LocalFeatures.RefuseUnsupported(chat.Request) is { } unsupported) return unsupported; // before a slot is taken
+        var tools = LocalTools.For(chat.Request).Value; // checked above
+        var grammar = LocalFeatures.ResponseGrammar(chat.Request).Value; // checked above
+        if (tools is not null && grammar is not null)
+        {
+            return ApiErrors.UnsupportedParameter("response_format", "The local model cannot keep a JSON 'response_format' and 'tools' at once: tool answers have their own JSON shape.");
+        }
 
         var resolved = await inference.ResolveWithAdaptersAsync(model, LoraRequests.FieldOf(chat.Request.Extensions), cancellationToken);
         if (resolved.Error is { } modelError) return modelError;
         var (loaded, adapters) = resolved.Value;
 
-        var prompt = loaded.ApplyChatTemplate(chat.Messages);
+        var messages = LocalTools.WithEarlierCalls(chat.Messages, chat.Request.Messages);
+        var prompt = loaded.ApplyChatTemplate(tools is null ? messages : WithInstructions(messages, tools.Instructions));
         if (!prompt.Succeeded) return inference.Map(prompt.Failure!, "messages");
 
         var settings = chat.Settings;
         var request = settings.ToRequest(prompt.Value!);
-        var grammar = LocalFeatures.ResponseGrammar(chat.Request).Value; // checked above
         var started = await inference.StartAsync(
             loaded,
-            request with { Adapters = adapters, Sampling = request.Sampling with { Grammar = grammar }, TopLogProbs = LogProbs.Requested(chat.Request).Value },
+            request with { Adapters = adapters, Sampling = request.Sampling with { Grammar = tools?.Grammar ?? grammar }, TopLogProbs = LogProbs.Requested(chat.Request).Value },
             "messages",
             cancellationToken);
         if (started.Error is { } startError) return startError;
@@ -35,7 +43,8 @@ internal static class LocalChat
         var created = inference.Time.GetUtcNow().ToUnixTimeSeconds();
         if (settings.Stream)
         {
-            return new GenerationStreamResult(started.Value!, new ChatStreamFormat(id, created, loaded.Id), settings.IncludeUsage, "messages", inference, chat.Capture, streamTrailer);
+            IStreamFormat format = tools is null ? new ChatStreamFormat(id, created, loaded.Id) : new ToolCallStreamFormat(new ChatStreamFormat(id, created, loaded.Id));
+            return new GenerationStreamResult(started.Value!, format, settings.IncludeUsage, "messages", inference, chat.Capture, streamTrailer);
         }
 
         await using var generation = started.Value!;
@@ -43,12 +52,62 @@ internal static class LocalChat
         if (outcome.Failure is { } failure) return inference.Map(failure, "messages");
         var finishReason = RunningGeneration.FinishReasonText(outcome.FinishReason);
         chat.Capture?.CompleteWith(text, finishReason);
+        var message = new AssistantMessage(text);
+        if (tools is not null && LocalTools.Read(text) is var answer)
+        {
+            (message, finishReason) = answer.Calls is { } calls
+                ? (new AssistantMessage(null, ToolCallStreamFormat.Calls(calls, withIndex: false)), "tool_calls")
+                : (new AssistantMessage(answer.Content), finishReason);
+        }
 
         return new JsonOk<ChatCompletionResponse>(
             new ChatCompletionResponse(
                 id, created, loaded.Id,
-                [new ChatChoice(0, new AssistantMessage(text), finishReason, LogProbs.ForChat(logProbs))],
+                [new ChatChoice(0, message, finishReason, LogProbs.ForChat(logProbs))],
                 Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)),
             OpenAiJsonContext.Default.ChatCompletionResponse);
     }
+
+    /// <summary>The tools' instructions after the system message (or as the first message when there is none).</summary>
+    private static IReadOnlyList<ChatMessage> WithInstructions(IReadOnlyList<ChatMessage> messages, string instructions) =>
+        messages.Count > 0 && messages[0].Role == "system"
+            ? [messages[0] with { Content = messages[0].Content + "\n\n" + instructions }, .. messages.Skip(1)]
+            : [new ChatMessage("system", instructions), .. messages];
+}
+
+/// <summary>
+/// A stream of a tool-call answer: the role chunk at once, then, once the answer is complete (it is one JSON object
+/// the client never sees), either its text as one content chunk or its calls as <c>tool_calls</c> deltas, and
+/// finish_reason <c>tool_calls</c>. A cut answer (max_tokens) goes out as the text it is.
+/// </summary>
+internal sealed class ToolCallStreamFormat(ChatStreamFormat chat) : IStreamFormat
+{
+    private readonly System.Text.StringBuilder _answer = new();
+
+    public Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken) => chat.WriteStartAsync(writer, cancellationToken);
+
+    public void WriteText(SseWriter writer, GenerationDelta delta) => _answer.Append(delta.Text);
+
+    public Task WriteFinishAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken)
+    {
+        var answer = LocalTools.Read(_answer.ToString());
+        if (answer.Calls is { } calls)
+        {
+            chat.WriteDelta(writer, new ChatDelta(ToolCalls: Calls(calls, withIndex: true)));
+            return chat.WriteFinishAsync(writer, "tool_calls", cancellationToken);
+        }
+
+        if (answer.Content is { Length: > 0 } content)
+        {
+            chat.WriteDelta(writer, new ChatDelta(Content: content));
+        }
+
+        return chat.WriteFinishAsync(writer, finishReason, cancellationToken);
+    }
+
+    public Task WriteUsageAsync(SseWriter writer, Usage usage, CancellationToken cancellationToken) => chat.WriteUsageAsync(writer, usage, cancellationToken);
+
+    /// <summary>The calls in OpenAI's shape, each with a fresh id (and its index, in a stream delta).</summary>
+    public static IReadOnlyList<ChatToolCall> Calls(IReadOnlyList<(string Name, string Arguments)> calls, bool withIndex) =>
+        calls.Select((call, i) => new ChatToolCall(withIndex ? i : null, InferenceService.NewId("call_"), "function", new ChatFunctionCall(call.Name, call.Arguments))).ToList();
 }

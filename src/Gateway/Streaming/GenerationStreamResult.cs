@@ -118,6 +118,9 @@ internal sealed class ChatStreamFormat(string id, long created, string model) : 
     public void WriteText(SseWriter writer, GenerationDelta delta) =>
         writer.WriteEvent(Chunk(new ChatDelta(Content: delta.Text), null, LogProbs.ForChat(delta.LogProbs)), OpenAiJsonContext.Default.ChatCompletionChunk);
 
+    /// <summary>Buffers one chunk carrying <paramref name="delta"/>; the caller flushes.</summary>
+    public void WriteDelta(SseWriter writer, ChatDelta delta) => writer.WriteEvent(Chunk(delta, null), OpenAiJsonContext.Default.ChatCompletionChunk);
+
     public Task WriteFinishAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken) =>
         Write(writer, new ChatDelta(), finishReason, cancellationToken);
 

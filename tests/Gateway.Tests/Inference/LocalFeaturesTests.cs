@@ -8,14 +8,10 @@ namespace InferenceMesh.Gateway.Tests.Inference;
 /// <summary>OpenAI chat fields the local model cannot honour are a 400 naming the field, never silently ignored; their neutral values pass.</summary>
 public sealed class LocalFeaturesTests
 {
-    private const string Chat = "/v1/chat/completions";
-    private const string Head = """{"model":"stories260K","max_tokens":2,"messages":[{"role":"user","content":"Once"}],""";
 
     [Theory]
-    [InlineData("""{"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]}""", "tools")]
-    [InlineData("""{"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"auto"}""", "tools")]
-    [InlineData("""{"tool_choice":"required"}""", "tool_choice")]
-    [InlineData("""{"tool_choice":{"type":"function","function":{"name":"f"}}}""", "tool_choice")]
+    [InlineData("""{"tools":[{"type":"code_interpreter"}]}""", "tools[0].type")]
+    [InlineData("""{"tools":[{"type":"function","function":{"name":"f","strict":true,"parameters":{"type":"object","properties":{"at":{"type":"string","format":"date"}}}}}]}""", "tools[0].function.parameters")]
     [InlineData("""{"functions":[{"name":"f"}]}""", "functions")]
     [InlineData("""{"function_call":{"name":"f"}}""", "function_call")]
     [InlineData("""{"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"string","pattern":"^a"}}}}""", "response_format.json_schema.schema")]
@@ -26,7 +22,7 @@ public sealed class LocalFeaturesTests
     {
         await using var environment = await TestEnvironment.StartAsync();
 
-        using var response = await environment.Http.PostAsync(Chat, ApiAssert.Json(WithFields(fields)));
+        using var response = await ChatFields.PostAsync(environment, fields);
 
         await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param: param, code: "unsupported_parameter");
     }
@@ -40,31 +36,25 @@ public sealed class LocalFeaturesTests
     {
         await using var environment = await TestEnvironment.StartAsync();
 
-        using var response = await environment.Http.PostAsync(Chat, ApiAssert.Json(WithFields(fields)));
+        using var response = await ChatFields.PostAsync(environment, fields);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
-    /// <summary>The base request with the members of <paramref name="fields"/> (a JSON object) added.</summary>
-    private static string WithFields(string fields) => Head + fields[1..];
-
     [Fact]
-    public async Task Official_client_asking_for_a_tool_or_an_unguaranteed_schema_gets_a_400_it_can_read()
+    public async Task Official_client_asking_for_a_strict_tool_or_a_schema_it_cannot_guarantee_gets_a_400_it_can_read()
     {
         await using var environment = await TestEnvironment.StartAsync();
         var chat = environment.OpenAi.GetChatClient(TestEnvironment.Stories);
-        var tool = new ChatCompletionOptions { MaxOutputTokenCount = 2, Tools = { ChatTool.CreateFunctionTool("get_weather", "Weather in a city.") } };
-        var schema = new ChatCompletionOptions
-        {
-            MaxOutputTokenCount = 2,
-            ResponseFormat = ChatResponseFormat.CreateJsonSchemaFormat("when", BinaryData.FromString("""{"type":"object","properties":{"at":{"type":"string","format":"date-time"}}}""")),
-        };
+        var when = BinaryData.FromString("""{"type":"object","properties":{"at":{"type":"string","format":"date-time"}}}""");
+        var tool = new ChatCompletionOptions { MaxOutputTokenCount = 2, Tools = { ChatTool.CreateFunctionTool("book", "Books a slot.", when, functionSchemaIsStrict: true) } };
+        var schema = new ChatCompletionOptions { MaxOutputTokenCount = 2, ResponseFormat = ChatResponseFormat.CreateJsonSchemaFormat("when", when) };
 
-        var toolError = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage("Weather?")], tool));
+        var toolError = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage("Book it")], tool));
         var schemaError = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage("When?")], schema));
 
         Assert.Equal(400, toolError.Status);
-        Assert.Contains("tools", toolError.Message);
+        Assert.Contains("#.properties.at: 'format' is not supported", toolError.Message);
         Assert.Equal(400, schemaError.Status);
         Assert.Contains("#.properties.at: 'format' is not supported", schemaError.Message);
     }

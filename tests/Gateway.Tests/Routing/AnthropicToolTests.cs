@@ -234,8 +234,10 @@ public sealed class AnthropicToolTests : IAsyncLifetime
 
         Assert.Empty(_upstream.Requests);
         Assert.Equal("local", RoutingHarness.BackendOf(response));
-        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, body); // the local model cannot call tools: it says so
-        Assert.Contains("\"param\":\"tools\"", body);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body); // the local model answers with its own tool calling
+        var prompt = _harness.Engine.Model.LastRequest!.Prompt;
+        Assert.Contains("You can call these tools", prompt);
+        Assert.Contains("""{"tool_calls":[{"name":"get_weather","arguments":{"city":""", prompt); // its earlier call, in the local format
     }
 
     private const string ToolJson = """{"type":"function","function":{"name":"get_weather","description":"Current weather in a city.","parameters":""" + Schema + "}}";
