@@ -76,6 +76,27 @@ public sealed class AnthropicToolTests : IAsyncLifetime
             second.GetProperty("messages").GetRawText());
     }
 
+    [Fact]
+    public async Task A_round_trip_that_drops_the_tools_for_the_final_answer_gets_a_text_answer()
+    {
+        // Some agents send the tool results without tools, to get a text answer; Anthropic refuses tool blocks without tools.
+        _upstream.Respond = LoopbackAnthropicUpstream.Json(200,
+            """{"id":"msg_03","type":"message","role":"assistant","model":"claude-test-1","content":[{"type":"text","text":"Sunny."}],"stop_reason":"end_turn","usage":{"input_tokens":40,"output_tokens":2}}""");
+        List<ChatMessage> messages =
+        [
+            new UserChatMessage(RoutingHarness.PublicPrompt),
+            new AssistantChatMessage([ChatToolCall.CreateFunctionToolCall("toolu_01", "get_weather", BinaryData.FromString("""{"city":"Paris"}"""))]),
+            new ToolChatMessage("toolu_01", "18 C, sunny"),
+        ];
+
+        ChatCompletion answer = await Chat.CompleteChatAsync(messages);
+
+        Assert.Equal("Sunny.", Assert.Single(answer.Content).Text);
+        var sent = _upstream.SingleRequest.Json;
+        Assert.Equal("""[{"name":"get_weather","input_schema":{"type":"object","properties":{}}}]""", sent.GetProperty("tools").GetRawText());
+        Assert.Equal("""{"type":"none"}""", sent.GetProperty("tool_choice").GetRawText()); // declared for the history, never offered
+    }
+
     [Theory]
     [InlineData("required", false, """{"type":"any"}""")]
     [InlineData("function", false, """{"type":"tool","name":"get_time"}""")]

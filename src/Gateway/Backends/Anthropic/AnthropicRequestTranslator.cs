@@ -175,6 +175,12 @@ public static class AnthropicRequestTranslator
             turns.Insert(0, ("user", [AnthropicContentBlock.OfText(AnthropicDefaults.LeadingUserPlaceholder)]));
         }
 
+        var (declaredTools, toolChoice) = tools.Value;
+        if (declaredTools is null && AnthropicToolTranslator.ForHistory(turns.SelectMany(t => t.Blocks)) is { } history)
+        {
+            (declaredTools, toolChoice) = history;
+        }
+
         var p = settings.Value!;
         return new AnthropicMessagesRequest
         {
@@ -192,8 +198,8 @@ public static class AnthropicRequestTranslator
             TopK = request.TopK is > 0 ? request.TopK : null,
             StopSequences = p.Stop.Count > 0 ? p.Stop : null,
             Stream = stream ? true : null,
-            Tools = tools.Value.Tools,
-            ToolChoice = tools.Value.Choice,
+            Tools = declaredTools,
+            ToolChoice = toolChoice,
         };
     }
 

@@ -118,6 +118,18 @@ internal static class AnthropicToolTranslator
         return null;
     }
 
+    /// <summary>
+    /// For a request that declares no tools although its history holds tool calls: Anthropic refuses tool_use and tool_result
+    /// blocks in a request without tools ("Requests which include tool_use or tool_result blocks must define tools"), so the
+    /// tools the history called are declared (no schema) and never offered (<c>tool_choice</c> none): the answer is text, as
+    /// the client asked by sending no tools. Null when the history called none.
+    /// </summary>
+    public static (IReadOnlyList<AnthropicTool> Tools, AnthropicToolChoice Choice)? ForHistory(IEnumerable<AnthropicContentBlock> blocks)
+    {
+        var called = blocks.Where(b => b.Type == AnthropicContentBlock.ToolUseType).Select(b => b.Name!).Distinct(StringComparer.Ordinal).ToList();
+        return called.Count == 0 ? null : ([.. called.Select(name => new AnthropicTool(name, null, NoParameters))], new AnthropicToolChoice("none"));
+    }
+
     /// <summary>A tool message's <c>tool_call_id</c>, or the error naming it.</summary>
     public static ApiResult<string> ToolCallId(ChatMessageWire message, string param) =>
         message.ToolCallId is { ValueKind: JsonValueKind.String } id && id.GetString() is { Length: > 0 } value

@@ -174,6 +174,22 @@ public sealed class AnthropicRequestTranslatorTests
             json);
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData(",\"tools\":[],\"tool_choice\":\"none\"")]
+    public void A_history_with_tool_calls_but_no_tools_declares_the_called_tools_never_offered(string noTools)
+    {
+        // Anthropic refuses tool_use and tool_result blocks in a request without tools; the client asked for a text answer.
+        var result = AnthropicRequestTranslator.Translate(Parse($$$"""
+            {"messages":[{"role":"user","content":"Q"},
+              {"role":"assistant","tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}},{"id":"call_2","type":"function","function":{"name":"f","arguments":"{}"}}]},
+              {"role":"tool","tool_call_id":"call_1","content":"a"},{"role":"tool","tool_call_id":"call_2","content":"b"}]{{{noTools}}}}
+            """), "m", stream: false);
+
+        Assert.Equal("f", Assert.Single(result.Value!.Tools!).Name);
+        Assert.Equal("none", result.Value.ToolChoice!.Type);
+    }
+
     [Fact]
     public void A_user_message_before_the_tool_results_of_its_turn_still_comes_after_them()
     {

@@ -14,6 +14,7 @@ namespace InferenceMesh.Gateway.Tests.Backends.Anthropic;
 /// A real Kestrel host on 127.0.0.1 port 0 that speaks the Anthropic Messages protocol as scripted by a
 /// test: POST /v1/messages and GET /v1/models answer with <see cref="Respond"/> (text or tool_use answers, streamed or
 /// not: <see cref="AnthropicScript"/>). Every request is recorded (method, path, headers, body; <see cref="RecordedRequest.Json"/>).
+/// Like the real API, a messages request holding tool_use or tool_result blocks but no tools is a 400, whatever the script.
 /// </summary>
 internal sealed class LoopbackAnthropicUpstream : IAsyncDisposable
 {
@@ -53,7 +54,30 @@ internal sealed class LoopbackAnthropicUpstream : IAsyncDisposable
             context.Request.Path.Value!,
             context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase),
             body));
+        if (context.Request.Path == "/v1/messages" && ToolBlocksWithoutTools(body))
+        {
+            // As the real API: a history with tool calls needs the tools declared, whatever the script says.
+            await Json(400, """{"type":"error","error":{"type":"invalid_request_error","message":"Requests which include tool_use or tool_result blocks must define tools."}}""")(context);
+            return;
+        }
+
         await Respond(context);
+    }
+
+    private static bool ToolBlocksWithoutTools(string body)
+    {
+        try
+        {
+            var request = JsonDocument.Parse(body).RootElement;
+            var hasToolBlocks = request.TryGetProperty("messages", out var messages) && messages.ValueKind == JsonValueKind.Array
+                && messages.EnumerateArray().Any(m => m.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array
+                    && content.EnumerateArray().Any(b => b.TryGetProperty("type", out var type) && type.GetString() is "tool_use" or "tool_result"));
+            return hasToolBlocks && !(request.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array && tools.GetArrayLength() > 0);
+        }
+        catch (JsonException)
+        {
+            return false; // a body a test sends on purpose; the script answers it
+        }
     }
 
     /// <summary>Answers with a JSON body and status.</summary>
