@@ -34,6 +34,8 @@ internal sealed partial class ChatExecutor(
         var rateLimited = 0;
         var unavailable = 0;
         TimeSpan? retryAfter = null; // the shortest wait a rate-limited or unavailable backend asked for
+        ApiError? unsupported = null; // what the first backend that cannot carry the request said (e.g. Anthropic and logprobs)
+        var refusedAsUnsupported = 0;
         var continuation = new LocalStreamContinuation(inference, LocalContinuationModel(plan), chat, logger);
 
         foreach (var step in plan.Steps)
@@ -116,6 +118,12 @@ internal sealed partial class ChatExecutor(
             }
 
             failures.Add($"{backend.Name}: {attempt.Error}");
+            if (attempt.Error == BackendError.NotSupported && attempt.ClientError is { } refusal)
+            {
+                unsupported ??= refusal;
+                refusedAsUnsupported++;
+            }
+
             var overloaded = attempt.Error == BackendError.Unavailable && attempt.UpstreamStatus is 503 or 529; // not 502/504: those are broken, not busy
             if (attempt.Error == BackendError.RateLimited || overloaded)
             {
@@ -127,6 +135,13 @@ internal sealed partial class ChatExecutor(
 
         Reset(http, privacyHeader);
         BackendHeader.Set(http, BackendDefaults.NoBackend);
+        if (unsupported is not null && refusedAsUnsupported == failures.Count)
+        {
+            // Nothing failed: every backend tried said it cannot carry what the request asks. The client's 400 naming the
+            // field, not a 502 that invites retrying the same request.
+            return unsupported;
+        }
+
         if (rateLimited > 0 && rateLimited == failures.Count)
         {
             // Every backend tried is only busy for now: the client may retry, after the shortest wait any of them named.

@@ -229,6 +229,23 @@ public sealed class AnthropicToolTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("\"logprobs\":true", "logprobs")]
+    [InlineData("\"tools\":[{\"type\":\"custom\",\"custom\":{\"name\":\"grep\"}}]", "tools[0].type")]
+    public async Task What_the_only_backend_of_the_plan_cannot_carry_is_a_400_saying_what_not_a_502(string field, string param)
+    {
+        // A model only the Anthropic backend offers: the plan has no other step to answer instead.
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = ApiAssert.Json($$$"""{"model":"claude-test-1",{{{field}}},"messages":[{"role":"user","content":"{{{RoutingHarness.PublicPrompt}}}"}]}"""),
+        };
+
+        using var response = await _harness.Http.SendAsync(request);
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param: param, code: "unsupported_by_backend");
+        Assert.Empty(_upstream.Requests);
+    }
+
+    [Theory]
     [InlineData("tool_result")]
     [InlineData("tool_arguments")]
     [InlineData("tool_description")]
