@@ -5,8 +5,8 @@ namespace InferenceMesh.ModelCache.Downloads;
 /// <summary>
 /// Downloads a model into the store: resumable (Range + If-Range), restarts cleanly when a server ignores Range or the
 /// file changed, tries sources in order, hashes while writing, and registers only bytes whose digest matched.
-/// Cancelling leaves <c>partial/&lt;key&gt;.part</c> + <c>.json</c> for the next pull to resume. Thread-safe for
-/// different keys; two pulls of the same key at once are not supported.
+/// Cancelling leaves <c>partial/&lt;key&gt;.part</c> + <c>.json</c> for the next pull to resume. Thread-safe; a pull
+/// of a key another pull (any process) is downloading returns <see cref="DownloadError.InProgress"/> at once.
 /// </summary>
 public interface IModelDownloader
 {
@@ -50,6 +50,9 @@ public enum DownloadError
 
     /// <summary>The store's disk has too little free space (<see cref="DownloadOptions.MinFreeBytes"/>).</summary>
     InsufficientSpace,
+
+    /// <summary>Another pull (this process or another) is writing the same partial file; nothing was changed.</summary>
+    InProgress,
 }
 
 /// <summary>One attempt at one source, for the report.</summary>

@@ -76,6 +76,12 @@ internal sealed partial class ModelDownloader : IModelDownloader
         Directory.CreateDirectory(layout.Partial);
         var partPath = layout.PartialPath(key);
         var sidecarPath = layout.SidecarPath(key);
+        using var keyLock = TryLockKey(layout.PartialLockPath(key));
+        if (keyLock is null)
+        {
+            return new PullResult(null, DownloadError.InProgress,
+                $"this file is already being downloaded by another pull (partial '{partPath}'); wait for it to finish", attempts);
+        }
 
         var sidecar = PartialSidecar.TryRead(sidecarPath);
         if (sidecar is null || sidecar.ExpectedSha256 != expected?.Hex)
@@ -393,6 +399,30 @@ internal sealed partial class ModelDownloader : IModelDownloader
         }
 
         return new AttemptResult(AttemptKind.Complete, received > 0, "complete");
+    }
+
+    /// <summary>
+    /// An exclusive lock (flock on Unix) on the key's lock file, held for the whole pull, or null when another pull (any
+    /// process) holds it: two pulls appending to one partial would splice their bytes, and the one that finished second
+    /// would write into the blob the first had already renamed and registered.
+    /// </summary>
+    private static FileStream? TryLockKey(string path)
+    {
+        try
+        {
+            return new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.OpenOrCreate,
+                Access = FileAccess.ReadWrite,
+                Share = FileShare.None,
+                Options = FileOptions.DeleteOnClose,
+                BufferSize = 0,
+            });
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            return null;
+        }
     }
 
     private string? SpaceShortfall(long more)

@@ -44,6 +44,9 @@ public sealed class StoreLayout
 
     public string SidecarPath(Sha256Digest key) => Path.Combine(Partial, key.Hex + ".json");
 
+    /// <summary>The lock a pull holds on a download key while it runs (deleted when it ends).</summary>
+    public string PartialLockPath(Sha256Digest key) => Path.Combine(Partial, key.Hex + ".lock");
+
     /// <summary>A loose file's full path from its bare file name, or null when the name is not a plain top-level name.</summary>
     public string? LoosePath(string fileName)
     {

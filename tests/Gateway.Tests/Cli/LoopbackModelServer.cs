@@ -120,8 +120,8 @@ internal sealed class LoopbackModelServer : IAsyncDisposable
             {
                 await context.Response.Body.WriteAsync(body.AsMemory((int)offset, (int)Math.Max(0, cut - offset)));
                 await context.Response.Body.FlushAsync();
+                file.AfterCut?.Invoke(); // before the abort, so the client's next request sees the change
                 context.Abort(); // the client sees the body end early (an RST may also drop bytes in flight)
-                file.AfterCut?.Invoke();
                 return;
             }
 

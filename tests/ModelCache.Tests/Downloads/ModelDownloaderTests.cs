@@ -245,6 +245,32 @@ public sealed class ModelDownloaderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_second_pull_of_the_same_file_while_the_first_runs_is_refused_and_the_first_completes()
+    {
+        // Two terminals running the same 'models pull': both would append to one partial, and the one that finished
+        // second would write into (or truncate) the blob the first had already renamed and registered.
+        _server.Serve("/m.gguf", StoreTestData.Stories);
+        PullResult? second = null;
+        var progress = new InlineProgress<DownloadProgress>(p =>
+        {
+            if (p.BytesDone >= 300_000 && second is null)
+            {
+                second = Downloader().PullAsync(Request("/m.gguf"), null, CancellationToken.None).GetAwaiter().GetResult();
+            }
+        });
+
+        var first = await Downloader().PullAsync(Request("/m.gguf"), progress, CancellationToken.None);
+
+        Assert.NotNull(second);
+        Assert.Equal(DownloadError.InProgress, second.Error);
+        Assert.Contains("already being downloaded", second.Message);
+        Assert.True(first.Succeeded, first.Message);
+        Assert.Equal(StoreTestData.Stories, File.ReadAllBytes(first.Model!.Path));
+        Assert.True((await _store.VerifyAsync(null, CancellationToken.None)).AllOk);
+        AssertNoPartials();
+    }
+
+    [Fact]
     public async Task UrlPathsAndNames_CannotWriteOutsideTheStore()
     {
         var sandbox = TestPaths.NewTempDir();
