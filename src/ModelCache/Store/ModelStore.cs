@@ -301,7 +301,11 @@ internal sealed partial class ModelStore : IModelStore
         return new VerifyReport(results);
     }
 
-    /// <summary>Temp files a crashed writer left in blobs/; a day old, so no live writer (any process) still owns them.</summary>
+    /// <summary>
+    /// Temp files a crashed writer left in blobs/ (ours are <c>.incoming-*.tmp</c>; <c>models quantize</c> writes its
+    /// output there too, and llama.cpp its own <c>.*.partial</c>): every dot-file, as a blob is never one, a day old, so
+    /// no live writer (any process) still owns it.
+    /// </summary>
     private void DeleteStaleTempFiles()
     {
         if (!Directory.Exists(Layout.Blobs))
@@ -310,7 +314,7 @@ internal sealed partial class ModelStore : IModelStore
         }
 
         var cutoff = _time.GetUtcNow().UtcDateTime - StoreDefaults.StaleTempAge;
-        foreach (var temp in new DirectoryInfo(Layout.Blobs).EnumerateFiles(".incoming-*.tmp"))
+        foreach (var temp in new DirectoryInfo(Layout.Blobs).EnumerateFiles(".*"))
         {
             if (temp.LastWriteTimeUtc < cutoff)
             {

@@ -334,6 +334,31 @@ public sealed class ModelStoreTests
     }
 
     [Fact]
+    public async Task Verify_DeletesStaleQuantisationTempFiles_Too()
+    {
+        // 'models quantize' writes its output in blobs/ (.quantized-<guid>.tmp, and llama.cpp's own
+        // ..quantized-<guid>.tmp.<guid>.partial): a quantisation killed or aborted by llama.cpp left gigabytes there for ever.
+        var store = Open(TestPaths.NewTempDir());
+        await store.ImportAsync(new MemoryStream(StoreTestData.Stories), new ModelRegistration { Name = "a" }, CancellationToken.None);
+        var quantized = Path.Combine(store.Layout.Blobs, ".quantized-0123.tmp");
+        var partial = Path.Combine(store.Layout.Blobs, "..quantized-0123.tmp.4567.partial");
+        foreach (var leftover in new[] { quantized, partial })
+        {
+            File.WriteAllBytes(leftover, [1]);
+            File.SetLastWriteTimeUtc(leftover, _time.GetUtcNow().UtcDateTime.AddDays(-2));
+        }
+
+        var blob = store.Find("a")!.Path;
+        File.SetLastWriteTimeUtc(blob, _time.GetUtcNow().UtcDateTime.AddDays(-2));
+
+        Assert.True((await store.VerifyAsync(null, CancellationToken.None)).AllOk);
+
+        Assert.False(File.Exists(quantized));
+        Assert.False(File.Exists(partial));
+        Assert.True(File.Exists(blob)); // an old blob is never a temp file
+    }
+
+    [Fact]
     public async Task Verify_ReportsAMissingFile()
     {
         var store = Open(TestPaths.NewTempDir());
