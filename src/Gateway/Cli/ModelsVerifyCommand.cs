@@ -6,6 +6,7 @@ namespace InferenceMesh.Gateway.Cli;
 /// <summary>
 /// <c>models verify [--models DIR] [--no-refetch]</c>: re-hashes every file of the store. Exit 0 when every file
 /// matches; otherwise 1, naming each file that did not (it is quarantined and, when a source is known, fetched again).
+/// A loose file replaced or written since it was hashed is named (CHANGED) and left alone: a new file, not corruption.
 /// </summary>
 internal static class ModelsVerifyCommand
 {
@@ -32,7 +33,12 @@ internal static class ModelsVerifyCommand
                 await output.WriteLineAsync($"ok\t{ModelsProgress.Printable(string.Join(",", file.Names))}\t{file.Path}");
             }
 
-            var bad = report.Files.Where(f => f.Outcome != VerifyOutcome.Ok).ToList();
+            foreach (var file in report.Files.Where(f => f.Outcome == VerifyOutcome.Changed))
+            {
+                await error.WriteLineAsync($"CHANGED {file.Path} ({ModelsProgress.Printable(string.Join(", ", file.Names))}): replaced or written since it was hashed; left alone, the next 'models list' or 'models verify' hashes it again");
+            }
+
+            var bad = report.Files.Where(f => f.Outcome is VerifyOutcome.Quarantined or VerifyOutcome.Missing).ToList();
             foreach (var file in bad)
             {
                 var names = ModelsProgress.Printable(string.Join(", ", file.Names));

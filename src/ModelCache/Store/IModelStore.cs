@@ -79,6 +79,12 @@ public enum VerifyOutcome
 
     /// <summary>The file is gone.</summary>
     Missing,
+
+    /// <summary>
+    /// A loose file whose size, write time or inode changed since it was hashed (or while it was): a new file for the
+    /// next <see cref="IModelStore.SyncLooseFilesAsync"/>, not corruption; left where it is.
+    /// </summary>
+    Changed,
 }
 
 /// <summary>One file checked by a verify.</summary>

@@ -276,12 +276,21 @@ internal sealed partial class ModelStore : IModelStore
                 continue;
             }
 
+            var stamp = FileStamp.Of(first.Path);
             var label = first.LooseFileName ?? first.Digest.BlobFileName;
             var report = progress is null ? null : new InlineProgress<long>(done => progress.Report(new HashProgress(label, done, first.SizeBytes)));
             var (actual, _) = await StreamHasher.HashFileAsync(first.Path, report, cancellationToken).ConfigureAwait(false);
             if (actual == first.Digest)
             {
                 results.Add(new VerifiedFile(names, first.Path, first.Digest, actual, VerifyOutcome.Ok, null, sources));
+                continue;
+            }
+
+            // A loose file the user replaced or is writing (another stamp, now or during the hash) is a new file for the
+            // next sync: moving it to quarantine/ would take the user's file away.
+            if (first.LooseFileName is not null && (first.LooseStamp != stamp || stamp != FileStamp.Of(first.Path)))
+            {
+                results.Add(new VerifiedFile(names, first.Path, first.Digest, actual, VerifyOutcome.Changed, null, sources));
                 continue;
             }
 

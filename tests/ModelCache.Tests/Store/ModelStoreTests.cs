@@ -359,6 +359,54 @@ public sealed class ModelStoreTests
     }
 
     [Fact]
+    public async Task Verify_DoesNotQuarantineALooseFileReplacedSinceItWasHashed()
+    {
+        // The user copies a new version over ~/models/tiny.gguf while 'models verify' runs (after its sync): a changed
+        // size, write time or inode is a new file for the next sync, not corruption. It was moved to quarantine/.
+        var dir = TestPaths.NewTempDir();
+        var loose = Path.Combine(dir, "tiny.gguf");
+        File.WriteAllBytes(loose, StoreTestData.Stories);
+        var store = Open(dir);
+        await store.SyncLooseFilesAsync(null, CancellationToken.None);
+        var other = StoreTestData.OtherStories();
+        File.WriteAllBytes(loose, other);
+        File.SetLastWriteTimeUtc(loose, File.GetLastWriteTimeUtc(loose).AddMinutes(1));
+
+        var report = await store.VerifyAsync(null, CancellationToken.None);
+
+        Assert.Equal(VerifyOutcome.Changed, Assert.Single(report.Files).Outcome);
+        Assert.Equal(other, File.ReadAllBytes(loose));
+        Assert.Empty(Directory.GetFiles(store.Layout.Quarantine));
+        Assert.Equal(StoredModelStatus.Ok, store.Find("tiny")!.Status);
+        Assert.Equal(["tiny.gguf"], (await store.SyncLooseFilesAsync(null, CancellationToken.None)).Hashed);
+        Assert.True((await store.VerifyAsync(null, CancellationToken.None)).AllOk);
+    }
+
+    [Fact]
+    public async Task Verify_QuarantinesALooseFileWhoseBytesChangedUnderTheSameStamp()
+    {
+        var dir = TestPaths.NewTempDir();
+        var loose = Path.Combine(dir, "tiny.gguf");
+        File.WriteAllBytes(loose, StoreTestData.Stories);
+        var store = Open(dir);
+        await store.SyncLooseFilesAsync(null, CancellationToken.None);
+        var time = File.GetLastWriteTimeUtc(loose);
+        using (var file = new FileStream(loose, FileMode.Open, FileAccess.Write))
+        {
+            file.Position = StoreTestData.Stories.Length / 2;
+            file.WriteByte((byte)(StoreTestData.Stories[StoreTestData.Stories.Length / 2] ^ 0xFF)); // bit rot: one byte, same size
+        }
+
+        File.SetLastWriteTimeUtc(loose, time);
+
+        var report = await store.VerifyAsync(null, CancellationToken.None);
+
+        Assert.Equal(VerifyOutcome.Quarantined, Assert.Single(report.Files).Outcome);
+        Assert.False(File.Exists(loose));
+        Assert.Equal(StoredModelStatus.Quarantined, store.Find("tiny")!.Status);
+    }
+
+    [Fact]
     public async Task Verify_ReportsAMissingFile()
     {
         var store = Open(TestPaths.NewTempDir());
