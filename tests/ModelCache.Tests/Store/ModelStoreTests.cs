@@ -358,16 +358,23 @@ public sealed class ModelStoreTests
         Assert.True(File.Exists(blob)); // an old blob is never a temp file
     }
 
-    [Fact]
-    public async Task Verify_DoesNotQuarantineALooseFileReplacedSinceItWasHashed()
+    /// <summary>A store whose folder holds tiny.gguf (stories260K), synced (hashed) once.</summary>
+    private async Task<(ModelStore Store, string Loose)> SyncedLooseFileAsync()
     {
-        // The user copies a new version over ~/models/tiny.gguf while 'models verify' runs (after its sync): a changed
-        // size, write time or inode is a new file for the next sync, not corruption. It was moved to quarantine/.
         var dir = TestPaths.NewTempDir();
         var loose = Path.Combine(dir, "tiny.gguf");
         File.WriteAllBytes(loose, StoreTestData.Stories);
         var store = Open(dir);
         await store.SyncLooseFilesAsync(null, CancellationToken.None);
+        return (store, loose);
+    }
+
+    [Fact]
+    public async Task Verify_DoesNotQuarantineALooseFileReplacedSinceItWasHashed()
+    {
+        // The user copies a new version over ~/models/tiny.gguf while 'models verify' runs (after its sync): a changed
+        // size, write time or inode is a new file for the next sync, not corruption. It was moved to quarantine/.
+        var (store, loose) = await SyncedLooseFileAsync();
         var other = StoreTestData.OtherStories();
         File.WriteAllBytes(loose, other);
         File.SetLastWriteTimeUtc(loose, File.GetLastWriteTimeUtc(loose).AddMinutes(1));
@@ -385,11 +392,7 @@ public sealed class ModelStoreTests
     [Fact]
     public async Task Verify_QuarantinesALooseFileWhoseBytesChangedUnderTheSameStamp()
     {
-        var dir = TestPaths.NewTempDir();
-        var loose = Path.Combine(dir, "tiny.gguf");
-        File.WriteAllBytes(loose, StoreTestData.Stories);
-        var store = Open(dir);
-        await store.SyncLooseFilesAsync(null, CancellationToken.None);
+        var (store, loose) = await SyncedLooseFileAsync();
         var time = File.GetLastWriteTimeUtc(loose);
         using (var file = new FileStream(loose, FileMode.Open, FileAccess.Write))
         {
