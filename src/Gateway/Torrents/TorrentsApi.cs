@@ -68,6 +68,11 @@ internal static class TorrentsApi
             return ApiErrors.MissingParameter("source");
         }
 
+        if (body.Value.Name is { } name && ModelName.Validate(name) is { } nameError)
+        {
+            return ApiErrors.InvalidParameter("name", $"'name' is not a valid model name: {nameError}.");
+        }
+
         Sha256Digest? expected = null;
         if (body.Value.Sha256 is { } hex)
         {
