@@ -69,7 +69,7 @@ public static class PolicyLoader
                 "weights" => policy with { Weights = ReadWeights(reader, value) },
                 "normalise" => policy with { Normalisation = ReadNormalisation(reader, value) },
                 "levels" => policy with { Levels = ReadLevels(reader, value) },
-                "unsureAs" => ReadLevel(reader, value, "unsureAs") is { } level ? policy with { UnsureAs = level } : policy,
+                "unsureAs" => ReadLevel(reader, value, "unsureAs") is { } level ? policy with { UnsureAs = level, UnsureAsLine = (int)value.Start.Line } : policy,
                 "allowCallerLowering" => reader.Bool(value, "allowCallerLowering") is { } lower ? policy with { AllowCallerLowering = lower } : policy,
                 "health" => policy with { Health = ReadHealth(reader, value) },
                 "aliases" => policy with { Aliases = ReadAliases(reader, value) },
@@ -143,7 +143,7 @@ public static class PolicyLoader
         foreach (var (key, _, value) in reader.Entries(map, "levels", LevelKeys))
         {
             var level = Enum.Parse<PrivacyLevel>(key, ignoreCase: true);
-            levels[level] = ReadRule(reader, value, $"levels.{key}");
+            levels[level] = ReadRule(reader, value, $"levels.{key}") with { Line = (int)value.Start.Line };
         }
 
         return levels;

@@ -18,6 +18,10 @@ internal sealed partial class RoutingConfigProvider
             Message = "Watching '{Folder}' for config changes failed; changes may be missed until restart.")]
         public static partial void WatcherError(ILogger logger, string folder, Exception exception);
 
+        [LoggerMessage(EventId = 205, EventName = "RoutingConfigWarning", Level = LogLevel.Warning,
+            Message = "Routing config version {Version}: {File}:{Line}: {Reason}")]
+        public static partial void ConfigWarning(ILogger logger, long version, string file, int line, string reason);
+
         [LoggerMessage(EventId = 204, EventName = "RoutingConfigReloadFailed", Level = LogLevel.Error,
             Message = "Routing config reload failed unexpectedly; keeping the current config.")]
         public static partial void ReloadFailed(ILogger logger, Exception exception);

@@ -27,6 +27,7 @@ internal sealed partial class RoutingConfigProvider : IRoutingConfigProvider, ID
         _options = options;
         _time = time;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        LogWarnings(initial);
         if (options.WatchForChanges)
         {
             if (options.ReloadDebounce > TimeSpan.Zero)
@@ -61,6 +62,7 @@ internal sealed partial class RoutingConfigProvider : IRoutingConfigProvider, ID
                 Volatile.Write(ref _lastErrors, []);
                 result = new RoutingReloadResult(true, loaded.Value!, []);
                 Log.Reloaded(_logger, loaded.Value!.Policy.Name, loaded.Value.Version, loaded.Value.Backends.Count);
+                LogWarnings(loaded.Value);
             }
             else
             {
@@ -75,6 +77,15 @@ internal sealed partial class RoutingConfigProvider : IRoutingConfigProvider, ID
 
         Reloaded?.Invoke(this, result);
         return result;
+    }
+
+    /// <summary>What is valid but probably a mistake (or against the privacy promise): said once per snapshot.</summary>
+    private void LogWarnings(RoutingSnapshot snapshot)
+    {
+        foreach (var warning in snapshot.Warnings)
+        {
+            Log.ConfigWarning(_logger, snapshot.Version, warning.File, warning.Line, warning.Reason);
+        }
     }
 
     public void Dispose()

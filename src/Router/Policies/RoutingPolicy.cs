@@ -25,6 +25,9 @@ public sealed record RoutingPolicy
     /// <summary>The level an unsure classification is raised to (at least). The default value is Confidential.</summary>
     public PrivacyLevel UnsureAs { get; init; } = PrivacyLevel.Confidential;
 
+    /// <summary>The line of <c>unsureAs</c> in the policy file (0 when absent), for warnings.</summary>
+    public int UnsureAsLine { get; init; }
+
     /// <summary>Whether the X-InferenceMesh-Privacy header may lower the level (never below the detectors'). The default value is false.</summary>
     public bool AllowCallerLowering { get; init; }
 
@@ -87,6 +90,9 @@ public sealed record PrivacyRule
 
     /// <summary>Peer trust levels that may receive it (policy <c>peers</c>: <c>trusted</c>, <c>any</c> or a list of trusted, community, open). The default value is [trusted].</summary>
     public IReadOnlySet<PeerTrust> Peers { get; init; } = new HashSet<PeerTrust> { PeerTrust.Trusted };
+
+    /// <summary>The line of this level in the policy file (0 for a level left out), for warnings.</summary>
+    public int Line { get; init; }
 
     /// <summary>Whether only trusted peers may receive it.</summary>
     public bool TrustedPeersOnly => !Peers.Contains(PeerTrust.Community) && !Peers.Contains(PeerTrust.Open);

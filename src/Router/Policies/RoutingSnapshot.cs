@@ -1,4 +1,6 @@
+using InferenceMesh.Classifier;
 using InferenceMesh.Router.Configuration;
+using InferenceMesh.Router.Routing;
 
 namespace InferenceMesh.Router.Policies;
 
@@ -110,6 +112,7 @@ public static class RoutingSnapshotLoader
             }
         }
 
+        warnings.AddRange(PrivacyWarnings(policy, policyFile));
         return new RoutingSnapshot
         {
             Config = config,
@@ -120,6 +123,37 @@ public static class RoutingSnapshotLoader
             Version = version,
             LoadedAt = now,
         };
+    }
+
+    /// <summary>
+    /// Valid but against the product's promise that confidential and restricted prompts stay on this machine (or with
+    /// trusted peers): said at start, on every reload and by <c>config check</c>, not refused, as a policy may mean it.
+    /// </summary>
+    private static IEnumerable<ConfigError> PrivacyWarnings(RoutingPolicy policy, string policyFile)
+    {
+        foreach (var level in new[] { PrivacyLevel.Confidential, PrivacyLevel.Restricted })
+        {
+            var rule = policy.RuleFor(level);
+            var name = PrivacyHeader.Format(level);
+            if (rule.Allow.Contains(BackendClass.Cloud))
+            {
+                yield return new ConfigError(policyFile, rule.Line, 1, $"levels.{name}.allow includes cloud: {name} requests may be sent to cloud backends");
+            }
+
+            if (LetsUntrustedPeersIn(rule))
+            {
+                yield return new ConfigError(policyFile, rule.Line, 1, $"levels.{name}.peers includes untrusted peers: {name} requests may be sent to community or open mesh peers");
+            }
+        }
+
+        var unsure = policy.RuleFor(policy.UnsureAs);
+        if (policy.UnsureAs < PrivacyLevel.Confidential && (unsure.Allow.Contains(BackendClass.Cloud) || LetsUntrustedPeersIn(unsure)))
+        {
+            yield return new ConfigError(policyFile, policy.UnsureAsLine, 1,
+                $"unsureAs is {PrivacyHeader.Format(policy.UnsureAs)}: a prompt the classifier is unsure about may be sent to clouds or untrusted peers");
+        }
+
+        static bool LetsUntrustedPeersIn(PrivacyRule rule) => rule.Allow.Contains(BackendClass.Peer) && !rule.TrustedPeersOnly;
     }
 
     private static bool IsPeerName(string name) =>

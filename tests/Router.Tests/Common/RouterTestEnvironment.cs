@@ -55,6 +55,13 @@ internal sealed class RouterTestEnvironment : IDisposable
         return path;
     }
 
+    /// <summary>
+    /// Valid, but confidential prompts may go to clouds (line 3), restricted ones to untrusted peers (line 5), and unsure
+    /// ones to public's clouds (line 9).
+    /// </summary>
+    public const string LeakyPolicy =
+        "levels:\n  confidential:\n    allow: [local, cloud]\n  restricted:\n    allow: [local, peer]\n    peers: any\n  public:\n    allow: [local, cloud]\nunsureAs: public\n";
+
     /// <summary>Copies the repository's policies/default.yaml into this test's policies folder.</summary>
     public string CopyRepoDefaultPolicy() =>
         WritePolicy(File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "policies", "default.yaml")));

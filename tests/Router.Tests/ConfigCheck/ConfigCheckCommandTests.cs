@@ -35,6 +35,38 @@ public sealed class ConfigCheckCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_policy_that_lets_private_prompts_leave_the_machine_is_valid_but_each_such_rule_is_a_warning()
+    {
+        // Refusing it would refuse a documented choice; saying nothing let a typo in a policy send confidential
+        // prompts to a cloud without a word from config check or the gateway.
+        _env.WriteConfig(RouterTestEnvironment.AcceptanceConfig);
+        var policy = _env.WritePolicy(RouterTestEnvironment.LeakyPolicy);
+        var output = new StringWriter();
+
+        var exit = ConfigCheckCommand.Run(_env.ConfigPath, _env.PoliciesDirectory, "hello", null, output);
+
+        var warnings = output.ToString().Split(Environment.NewLine).Where(l => l.StartsWith("warning: ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(0, exit);
+        Assert.Equal(
+        [
+            $"warning: {policy}:3:1: levels.confidential.allow includes cloud: confidential requests may be sent to cloud backends",
+            $"warning: {policy}:5:1: levels.restricted.peers includes untrusted peers: restricted requests may be sent to community or open mesh peers",
+            $"warning: {policy}:9:1: unsureAs is public: a prompt the classifier is unsure about may be sent to clouds or untrusted peers",
+        ], warnings);
+    }
+
+    [Fact]
+    public void The_default_policy_has_no_warning()
+    {
+        _env.WriteConfig(RouterTestEnvironment.AcceptanceConfig);
+        var output = new StringWriter();
+
+        Assert.Equal(0, ConfigCheckCommand.Run(_env.ConfigPath, _env.PoliciesDirectory, "hello", null, output));
+
+        Assert.DoesNotContain("warning:", output.ToString());
+    }
+
+    [Fact]
     public void A_missing_key_is_shown_as_an_exclusion_of_the_plan()
     {
         _env.WriteConfig(RouterTestEnvironment.AcceptanceConfig);

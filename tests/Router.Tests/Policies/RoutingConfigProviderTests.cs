@@ -1,4 +1,6 @@
+using InferenceMesh.ModelCache.Tests;
 using InferenceMesh.Router.Policies;
+using Microsoft.Extensions.Logging;
 using InferenceMesh.Router.Tests.Common;
 
 namespace InferenceMesh.Router.Tests.Policies;
@@ -27,6 +29,23 @@ public sealed class RoutingConfigProviderTests : IDisposable
         Assert.Empty(result.Errors);
         Assert.Equal(2, provider.Current.Version);
         Assert.Equal(0.6, provider.Current.Backends.Single(b => b.Name == "cloud-a").Quality);
+    }
+
+    [Fact]
+    public void A_reload_to_a_policy_that_lets_private_prompts_leave_the_machine_is_applied_and_logged_as_warnings()
+    {
+        var logger = new ListLogger<RoutingConfigProvider>();
+        using var provider = new RoutingConfigProvider(_env.Load(), _env.Options(), _env.Time, logger);
+        Assert.DoesNotContain(logger.Entries, e => e.Level >= LogLevel.Warning); // the default policy
+        var policy = _env.WritePolicy(RouterTestEnvironment.LeakyPolicy);
+
+        var result = provider.Reload();
+
+        Assert.True(result.Applied);
+        var warnings = logger.Entries.Where(e => e.EventId.Name == "RoutingConfigWarning").ToList();
+        Assert.Equal(3, warnings.Count);
+        Assert.All(warnings, w => Assert.Equal(LogLevel.Warning, w.Level));
+        Assert.Equal($"Routing config version 2: {policy}:3: levels.confidential.allow includes cloud: confidential requests may be sent to cloud backends", warnings[0].Message);
     }
 
     [Fact]
