@@ -42,6 +42,11 @@ internal static class TorrentsApi
             return ApiErrors.MissingParameter("name");
         }
 
+        if (InvalidName(name) is { } invalid)
+        {
+            return invalid;
+        }
+
         var result = await torrents.ShareAsync(name, cancellationToken);
         if (result.Shared is not { } shared)
         {
@@ -68,9 +73,9 @@ internal static class TorrentsApi
             return ApiErrors.MissingParameter("source");
         }
 
-        if (body.Value.Name is { } name && ModelName.Validate(name) is { } nameError)
+        if (body.Value.Name is { } name && InvalidName(name) is { } invalid)
         {
-            return ApiErrors.InvalidParameter("name", $"'name' is not a valid model name: {nameError}.");
+            return invalid;
         }
 
         Sha256Digest? expected = null;
@@ -210,6 +215,9 @@ internal static class TorrentsApi
         var body = await InferenceService.ReadBodyAsync(request, type, cancellationToken);
         return (body.Value, body.Error);
     }
+
+    private static ApiError? InvalidName(string name) =>
+        ModelName.Validate(name) is { } reason ? ApiErrors.InvalidParameter("name", $"'name' is not a valid model name: {reason}.") : null;
 
     private static ApiError ToApiError(TorrentError error, string? message, string param) => error switch
     {

@@ -256,19 +256,24 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
     [InlineData("/etc/passwd")]
     [InlineData("CON")]
     [InlineData("")]
-    public async Task A_hostile_name_is_a_400_that_names_the_name_not_the_source(string name)
+    public async Task A_hostile_name_is_a_400_that_names_the_name_for_pull_and_share(string name)
     {
         // The source is fine; the name was refused as "The torrent source was refused: …" with param 'source'.
         var b = await StartGatewayAsync(withStories: false);
         var source = "magnet:?xt=urn:btih:" + new string('a', 40) + "&x.sha256=" + new string('b', 64);
 
-        using var response = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source, name });
+        using var pull = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source, name });
+        using var share = await b.Http.PostAsJsonAsync("/v1/models/share", new { name }); // was "The torrent source was refused: …"
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error");
-        Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
-        Assert.Equal("name", error.GetProperty("param").GetString());
-        Assert.StartsWith("'name' is not a valid model name: ", error.GetProperty("message").GetString());
+        foreach (var response in new[] { pull, share })
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error");
+            Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
+            Assert.Equal("name", error.GetProperty("param").GetString());
+            Assert.StartsWith("'name' is not a valid model name: ", error.GetProperty("message").GetString());
+        }
+
         Assert.False(Directory.Exists(Path.Combine(b.ModelsDirectory, "torrents", "staging")));
     }
 
