@@ -57,6 +57,16 @@ public sealed record EngineOptions
     /// <summary>Folder of the native llama.cpp libraries. The default value is null: native/linux-x64 beside the application.</summary>
     public string? NativeDirectory { get; init; }
 
+    /// <summary>
+    /// Checks a model file right before llama.cpp opens it, on every load (also a reload after an unload): a reason
+    /// refuses the load (<see cref="EngineError.ModelLoadFailed"/> with that reason) and native code never sees the
+    /// file. The gateway runs the managed GGUF reader here: the catalog validated the file when it listed it, but it
+    /// re-reads a file only when its size or write time changes, and bytes that changed under the same stamp (a bad
+    /// disk, a restored time) could reach llama.cpp, which aborts the process on some malformed files.
+    /// The default value is null: no check.
+    /// </summary>
+    public Func<string, string?>? FileCheck { get; init; }
+
     /// <summary>Reuse the KV cells of a finished sequence that shares a prompt prefix. The default value is true.</summary>
     public bool PrefixReuse { get; init; } = true;
 

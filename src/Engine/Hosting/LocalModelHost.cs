@@ -98,6 +98,12 @@ internal sealed partial class LocalModelHost : IModelHost
                 return EngineResult<LlamaLoadedModel>.Fail(EngineError.ModelLoadFailed, "The local engine's native libraries could not be loaded; see the gateway log.");
             }
 
+            if (_options.FileCheck?.Invoke(source.Path) is { } invalid)
+            {
+                LogFileRefused(_logger, source.Id, invalid);
+                return EngineResult<LlamaLoadedModel>.Fail(EngineError.ModelLoadFailed, $"The model file failed validation: {invalid}.");
+            }
+
             MakeRoomFor(source);
             LogLoading(_logger, source.Id, source.SizeBytes / (1024 * 1024));
             return await Task.Run(() => LlamaLoadedModel.Load(source, _options, _logger)).ConfigureAwait(false);
@@ -143,4 +149,7 @@ internal sealed partial class LocalModelHost : IModelHost
 
     [LoggerMessage(EventId = 2203, Level = LogLevel.Error, Message = "The native llama.cpp libraries could not be loaded")]
     private static partial void LogNativeUnavailable(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2204, Level = LogLevel.Error, Message = "Model {ModelId} was not loaded: its file failed validation ({Reason})")]
+    private static partial void LogFileRefused(ILogger logger, string modelId, string reason);
 }

@@ -5,6 +5,7 @@ using InferenceMesh.ContextStore.Storage;
 using InferenceMesh.Gateway.Context;
 using InferenceMesh.Engine.Hosting;
 using InferenceMesh.ModelCache.Catalog;
+using InferenceMesh.ModelCache.Gguf;
 using InferenceMesh.Gateway.Inference;
 using InferenceMesh.Gateway.Metrics;
 using InferenceMesh.Gateway.OpenAi;
@@ -113,6 +114,7 @@ internal static class GatewayServiceCollectionExtensions
             AdaptiveThreads = options.AdaptiveThreads,
             Slots = options.Slots,
             SlotContextLength = options.ContextLength,
+            FileCheck = path => GgufReader.Read(path) is { IsValid: false, Error: { } invalid } ? invalid.ToString() : null,
         });
 
         services.AddModelCatalog(options.ModelsDirectory);
