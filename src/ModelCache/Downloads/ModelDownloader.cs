@@ -63,7 +63,7 @@ internal sealed partial class ModelDownloader : IModelDownloader
             return new PullResult(null, DownloadError.InvalidRequest, "every source must be an absolute http or https URL", attempts);
         }
 
-        if (_store.Find(request.Name) is { LooseFileName: { } loose } existing && File.Exists(existing.Path))
+        if (_store.LooseFileOf(request.Name) is { } loose)
         {
             return new PullResult(null, DownloadError.InvalidRequest,
                 $"the name '{request.Name}' is used by the loose file '{loose}'; choose another name with --name", attempts);

@@ -111,7 +111,8 @@ internal sealed partial class ModelStore : IModelStore
         try
         {
             var previous = _manifest.Find(registration.Name);
-            if (previous?.LooseFileName is { } looseName && File.Exists(previous.Path))
+            var looseName = previous?.LooseFileName is { } known && File.Exists(previous.Path) ? known : LooseFileOf(registration.Name);
+            if (looseName is not null)
             {
                 // Never replace (and so delete) a file the user put in the folder.
                 return Reject(registration.Name, StoreError.NameTaken,
@@ -354,6 +355,10 @@ internal sealed partial class ModelStore : IModelStore
         _manifest.RemoveSourcesIfUnreferenced(model.Digest);
         return deleted;
     }
+
+    /// <summary>The loose file that gives a model this name (NAME.gguf, the extension in any case), hashed yet or not.</summary>
+    internal string? LooseFileOf(string name) =>
+        LooseFiles().FirstOrDefault(f => string.Equals(f.Name[..^StoreDefaults.LooseExtension.Length], name, StringComparison.Ordinal))?.Name;
 
     private IEnumerable<FileInfo> LooseFiles()
     {

@@ -271,6 +271,20 @@ public sealed class ModelDownloaderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_pull_under_the_name_of_a_loose_file_not_hashed_yet_is_refused_before_downloading()
+    {
+        _server.Serve("/m.gguf", StoreTestData.Stories);
+        File.WriteAllBytes(Path.Combine(_dir, "stories.gguf"), StoreTestData.OtherStories());
+
+        var result = await Downloader().PullAsync(Request("/m.gguf"), null, CancellationToken.None);
+
+        Assert.Equal(DownloadError.InvalidRequest, result.Error);
+        Assert.Contains("is used by the loose file 'stories.gguf'", result.Message);
+        Assert.Empty(_server.Requests);
+        Assert.Null(_store.Find("stories"));
+    }
+
+    [Fact]
     public async Task UrlPathsAndNames_CannotWriteOutsideTheStore()
     {
         var sandbox = TestPaths.NewTempDir();

@@ -240,6 +240,28 @@ public sealed class ModelStoreTests
         Assert.Null(store.Find("tiny"));
     }
 
+    [Theory]
+    [InlineData("tiny.gguf")]
+    [InlineData("tiny.GGUF")]
+    public async Task An_import_never_takes_the_name_of_a_loose_file_not_hashed_yet(string fileName)
+    {
+        // The rule held only once a sync had registered the loose file: before that, a pull, an import or a quantisation
+        // registered "tiny" as a blob that the catalog then reported as a duplicate of the user's tiny.gguf.
+        var dir = TestPaths.NewTempDir();
+        var store = Open(dir);
+        var loose = Path.Combine(dir, fileName);
+        File.WriteAllBytes(loose, StoreTestData.OtherStories());
+
+        var taken = await store.ImportAsync(new MemoryStream(StoreTestData.Stories), new ModelRegistration { Name = "tiny" }, CancellationToken.None);
+
+        Assert.Equal(StoreError.NameTaken, taken.Error);
+        Assert.Contains($"the name is used by the loose file '{fileName}'", taken.Message);
+        Assert.True(File.Exists(loose));
+        Assert.Null(store.Find("tiny"));
+        Assert.Empty(Directory.GetFiles(store.Layout.Blobs));
+        Assert.True((await store.ImportAsync(new MemoryStream(StoreTestData.Stories), new ModelRegistration { Name = "tiny2" }, CancellationToken.None)).Succeeded);
+    }
+
     [Fact]
     public async Task Catalog_ListsManifestNamesAndLooseFiles()
     {
@@ -258,11 +280,12 @@ public sealed class ModelStoreTests
         Assert.Equal("F32", stored.Quantization);
         Assert.Equal(["loose", "stored"], catalog.Models.Select(m => m.Id).Order(StringComparer.Ordinal));
 
-        // A manifest name that a loose file already uses is reported, not served twice.
-        await store.ImportAsync(new MemoryStream(StoreTestData.OtherStories()), new ModelRegistration { Name = "loose" }, CancellationToken.None);
+        // A manifest name that a loose file (put there after the name was registered) also uses is reported, not served twice.
+        await store.ImportAsync(new MemoryStream(StoreTestData.OtherStories()), new ModelRegistration { Name = "later" }, CancellationToken.None);
+        File.WriteAllBytes(Path.Combine(dir, "later.gguf"), StoreTestData.Stories);
         catalog.Refresh();
-        Assert.Equal(Path.Combine(dir, "loose.gguf"), catalog.Find("loose")!.Path);
-        Assert.Contains(catalog.InvalidFiles, f => f.FileName.StartsWith("loose (sha256-", StringComparison.Ordinal) && f.Reason.Contains("already has the model id"));
+        Assert.Equal(Path.Combine(dir, "later.gguf"), catalog.Find("later")!.Path);
+        Assert.Contains(catalog.InvalidFiles, f => f.FileName.StartsWith("later (sha256-", StringComparison.Ordinal) && f.Reason.Contains("already has the model id"));
     }
 
     [Fact]
