@@ -16,6 +16,7 @@ internal sealed partial class RoutingConfigProvider : IRoutingConfigProvider, ID
     private readonly ILogger _logger;
     private readonly Lock _reloadLock = new();
     private readonly List<FileSystemWatcher> _watchers = [];
+    private readonly HashSet<string> _watchedFolders = new(StringComparer.Ordinal);
     private readonly ITimer? _debounce;
     private RoutingSnapshot _current;
     private IReadOnlyList<ConfigError> _lastErrors = [];
@@ -35,7 +36,10 @@ internal sealed partial class RoutingConfigProvider : IRoutingConfigProvider, ID
                 _debounce = time.CreateTimer(static state => ((RoutingConfigProvider)state!).ReloadFromWatcher(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             }
 
-            StartWatching(initial.Files);
+            lock (_reloadLock)
+            {
+                StartWatching(initial.Files);
+            }
         }
     }
 
@@ -63,6 +67,10 @@ internal sealed partial class RoutingConfigProvider : IRoutingConfigProvider, ID
                 result = new RoutingReloadResult(true, loaded.Value!, []);
                 Log.Reloaded(_logger, loaded.Value!.Policy.Name, loaded.Value.Version, loaded.Value.Backends.Count);
                 LogWarnings(loaded.Value);
+                if (_options.WatchForChanges && !_disposed)
+                {
+                    StartWatching(loaded.Value.Files); // a policy the config now names in another folder
+                }
             }
             else
             {
@@ -90,12 +98,15 @@ internal sealed partial class RoutingConfigProvider : IRoutingConfigProvider, ID
 
     public void Dispose()
     {
+        List<FileSystemWatcher> watchers;
         lock (_reloadLock)
         {
-            _disposed = true;
+            _disposed = true; // no reload adds a watcher after this
+            watchers = [.. _watchers];
         }
 
-        foreach (var watcher in _watchers)
+        // Outside the lock: a watcher's callback may be waiting for it.
+        foreach (var watcher in watchers)
         {
             watcher.Dispose();
         }
@@ -103,15 +114,18 @@ internal sealed partial class RoutingConfigProvider : IRoutingConfigProvider, ID
         _debounce?.Dispose();
     }
 
+    /// <summary>Watches the folders of <paramref name="files"/> not watched yet. Called under the reload lock.</summary>
     private void StartWatching(IReadOnlyList<string> files)
     {
         // One watcher per folder; the policies folder is watched even when the built-in policy is in use, so adding default.yaml takes effect.
         foreach (var folder in files.Select(Path.GetDirectoryName).Append(Path.GetFullPath(_options.PoliciesDirectory)).Distinct(StringComparer.Ordinal))
         {
-            if (folder is null || !Directory.Exists(folder))
+            if (folder is null || _watchedFolders.Contains(folder) || !Directory.Exists(folder))
             {
                 continue;
             }
+
+            _watchedFolders.Add(folder);
 
             var watcher = new FileSystemWatcher(folder)
             {

@@ -108,6 +108,38 @@ public sealed class RoutingConfigProviderTests : IDisposable
     }
 
     [Fact]
+    public async Task Watcher_follows_a_policy_that_a_reload_moved_to_another_folder()
+    {
+        // Only the folders of the start-up files were watched: after a reload to policy: other/p.yaml, edits to that
+        // file were never seen until the gateway restarted.
+        var options = _env.Options(watch: true) with { ReloadDebounce = TimeSpan.FromMilliseconds(20) };
+        var startup = _env.Load();
+        var other = Directory.CreateDirectory(Path.Combine(_env.Root, "other")).FullName;
+        var policy = Path.Combine(other, "p.yaml");
+        File.WriteAllText(policy, "name: moved\n");
+        // Written before the provider watches anything, so no event of this write can reload after the edit below.
+        _env.WriteConfig(RouterTestEnvironment.AcceptanceConfig + "\npolicy: other/p.yaml\n");
+        using var provider = new RoutingConfigProvider(startup, options, TimeProvider.System);
+        var moved = provider.Reload();
+        Assert.True(moved.Applied, string.Join(Environment.NewLine, moved.Errors));
+        Assert.Equal("moved", provider.Current.Policy.Name);
+        var edited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        provider.Reloaded += (_, r) =>
+        {
+            if (r.Applied && r.Current.Policy.Name == "edited")
+            {
+                edited.TrySetResult();
+            }
+        };
+
+        File.WriteAllText(policy, "name: edited\n");
+
+        // The timeout only bounds a failure; success completes as soon as the event arrives.
+        await edited.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("edited", provider.Current.Policy.Name);
+    }
+
+    [Fact]
     public async Task Watcher_reloads_when_a_file_changes()
     {
         var options = _env.Options(watch: true) with { ReloadDebounce = TimeSpan.FromMilliseconds(20) };
