@@ -306,6 +306,11 @@ internal sealed partial class ModelDownloader : IModelDownloader
                 case >= HttpStatusCode.InternalServerError or HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout:
                     return Failed(source, AttemptKind.Retry, false, $"HTTP {(int)response.StatusCode}");
 
+                case >= HttpStatusCode.MultipleChoices and < HttpStatusCode.BadRequest when response.Headers.Location is not null:
+                    // The client follows redirects: one that comes back was refused (it said only "HTTP 302").
+                    return Failed(source, AttemptKind.NextSource, false,
+                        $"HTTP {(int)response.StatusCode}: a redirect that was not followed (more than 50 in a row, a loop, or from https to http)");
+
                 default:
                     return Failed(source, AttemptKind.NextSource, false, $"HTTP {(int)response.StatusCode}");
             }

@@ -65,6 +65,11 @@ internal sealed class LoopbackModelServer : IAsyncDisposable
         {
             Requests.Enqueue(new ServedRequest(path, range, ifRange, status));
             context.Response.StatusCode = status;
+            if (file.Location is { } location)
+            {
+                context.Response.Headers.Location = location;
+            }
+
             return;
         }
 
@@ -170,6 +175,9 @@ internal sealed class LoopbackModelServer : IAsyncDisposable
 
         /// <summary>Answer this status instead of the file.</summary>
         public int? Status { get; set; }
+
+        /// <summary>The Location header of that answer (a redirect).</summary>
+        public string? Location { get; set; }
 
         /// <summary>The next response is cut (connection aborted) when it reaches this absolute offset; one per call.</summary>
         public void CutOnceAt(long offset)

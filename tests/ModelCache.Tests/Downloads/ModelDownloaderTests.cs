@@ -212,6 +212,24 @@ public sealed class ModelDownloaderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_redirect_to_another_url_is_followed_and_a_redirect_loop_is_named_as_one()
+    {
+        var loopA = _server.Serve("/loop-a", []);
+        (loopA.Status, loopA.Location) = (302, "/loop-b");
+        var loopB = _server.Serve("/loop-b", []);
+        (loopB.Status, loopB.Location) = (302, "/loop-a");
+        var moved = _server.Serve("/moved", []);
+        (moved.Status, moved.Location) = (302, "/m.gguf");
+        _server.Serve("/m.gguf", StoreTestData.Stories);
+
+        var result = await Downloader().PullAsync(Request("/loop-a", "/moved"), null, CancellationToken.None);
+
+        Assert.True(result.Succeeded, result.Message);
+        Assert.Equal(StoreTestData.Stories, File.ReadAllBytes(result.Model!.Path));
+        Assert.Equal("HTTP 302: a redirect that was not followed (more than 50 in a row, a loop, or from https to http)", result.Attempts[0].Outcome);
+    }
+
+    [Fact]
     public async Task Cancellation_LeavesAResumablePartial_NeverAFinalFile()
     {
         _server.Serve("/m.gguf", StoreTestData.Stories);
