@@ -1,11 +1,7 @@
-using InferenceMesh.Gateway.Backends;
 using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Inference;
-using InferenceMesh.Gateway.Lora;
 using InferenceMesh.Gateway.OpenAi;
-using InferenceMesh.Gateway.Routing;
 using InferenceMesh.Gateway.Streaming;
-using InferenceMesh.Router.Configuration;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
@@ -26,9 +22,8 @@ internal static class CompletionsApi
     public static async Task<Results<JsonOk<CompletionResponse>, GenerationStreamResult, ApiError>> CreateAsync(
         HttpContext http, [FromServices] InferenceService inference)
     {
-        BackendHeader.Set(http, BackendDefaults.NoBackend); // rejected before any backend: "none"
         var cancellationToken = http.RequestAborted;
-        var body = await InferenceService.ReadBodyAsync(http.Request, OpenAiJsonContext.Default.CompletionRequest, cancellationToken);
+        var body = await InferenceService.ReadLocalRequestAsync(http, OpenAiJsonContext.Default.CompletionRequest); // "none" until the engine is reached
         if (body.Error is { } bodyError) return bodyError;
         var request = body.Value!;
 
@@ -42,9 +37,7 @@ internal static class CompletionsApi
         if (LocalFeatures.RefuseUnsupported(request) is { } unsupported) return unsupported;
         var echo = request.Echo == true ? prompt.Value! : string.Empty;
 
-        // Served only by the local engine today: from here on every answer, errors included, is the local backend's.
-        BackendHeader.Set(http, RouterDefaults.LocalBackendName);
-        var model = await inference.ResolveWithAdaptersAsync(request.Model, LoraRequests.FieldOf(request.Extensions), cancellationToken);
+        var model = await inference.ResolveLocalAsync(http, request.Model, request.Extensions); // "local" from here on, errors included
         if (model.Error is { } modelError) return modelError;
         var (loaded, adapters) = model.Value;
 
@@ -63,8 +56,9 @@ internal static class CompletionsApi
         var created = inference.Time.GetUtcNow().ToUnixTimeSeconds();
         if (settings.Value.Stream)
         {
-            var format = new CompletionStreamFormat(id, created, loaded.Id, echo, generationRequest.ScorePrompt ? started.Value!.PromptLogProbs : null);
-            return new GenerationStreamResult(started.Value!, format, settings.Value.IncludeUsage, "prompt", inference);
+            var format = new CompletionStreamFormat(
+                id, created, loaded.Id, settings.Value.IncludeUsage, echo, generationRequest.ScorePrompt ? started.Value!.PromptLogProbs : null);
+            return new GenerationStreamResult(started.Value!, format, "prompt", inference);
         }
 
         await using var generation = started.Value!;

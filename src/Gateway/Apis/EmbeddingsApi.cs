@@ -1,4 +1,3 @@
-using InferenceMesh.Gateway.Backends;
 using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Inference;
 using InferenceMesh.Gateway.OpenAi;
@@ -23,9 +22,8 @@ internal static class EmbeddingsApi
 
     public static async Task<Results<JsonOk<EmbeddingResponse>, ApiError>> CreateAsync(HttpContext http, [FromServices] InferenceService inference)
     {
-        BackendHeader.Set(http, BackendDefaults.NoBackend); // rejected before any backend: "none"
         var cancellationToken = http.RequestAborted;
-        var body = await InferenceService.ReadBodyAsync(http.Request, OpenAiJsonContext.Default.EmbeddingRequest, cancellationToken);
+        var body = await InferenceService.ReadLocalRequestAsync(http, OpenAiJsonContext.Default.EmbeddingRequest); // "none" until the engine is reached
         if (body.Error is { } bodyError) return bodyError;
         var request = body.Value!;
 

@@ -74,6 +74,7 @@ internal static partial class GatewayApp
         app.MapChatCompletionsApi();
         app.MapRouteApi();
         app.MapCompletionsApi();
+        app.MapResponsesApi();
         app.MapEmbeddingsApi();
         app.MapHealthApi();
         app.MapMetricsApi();

@@ -27,6 +27,17 @@ internal sealed partial class InferenceService(
 
     public ILogger Logger => logger;
 
+    /// <summary>
+    /// The first step of the endpoints only the local engine serves (completions, responses, embeddings): the backend
+    /// header says "none" (no backend reached yet; the endpoint sets "local" once it gets to the engine), then the body is read.
+    /// </summary>
+    public static ValueTask<ApiResult<T>> ReadLocalRequestAsync<T>(HttpContext http, JsonTypeInfo<T> typeInfo)
+        where T : class
+    {
+        Routing.BackendHeader.Set(http, Backends.BackendDefaults.NoBackend);
+        return ReadBodyAsync(http.Request, typeInfo, http.RequestAborted);
+    }
+
     /// <summary>Reads a JSON body once; malformed JSON is a 400 naming where it broke (never echoing the text).</summary>
     public static async ValueTask<ApiResult<T>> ReadBodyAsync<T>(HttpRequest request, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
         where T : class
@@ -101,6 +112,17 @@ internal sealed partial class InferenceService(
 
         _ = loaded.Value!.RetireAdaptersExceptAsync(offered);
         return (loaded.Value!, adapters);
+    }
+
+    /// <summary>
+    /// <see cref="ResolveWithAdaptersAsync"/> for an endpoint only the local engine serves, with the request's <c>lora</c>
+    /// field: from here on every answer, errors included, is the local backend's (<c>X-InferenceMesh-Backend: local</c>).
+    /// </summary>
+    public ValueTask<ApiResult<(ILoadedModel Model, IReadOnlyList<AdapterUse> Adapters)>> ResolveLocalAsync(
+        HttpContext http, string? modelId, IReadOnlyDictionary<string, JsonElement>? extensions)
+    {
+        Routing.BackendHeader.Set(http, Router.Configuration.RouterDefaults.LocalBackendName);
+        return ResolveWithAdaptersAsync(modelId, LoraRequests.FieldOf(extensions), http.RequestAborted);
     }
 
     /// <summary>Starts a generation; the engine's fail-fast errors (prompt too long, overload) come back before any byte is sent.</summary>

@@ -87,21 +87,113 @@ public static class LocalFeatures
     }
 
     /// <summary>
+    /// The Responses API fields the local engine cannot honour: stored responses (<c>previous_response_id</c>,
+    /// <c>store: true</c>, <c>background</c>, <c>conversation</c>, <c>prompt</c>), tools, <c>reasoning</c> and log
+    /// probabilities; a malformed <c>text.format</c> or a schema beyond the grammar too. Neutral values (null, false,
+    /// <c>tool_choice</c> "none"/"auto", an empty <c>reasoning</c>) pass.
+    /// </summary>
+    public static ApiError? RefuseUnsupported(ResponseRequest request)
+    {
+        if (request.PreviousResponseId is not null)
+        {
+            return ApiErrors.UnsupportedParameter("previous_response_id",
+                "'previous_response_id' is not supported: this server does not store responses. Send the earlier turns in 'input'.");
+        }
+
+        if (request.Store == true)
+        {
+            return ApiErrors.UnsupportedParameter("store", "'store' true is not supported: this server does not store responses. Send store false or leave it out.");
+        }
+
+        if (ResponseTextGrammar(request).Error is { } format)
+        {
+            return format;
+        }
+
+        if (request.Extensions is not { } fields)
+        {
+            return null;
+        }
+
+        if (RefuseTools(fields) is { } tools)
+        {
+            return tools;
+        }
+
+        if (fields.TryGetValue("reasoning", out var reasoning) && reasoning.ValueKind != JsonValueKind.Null
+            && !(reasoning.ValueKind == JsonValueKind.Object && reasoning.EnumerateObject().All(p => p.Value.ValueKind == JsonValueKind.Null)))
+        {
+            return ApiErrors.UnsupportedParameter("reasoning", "'reasoning' is not supported by the local model: it is not a reasoning model.");
+        }
+
+        if (IsTrue(fields, "background"))
+        {
+            return ApiErrors.UnsupportedParameter("background", "'background' is not supported: this server does not store responses, so a background response could not be fetched.");
+        }
+
+        foreach (var stored in (string[])["conversation", "prompt"])
+        {
+            if (fields.TryGetValue(stored, out var value) && value.ValueKind != JsonValueKind.Null)
+            {
+                return ApiErrors.UnsupportedParameter(stored, $"'{stored}' is not supported by /v1/responses here: it names state stored on OpenAI's side. Send the whole input.");
+            }
+        }
+
+        if (fields.TryGetValue("include", out var include) && include.ValueKind == JsonValueKind.Array
+            && include.EnumerateArray().Any(i => i.ValueKind == JsonValueKind.String && i.GetString() == "message.output_text.logprobs"))
+        {
+            return ApiErrors.UnsupportedParameter("include", "'message.output_text.logprobs' is not supported by /v1/responses here (chat completions have logprobs).");
+        }
+
+        return fields.TryGetValue("top_logprobs", out var top) && !(top.ValueKind == JsonValueKind.Null || (top.ValueKind == JsonValueKind.Number && top.TryGetInt32(out var count) && count == 0))
+            ? ApiErrors.UnsupportedParameter("top_logprobs", "'top_logprobs' is not supported by /v1/responses here (chat completions have logprobs).")
+            : null;
+    }
+
+    /// <summary>The grammar the Responses API's <c>text.format</c> asks for (see <see cref="FormatGrammar"/>).</summary>
+    public static ApiResult<string?> ResponseTextGrammar(ResponseRequest request)
+    {
+        if (request.Text is not { } text || text.ValueKind == JsonValueKind.Null)
+        {
+            return new ApiResult<string?>(null, null);
+        }
+
+        if (text.ValueKind != JsonValueKind.Object)
+        {
+            return ApiErrors.InvalidParameter("text", "'text' must be an object: {\"format\": {\"type\": ...}}.");
+        }
+
+        return text.TryGetProperty("format", out var format) ? FormatGrammar(format, "text.format", null) : new ApiResult<string?>(null, null);
+    }
+
+    /// <summary>
     /// The grammar <c>response_format</c> asks for: null for none or <c>{"type":"text"}</c>,
     /// <see cref="Grammars.JsonObject"/> for <c>json_object</c> (and a <c>json_schema</c> without a schema), the
     /// schema's own grammar (<see cref="JsonSchemaGrammar"/>) for <c>json_schema</c>; an error naming the field when
     /// the format is malformed or its schema asks for what the grammar cannot guarantee.
     /// </summary>
-    public static ApiResult<string?> ResponseGrammar(ChatCompletionRequest request)
+    public static ApiResult<string?> ResponseGrammar(ChatCompletionRequest request) =>
+        request.Extensions is { } fields && fields.TryGetValue("response_format", out var format)
+            ? FormatGrammar(format, "response_format", "json_schema")
+            : new ApiResult<string?>(null, null);
+
+    /// <summary>
+    /// The grammar an output format asks for (chat's <c>response_format</c>, the Responses API's <c>text.format</c>):
+    /// null for none or <c>{"type":"text"}</c>, <see cref="Grammars.JsonObject"/> for <c>json_object</c> (and a
+    /// <c>json_schema</c> without a schema), the schema's own grammar for <c>json_schema</c>; an error naming the field
+    /// (under <paramref name="param"/>) when the format is malformed or its schema asks for what the grammar cannot guarantee.
+    /// </summary>
+    /// <param name="schemaHolder">The member of the format holding <c>schema</c> (chat: <c>json_schema</c>), or null when the format holds it itself (Responses).</param>
+    internal static ApiResult<string?> FormatGrammar(JsonElement format, string param, string? schemaHolder)
     {
-        if (request.Extensions is not { } fields || !fields.TryGetValue("response_format", out var format) || format.ValueKind == JsonValueKind.Null)
+        if (format.ValueKind == JsonValueKind.Null)
         {
             return new ApiResult<string?>(null, null);
         }
 
         if (format.ValueKind != JsonValueKind.Object || !format.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
         {
-            return ApiErrors.InvalidParameter("response_format", "'response_format' must be an object with a string 'type': text, json_object or json_schema.");
+            return ApiErrors.InvalidParameter(param, $"'{param}' must be an object with a string 'type': text, json_object or json_schema.");
         }
 
         switch (type.GetString())
@@ -111,9 +203,15 @@ public static class LocalFeatures
             case "json_object":
                 return Grammars.JsonObject;
             case "json_schema":
-                if (!format.TryGetProperty("json_schema", out var declared) || declared.ValueKind != JsonValueKind.Object)
+                var declared = format;
+                var holderParam = param;
+                if (schemaHolder is not null)
                 {
-                    return ApiErrors.InvalidParameter("response_format.json_schema", "'response_format.json_schema' must be an object with the schema under 'schema'.");
+                    holderParam = $"{param}.{schemaHolder}";
+                    if (!format.TryGetProperty(schemaHolder, out declared) || declared.ValueKind != JsonValueKind.Object)
+                    {
+                        return ApiErrors.InvalidParameter(holderParam, $"'{holderParam}' must be an object with the schema under 'schema'.");
+                    }
                 }
 
                 if (!declared.TryGetProperty("schema", out var schema) || schema.ValueKind == JsonValueKind.Null)
@@ -124,13 +222,13 @@ public static class LocalFeatures
                 var (grammar, error) = JsonSchemaGrammar.Convert(schema);
                 if (grammar is null)
                 {
-                    return ApiErrors.UnsupportedParameter("response_format.json_schema.schema",
+                    return ApiErrors.UnsupportedParameter($"{holderParam}.schema",
                         $"The local model cannot guarantee this schema: {error} (its answers are constrained by a grammar; see the gateway README for what a schema may use).");
                 }
 
                 return grammar;
             default:
-                return ApiErrors.UnsupportedParameter("response_format.type", "'response_format.type' must be text, json_object or json_schema.");
+                return ApiErrors.UnsupportedParameter($"{param}.type", $"'{param}.type' must be text, json_object or json_schema.");
         }
     }
 
@@ -144,8 +242,30 @@ public static class LocalFeatures
         ?? (ResponseGrammar(request).Value is null ? null : ApiErrors.UnsupportedParameter("response_format", "A JSON answer cut mid-way cannot be continued under its grammar."))
         ?? (LocalTools.For(request).Value is null ? null : ApiErrors.UnsupportedParameter("tools", "An answer to a request with tools cut mid-way cannot be continued by the local model."));
 
+    /// <summary>Responses API tool definitions and a tool choice other than "none"/"auto" (chat completions serve tools: <see cref="LocalTools"/>).</summary>
+    private static ApiError? RefuseTools(Dictionary<string, JsonElement> fields)
+    {
+        var toolChoiceNone = IsString(fields, "tool_choice", "none");
+        if (!toolChoiceNone && IsNonEmptyArray(fields, "tools"))
+        {
+            return ApiErrors.UnsupportedParameter("tools",
+                "'tools' is not supported by /v1/responses here (chat completions call tools on the local model). Send tool_choice \"none\" (or no tools) to get a text answer.");
+        }
+
+        if (fields.TryGetValue("tool_choice", out var toolChoice) && toolChoice.ValueKind != JsonValueKind.Null
+            && !toolChoiceNone && !IsString(fields, "tool_choice", "auto"))
+        {
+            return ApiErrors.UnsupportedParameter("tool_choice", "'tool_choice' other than \"none\" or \"auto\" is not supported by /v1/responses here: it has no tools.");
+        }
+
+        return null;
+    }
+
     private static bool IsString(Dictionary<string, JsonElement> fields, string name, string value) =>
         fields.TryGetValue(name, out var element) && element.ValueKind == JsonValueKind.String && element.GetString() == value;
+
+    private static bool IsTrue(Dictionary<string, JsonElement> fields, string name) =>
+        fields.TryGetValue(name, out var element) && element.ValueKind == JsonValueKind.True;
 
     private static bool IsNonEmptyArray(Dictionary<string, JsonElement> fields, string name) =>
         fields.TryGetValue(name, out var element) && element.ValueKind == JsonValueKind.Array && element.GetArrayLength() > 0;

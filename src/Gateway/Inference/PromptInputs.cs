@@ -26,19 +26,13 @@ public static class PromptInputs
                 return ApiErrors.InvalidParameter($"messages[{i}]", "Each message must be an object with 'role' and 'content'.");
             }
 
-            var role = message.Role switch
-            {
-                "system" or "user" or "assistant" or "tool" => message.Role,
-                // OpenAI's newer name for system instructions; chat templates know "system".
-                "developer" => "system",
-                _ => null,
-            };
+            var role = message.Role == "tool" ? "tool" : TemplateRole(message.Role);
             if (role is null)
             {
                 return ApiErrors.InvalidParameter($"messages[{i}].role", "'role' must be one of system, developer, user, assistant, tool.");
             }
 
-            var content = ContentText(message.Content, $"messages[{i}].content");
+            var content = ContentText(message.Content, $"messages[{i}].content", ChatParts);
             if (content.Error is { } error)
             {
                 return error;
@@ -50,8 +44,95 @@ public static class PromptInputs
         return result;
     }
 
+    /// <summary>
+    /// The Responses API's <c>instructions</c> (a system message first) and <c>input</c>: a string (one user message) or
+    /// a non-empty array of message items (<c>{"type"?: "message", "role", "content"}</c>, content a string or
+    /// <c>input_text</c>/<c>output_text</c> parts). Other items (tool calls and outputs, reasoning, item references) and
+    /// image, file or audio parts are refused with <c>unsupported_parameter</c> naming where they are.
+    /// </summary>
+    public static ApiResult<IReadOnlyList<ChatMessage>> ResponseMessages(string? instructions, JsonElement? input)
+    {
+        var result = new List<ChatMessage>();
+        if (!string.IsNullOrEmpty(instructions))
+        {
+            result.Add(new ChatMessage("system", instructions));
+        }
+
+        if (input is not { } element || element.ValueKind == JsonValueKind.Null)
+        {
+            return ApiErrors.MissingParameter("input");
+        }
+
+        if (element.ValueKind == JsonValueKind.String)
+        {
+            result.Add(new ChatMessage("user", element.GetString()!));
+            return result;
+        }
+
+        if (element.ValueKind != JsonValueKind.Array || element.GetArrayLength() == 0)
+        {
+            return ApiErrors.InvalidParameter("input", "'input' must be a string or a non-empty array of message items.");
+        }
+
+        var i = 0;
+        foreach (var item in element.EnumerateArray())
+        {
+            var param = $"input[{i++}]";
+            if (item.ValueKind != JsonValueKind.Object)
+            {
+                return ApiErrors.InvalidParameter(param, "Each input item must be an object: {\"role\", \"content\"}.");
+            }
+
+            if (item.TryGetProperty("type", out var type) && type.ValueKind != JsonValueKind.Null && !(type.ValueKind == JsonValueKind.String && type.GetString() == "message"))
+            {
+                return type.ValueKind == JsonValueKind.String
+                    ? ApiErrors.UnsupportedParameter(param,
+                        "Only message items are supported by the local model: tool calls and their outputs, reasoning and item references need tools or stored responses.")
+                    : ApiErrors.InvalidParameter($"{param}.type", "'type' must be a string.");
+            }
+
+            var role = item.TryGetProperty("role", out var roleElement) && roleElement.ValueKind == JsonValueKind.String ? TemplateRole(roleElement.GetString()) : null;
+            if (role is null)
+            {
+                return ApiErrors.InvalidParameter($"{param}.role", "'role' must be one of user, assistant, system, developer.");
+            }
+
+            if (!item.TryGetProperty("content", out var content) || content.ValueKind == JsonValueKind.Null)
+            {
+                return ApiErrors.MissingParameter($"{param}.content");
+            }
+
+            var text = ContentText(content, $"{param}.content", ResponseParts);
+            if (text.Error is { } error)
+            {
+                return error;
+            }
+
+            result.Add(new ChatMessage(role, text.Value!));
+        }
+
+        return result;
+    }
+
+    /// <summary>The content part types read as text, and those known but refused as unsupported (not malformed).</summary>
+    private sealed record ContentParts(string[] Text, string[] Unsupported, string Expected);
+
+    private static readonly ContentParts ChatParts = new(["text"], [], "Only text content parts ({\"type\":\"text\",\"text\":\"...\"}) are supported.");
+
+    private static readonly ContentParts ResponseParts = new(
+        ["input_text", "output_text"], ["input_image", "input_file", "input_audio"],
+        "Content parts must be {\"type\":\"input_text\" or \"output_text\",\"text\":\"...\"}.");
+
+    /// <summary>A role as the chat template knows it: system, user, assistant; OpenAI's newer "developer" is a system message. Null for anything else.</summary>
+    private static string? TemplateRole(string? role) => role switch
+    {
+        "system" or "user" or "assistant" => role,
+        "developer" => "system",
+        _ => null,
+    };
+
     /// <summary>Content as a string, null (empty), or an array of text parts (joined with newlines).</summary>
-    private static ApiResult<string> ContentText(JsonElement? content, string param)
+    private static ApiResult<string> ContentText(JsonElement? content, string param, ContentParts parts)
     {
         if (content is not { } element || element.ValueKind == JsonValueKind.Null)
         {
@@ -69,24 +150,30 @@ public static class PromptInputs
         }
 
         var text = new StringBuilder();
-        var first = true;
+        var index = 0;
         foreach (var part in element.EnumerateArray())
         {
-            if (part.ValueKind != JsonValueKind.Object
-                || !part.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String
-                || type.GetString() != "text"
-                || !part.TryGetProperty("text", out var partText) || partText.ValueKind != JsonValueKind.String)
+            var type = part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var typeElement) && typeElement.ValueKind == JsonValueKind.String
+                ? typeElement.GetString()
+                : null;
+            if (type is not null && parts.Unsupported.Contains(type))
             {
-                return ApiErrors.InvalidParameter(param, "Only text content parts ({\"type\":\"text\",\"text\":\"...\"}) are supported.");
+                return ApiErrors.UnsupportedParameter($"{param}[{index}]", $"'{type}' content is not supported by the local model: it reads text only.");
             }
 
-            if (!first)
+            if (type is null || !parts.Text.Contains(type)
+                || !part.TryGetProperty("text", out var partText) || partText.ValueKind != JsonValueKind.String)
+            {
+                return ApiErrors.InvalidParameter(param, parts.Expected);
+            }
+
+            if (index > 0)
             {
                 text.Append('\n');
             }
 
             text.Append(partText.GetString());
-            first = false;
+            index++;
         }
 
         return text.ToString();

@@ -43,8 +43,9 @@ internal static class LocalChat
         var created = inference.Time.GetUtcNow().ToUnixTimeSeconds();
         if (settings.Stream)
         {
-            IStreamFormat format = tools is null ? new ChatStreamFormat(id, created, loaded.Id) : new ToolCallStreamFormat(new ChatStreamFormat(id, created, loaded.Id));
-            return new GenerationStreamResult(started.Value!, format, settings.IncludeUsage, "messages", inference, chat.Capture, streamTrailer);
+            var chunks = new ChatStreamFormat(id, created, loaded.Id, settings.IncludeUsage);
+            IStreamFormat format = tools is null ? chunks : new ToolCallStreamFormat(chunks);
+            return new GenerationStreamResult(started.Value!, format, "messages", inference, chat.Capture, streamTrailer);
         }
 
         await using var generation = started.Value!;
@@ -88,13 +89,13 @@ internal sealed class ToolCallStreamFormat(ChatStreamFormat chat) : IStreamForma
 
     public void WriteText(SseWriter writer, GenerationDelta delta) => _answer.Append(delta.Text);
 
-    public Task WriteFinishAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken)
+    public Task WriteFinishAsync(SseWriter writer, FinishReason finishReason, Usage usage, CancellationToken cancellationToken)
     {
         var answer = LocalTools.Read(_answer.ToString());
         if (answer.Calls is { } calls)
         {
             chat.WriteDelta(writer, new ChatDelta(ToolCalls: Calls(calls, withIndex: true)));
-            return chat.WriteFinishAsync(writer, "tool_calls", cancellationToken);
+            return chat.WriteFinishAsync(writer, "tool_calls", usage, cancellationToken);
         }
 
         if (answer.Content is { Length: > 0 } content)
@@ -102,10 +103,12 @@ internal sealed class ToolCallStreamFormat(ChatStreamFormat chat) : IStreamForma
             chat.WriteDelta(writer, new ChatDelta(Content: content));
         }
 
-        return chat.WriteFinishAsync(writer, finishReason, cancellationToken);
+        return chat.WriteFinishAsync(writer, finishReason, usage, cancellationToken);
     }
 
-    public Task WriteUsageAsync(SseWriter writer, Usage usage, CancellationToken cancellationToken) => chat.WriteUsageAsync(writer, usage, cancellationToken);
+    public Task WriteErrorAsync(SseWriter writer, ApiError error, CancellationToken cancellationToken) => chat.WriteErrorAsync(writer, error, cancellationToken);
+
+    public Task WriteEndAsync(SseWriter writer, CancellationToken cancellationToken) => chat.WriteEndAsync(writer, cancellationToken);
 
     /// <summary>The calls in OpenAI's shape, each with a fresh id (and its index, in a stream delta).</summary>
     public static IReadOnlyList<ChatToolCall> Calls(IReadOnlyList<(string Name, string Arguments)> calls, bool withIndex) =>

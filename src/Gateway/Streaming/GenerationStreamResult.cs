@@ -5,28 +5,33 @@ using InferenceMesh.Gateway.OpenAi;
 
 namespace InferenceMesh.Gateway.Streaming;
 
-/// <summary>How one endpoint shapes its stream's events (chat chunks or completion chunks).</summary>
+/// <summary>How one endpoint shapes its stream's events (chat chunks, completion chunks, Responses events).</summary>
 internal interface IStreamFormat
 {
-    /// <summary>The first event (chat: the assistant role), or nothing.</summary>
+    /// <summary>The first events (chat: the assistant role; Responses: the response created, its message begun), or nothing.</summary>
     Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken);
 
     /// <summary>Buffers one text event (with its tokens' log probabilities when asked for); the caller flushes.</summary>
     void WriteText(SseWriter writer, GenerationDelta delta);
 
-    Task WriteFinishAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken);
+    /// <summary>The events after the text of a generation that finished (the finish reason, the usage when asked for).</summary>
+    Task WriteFinishAsync(SseWriter writer, FinishReason finishReason, Usage usage, CancellationToken cancellationToken);
 
-    Task WriteUsageAsync(SseWriter writer, Usage usage, CancellationToken cancellationToken);
+    /// <summary>The events a failure after the first byte becomes.</summary>
+    Task WriteErrorAsync(SseWriter writer, ApiError error, CancellationToken cancellationToken);
+
+    /// <summary>The stream's last frame, after its finish or its error ([DONE], or nothing).</summary>
+    Task WriteEndAsync(SseWriter writer, CancellationToken cancellationToken);
 }
 
 /// <summary>
 /// Streams a started generation as SSE. Owns the generation: the client leaving (RequestAborted) cancels
-/// it, and it is disposed on every path, so its slot is freed. A failure after the first byte becomes an
-/// error event followed by [DONE].
+/// it, and it is disposed on every path, so its slot is freed. A failure after the first byte becomes the
+/// format's error events followed by its end ([DONE] for chat and completions).
 /// </summary>
 /// <remarks><paramref name="trailer"/>, when given, gets the usage of a stream that finished and returns bytes written just before [DONE] (a mesh receipt as an SSE comment).</remarks>
 internal sealed partial class GenerationStreamResult(
-    RunningGeneration generation, IStreamFormat format, bool includeUsage, string promptParam, InferenceService inference,
+    RunningGeneration generation, IStreamFormat format, string promptParam, InferenceService inference,
     Context.ChatAnswerCapture? capture = null, Func<Usage, ReadOnlyMemory<byte>>? trailer = null) : IResult
 {
     public async Task ExecuteAsync(HttpContext httpContext)
@@ -57,25 +62,20 @@ internal sealed partial class GenerationStreamResult(
                 }
 
                 Log.StreamFailed(inference.Logger, generation.ModelId, failure.Error);
-                await writer.WriteEventAsync(inference.Map(failure, promptParam).ToWire(), OpenAiJsonContext.Default.ErrorResponse, cancellationToken);
-                await writer.WriteDoneAsync(cancellationToken);
+                await format.WriteErrorAsync(writer, inference.Map(failure, promptParam), cancellationToken);
+                await format.WriteEndAsync(writer, cancellationToken);
                 return;
             }
 
-            var finishReason = RunningGeneration.FinishReasonText(outcome.FinishReason);
-            await format.WriteFinishAsync(writer, finishReason, cancellationToken);
-            if (includeUsage)
-            {
-                await format.WriteUsageAsync(writer, Usage.Of(outcome.PromptTokens, outcome.CompletionTokens), cancellationToken);
-            }
-
+            var usage = Usage.Of(outcome.PromptTokens, outcome.CompletionTokens);
+            await format.WriteFinishAsync(writer, outcome.FinishReason, usage, cancellationToken);
             if (trailer is not null)
             {
-                writer.WriteRaw(trailer(Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)).Span);
+                writer.WriteRaw(trailer(usage).Span);
             }
 
-            await writer.WriteDoneAsync(cancellationToken);
-            capture?.Complete(finishReason);
+            await format.WriteEndAsync(writer, cancellationToken);
+            capture?.Complete(RunningGeneration.FinishReasonText(outcome.FinishReason));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -87,8 +87,8 @@ internal sealed partial class GenerationStreamResult(
             Log.StreamException(inference.Logger, generation.ModelId, ex);
             try
             {
-                await writer.WriteEventAsync(ApiErrors.Internal().ToWire(), OpenAiJsonContext.Default.ErrorResponse, cancellationToken);
-                await writer.WriteDoneAsync(cancellationToken);
+                await format.WriteErrorAsync(writer, ApiErrors.Internal(), cancellationToken);
+                await format.WriteEndAsync(writer, cancellationToken);
             }
             catch (Exception writeFailure) when (writeFailure is IOException or OperationCanceledException or InvalidOperationException)
             {
@@ -110,21 +110,54 @@ internal sealed partial class GenerationStreamResult(
     }
 }
 
-internal sealed class ChatStreamFormat(string id, long created, string model) : IStreamFormat
+/// <summary>
+/// OpenAI's chunk streams (chat and legacy completions): a chunk with the finish reason, a usage chunk when
+/// <c>stream_options.include_usage</c> asked for one, an error event on a failure, then <c>data: [DONE]</c>.
+/// </summary>
+internal abstract class ChunkStreamFormat(bool includeUsage) : IStreamFormat
 {
-    public Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken) =>
+    public abstract Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken);
+
+    public abstract void WriteText(SseWriter writer, GenerationDelta delta);
+
+    public Task WriteFinishAsync(SseWriter writer, FinishReason finishReason, Usage usage, CancellationToken cancellationToken) =>
+        WriteFinishAsync(writer, RunningGeneration.FinishReasonText(finishReason), usage, cancellationToken);
+
+    /// <summary>The finish with a reason of the API's own (chat's <c>tool_calls</c>).</summary>
+    public async Task WriteFinishAsync(SseWriter writer, string finishReason, Usage usage, CancellationToken cancellationToken)
+    {
+        await WriteFinishChunkAsync(writer, finishReason, cancellationToken);
+        if (includeUsage)
+        {
+            await WriteUsageChunkAsync(writer, usage, cancellationToken);
+        }
+    }
+
+    public Task WriteErrorAsync(SseWriter writer, ApiError error, CancellationToken cancellationToken) =>
+        writer.WriteEventAsync(error.ToWire(), OpenAiJsonContext.Default.ErrorResponse, cancellationToken);
+
+    public Task WriteEndAsync(SseWriter writer, CancellationToken cancellationToken) => writer.WriteDoneAsync(cancellationToken);
+
+    protected abstract Task WriteFinishChunkAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken);
+
+    protected abstract Task WriteUsageChunkAsync(SseWriter writer, Usage usage, CancellationToken cancellationToken);
+}
+
+internal sealed class ChatStreamFormat(string id, long created, string model, bool includeUsage) : ChunkStreamFormat(includeUsage)
+{
+    public override Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken) =>
         Write(writer, new ChatDelta(Role: "assistant", Content: string.Empty), null, cancellationToken);
 
-    public void WriteText(SseWriter writer, GenerationDelta delta) =>
+    public override void WriteText(SseWriter writer, GenerationDelta delta) =>
         writer.WriteEvent(Chunk(new ChatDelta(Content: delta.Text), null, LogProbs.ForChat(delta.LogProbs)), OpenAiJsonContext.Default.ChatCompletionChunk);
 
     /// <summary>Buffers one chunk carrying <paramref name="delta"/>; the caller flushes.</summary>
     public void WriteDelta(SseWriter writer, ChatDelta delta) => writer.WriteEvent(Chunk(delta, null), OpenAiJsonContext.Default.ChatCompletionChunk);
 
-    public Task WriteFinishAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken) =>
+    protected override Task WriteFinishChunkAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken) =>
         Write(writer, new ChatDelta(), finishReason, cancellationToken);
 
-    public Task WriteUsageAsync(SseWriter writer, Usage usage, CancellationToken cancellationToken) =>
+    protected override Task WriteUsageChunkAsync(SseWriter writer, Usage usage, CancellationToken cancellationToken) =>
         writer.WriteEventAsync(new ChatCompletionChunk(id, created, model, [], usage), OpenAiJsonContext.Default.ChatCompletionChunk, cancellationToken);
 
     private Task Write(SseWriter writer, ChatDelta delta, string? finishReason, CancellationToken cancellationToken) =>
@@ -136,9 +169,10 @@ internal sealed class ChatStreamFormat(string id, long created, string model) : 
 
 /// <param name="echo">The prompt, sent as the first chunk (<c>echo: true</c>); empty for none.</param>
 /// <param name="promptScores">The prompt's scores, sent with the echoed prompt once it is read; null for none.</param>
-internal sealed class CompletionStreamFormat(string id, long created, string model, string echo = "", Task<PromptLogProbs?>? promptScores = null) : IStreamFormat
+internal sealed class CompletionStreamFormat(string id, long created, string model, bool includeUsage, string echo = "", Task<PromptLogProbs?>? promptScores = null)
+    : ChunkStreamFormat(includeUsage)
 {
-    public async Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken)
+    public override async Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken)
     {
         if (echo.Length == 0)
         {
@@ -150,12 +184,12 @@ internal sealed class CompletionStreamFormat(string id, long created, string mod
             Chunk(echo, null, scores is null ? null : LogProbs.ForCompletion([], 0, scores, echo)), OpenAiJsonContext.Default.CompletionResponse, cancellationToken);
     }
 
-    public void WriteText(SseWriter writer, GenerationDelta delta) =>
+    public override void WriteText(SseWriter writer, GenerationDelta delta) =>
         writer.WriteEvent(Chunk(delta.Text, null, LogProbs.ForCompletion(delta.LogProbs, echo.Length)), OpenAiJsonContext.Default.CompletionResponse);
 
-    public Task WriteFinishAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken) => Write(writer, string.Empty, finishReason, cancellationToken);
+    protected override Task WriteFinishChunkAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken) => Write(writer, string.Empty, finishReason, cancellationToken);
 
-    public Task WriteUsageAsync(SseWriter writer, Usage usage, CancellationToken cancellationToken) =>
+    protected override Task WriteUsageChunkAsync(SseWriter writer, Usage usage, CancellationToken cancellationToken) =>
         writer.WriteEventAsync(new CompletionResponse(id, created, model, [], usage), OpenAiJsonContext.Default.CompletionResponse, cancellationToken);
 
     private Task Write(SseWriter writer, string text, string? finishReason, CancellationToken cancellationToken) =>

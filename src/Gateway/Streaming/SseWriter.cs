@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http.Features;
@@ -53,6 +54,15 @@ internal sealed class SseWriter
         _json.Flush();
         _unflushed += _json.BytesCommitted;
         Write("\n\n"u8);
+    }
+
+    /// <summary>Buffers one named event, <c>event: {name}\n</c> before its data (the Responses API names each event by its type).</summary>
+    public void WriteEvent<T>(string name, T value, JsonTypeInfo<T> typeInfo)
+    {
+        Write("event: "u8);
+        _unflushed += Encoding.UTF8.GetBytes(name, _pipe);
+        Write("\n"u8);
+        WriteEvent(value, typeInfo);
     }
 
     /// <summary>Sends everything buffered (nothing when nothing is).</summary>

@@ -1,7 +1,4 @@
-using System.Diagnostics;
-using System.Text.Json;
 using InferenceMesh.Gateway.Tests.Common;
-using InferenceMesh.Gateway.Tests.Metrics;
 
 namespace InferenceMesh.Gateway.Tests.Streaming;
 
@@ -24,21 +21,7 @@ public sealed class DisconnectTests
             Assert.StartsWith("data: {", line);
         }
 
-        // Wait on state, not on time: a bounded loop of reads until the slot is idle and the cancellation is counted.
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            using var health = JsonDocument.Parse(await environment.Http.GetStringAsync("/health"));
-            var slots = health.RootElement.GetProperty("loaded")[0].GetProperty("slot_states").EnumerateArray().Select(s => s.GetProperty("state").GetString()).ToArray();
-            var metrics = MetricsTests.Parse(await environment.Http.GetStringAsync("/metrics"));
-            var cancelled = metrics.GetValueOrDefault("inference_mesh_generations_total{model=\"stories260K\",finish=\"cancelled\"}");
-            if (slots.All(s => s == "idle") && cancelled == 1)
-            {
-                Assert.Equal(0, metrics.GetValueOrDefault("inference_mesh_generations_total{model=\"stories260K\",finish=\"length\"}"));
-                break;
-            }
-
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), $"Slot states {string.Join(",", slots)}, cancelled {cancelled} after 30 s.");
-        }
+        var metrics = await SlotStates.WaitIdleAfterCancelAsync(environment);
+        Assert.Equal(0, metrics.GetValueOrDefault("inference_mesh_generations_total{model=\"stories260K\",finish=\"length\"}"));
     }
 }

@@ -1,0 +1,133 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace InferenceMesh.Gateway.OpenAi;
+
+/// <summary>
+/// POST /v1/responses body (OpenAI's Responses API; served by the local engine only). It shares chat's sampling fields
+/// (<see cref="GenerationParameters"/>: <c>temperature</c>, <c>top_p</c>, and as extensions <c>seed</c>, <c>stop</c>,
+/// <c>logit_bias</c>, the penalties and llama.cpp's extras); the token limit is <see cref="MaxOutputTokens"/> (chat's
+/// <c>max_tokens</c>/<c>max_completion_tokens</c> and <c>stream_options</c> are not Responses fields and are not read).
+/// </summary>
+public sealed record ResponseRequest : GenerationParameters
+{
+    /// <summary>A string (one user message) or an array of message items.</summary>
+    public JsonElement? Input { get; init; }
+
+    /// <summary>A system message put before the input.</summary>
+    public string? Instructions { get; init; }
+
+    public int? MaxOutputTokens { get; init; }
+
+    /// <summary><c>{"format": {"type": "text" | "json_object" | "json_schema", …}}</c>; echoed in the response.</summary>
+    public JsonElement? Text { get; init; }
+
+    /// <summary>Echoed in the response.</summary>
+    public Dictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>Only false or absent: responses are not stored.</summary>
+    public bool? Store { get; init; }
+
+    /// <summary>Refused: it needs stored responses.</summary>
+    public string? PreviousResponseId { get; init; }
+
+    /// <summary>Every field this type does not name: the fields refused by the local model are read from here, and our <c>lora</c>.</summary>
+    [JsonExtensionData]
+    public Dictionary<string, JsonElement>? Extensions { get; set; }
+}
+
+/// <summary>
+/// A response object: the answer (<c>status</c> completed or incomplete), or its state in a stream's lifecycle events
+/// (in_progress, failed), with the request's settings echoed as OpenAI does.
+/// </summary>
+public sealed record ResponseObject
+{
+    public required string Id { get; init; }
+    public string Object => "response";
+    public required long CreatedAt { get; init; }
+    public required string Status { get; init; }
+    public bool Background => false;
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public ResponseError? Error { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public ResponseIncompleteDetails? IncompleteDetails { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public string? Instructions { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public int? MaxOutputTokens { get; init; }
+
+    public required IReadOnlyDictionary<string, string> Metadata { get; init; }
+    public required string Model { get; init; }
+    public IReadOnlyList<ResponseOutputMessage> Output { get; init; } = [];
+    public bool ParallelToolCalls => true;
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public string? PreviousResponseId => null;
+
+    public bool Store => false;
+    public required double Temperature { get; init; }
+    public required JsonElement Text { get; init; }
+    public string ToolChoice => "auto";
+    public IReadOnlyList<int> Tools => [];
+    public required double TopP { get; init; }
+    public string Truncation => "disabled";
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public ResponseUsage? Usage { get; init; }
+}
+
+public sealed record ResponseError(string Code, string Message);
+
+/// <summary>Why a response is incomplete: <c>max_output_tokens</c> (the limit asked for, or the slot's context, ran out).</summary>
+public sealed record ResponseIncompleteDetails(string Reason);
+
+/// <summary>The assistant's message: one output_text part.</summary>
+public sealed record ResponseOutputMessage(string Id, string Status, IReadOnlyList<ResponseOutputText> Content)
+{
+    public string Type => "message";
+    public string Role => "assistant";
+}
+
+public sealed record ResponseOutputText(string Text)
+{
+    public string Type => "output_text";
+    public IReadOnlyList<int> Annotations => [];
+}
+
+public sealed record ResponseUsage(int InputTokens, ResponseInputTokensDetails InputTokensDetails, int OutputTokens, ResponseOutputTokensDetails OutputTokensDetails, int TotalTokens)
+{
+    public static ResponseUsage Of(Usage usage) =>
+        new(usage.PromptTokens, new ResponseInputTokensDetails(0), usage.CompletionTokens, new ResponseOutputTokensDetails(0), usage.TotalTokens);
+}
+
+public sealed record ResponseInputTokensDetails(int CachedTokens);
+
+public sealed record ResponseOutputTokensDetails(int ReasoningTokens);
+
+/// <summary>
+/// One event of a streamed response (<c>event: {type}</c>, <c>data: {this}</c>); each event type sets its own members:
+/// the lifecycle events <see cref="Response"/>, the item events <see cref="Item"/>, the part events <see cref="Part"/>,
+/// the text events <see cref="Delta"/> or <see cref="Text"/>.
+/// </summary>
+public sealed record ResponseStreamEvent(string Type, int SequenceNumber)
+{
+    public ResponseObject? Response { get; init; }
+    public int? OutputIndex { get; init; }
+    public string? ItemId { get; init; }
+    public int? ContentIndex { get; init; }
+    public ResponseOutputMessage? Item { get; init; }
+    public ResponseOutputText? Part { get; init; }
+    public string? Delta { get; init; }
+    public string? Text { get; init; }
+}
+
+/// <summary>The stream's <c>error</c> event: a failure after the first byte (followed by <c>response.failed</c>).</summary>
+public sealed record ResponseErrorEvent(
+    string Code, string Message, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Param, int SequenceNumber)
+{
+    public string Type => "error";
+}
