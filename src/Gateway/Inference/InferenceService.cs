@@ -116,11 +116,17 @@ internal sealed partial class InferenceService(
 
     /// <summary>
     /// <see cref="ResolveWithAdaptersAsync"/> for an endpoint only the local engine serves, with the request's <c>lora</c>
-    /// field: from here on every answer, errors included, is the local backend's (<c>X-InferenceMesh-Backend: local</c>).
+    /// field: from here on every answer, errors included, is the local backend's (<c>X-InferenceMesh-Backend: local</c>);
+    /// a request without a model never reaches the engine and keeps "none".
     /// </summary>
     public ValueTask<ApiResult<(ILoadedModel Model, IReadOnlyList<AdapterUse> Adapters)>> ResolveLocalAsync(
         HttpContext http, string? modelId, IReadOnlyDictionary<string, JsonElement>? extensions)
     {
+        if (string.IsNullOrEmpty(modelId))
+        {
+            return ValueTask.FromResult<ApiResult<(ILoadedModel, IReadOnlyList<AdapterUse>)>>(ApiErrors.MissingParameter("model")); // refused before the engine: still "none"
+        }
+
         Routing.BackendHeader.Set(http, Router.Configuration.RouterDefaults.LocalBackendName);
         return ResolveWithAdaptersAsync(modelId, LoraRequests.FieldOf(extensions), http.RequestAborted);
     }

@@ -48,6 +48,17 @@ public sealed class CompletionsTests
     }
 
     [Fact]
+    public async Task A_request_without_a_model_is_400_from_no_backend()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await environment.Http.PostAsync("/v1/completions", ApiAssert.Json($$"""{"prompt":"{{RawCompletions.Prompt}}"}"""));
+
+        await ApiAssert.ErrorAsync(response, System.Net.HttpStatusCode.BadRequest, param: "model", code: "missing_required_parameter");
+        Assert.Equal("none", response.Headers.GetValues("X-InferenceMesh-Backend").Single());
+    }
+
+    [Fact]
     public async Task Neutral_values_of_those_fields_are_served()
     {
         await using var environment = await TestEnvironment.StartAsync();
