@@ -167,7 +167,7 @@ public sealed class ResponsesTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
-        var events = ParseNamedEvents(await response.Content.ReadAsStringAsync());
+        var events = Sse.ParseNamed(await response.Content.ReadAsStringAsync());
         var types = events.Select(e => e.GetProperty("type").GetString()!).ToArray();
         Assert.Equal<string>(["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added"], types[..4]);
         Assert.Equal<string>(["response.output_text.done", "response.content_part.done", "response.output_item.done", "response.incomplete"], types[^4..]);
@@ -248,6 +248,7 @@ public sealed class ResponsesTests
 
         var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, code: code);
         Assert.Equal(param, error.GetProperty("param").GetString());
+        Assert.Equal("none", response.Headers.GetValues("X-InferenceMesh-Backend").Single()); // refused before the engine
     }
 
     [Fact]
@@ -339,28 +340,5 @@ public sealed class ResponsesTests
 
         Assert.NotNull(final);
         return (text.ToString(), final, sequence);
-    }
-
-    /// <summary>A strict reader of a Responses stream: every event is <c>event: type\ndata: json\n\n</c> with the data's type equal to the event's name.</summary>
-    private static List<JsonElement> ParseNamedEvents(string body)
-    {
-        var events = new List<JsonElement>();
-        var position = 0;
-        while (position < body.Length)
-        {
-            var end = body.IndexOf("\n\n", position, StringComparison.Ordinal);
-            Assert.True(end >= 0, $"Event at {position} is not terminated by a blank line.");
-            var lines = body[position..end].Split('\n');
-            Assert.Equal(2, lines.Length);
-            Assert.StartsWith("event: ", lines[0]);
-            Assert.StartsWith("data: ", lines[1]);
-            using var document = JsonDocument.Parse(lines[1][6..]);
-            Assert.Equal(lines[0][7..], document.RootElement.GetProperty("type").GetString());
-            events.Add(document.RootElement.Clone());
-            position = end + 2;
-        }
-
-        Assert.DoesNotContain("[DONE]", body);
-        return events;
     }
 }

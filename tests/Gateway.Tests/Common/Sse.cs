@@ -48,4 +48,26 @@ internal static class Sse
         .Where(e => e.TryGetProperty("choices", out var c) && c.GetArrayLength() > 0)
         .Select(e => e.GetProperty("choices")[0].GetProperty("finish_reason"))
         .LastOrDefault(f => f.ValueKind == JsonValueKind.String) is { ValueKind: JsonValueKind.String } last ? last.GetString() : null;
+
+    /// <summary>A strict reader of a Responses stream: every event is <c>event: type\ndata: json\n\n</c> with the data's type equal to the event's name.</summary>
+    public static List<JsonElement> ParseNamed(string body)
+    {
+        var events = new List<JsonElement>();
+        var position = 0;
+        while (position < body.Length)
+        {
+            var end = body.IndexOf("\n\n", position, StringComparison.Ordinal);
+            Assert.True(end >= 0, $"Event at {position} is not terminated by a blank line.");
+            var lines = body[position..end].Split('\n');
+            Assert.Equal(2, lines.Length);
+            Assert.StartsWith("event: ", lines[0]);
+            Assert.StartsWith("data: ", lines[1]);
+            using var document = JsonDocument.Parse(lines[1][6..]);
+            Assert.Equal(lines[0][7..], document.RootElement.GetProperty("type").GetString());
+            events.Add(document.RootElement.Clone());
+            position = end + 2;
+        }
+
+        return events; // a data: [DONE] frame is not JSON: it fails above
+    }
 }

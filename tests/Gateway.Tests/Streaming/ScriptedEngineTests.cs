@@ -65,6 +65,63 @@ public sealed class ScriptedEngineTests
     }
 
     [Fact]
+    public async Task Responses_stream_frames_survive_newlines_and_sse_lookalikes_in_text()
+    {
+        var (environment, engine) = await StartAsync();
+        await using var _ = environment;
+        string[] deltas = ["Hello\n", "\n\nevent: response.completed\r\n", "data: [DONE]\n\n", "é😀\u2028"];
+        engine.Model.OnStart = _ => EngineResult<IGeneration>.Ok(new FakeGeneration(deltas, new GenerationOutcome(FinishReason.Stop, 5, 4)));
+
+        using var response = await environment.Http.PostAsync("/v1/responses", ApiAssert.Json($$"""{"model":"{{FakeEngine.ModelId}}","input":"x","stream":true}"""));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var events = Sse.ParseNamed(await response.Content.ReadAsStringAsync());
+        Assert.Equal(deltas, events.Where(e => e.GetProperty("type").GetString() == "response.output_text.delta").Select(e => e.GetProperty("delta").GetString()));
+        var completed = events[^1];
+        Assert.Equal("response.completed", completed.GetProperty("type").GetString());
+        Assert.Equal(string.Concat(deltas), completed.GetProperty("response").GetProperty("output")[0].GetProperty("content")[0].GetProperty("text").GetString());
+        Assert.Equal(9, completed.GetProperty("response").GetProperty("usage").GetProperty("total_tokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task Responses_failure_after_the_stream_started_is_an_error_event_then_response_failed()
+    {
+        var (environment, engine) = await StartAsync();
+        await using var _ = environment;
+        engine.Model.OnStart = _ => EngineResult<IGeneration>.Ok(new FakeGeneration(
+            ["a", "b"], new GenerationOutcome(FinishReason.Stop, 3, 2, new EngineFailure(EngineError.DecodeFailed, "llama_decode returned 1"))));
+
+        using var response = await environment.Http.PostAsync("/v1/responses", ApiAssert.Json($$"""{"model":"{{FakeEngine.ModelId}}","input":"x","stream":true}"""));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Content.ReadAsStringAsync();
+        ApiAssert.NoLeak(body);
+        var events = Sse.ParseNamed(body);
+        Assert.Equal(Enumerable.Range(0, events.Count), events.Select(e => e.GetProperty("sequence_number").GetInt32()));
+        var error = events[^2];
+        Assert.Equal("error", error.GetProperty("type").GetString());
+        Assert.Equal("decode_failed", error.GetProperty("code").GetString());
+        Assert.Equal(JsonValueKind.Null, error.GetProperty("param").ValueKind);
+        var failed = events[^1];
+        Assert.Equal("response.failed", failed.GetProperty("type").GetString());
+        Assert.Equal("failed", failed.GetProperty("response").GetProperty("status").GetString());
+        Assert.Equal("decode_failed", failed.GetProperty("response").GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal("ab", failed.GetProperty("response").GetProperty("output")[0].GetProperty("content")[0].GetProperty("text").GetString());
+
+#pragma warning disable OPENAI001 // the official client's Responses API is experimental
+        var updates = new List<OpenAI.Responses.StreamingResponseUpdate>();
+        await foreach (var update in environment.OpenAi.GetResponsesClient().CreateResponseStreamingAsync(
+            new OpenAI.Responses.CreateResponseOptions(FakeEngine.ModelId, [OpenAI.Responses.ResponseItem.CreateUserMessageItem("x")]) { StreamingEnabled = true }))
+        {
+            updates.Add(update);
+        }
+
+        Assert.Equal("decode_failed", Assert.IsType<OpenAI.Responses.StreamingResponseErrorUpdate>(updates[^2]).Code);
+        Assert.Equal(OpenAI.Responses.ResponseStatus.Failed, Assert.IsType<OpenAI.Responses.StreamingResponseFailedUpdate>(updates[^1]).Response.Status);
+#pragma warning restore OPENAI001
+    }
+
+    [Fact]
     public async Task Overload_is_503_with_retry_after()
     {
         var (environment, engine) = await StartAsync();
