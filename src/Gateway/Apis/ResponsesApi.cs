@@ -72,7 +72,10 @@ internal static class ResponsesApi
             Metadata = request.Metadata ?? [],
             Model = loaded.Id,
             Temperature = request.Temperature ?? 1,
-            Text = request.Text is { ValueKind: JsonValueKind.Object } text ? text : TextFormatDefault,
+            // The text settings as sent when they name a format; otherwise the default, as OpenAI echoes it.
+            Text = request.Text is { ValueKind: JsonValueKind.Object } text && text.TryGetProperty("format", out var format) && format.ValueKind == JsonValueKind.Object
+                ? text
+                : TextFormatDefault,
             TopP = request.TopP ?? 1,
         };
         var messageId = InferenceService.NewId("msg_");

@@ -88,12 +88,15 @@ public sealed record ResponseIncompleteDetails(string Reason);
 /// <summary>The assistant's message: one output_text part.</summary>
 public sealed record ResponseOutputMessage(string Id, string Status, IReadOnlyList<ResponseOutputText> Content)
 {
+    /// <summary>First, as OpenAI writes it: deserialisers that dispatch on the discriminator (System.Text.Json's polymorphism) read it first.</summary>
+    [JsonPropertyOrder(-1)]
     public string Type => "message";
     public string Role => "assistant";
 }
 
 public sealed record ResponseOutputText(string Text)
 {
+    [JsonPropertyOrder(-1)]
     public string Type => "output_text";
     public IReadOnlyList<int> Annotations => [];
 }
@@ -129,5 +132,6 @@ public sealed record ResponseStreamEvent(string Type, int SequenceNumber)
 public sealed record ResponseErrorEvent(
     string Code, string Message, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Param, int SequenceNumber)
 {
+    [JsonPropertyOrder(-1)]
     public string Type => "error";
 }

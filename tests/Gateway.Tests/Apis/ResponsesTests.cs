@@ -83,6 +83,25 @@ public sealed class ResponsesTests
         Assert.Equal(chat.Usage.OutputTokenCount, response.Usage.OutputTokenCount);
     }
 
+    [Fact]
+    public async Task A_second_turn_sends_the_first_output_items_back_as_input()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var client = Client(environment);
+        ResponseResult first = await client.CreateResponseAsync(Greedy(12, ResponseItem.CreateUserMessageItem(Prompt)));
+
+        // No storage: the client keeps the conversation and sends the model's output items back as they came.
+        var second = Greedy(12, [ResponseItem.CreateUserMessageItem(Prompt), .. first.OutputItems, ResponseItem.CreateUserMessageItem("What happened next?")]);
+        ResponseResult response = await client.CreateResponseAsync(second);
+        ChatCompletion chat = await environment.OpenAi.GetChatClient(TestEnvironment.Stories).CompleteChatAsync(
+            [new UserChatMessage(Prompt), new AssistantChatMessage(first.GetOutputText()), new UserChatMessage("What happened next?")],
+            new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 12 });
+
+        Assert.False(string.IsNullOrEmpty(response.GetOutputText()));
+        Assert.Equal(chat.Content[0].Text, response.GetOutputText());
+        Assert.Equal(chat.Usage.InputTokenCount, response.Usage.InputTokenCount);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -150,6 +169,7 @@ public sealed class ResponsesTests
         Assert.Equal(0, root.GetProperty("temperature").GetDouble());
         Assert.False(root.GetProperty("store").GetBoolean());
         Assert.Equal("text", root.GetProperty("text").GetProperty("format").GetProperty("type").GetString());
+        Assert.StartsWith("{\"type\":\"message\",", root.GetProperty("output")[0].GetRawText()); // the discriminator first, as OpenAI writes it
         Assert.Equal(JsonValueKind.Null, root.GetProperty("error").ValueKind);
         Assert.Equal(JsonValueKind.Null, root.GetProperty("previous_response_id").ValueKind);
         var part = root.GetProperty("output")[0].GetProperty("content")[0];
