@@ -25,6 +25,11 @@ internal static class ResponsesApi
     public static IEndpointRouteBuilder MapResponsesApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/responses", CreateAsync);
+
+        // Nothing is stored, so no response can be fetched, listed, cancelled or deleted: a clear 404, not "unknown URL".
+        app.MapMethods("/v1/responses/{id}", ["GET", "DELETE"], NotStored);
+        app.MapGet("/v1/responses/{id}/input_items", NotStored);
+        app.MapPost("/v1/responses/{id}/cancel", NotStored);
         return app;
     }
 
@@ -92,6 +97,12 @@ internal static class ResponsesApi
             Finished(response, messageId, answer, outcome.FinishReason, Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)),
             OpenAiJsonContext.Default.ResponseObject);
     }
+
+    /// <summary>The answer for a stored response's URL: this server stores none (responses are answered with <c>store: false</c>).</summary>
+    public static ApiError NotStored(string id) =>
+        new(StatusCodes.Status404NotFound,
+            "This server does not store responses (every response has store false), so there is none to fetch, cancel or delete: keep what you need from the answer.",
+            ApiError.InvalidRequest, null, "response_not_found");
 
     /// <summary>The response of a generation that ended: completed, or incomplete when its token budget ran out.</summary>
     public static ResponseObject Finished(ResponseObject response, string messageId, string text, FinishReason finishReason, Usage usage)

@@ -287,6 +287,21 @@ public sealed class ResponsesTests
         Assert.Equal(TestPaths.Stories260KGreedyContinuation[..30], json.RootElement.GetProperty("output")[0].GetProperty("content")[0].GetProperty("text").GetString());
     }
 
+    [Theory]
+    [InlineData("GET", "/v1/responses/resp_0123")]
+    [InlineData("DELETE", "/v1/responses/resp_0123")]
+    [InlineData("GET", "/v1/responses/resp_0123/input_items")]
+    [InlineData("POST", "/v1/responses/resp_0123/cancel")]
+    public async Task The_urls_of_stored_responses_say_nothing_is_stored(string method, string url)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await environment.Http.SendAsync(new HttpRequestMessage(new HttpMethod(method), url));
+
+        var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.NotFound, code: "response_not_found");
+        Assert.Contains("does not store responses", error.GetProperty("message").GetString());
+    }
+
     [Fact]
     public async Task More_metadata_than_openai_allows_is_400()
     {
