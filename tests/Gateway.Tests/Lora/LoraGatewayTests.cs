@@ -75,6 +75,16 @@ public sealed class LoraGatewayTests : IAsyncLifetime
         Assert.Equal(byField, byAlias);
         Assert.Equal(baseText, zero);
 
+        // Responses: the prompt as one user message (no chat template: passed as is) with the same adapter gives the same text.
+        var responded = await PostAsync("/v1/responses", new JsonObject { ["model"] = Base, ["input"] = Prompt, ["max_output_tokens"] = 24, ["temperature"] = 0, ["lora"] = Lora(("style", 1.0)) });
+        var respondedBody = await responded.Content.ReadAsStringAsync();
+        Assert.True(responded.StatusCode == HttpStatusCode.OK, respondedBody);
+        Assert.Equal("local", RoutingHarness.BackendOf(responded));
+        using (var json = JsonDocument.Parse(respondedBody))
+        {
+            Assert.Equal(byField, json.RootElement.GetProperty("output")[0].GetProperty("content")[0].GetProperty("text").GetString());
+        }
+
         // Chat: public prompts would go to the cloud, which scores best; with an adapter they stay here.
         foreach (var body in new[]
         {
