@@ -64,7 +64,10 @@ internal static class ResponsesApi
         var generation = settings.Value!.ToRequest(prompt.Value!);
         var grammar = LocalFeatures.ResponseTextGrammar(request).Value; // checked above
         var started = await inference.StartAsync(
-            loaded, generation with { Adapters = adapters, Sampling = generation.Sampling with { Grammar = grammar } }, "input", cancellationToken);
+            loaded,
+            generation with { Adapters = adapters, Sampling = generation.Sampling with { Grammar = grammar }, TopLogProbs = LogProbs.Requested(request).Value },
+            "input",
+            cancellationToken);
         if (started.Error is { } startError) return startError;
 
         var response = new ResponseObject
@@ -90,11 +93,11 @@ internal static class ResponsesApi
         }
 
         await using var running = started.Value!;
-        var (answer, _, outcome) = await running.CollectAsync(cancellationToken);
+        var (answer, logProbs, outcome) = await running.CollectAsync(cancellationToken);
         if (outcome.Failure is { } failure) return inference.Map(failure, "input");
 
         return new JsonOk<ResponseObject>(
-            Finished(response, messageId, answer, outcome.FinishReason, Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)),
+            Finished(response, messageId, new ResponseOutputText(answer, LogProbs.ForChat(logProbs)?.Content), outcome.FinishReason, Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)),
             OpenAiJsonContext.Default.ResponseObject);
     }
 
@@ -105,7 +108,7 @@ internal static class ResponsesApi
             ApiError.InvalidRequest, null, "response_not_found");
 
     /// <summary>The response of a generation that ended: completed, or incomplete when its token budget ran out.</summary>
-    public static ResponseObject Finished(ResponseObject response, string messageId, string text, FinishReason finishReason, Usage usage)
+    public static ResponseObject Finished(ResponseObject response, string messageId, ResponseOutputText text, FinishReason finishReason, Usage usage)
     {
         var status = finishReason == FinishReason.Length ? "incomplete" : "completed";
         return response with
@@ -117,8 +120,8 @@ internal static class ResponsesApi
         };
     }
 
-    public static ResponseOutputMessage Message(string id, string status, string? text) =>
-        new(id, status, text is null ? [] : [new ResponseOutputText(text)]);
+    public static ResponseOutputMessage Message(string id, string status, ResponseOutputText? text) =>
+        new(id, status, text is null ? [] : [text]);
 
     private static ApiError? RefuseMetadata(Dictionary<string, string>? metadata)
     {

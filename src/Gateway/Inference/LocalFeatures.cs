@@ -88,8 +88,8 @@ public static class LocalFeatures
 
     /// <summary>
     /// The Responses API fields the local engine cannot honour: stored responses (<c>previous_response_id</c>,
-    /// <c>store: true</c>, <c>background</c>, <c>conversation</c>, <c>prompt</c>), tools, <c>reasoning</c> and log
-    /// probabilities; a malformed <c>text.format</c> or a schema beyond the grammar too. Neutral values (null, false,
+    /// <c>store: true</c>, <c>background</c>, <c>conversation</c>, <c>prompt</c>), tools and <c>reasoning</c>; a malformed
+    /// <c>text.format</c> or <c>top_logprobs</c>, or a schema beyond the grammar, too. Neutral values (null, false,
     /// <c>tool_choice</c> "none"/"auto", an empty <c>reasoning</c>) pass.
     /// </summary>
     public static ApiError? RefuseUnsupported(ResponseRequest request)
@@ -139,15 +139,7 @@ public static class LocalFeatures
             }
         }
 
-        if (fields.TryGetValue("include", out var include) && include.ValueKind == JsonValueKind.Array
-            && include.EnumerateArray().Any(i => i.ValueKind == JsonValueKind.String && i.GetString() == "message.output_text.logprobs"))
-        {
-            return ApiErrors.UnsupportedParameter("include", "'message.output_text.logprobs' is not supported by /v1/responses here (chat completions have logprobs).");
-        }
-
-        return fields.TryGetValue("top_logprobs", out var top) && !(top.ValueKind == JsonValueKind.Null || (top.ValueKind == JsonValueKind.Number && top.TryGetInt32(out var count) && count == 0))
-            ? ApiErrors.UnsupportedParameter("top_logprobs", "'top_logprobs' is not supported by /v1/responses here (chat completions have logprobs).")
-            : null;
+        return LogProbs.Requested(request).Error;
     }
 
     /// <summary>The grammar the Responses API's <c>text.format</c> asks for (see <see cref="FormatGrammar"/>).</summary>

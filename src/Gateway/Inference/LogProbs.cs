@@ -46,6 +46,32 @@ public static class LogProbs
         return new ApiResult<int?>(enabled ? count ?? 0 : null, null);
     }
 
+    /// <summary>
+    /// The number of alternatives a Responses request asks for (<c>top_logprobs</c> 0..20), or null when its <c>include</c>
+    /// does not name <c>message.output_text.logprobs</c> (without it OpenAI returns none, whatever <c>top_logprobs</c> says).
+    /// </summary>
+    public static ApiResult<int?> Requested(ResponseRequest request)
+    {
+        var fields = request.Extensions;
+        int? count = null;
+        if (fields is not null && fields.TryGetValue("top_logprobs", out var top) && top.ValueKind != JsonValueKind.Null)
+        {
+            if (top.ValueKind != JsonValueKind.Number || !top.TryGetInt32(out var value) || value is < 0 or > GenerationRequest.MaxTopLogProbs)
+            {
+                return ApiErrors.InvalidParameter("top_logprobs", $"'top_logprobs' must be an integer from 0 to {GenerationRequest.MaxTopLogProbs}.");
+            }
+
+            count = value;
+        }
+
+        var enabled = fields is not null && fields.TryGetValue("include", out var include) && include.ValueKind == JsonValueKind.Array
+            && include.EnumerateArray().Any(i => i.ValueKind == JsonValueKind.String && i.GetString() == ResponseLogProbsInclude);
+        return new ApiResult<int?>(enabled ? count ?? 0 : null, null);
+    }
+
+    /// <summary>The <c>include</c> value that asks a Responses request for log probabilities.</summary>
+    public const string ResponseLogProbsInclude = "message.output_text.logprobs";
+
     /// <summary>The number of alternatives a legacy completion asks for (its <c>logprobs</c>), or an error naming the field.</summary>
     public static ApiResult<int?> Requested(CompletionRequest request)
     {

@@ -94,7 +94,8 @@ public sealed record ResponseOutputMessage(string Id, string Status, IReadOnlyLi
     public string Role => "assistant";
 }
 
-public sealed record ResponseOutputText(string Text)
+/// <param name="Logprobs">Per generated token, when <c>include</c> asked for <c>message.output_text.logprobs</c> (chat's entry shape); omitted otherwise.</param>
+public sealed record ResponseOutputText(string Text, IReadOnlyList<ChatTokenLogProb>? Logprobs = null)
 {
     [JsonPropertyOrder(-1)]
     public string Type => "output_text";
@@ -126,6 +127,9 @@ public sealed record ResponseStreamEvent(string Type, int SequenceNumber)
     public ResponseOutputText? Part { get; init; }
     public string? Delta { get; init; }
     public string? Text { get; init; }
+
+    /// <summary>The log probabilities of a delta's (or the whole text's) tokens, when asked for.</summary>
+    public IReadOnlyList<ChatTokenLogProb>? Logprobs { get; init; }
 }
 
 /// <summary>The stream's <c>error</c> event: a failure after the first byte (followed by <c>response.failed</c>).</summary>

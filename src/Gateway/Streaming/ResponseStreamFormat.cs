@@ -2,6 +2,7 @@ using System.Text;
 using InferenceMesh.Engine;
 using InferenceMesh.Gateway.Apis;
 using InferenceMesh.Gateway.Errors;
+using InferenceMesh.Gateway.Inference;
 using InferenceMesh.Gateway.OpenAi;
 
 namespace InferenceMesh.Gateway.Streaming;
@@ -19,6 +20,7 @@ internal sealed class ResponseStreamFormat(ResponseObject response, string messa
     private const int OutputIndex = 0, ContentIndex = 0;
 
     private readonly StringBuilder _text = new();
+    private List<ChatTokenLogProb>? _logProbs;
     private int _sequence;
 
     public Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken)
@@ -33,15 +35,21 @@ internal sealed class ResponseStreamFormat(ResponseObject response, string messa
     public void WriteText(SseWriter writer, GenerationDelta delta)
     {
         _text.Append(delta.Text);
-        Write(writer, "response.output_text.delta", e => Part(e) with { Delta = delta.Text });
+        var logProbs = LogProbs.ForChat(delta.LogProbs)?.Content;
+        if (logProbs is not null)
+        {
+            (_logProbs ??= []).AddRange(logProbs);
+        }
+
+        Write(writer, "response.output_text.delta", e => Part(e) with { Delta = delta.Text, Logprobs = logProbs });
     }
 
     public Task WriteFinishAsync(SseWriter writer, FinishReason finishReason, Usage usage, CancellationToken cancellationToken)
     {
-        var text = _text.ToString();
+        var text = new ResponseOutputText(_text.ToString(), _logProbs);
         var finished = ResponsesApi.Finished(response, messageId, text, finishReason, usage);
-        Write(writer, "response.output_text.done", e => Part(e) with { Text = text });
-        Write(writer, "response.content_part.done", e => Part(e) with { Part = new ResponseOutputText(text) });
+        Write(writer, "response.output_text.done", e => Part(e) with { Text = text.Text, Logprobs = text.Logprobs });
+        Write(writer, "response.content_part.done", e => Part(e) with { Part = text });
         Write(writer, "response.output_item.done", e => e with { OutputIndex = OutputIndex, Item = finished.Output[0] });
         Write(writer, finished.Status == "incomplete" ? "response.incomplete" : "response.completed", e => e with { Response = finished });
         return writer.FlushAsync(cancellationToken);
@@ -54,7 +62,7 @@ internal sealed class ResponseStreamFormat(ResponseObject response, string messa
         {
             Status = "failed",
             Error = new ResponseError(error.Code ?? error.Type, error.Message),
-            Output = [ResponsesApi.Message(messageId, "incomplete", _text.ToString())],
+            Output = [ResponsesApi.Message(messageId, "incomplete", new ResponseOutputText(_text.ToString(), _logProbs))],
         };
         Write(writer, "response.failed", e => e with { Response = failed });
         return writer.FlushAsync(cancellationToken);

@@ -150,6 +150,75 @@ public sealed class ResponsesTests
         Assert.All(json.RootElement.GetProperty("tags").EnumerateArray(), t => Assert.Contains(t.GetString(), new[] { "cat", "dog", "sun" }));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Included_logprobs_are_chats_for_the_same_prompt_streamed_or_not(bool stream)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var body = $$"""{"model":"stories260K","input":"{{Prompt}}","max_output_tokens":8,"temperature":0,"include":["message.output_text.logprobs"],"top_logprobs":2,"stream":{{(stream ? "true" : "false")}}}""";
+        var chatBody = $$"""{"model":"stories260K","messages":[{"role":"user","content":"{{Prompt}}"}],"max_tokens":8,"temperature":0,"logprobs":true,"top_logprobs":2}""";
+
+        using var response = await environment.Http.PostAsync("/v1/responses", ApiAssert.Json(body));
+        using var chat = await environment.Http.PostAsync("/v1/chat/completions", ApiAssert.Json(chatBody));
+
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        using var chatJson = JsonDocument.Parse(await chat.Content.ReadAsStringAsync());
+        var expected = chatJson.RootElement.GetProperty("choices")[0].GetProperty("logprobs").GetProperty("content").EnumerateArray().ToArray();
+        if (stream)
+        {
+            var events = Sse.ParseNamed(text);
+            var deltas = events.Where(e => e.GetProperty("type").GetString() == "response.output_text.delta").SelectMany(e => e.GetProperty("logprobs").EnumerateArray());
+            AssertSameLogProbs(expected, deltas);
+            AssertSameLogProbs(expected, events[^4].GetProperty("logprobs").EnumerateArray()); // response.output_text.done
+            text = events[^1].GetProperty("response").GetRawText();
+        }
+
+        using var json = JsonDocument.Parse(text);
+        var part = json.RootElement.GetProperty("output")[0].GetProperty("content")[0];
+        AssertSameLogProbs(expected, part.GetProperty("logprobs").EnumerateArray());
+        Assert.Equal(8, part.GetProperty("logprobs").GetArrayLength());
+        Assert.All(part.GetProperty("logprobs").EnumerateArray(), l => Assert.Equal(2, l.GetProperty("top_logprobs").GetArrayLength()));
+    }
+
+    /// <summary>The same tokens with the same alternatives; values equal up to float noise (a reused prompt prefix is decoded in another batch).</summary>
+    private static void AssertSameLogProbs(IReadOnlyList<JsonElement> expected, IEnumerable<JsonElement> actual)
+    {
+        var entries = actual.ToArray();
+        Assert.Equal(expected.Count, entries.Length);
+        for (var i = 0; i < entries.Length; i++)
+        {
+            Assert.Equal(expected[i].GetProperty("token").GetString(), entries[i].GetProperty("token").GetString());
+            Assert.Equal(expected[i].GetProperty("bytes").GetRawText(), entries[i].GetProperty("bytes").GetRawText());
+            Assert.Equal(expected[i].GetProperty("logprob").GetDouble(), entries[i].GetProperty("logprob").GetDouble(), 1e-3);
+            var top = entries[i].GetProperty("top_logprobs").EnumerateArray().ToArray();
+            var expectedTop = expected[i].GetProperty("top_logprobs").EnumerateArray().ToArray();
+            Assert.Equal(expectedTop.Select(t => t.GetProperty("token").GetString()), top.Select(t => t.GetProperty("token").GetString()));
+            Assert.Equal(expectedTop.Select(t => t.GetProperty("logprob").GetDouble()), top.Select(t => t.GetProperty("logprob").GetDouble()), new ToleranceComparer());
+        }
+    }
+
+    private sealed class ToleranceComparer : IEqualityComparer<double>
+    {
+        public bool Equals(double x, double y) => Math.Abs(x - y) < 1e-3;
+
+        public int GetHashCode(double obj) => 0;
+    }
+
+    [Fact]
+    public async Task Logprobs_are_computed_only_when_include_asks()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await environment.Http.PostAsync("/v1/responses", ApiAssert.Json(WithFields("""{"top_logprobs":3}""")));
+
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        using var json = JsonDocument.Parse(text);
+        Assert.False(json.RootElement.GetProperty("output")[0].GetProperty("content")[0].TryGetProperty("logprobs", out _));
+    }
+
     [Fact]
     public async Task Settings_and_metadata_are_echoed_and_nothing_is_stored()
     {
@@ -208,8 +277,6 @@ public sealed class ResponsesTests
     [InlineData("""{"reasoning":{"effort":"high"}}""", "reasoning")]
     [InlineData("""{"background":true}""", "background")]
     [InlineData("""{"conversation":"conv_1"}""", "conversation")]
-    [InlineData("""{"include":["message.output_text.logprobs"]}""", "include")]
-    [InlineData("""{"top_logprobs":3}""", "top_logprobs")]
     [InlineData("""{"input":[{"type":"function_call_output","call_id":"c","output":"x"}]}""", "input[0]")]
     [InlineData("""{"input":[{"role":"user","content":"a"},{"type":"reasoning","summary":[]}]}""", "input[1]")]
     [InlineData("""{"input":[{"role":"user","content":[{"type":"input_text","text":"a"},{"type":"input_image","image_url":"https://x/y.png"}]}]}""", "input[0].content[1]")]
@@ -259,6 +326,8 @@ public sealed class ResponsesTests
     [InlineData("""{"model":"stories260K","input":"a","metadata":{"k":1}}""", "metadata.k", "invalid_json")]
     [InlineData("""{"model":"stories260K","input":"a","store":"no"}""", "store", "invalid_json")]
     [InlineData("""{"input":"a"}""", "model", "missing_required_parameter")]
+    [InlineData("""{"model":"stories260K","input":"a","top_logprobs":21}""", "top_logprobs", "invalid_value")]
+    [InlineData("""{"model":"stories260K","input":"a","top_logprobs":"2"}""", "top_logprobs", "invalid_value")]
     [InlineData("""[1,2]""", null, "invalid_json")]
     public async Task A_malformed_body_is_400_naming_where(string body, string? param, string code)
     {
