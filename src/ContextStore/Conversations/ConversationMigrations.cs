@@ -46,5 +46,13 @@ internal static class ConversationMigrations
                 DELETE FROM conversations_items_gone WHERE conversation_seq = old.seq;
             END;
             """),
+
+        // Tool calls: an assistant's call is a 'function_call' item (call_id, name, content = its arguments) and a
+        // tool's answer a 'function_call_output' item (call_id, content = its output), as OpenAI's Conversations API.
+        new(ConversationDefaults.Module, 3, """
+            ALTER TABLE conversations_items ADD COLUMN type TEXT NOT NULL DEFAULT 'message';
+            ALTER TABLE conversations_items ADD COLUMN call_id TEXT;
+            ALTER TABLE conversations_items ADD COLUMN name TEXT;
+            """),
     ];
 }

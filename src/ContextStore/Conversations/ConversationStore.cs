@@ -12,7 +12,7 @@ namespace InferenceMesh.ContextStore.Conversations;
 internal sealed class ConversationStore(ContextDatabase database, ConversationStoreOptions options, TimeProvider time) : IConversationStore
 {
     private const string ConversationColumns = "seq, id, created_at, updated_at, metadata, privacy";
-    private const string ItemColumns = "i.id, c.id, i.role, i.content, i.created_at, i.backend, i.privacy";
+    private const string ItemColumns = "i.id, c.id, i.role, i.content, i.created_at, i.backend, i.privacy, i.type, i.call_id, i.name";
 
     public Conversation Create(IReadOnlyDictionary<string, string> metadata, IReadOnlyList<NewConversationItem> items, int privacy)
     {
@@ -142,8 +142,10 @@ internal sealed class ConversationStore(ContextDatabase database, ConversationSt
         }
 
         using var insert = connection.Command(transaction,
-            "INSERT INTO conversations_items(id, conversation_seq, role, content, created_at, backend, privacy) VALUES($id, $c, $role, $content, $now, $backend, $privacy);",
-            ("$id", ""), ("$c", conversationSeq), ("$role", ""), ("$content", ""), ("$now", now), ("$backend", null), ("$privacy", privacy));
+            "INSERT INTO conversations_items(id, conversation_seq, role, content, created_at, backend, privacy, type, call_id, name) " +
+            "VALUES($id, $c, $role, $content, $now, $backend, $privacy, $type, $call_id, $name);",
+            ("$id", ""), ("$c", conversationSeq), ("$role", ""), ("$content", ""), ("$now", now), ("$backend", null), ("$privacy", privacy),
+            ("$type", ""), ("$call_id", null), ("$name", null));
         foreach (var item in items)
         {
             var id = NewId(ConversationDefaults.ItemIdPrefix);
@@ -151,8 +153,11 @@ internal sealed class ConversationStore(ContextDatabase database, ConversationSt
             insert.Parameters["$role"].Value = item.Role;
             insert.Parameters["$content"].Value = item.Content;
             insert.Parameters["$backend"].Value = (object?)item.Backend ?? DBNull.Value;
+            insert.Parameters["$type"].Value = item.Type;
+            insert.Parameters["$call_id"].Value = (object?)item.CallId ?? DBNull.Value;
+            insert.Parameters["$name"].Value = (object?)item.Name ?? DBNull.Value;
             insert.ExecuteNonQuery();
-            added.Add(new ConversationItem(id, conversationId, item.Role, item.Content, FromMs(now), item.Backend, privacy));
+            added.Add(new ConversationItem(id, conversationId, item.Role, item.Content, FromMs(now), item.Backend, privacy, item.Type, item.CallId, item.Name));
         }
 
         return added;
@@ -165,7 +170,8 @@ internal sealed class ConversationStore(ContextDatabase database, ConversationSt
         (r.GetInt64(0), new Conversation(r.GetString(1), FromMs(r.GetInt64(2)), FromMs(r.GetInt64(3)), MetadataJson.Read(r.GetString(4)), r.GetInt32(5)));
 
     private static ConversationItem ReadItem(SqliteDataReader r) =>
-        new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), FromMs(r.GetInt64(4)), r.IsDBNull(5) ? null : r.GetString(5), r.GetInt32(6));
+        new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), FromMs(r.GetInt64(4)), r.IsDBNull(5) ? null : r.GetString(5), r.GetInt32(6),
+            r.GetString(7), r.IsDBNull(8) ? null : r.GetString(8), r.IsDBNull(9) ? null : r.GetString(9));
 
     /// <summary>The cursor condition on <paramref name="column"/>: true for every row when <c>$after</c> is null.</summary>
     private static string After(ListOrder order, string column) =>

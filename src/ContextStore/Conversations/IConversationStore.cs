@@ -53,13 +53,37 @@ public interface IConversationStore
 public sealed record Conversation(string Id, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, IReadOnlyDictionary<string, string> Metadata, int Privacy);
 
 /// <param name="Id"><c>msg_</c> and 32 hex digits.</param>
-/// <param name="Role">user, assistant, system or developer.</param>
+/// <param name="Role">user, assistant, system or developer; assistant for a function_call, tool for a function_call_output.</param>
+/// <param name="Content">A message's text, a function_call's arguments (JSON text) or a function_call_output's output.</param>
 /// <param name="Backend">The backend that answered (assistant items written by a chat request); null otherwise.</param>
 /// <param name="Privacy">The level the item was routed or classified at.</param>
-public sealed record ConversationItem(string Id, string ConversationId, string Role, string Content, DateTimeOffset CreatedAt, string? Backend, int Privacy);
+/// <param name="Type">One of <see cref="ConversationItemTypes"/>.</param>
+/// <param name="CallId">The tool call's id (function_call and function_call_output items); null for a message.</param>
+/// <param name="Name">The called function's name (function_call items); null otherwise.</param>
+public sealed record ConversationItem(
+    string Id, string ConversationId, string Role, string Content, DateTimeOffset CreatedAt, string? Backend, int Privacy,
+    string Type = ConversationItemTypes.Message, string? CallId = null, string? Name = null);
 
-/// <summary>An item to add.</summary>
-public sealed record NewConversationItem(string Role, string Content, string? Backend = null);
+/// <summary>An item to add (see <see cref="ConversationItem"/> for the fields).</summary>
+public sealed record NewConversationItem(
+    string Role, string Content, string? Backend = null, string Type = ConversationItemTypes.Message, string? CallId = null, string? Name = null)
+{
+    /// <summary>An assistant's call of a tool.</summary>
+    public static NewConversationItem FunctionCall(string callId, string name, string arguments, string? backend = null) =>
+        new("assistant", arguments, backend, ConversationItemTypes.FunctionCall, callId, name);
+
+    /// <summary>A tool's answer to the call <paramref name="callId"/>.</summary>
+    public static NewConversationItem FunctionCallOutput(string callId, string output) =>
+        new("tool", output, null, ConversationItemTypes.FunctionCallOutput, callId);
+}
+
+/// <summary>The item types, as OpenAI's Conversations API names them.</summary>
+public static class ConversationItemTypes
+{
+    public const string Message = "message";
+    public const string FunctionCall = "function_call";
+    public const string FunctionCallOutput = "function_call_output";
+}
 
 /// <summary>A conversation's items with its level, read in one transaction.</summary>
 public sealed record ConversationHistory(Conversation Conversation, IReadOnlyList<ConversationItem> Items);

@@ -1,4 +1,5 @@
 using System.Text;
+using InferenceMesh.Gateway.OpenAi;
 
 namespace InferenceMesh.Gateway.Context;
 
@@ -14,6 +15,7 @@ namespace InferenceMesh.Gateway.Context;
 public sealed class ChatAnswerCapture
 {
     private readonly StringBuilder _text = new();
+    private readonly ToolCallAssembly _toolCalls = new();
 
     /// <summary>True once the whole answer was written.</summary>
     public bool Completed { get; private set; }
@@ -29,11 +31,31 @@ public sealed class ChatAnswerCapture
 
     public string Text => _text.ToString();
 
+    /// <summary>The answer's tool calls (message <c>tool_calls</c>, or stream deltas assembled by index).</summary>
+    public IReadOnlyList<AnsweredToolCall> ToolCalls => _toolCalls.Calls;
+
+    /// <summary>Adds tool calls or stream deltas of them as they are written.</summary>
+    public void AddToolCalls(IReadOnlyList<ChatToolCall>? calls) => _toolCalls.Add(calls);
+
+    /// <summary>Adds a wire <c>tool_calls</c> array (a forwarded message's or stream delta's).</summary>
+    public void AddToolCalls(System.Text.Json.JsonElement calls) => _toolCalls.Add(calls);
+
+    /// <summary>Takes the tool calls a relay assembled.</summary>
+    public void AddToolCalls(IReadOnlyList<AnsweredToolCall> calls) =>
+        _toolCalls.Add([.. calls.Select(c => new ChatToolCall(null, c.Id, "function", new ChatFunctionCall(c.Name, c.Arguments)))]);
+
     /// <summary>Appends a piece of the answer as it is written.</summary>
     public void Append(string text) => _text.Append(text);
 
-    /// <summary>Replaces the text so far (e.g. with what a broken remote stream had sent before the local model continues).</summary>
-    public void Reset(string text) => _text.Clear().Append(text);
+    /// <summary>
+    /// Replaces the text so far (e.g. with what a broken remote stream had sent before the local model continues) and
+    /// forgets the tool calls (a broken stream's calls may be cut; the continuation is text).
+    /// </summary>
+    public void Reset(string text)
+    {
+        _text.Clear().Append(text);
+        _toolCalls.Clear();
+    }
 
     /// <summary>Marks the answer complete (call after its last byte was written).</summary>
     public void Complete(string? finishReason, string? backend = null)
@@ -43,10 +65,10 @@ public sealed class ChatAnswerCapture
         Backend = backend;
     }
 
-    /// <summary>The whole answer at once (a non-streamed response), marked complete.</summary>
+    /// <summary>The whole answer's text at once (a non-streamed response), marked complete; tool calls added before are kept.</summary>
     public void CompleteWith(string text, string? finishReason, string? backend = null)
     {
-        Reset(text);
+        _text.Clear().Append(text);
         Complete(finishReason, backend);
     }
 }

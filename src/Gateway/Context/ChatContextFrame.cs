@@ -69,7 +69,15 @@ internal sealed class ChatContextFrame
     }
 
     /// <summary>Inserts messages at <paramref name="index"/> in both the messages and the forwarded body.</summary>
-    public void InsertMessages(int index, IReadOnlyList<ChatMessage> messages)
+    public void InsertMessages(int index, IReadOnlyList<ChatMessage> messages) =>
+        InsertMessages(index, [.. messages.Select(m => new ContextMessage(m.Role, m.Content))]);
+
+    /// <summary>
+    /// Inserts messages, with an assistant's <c>tool_calls</c> and a tool message's <c>tool_call_id</c>, at
+    /// <paramref name="index"/> in the messages, the typed request and the forwarded body. An assistant message with
+    /// calls and no text has <c>content: null</c> on the wire, as OpenAI writes it.
+    /// </summary>
+    public void InsertMessages(int index, IReadOnlyList<ContextMessage> messages)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(index, _messages.Count);
@@ -78,16 +86,18 @@ internal sealed class ChatContextFrame
             return;
         }
 
-        _messages.InsertRange(index, messages);
+        _messages.InsertRange(index, messages.Select(m => new ChatMessage(m.Role, m.Content)));
         var wire = Body["messages"]!.AsArray();
         var typed = new List<ChatMessageWire?>(Request.Messages ?? []);
         for (var i = 0; i < messages.Count; i++)
         {
-            wire.Insert(index + i, new JsonObject { ["role"] = messages[i].Role, ["content"] = messages[i].Content });
-            typed.Insert(index + i, new ChatMessageWire { Role = messages[i].Role, Content = StringElement(messages[i].Content) });
+            var message = messages[i];
+            var node = message.ToWire();
+            wire.Insert(index + i, node);
+            typed.Insert(index + i, JsonSerializer.Deserialize(node, OpenAiJsonContext.Default.ChatMessageWire));
         }
 
-        // The typed messages too: translated backends (Anthropic) build their request from them.
+        // The typed messages too: translated backends (Anthropic) and the local prompt's earlier calls read them.
         Request = Request with { Messages = typed };
         BodyChanged = true;
     }
@@ -145,18 +155,38 @@ internal sealed class ChatContextFrame
     /// </summary>
     public void OnAnswer(Func<ChatAnswer, CancellationToken, ValueTask> observer) => _observers.Add(observer);
 
-    private static JsonElement StringElement(string text)
-    {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(text.Length + 2);
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStringValue(text);
-        }
-
-        using var document = JsonDocument.Parse(buffer.WrittenMemory);
-        return document.RootElement.Clone();
-    }
 }
 
-/// <summary>A complete answer: the assistant's text, the backend that gave it and the privacy level the request was routed at.</summary>
-internal sealed record ChatAnswer(string Content, string Backend, PrivacyLevel Privacy, string? FinishReason);
+/// <summary>A complete answer: the assistant's text and tool calls, the backend that gave it and the privacy level the request was routed at.</summary>
+internal sealed record ChatAnswer(string Content, string Backend, PrivacyLevel Privacy, string? FinishReason, IReadOnlyList<AnsweredToolCall> ToolCalls);
+
+/// <summary>A message a context stage puts before the client's: text, and an assistant's tool calls or the call a tool message answers.</summary>
+internal sealed record ContextMessage(string Role, string Content, IReadOnlyList<AnsweredToolCall>? ToolCalls = null, string? ToolCallId = null)
+{
+    /// <summary>The message as a chat request writes it.</summary>
+    public JsonObject ToWire()
+    {
+        var node = new JsonObject { ["role"] = Role };
+        if (ToolCalls is { Count: > 0 } calls)
+        {
+            node["content"] = Content.Length > 0 ? Content : null;
+            node["tool_calls"] = new JsonArray([.. calls.Select(c => (JsonNode)new JsonObject
+            {
+                ["id"] = c.Id,
+                ["type"] = "function",
+                ["function"] = new JsonObject { ["name"] = c.Name, ["arguments"] = c.Arguments },
+            })]);
+        }
+        else
+        {
+            node["content"] = Content;
+        }
+
+        if (ToolCallId is not null)
+        {
+            node["tool_call_id"] = ToolCallId;
+        }
+
+        return node;
+    }
+}

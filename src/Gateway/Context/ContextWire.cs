@@ -16,14 +16,23 @@ public sealed record ConversationDeletedWire(string Id)
     public bool Deleted => true;
 }
 
-/// <summary>A message item in OpenAI's shape; <c>created_at</c> and <c>backend</c> (who answered an assistant item) are ours.</summary>
-public sealed record ConversationItemWire(string Id, string Role, IReadOnlyList<ContentPartWire> Content, long CreatedAt, string? Backend)
+/// <summary>
+/// An item in OpenAI's shape: a <c>message</c> (role and content), a <c>function_call</c> (call_id, name, arguments) or a
+/// <c>function_call_output</c> (call_id, output); fields of another type are left out. <c>created_at</c> and
+/// <c>backend</c> (who answered an assistant item) are ours.
+/// </summary>
+public sealed record ConversationItemWire(string Id, [property: JsonPropertyOrder(-2)] string Type, string? Role, IReadOnlyList<ContentPartWire>? Content, long CreatedAt, string? Backend)
 {
-    [JsonPropertyOrder(-2)]
-    public string Type => "message";
-
     [JsonPropertyOrder(-1)]
     public string Status => "completed";
+
+    public string? CallId { get; init; }
+
+    public string? Name { get; init; }
+
+    public string? Arguments { get; init; }
+
+    public string? Output { get; init; }
 }
 
 /// <summary><c>input_text</c> for what was sent, <c>output_text</c> (with empty annotations) for what an assistant answered.</summary>

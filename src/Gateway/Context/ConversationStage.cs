@@ -70,16 +70,22 @@ internal sealed partial class ConversationStage(IConversationStore store, Conver
         frame.RaisePrivacyFloor((PrivacyLevel)Math.Clamp(history.Conversation.Privacy, (int)PrivacyLevel.Public, (int)PrivacyLevel.Restricted));
 
         // The turn to store: the request's own messages, before the history goes in (system messages are per request).
-        var turn = frame.Messages.Where(m => m.Role != "system").Select(m => new NewConversationItem(m.Role, m.Content)).ToList();
+        var turn = TurnItems(frame.Messages, frame.Request.Messages);
         var leadingSystem = frame.Messages.TakeWhile(m => m.Role == "system").Count();
-        frame.InsertMessages(leadingSystem, [.. history.Items.Select(i => new ChatMessage(i.Role == "developer" ? "system" : i.Role, i.Content))]);
+        frame.InsertMessages(leadingSystem, HistoryMessages(history.Items));
         Log.HistoryAdded(logger, history.Items.Count);
 
         if (storeTurn ?? true)
         {
             frame.OnAnswer((answer, _) =>
             {
-                var items = new List<NewConversationItem>(turn) { new("assistant", answer.Content, answer.Backend) };
+                var items = new List<NewConversationItem>(turn);
+                if (answer.Content.Length > 0 || answer.ToolCalls.Count == 0)
+                {
+                    items.Add(new("assistant", answer.Content, answer.Backend));
+                }
+
+                items.AddRange(answer.ToolCalls.Select(c => NewConversationItem.FunctionCall(c.Id, c.Name, c.Arguments, answer.Backend)));
                 if (store.AddItems(id, items, (int)answer.Privacy) is null)
                 {
                     Log.ConversationGone(logger);
@@ -94,6 +100,86 @@ internal sealed partial class ConversationStage(IConversationStore store, Conver
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// The request's own non-system messages as items: a tool message is a function_call_output, an assistant message's
+    /// tool_calls are function_call items after its text (a message item only when it has text). The typed messages are
+    /// the engine's one for one (every stage inserts into both); when they are not, only the text is kept.
+    /// </summary>
+    private static List<NewConversationItem> TurnItems(IReadOnlyList<ChatMessage> messages, List<ChatMessageWire?>? wire)
+    {
+        var items = new List<NewConversationItem>();
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var message = messages[i];
+            var typed = wire is not null && wire.Count == messages.Count ? wire[i] : null;
+            if (message.Role == "system")
+            {
+                continue;
+            }
+
+            if (message.Role == "tool" && typed?.ToolCallId is { ValueKind: JsonValueKind.String } callId)
+            {
+                items.Add(NewConversationItem.FunctionCallOutput(callId.GetString()!, message.Content));
+                continue;
+            }
+
+            var calls = new ToolCallAssembly();
+            if (message.Role == "assistant" && typed?.ToolCalls is { } toolCalls)
+            {
+                calls.Add(toolCalls);
+            }
+
+            if (message.Content.Length > 0 || calls.Calls.Count == 0)
+            {
+                items.Add(new NewConversationItem(message.Role, message.Content));
+            }
+
+            items.AddRange(calls.Calls.Select(c => NewConversationItem.FunctionCall(c.Id, c.Name, c.Arguments)));
+        }
+
+        return items;
+    }
+
+    /// <summary>
+    /// The stored items as chat messages, in order: function_call items join the assistant message right before them (or
+    /// make one with no text) as its tool_calls; a function_call_output is a tool message with its tool_call_id.
+    /// </summary>
+    private static List<ContextMessage> HistoryMessages(IReadOnlyList<ConversationItem> items)
+    {
+        var messages = new List<ContextMessage>(items.Count);
+        var assistantOpen = false; // the last message is an assistant's that later calls may join
+        foreach (var item in items)
+        {
+            switch (item.Type)
+            {
+                case ConversationItemTypes.FunctionCall:
+                    var call = new AnsweredToolCall(item.CallId ?? string.Empty, item.Name ?? string.Empty, item.Content);
+                    if (assistantOpen)
+                    {
+                        var last = messages[^1];
+                        messages[^1] = last with { ToolCalls = [.. last.ToolCalls ?? [], call] };
+                    }
+                    else
+                    {
+                        messages.Add(new ContextMessage("assistant", string.Empty, [call]));
+                        assistantOpen = true;
+                    }
+
+                    break;
+                case ConversationItemTypes.FunctionCallOutput:
+                    messages.Add(new ContextMessage("tool", item.Content, ToolCallId: item.CallId));
+                    assistantOpen = false;
+                    break;
+                default:
+                    messages.Add(new ContextMessage(item.Role == "developer" ? "system" : item.Role, item.Content));
+                    assistantOpen = item.Role == "assistant";
+                    break;
+            }
+        }
+
+        return messages;
     }
 
     /// <summary>A string id, or OpenAI Responses' object form <c>{"id": …}</c>; null when malformed.</summary>

@@ -199,7 +199,17 @@ internal static class ConversationsApi
     public static ConversationWire ToWire(Conversation c) =>
         new(c.Id, c.CreatedAt.ToUnixTimeSeconds(), c.Metadata, PrivacyHeader.Format((PrivacyLevel)c.Privacy));
 
-    public static ConversationItemWire ToWire(ConversationItem i) =>
-        new(i.Id, i.Role, [i.Role == "assistant" ? new ContentPartWire("output_text", i.Content, []) : new ContentPartWire("input_text", i.Content)],
-            i.CreatedAt.ToUnixTimeSeconds(), i.Backend);
+    public static ConversationItemWire ToWire(ConversationItem i) => i.Type switch
+    {
+        ConversationItemTypes.FunctionCall => new(i.Id, i.Type, null, null, i.CreatedAt.ToUnixTimeSeconds(), i.Backend)
+        {
+            CallId = i.CallId, Name = i.Name, Arguments = i.Content,
+        },
+        ConversationItemTypes.FunctionCallOutput => new(i.Id, i.Type, null, null, i.CreatedAt.ToUnixTimeSeconds(), i.Backend)
+        {
+            CallId = i.CallId, Output = i.Content,
+        },
+        _ => new(i.Id, i.Type, i.Role, [i.Role == "assistant" ? new ContentPartWire("output_text", i.Content, []) : new ContentPartWire("input_text", i.Content)],
+            i.CreatedAt.ToUnixTimeSeconds(), i.Backend),
+    };
 }

@@ -26,7 +26,7 @@ internal sealed partial class ObservedChatResult(IResult inner, RoutedChat route
         }
 
         var backend = capture.Backend ?? httpContext.Response.Headers[BackendDefaults.BackendHeader].ToString();
-        var answer = new ChatAnswer(capture.Text, backend, routed.Plan.Privacy.Level, capture.FinishReason);
+        var answer = new ChatAnswer(capture.Text, backend, routed.Plan.Privacy.Level, capture.FinishReason, capture.ToolCalls);
         foreach (var observer in context.AnswerObservers)
         {
             try

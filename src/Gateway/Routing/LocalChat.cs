@@ -44,7 +44,7 @@ internal static class LocalChat
         if (settings.Stream)
         {
             var chunks = new ChatStreamFormat(id, created, loaded.Id, settings.IncludeUsage);
-            IStreamFormat format = tools is null ? chunks : new ToolCallStreamFormat(chunks);
+            IStreamFormat format = tools is null ? chunks : new ToolCallStreamFormat(chunks, chat.Capture);
             return new GenerationStreamResult(started.Value!, format, "messages", inference, chat.Capture, streamTrailer);
         }
 
@@ -52,7 +52,6 @@ internal static class LocalChat
         var (text, logProbs, outcome) = await generation.CollectAsync(cancellationToken);
         if (outcome.Failure is { } failure) return inference.Map(failure, "messages");
         var finishReason = RunningGeneration.FinishReasonText(outcome.FinishReason);
-        chat.Capture?.CompleteWith(text, finishReason);
         var message = new AssistantMessage(text);
         if (tools is not null && LocalTools.Read(text) is var answer)
         {
@@ -60,6 +59,10 @@ internal static class LocalChat
                 ? (new AssistantMessage(null, ToolCallStreamFormat.Calls(calls, withIndex: false)), "tool_calls")
                 : (new AssistantMessage(answer.Content), finishReason);
         }
+
+        // What the client gets is what a conversation keeps: the calls (with their ids), not the model's JSON.
+        chat.Capture?.AddToolCalls(message.ToolCalls);
+        chat.Capture?.CompleteWith(message.Content ?? string.Empty, finishReason);
 
         return new JsonOk<ChatCompletionResponse>(
             new ChatCompletionResponse(
@@ -81,7 +84,8 @@ internal static class LocalChat
 /// the client never sees), either its text as one content chunk or its calls as <c>tool_calls</c> deltas, and
 /// finish_reason <c>tool_calls</c>. A cut answer (max_tokens) goes out as the text it is.
 /// </summary>
-internal sealed class ToolCallStreamFormat(ChatStreamFormat chat) : IStreamFormat
+/// <remarks><paramref name="capture"/>, when given, is left with the answer as the client got it (its text or its calls), not the model's JSON.</remarks>
+internal sealed class ToolCallStreamFormat(ChatStreamFormat chat, Context.ChatAnswerCapture? capture = null) : IStreamFormat
 {
     private readonly System.Text.StringBuilder _answer = new();
 
@@ -92,9 +96,12 @@ internal sealed class ToolCallStreamFormat(ChatStreamFormat chat) : IStreamForma
     public Task WriteFinishAsync(SseWriter writer, FinishReason finishReason, Usage usage, CancellationToken cancellationToken)
     {
         var answer = LocalTools.Read(_answer.ToString());
+        capture?.Reset(answer.Content ?? string.Empty);
         if (answer.Calls is { } calls)
         {
-            chat.WriteDelta(writer, new ChatDelta(ToolCalls: Calls(calls, withIndex: true)));
+            var toolCalls = Calls(calls, withIndex: true);
+            capture?.AddToolCalls(toolCalls);
+            chat.WriteDelta(writer, new ChatDelta(ToolCalls: toolCalls));
             return chat.WriteFinishAsync(writer, "tool_calls", usage, cancellationToken);
         }
 

@@ -29,6 +29,7 @@ public sealed class OpenAiSseRelay : Stream
     private readonly ArrayBufferWriter<byte> _partial = new(4096);
     private readonly Queue<ReadOnlyMemory<byte>> _out = new();
     private readonly StringBuilder _text = new();
+    private readonly OpenAi.ToolCallAssembly _toolCalls = new();
     private readonly byte[] _readBuffer = new byte[16 * 1024];
     private ReadOnlyMemory<byte> _current;
     private IAsyncEnumerator<ReadOnlyMemory<byte>>? _continued;
@@ -89,6 +90,9 @@ public sealed class OpenAiSseRelay : Stream
 
     /// <summary>The last finish_reason the upstream sent, or null.</summary>
     public string? FinishReason { get; private set; }
+
+    /// <summary>The upstream's tool calls, assembled from its <c>delta.tool_calls</c> by index.</summary>
+    public IReadOnlyList<OpenAi.AnsweredToolCall> ToolCalls => _toolCalls.Calls;
 
     /// <summary>
     /// Reads (and holds back) the upstream until its first data event, before anything is sent to the client.
@@ -396,10 +400,17 @@ public sealed class OpenAiSseRelay : Stream
                     return FrameResult.Malformed;
                 }
 
-                if (choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object
-                    && delta.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
+                if (choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object)
                 {
-                    _text.Append(JsonText.GetLenient(content));
+                    if (delta.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
+                    {
+                        _text.Append(JsonText.GetLenient(content));
+                    }
+
+                    if (delta.TryGetProperty("tool_calls", out var toolCalls))
+                    {
+                        _toolCalls.Add(toolCalls);
+                    }
                 }
 
                 if (choice.TryGetProperty("finish_reason", out var finish) && finish.ValueKind == JsonValueKind.String)

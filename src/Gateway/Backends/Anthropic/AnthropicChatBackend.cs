@@ -84,6 +84,7 @@ internal sealed class AnthropicChatBackend(AnthropicUpstreamClient client, TimeP
         await response.WriteAsJsonAsync(result.Value!, OpenAiJsonContext.Default.ChatCompletionResponse, "application/json; charset=utf-8", call.Http.RequestAborted);
         if (call.Capture is { } capture && result.Value!.Choices is [var choice, ..])
         {
+            capture.AddToolCalls(choice.Message.ToolCalls);
             capture.CompleteWith(choice.Message.Content ?? string.Empty, choice.FinishReason);
         }
 
@@ -116,6 +117,10 @@ internal sealed class AnthropicChatBackend(AnthropicUpstreamClient client, TimeP
         await foreach (var chunk in stream.ReadChunksAsync(aborted))
         {
             await response.BodyWriter.WriteAsync(SseEvents.Encode(chunk, OpenAiJsonContext.Default.ChatCompletionChunk), aborted);
+            if (chunk.Choices is [{ Delta.ToolCalls: { } toolCalls }, ..])
+            {
+                call.Capture?.AddToolCalls(toolCalls);
+            }
         }
 
         if (stream.Failure is not { } broke)

@@ -199,6 +199,11 @@ internal sealed class OpenAiForwardTransformer(
                     answer.AnswerText = JsonText.GetLenient(content);
                 }
 
+                if (message.ValueKind == JsonValueKind.Object && message.TryGetProperty("tool_calls", out var toolCalls))
+                {
+                    answer.AnswerToolCalls.Add(toolCalls);
+                }
+
                 if (choice.TryGetProperty("finish_reason", out var finish) && finish.ValueKind == JsonValueKind.String)
                 {
                     answer.AnswerFinishReason = JsonText.GetLenient(finish);
@@ -311,6 +316,9 @@ internal sealed class OpenAiAttemptState
 
     public string? AnswerFinishReason { get; set; }
 
+    /// <summary>The tool calls of a JSON answer, read only when the answer is observed.</summary>
+    public ToolCallAssembly AnswerToolCalls { get; } = new();
+
     /// <summary>Completes <paramref name="capture"/> with the answer this attempt wrote in full (JSON, or a stream the upstream ended itself).</summary>
     public void CompleteCapture(Context.ChatAnswerCapture capture)
     {
@@ -318,11 +326,13 @@ internal sealed class OpenAiAttemptState
         {
             if (relay.CompletedByUpstream)
             {
+                capture.AddToolCalls(relay.ToolCalls);
                 capture.CompleteWith(relay.Text, relay.FinishReason);
             }
         }
         else
         {
+            capture.AddToolCalls(AnswerToolCalls.Calls);
             capture.CompleteWith(AnswerText ?? string.Empty, AnswerFinishReason);
         }
     }

@@ -1,0 +1,170 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using InferenceMesh.Gateway.Tests.Backends.Anthropic;
+using InferenceMesh.Gateway.Tests.Common;
+using InferenceMesh.Gateway.Tests.Routing;
+using Microsoft.AspNetCore.Http;
+using static InferenceMesh.Gateway.Tests.Context.ContextHttp;
+
+namespace InferenceMesh.Gateway.Tests.Context;
+
+/// <summary>
+/// A tool conversation kept by the gateway: turn 1's answer is a tool call, turn 2 sends only the tool's result. The
+/// stored turn keeps the call as a function_call item and the result as a function_call_output item (OpenAI's
+/// Conversations API shapes), and turn 2's upstream gets the assistant's call before the result (for Anthropic:
+/// tool_use, then tool_result), streamed and not, through the real gateway and loopback stand-ins that record what
+/// they receive.
+/// </summary>
+public sealed class ConversationToolCallTests
+{
+    private const string Tools =
+        """[{"type":"function","function":{"name":"get_weather","description":"Current weather in a city.","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}]""";
+
+    private static HttpRequestMessage Turn(string conversationId, bool stream, string messages) =>
+        new(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = ApiAssert.Json(
+                $$"""{"model":"auto","stream":{{(stream ? "true" : "false")}},"conversation":"{{conversationId}}","tools":{{Tools}},"messages":{{messages}}}"""),
+        };
+
+    private static string FirstTurn() =>
+        $$"""[{"role":"user","content":{{JsonSerializer.Serialize(RoutingHarness.PublicPrompt)}}}]""";
+
+    private const string ToolResult = """[{"role":"tool","tool_call_id":"CALL","content":"18 C, sunny"}]""";
+
+    /// <summary>The stored items, oldest first, as their raw JSON minus the fields that change every run.</summary>
+    private static async Task<List<string>> StoredAsync(HttpClient http, string conversationId)
+    {
+        var list = await GetAsync(http, $"/v1/conversations/{conversationId}/items?order=asc&limit=100");
+        return [.. list.GetProperty("data").EnumerateArray().Select(item =>
+        {
+            var node = System.Text.Json.Nodes.JsonNode.Parse(item.GetRawText())!.AsObject();
+            Assert.StartsWith("msg_", node["id"]!.GetValue<string>(), StringComparison.Ordinal);
+            node.Remove("id");
+            node.Remove("created_at");
+            return node.ToJsonString();
+        })];
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_anthropic_tool_call_and_its_result_come_back_as_tool_use_then_tool_result(bool stream)
+    {
+        var anthropic = await LoopbackAnthropicUpstream.StartAsync();
+        await using var ownedAnthropic = anthropic;
+        var toolUse = stream
+            ? LoopbackAnthropicUpstream.Events(AnthropicScript.ToolUseStream(null, ("toolu_01", "get_weather", ["{\"city\":", "\"Paris\"}"])))
+            : LoopbackAnthropicUpstream.Json(200, AnthropicScript.ToolUseMessage(null, ("toolu_01", "get_weather", """{"city":"Paris"}""")));
+        var text = stream
+            ? LoopbackAnthropicUpstream.Events(AnthropicScript.HelloWorld())
+            : LoopbackAnthropicUpstream.Json(200,
+                """{"id":"msg_01","type":"message","role":"assistant","model":"claude-test-1","content":[{"type":"text","text":"Hello, world"}],"stop_reason":"end_turn","usage":{"input_tokens":8,"output_tokens":2}}""");
+        anthropic.Respond = context => anthropic.Requests.Count == 1 ? toolUse(context) : text(context);
+        var harness = new RoutingHarness();
+        harness.OtherBackends.Add(("claude", "anthropic", anthropic.BaseAddress.ToString(), 0.95, "sk-ant"));
+        await harness.StartAsync();
+        await using var owned = harness;
+        var id = await CreateConversationAsync(harness.Http);
+
+        var (first, firstBody) = await harness.SendAsync(Turn(id, stream, FirstTurn()));
+        Assert.True(first.StatusCode == HttpStatusCode.OK, firstBody + harness.Logs.All);
+        Assert.Contains("toolu_01", firstBody, StringComparison.Ordinal);
+        var (second, secondBody) = await harness.SendAsync(Turn(id, stream, ToolResult.Replace("CALL", "toolu_01", StringComparison.Ordinal)));
+
+        Assert.True(second.StatusCode == HttpStatusCode.OK, secondBody + harness.Logs.All);
+        Assert.Equal("claude", RoutingHarness.BackendOf(second));
+        var sent = anthropic.Requests.ToArray()[1].Json.GetProperty("messages");
+        Assert.Equal(
+            """[{"role":"user","content":"What is the capital of France?"},"""
+            + """{"role":"assistant","content":[{"type":"tool_use","id":"toolu_01","name":"get_weather","input":{"city":"Paris"}}]},"""
+            + """{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_01","content":"18 C, sunny"}]}]""",
+            sent.GetRawText());
+        Assert.Equal(
+            [
+                """{"type":"message","status":"completed","role":"user","content":[{"type":"input_text","text":"What is the capital of France?"}]}""",
+                """{"type":"function_call","status":"completed","backend":"claude","call_id":"toolu_01","name":"get_weather","arguments":"{\u0022city\u0022:\u0022Paris\u0022}"}""",
+                """{"type":"function_call_output","status":"completed","call_id":"toolu_01","output":"18 C, sunny"}""",
+                """{"type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":"Hello, world","annotations":[]}],"backend":"claude"}""",
+            ],
+            await StoredAsync(harness.Http, id));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_openai_compatible_tool_call_and_its_result_come_back_in_order(bool stream)
+    {
+        var upstream = await RecordingUpstream.StartAsync();
+        await using var ownedUpstream = upstream;
+        upstream.Script = (http, streamed) => upstream.ChatRequests.Count() == 1 ? ToolCallAnswer(http, streamed) : TextAnswer(http, streamed);
+        var harness = new RoutingHarness();
+        harness.Clouds.Add(("cloud-a", upstream, 0.95, "sk-a"));
+        await harness.StartAsync();
+        await using var owned = harness;
+        var id = await CreateConversationAsync(harness.Http);
+
+        var (first, firstBody) = await harness.SendAsync(Turn(id, stream, FirstTurn()));
+        Assert.True(first.StatusCode == HttpStatusCode.OK, firstBody + harness.Logs.All);
+        var (second, secondBody) = await harness.SendAsync(Turn(id, stream, ToolResult.Replace("CALL", "call_abc", StringComparison.Ordinal)));
+
+        Assert.True(second.StatusCode == HttpStatusCode.OK, secondBody + harness.Logs.All);
+        Assert.Equal("cloud-a", RoutingHarness.BackendOf(second));
+        using var sent = JsonDocument.Parse(upstream.ChatRequests.ToArray()[1].Body);
+        Assert.Equal(
+            """[{"role":"user","content":"What is the capital of France?"},"""
+            + """{"role":"assistant","content":null,"tool_calls":[{"id":"call_abc","type":"function","function":{"name":"get_weather","arguments":"{\u0022city\u0022:\u0022Paris\u0022}"}}]},"""
+            + """{"role":"tool","tool_call_id":"call_abc","content":"18 C, sunny"}]""",
+            sent.RootElement.GetProperty("messages").GetRawText());
+        Assert.Equal(
+            [
+                """{"type":"message","status":"completed","role":"user","content":[{"type":"input_text","text":"What is the capital of France?"}]}""",
+                """{"type":"function_call","status":"completed","backend":"cloud-a","call_id":"call_abc","name":"get_weather","arguments":"{\u0022city\u0022:\u0022Paris\u0022}"}""",
+                """{"type":"function_call_output","status":"completed","call_id":"call_abc","output":"18 C, sunny"}""",
+                """{"type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":"It is sunny.","annotations":[]}],"backend":"cloud-a"}""",
+            ],
+            await StoredAsync(harness.Http, id));
+    }
+
+    /// <summary>A call of get_weather, as OpenAI sends it: whole, or streamed with the id and name first and the arguments in fragments.</summary>
+    private static Task ToolCallAnswer(HttpContext http, bool stream)
+    {
+        if (!stream)
+        {
+            return Json(http,
+                """{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-test","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_abc","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":5,"total_tokens":10}}""");
+        }
+
+        return Events(http,
+            """{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_abc","type":"function","function":{"name":"get_weather","arguments":""}}]}""",
+            """{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":"}}]}""",
+            """{"tool_calls":[{"index":0,"function":{"arguments":"\"Paris\"}"}}]}""");
+    }
+
+    private static Task TextAnswer(HttpContext http, bool stream) => stream
+        ? Events(http, """{"role":"assistant","content":"It is "}""", """{"content":"sunny."}""")
+        : Json(http,
+            """{"id":"chatcmpl-2","object":"chat.completion","created":1,"model":"gpt-test","choices":[{"index":0,"message":{"role":"assistant","content":"It is sunny."},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":5,"total_tokens":10}}""");
+
+    private static async Task Json(HttpContext http, string json)
+    {
+        http.Response.ContentType = "application/json";
+        await http.Response.WriteAsync(json);
+    }
+
+    private static async Task Events(HttpContext http, params string[] deltas)
+    {
+        http.Response.ContentType = "text/event-stream";
+        var text = new StringBuilder();
+        foreach (var delta in deltas)
+        {
+            text.Append("data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-test\",\"choices\":[{\"index\":0,\"delta\":")
+                .Append(delta).Append(",\"finish_reason\":null}]}\n\n");
+        }
+
+        text.Append("data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-test\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
+        text.Append("data: [DONE]\n\n");
+        await http.Response.WriteAsync(text.ToString());
+    }
+}
