@@ -172,12 +172,42 @@ public sealed class ConversationStoreTests : IDisposable
     }
 
     [Fact]
+    public void A_database_of_version_2_upgrades_with_its_items_as_messages_and_then_keeps_tool_calls()
+    {
+        string id;
+        using (var old = ContextDatabase.Open(new ContextStoreOptions { DataDirectory = _dir }, ConversationMigrations.All.Take(2)))
+        {
+            id = ConversationStore.NewId(ConversationDefaults.ConversationIdPrefix);
+            old.Write((connection, transaction) =>
+            {
+                var seq = (long)connection.Scalar(transaction,
+                    "INSERT INTO conversations(id, created_at, updated_at, metadata, privacy) VALUES($id, 0, 0, '{}', 0) RETURNING seq;", ("$id", id))!;
+                return connection.Execute(transaction,
+                    "INSERT INTO conversations_items(id, conversation_seq, role, content, created_at, backend, privacy) VALUES('msg_old', $c, 'user', 'hello', 0, NULL, 0);",
+                    ("$c", seq));
+            });
+        }
+
+        var store = NewStore();
+        store.AddItems(id,
+            [NewConversationItem.FunctionCall("call_1", "get_weather", """{"city":"Paris"}""", "cloud-a"), NewConversationItem.FunctionCallOutput("call_1", "18 C")], privacy: 0);
+
+        Assert.Equal(
+            [
+                ("user", "hello", ConversationItemTypes.Message, (string?)null, (string?)null, (string?)null),
+                ("assistant", """{"city":"Paris"}""", ConversationItemTypes.FunctionCall, "call_1", "get_weather", "cloud-a"),
+                ("tool", "18 C", ConversationItemTypes.FunctionCallOutput, "call_1", null, null),
+            ],
+            store.History(id)!.Items.Select(i => (i.Role, i.Content, i.Type, i.CallId, i.Name, i.Backend)));
+    }
+
+    [Fact]
     public async Task The_host_runs_the_migrations_at_start_and_records_the_version()
     {
         using var host = Host(new ConversationStoreOptions());
         await host.StartAsync();
         var database = host.Services.GetRequiredService<ContextDatabase>();
-        Assert.Equal(2, database.SchemaVersion(ConversationDefaults.Module));
+        Assert.Equal(3, database.SchemaVersion(ConversationDefaults.Module));
         Assert.True(File.Exists(Path.Combine(_dir, ContextDatabase.FileName)));
         await host.StopAsync();
     }
