@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using InferenceMesh.Engine;
 using InferenceMesh.Gateway.Tests.Backends.Anthropic;
 using InferenceMesh.Gateway.Tests.Common;
 using InferenceMesh.Gateway.Tests.Routing;
@@ -21,12 +22,16 @@ public sealed class ConversationToolCallTests
     private const string Tools =
         """[{"type":"function","function":{"name":"get_weather","description":"Current weather in a city.","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}]""";
 
-    private static HttpRequestMessage Turn(string conversationId, bool stream, string messages) =>
-        new(HttpMethod.Post, "/v1/chat/completions")
+    private static HttpRequestMessage Turn(string conversationId, bool stream, string messages, string? privacy = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
         {
             Content = ApiAssert.Json(
                 $$"""{"model":"auto","stream":{{(stream ? "true" : "false")}},"conversation":"{{conversationId}}","tools":{{Tools}},"messages":{{messages}}}"""),
         };
+        if (privacy is not null) request.Headers.Add("X-InferenceMesh-Privacy", privacy);
+        return request;
+    }
 
     private static string FirstTurn() =>
         $$"""[{"role":"user","content":{{JsonSerializer.Serialize(RoutingHarness.PublicPrompt)}}}]""";
@@ -123,6 +128,53 @@ public sealed class ConversationToolCallTests
                 """{"type":"function_call","status":"completed","backend":"cloud-a","call_id":"call_abc","name":"get_weather","arguments":"{\u0022city\u0022:\u0022Paris\u0022}"}""",
                 """{"type":"function_call_output","status":"completed","call_id":"call_abc","output":"18 C, sunny"}""",
                 """{"type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":"It is sunny.","annotations":[]}],"backend":"cloud-a"}""",
+            ],
+            await StoredAsync(harness.Http, id));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_confidential_tool_conversation_stays_local_and_the_local_prompt_shows_the_model_its_own_call(bool stream)
+    {
+        var upstream = await RecordingUpstream.StartAsync();
+        await using var ownedUpstream = upstream;
+        var harness = new RoutingHarness();
+        harness.Clouds.Add(("cloud-a", upstream, 0.95, "sk-a"));
+        await harness.StartAsync();
+        await using var owned = harness;
+        harness.Engine.Model.OnStart = _ => EngineResult<IGeneration>.Ok(
+            new FakeGeneration(["{\"tool_calls\": [{\"name\": \"get_weather\", ", "\"arguments\": {\"city\": \"Paris\"}}]}"], new GenerationOutcome(FinishReason.Stop, 3, 2)));
+        var id = await CreateConversationAsync(harness.Http);
+
+        var (first, firstBody) = await harness.SendAsync(Turn(id, stream, FirstTurn(), privacy: "confidential"));
+        Assert.True(first.StatusCode == HttpStatusCode.OK, firstBody + harness.Logs.All);
+        Assert.Equal("local", RoutingHarness.BackendOf(first));
+        var callId = System.Text.RegularExpressions.Regex.Match(firstBody, "call_[A-Za-z0-9]+").Value;
+        Assert.NotEmpty(callId);
+        harness.Engine.Model.OnStart = _ => EngineResult<IGeneration>.Ok(
+            new FakeGeneration(["{\"response\": \"It is sunny.\"}"], new GenerationOutcome(FinishReason.Stop, 3, 2)));
+
+        // No header on turn 2: the conversation's level keeps it local.
+        var (second, secondBody) = await harness.SendAsync(Turn(id, stream, ToolResult.Replace("CALL", callId, StringComparison.Ordinal)));
+
+        Assert.True(second.StatusCode == HttpStatusCode.OK, secondBody + harness.Logs.All);
+        Assert.Equal("local", RoutingHarness.BackendOf(second));
+        Assert.Empty(upstream.ChatRequests);
+        Assert.Equal(
+            [
+                ("user", RoutingHarness.PublicPrompt),
+                ("assistant", """{"tool_calls":[{"name":"get_weather","arguments":{"city":"Paris"}}]}"""),
+                ("tool", "18 C, sunny"),
+            ],
+            harness.Engine.Model.LastMessages!.Where(m => m.Role != "system").Select(m => (m.Role, m.Content)));
+        Assert.Equal(
+            [
+                """{"type":"message","status":"completed","role":"user","content":[{"type":"input_text","text":"What is the capital of France?"}]}""",
+                // The arguments as the model wrote them (and the client got them).
+                $$"""{"type":"function_call","status":"completed","backend":"local","call_id":"{{callId}}","name":"get_weather","arguments":"{\u0022city\u0022: \u0022Paris\u0022}"}""",
+                $$"""{"type":"function_call_output","status":"completed","call_id":"{{callId}}","output":"18 C, sunny"}""",
+                """{"type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":"It is sunny.","annotations":[]}],"backend":"local"}""",
             ],
             await StoredAsync(harness.Http, id));
     }
