@@ -167,6 +167,11 @@ internal sealed record ContextMessage(string Role, string Content, IReadOnlyList
     public JsonObject ToWire()
     {
         var node = new JsonObject { ["role"] = Role };
+        if (ToolCallId is not null)
+        {
+            node["tool_call_id"] = ToolCallId;
+        }
+
         if (ToolCalls is { Count: > 0 } calls)
         {
             node["content"] = Content.Length > 0 ? Content : null;
@@ -180,11 +185,6 @@ internal sealed record ContextMessage(string Role, string Content, IReadOnlyList
         else
         {
             node["content"] = Content;
-        }
-
-        if (ToolCallId is not null)
-        {
-            node["tool_call_id"] = ToolCallId;
         }
 
         return node;

@@ -90,9 +90,17 @@ internal static class ContextApiInputs
                 return ApiErrors.InvalidParameter(param, "Each item must be a message object with 'role' and 'content'.");
             }
 
-            if (item.Type is not (null or "message"))
+            if (item.Type is ConversationItemTypes.FunctionCall or ConversationItemTypes.FunctionCallOutput)
             {
-                return ApiErrors.InvalidParameter(param + ".type", "Only items of type 'message' are supported.");
+                var tool = ToolItem(item, param);
+                if (tool.Error is { } toolError) return toolError;
+                result.Add(tool.Value!);
+                continue;
+            }
+
+            if (item.Type is not (null or ConversationItemTypes.Message))
+            {
+                return ApiErrors.InvalidParameter(param + ".type", "Items must be of type 'message', 'function_call' or 'function_call_output'.");
             }
 
             if (item.Role is not ("user" or "assistant" or "system" or "developer"))
@@ -110,6 +118,50 @@ internal static class ContextApiInputs
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// A <c>function_call</c> (<c>call_id</c>, <c>name</c>, <c>arguments</c> a JSON text) or a <c>function_call_output</c>
+    /// (<c>call_id</c>, <c>output</c> a string), as OpenAI's Conversations API takes them.
+    /// </summary>
+    private static ApiResult<NewConversationItem> ToolItem(InputItemWire item, string param)
+    {
+        if (item.CallId is not { Length: > 0 } callId)
+        {
+            return ApiErrors.InvalidParameter(param + ".call_id", "'call_id' must be a non-empty string.");
+        }
+
+        if (item.Type == ConversationItemTypes.FunctionCallOutput)
+        {
+            return item.Output is { } output
+                ? NewConversationItem.FunctionCallOutput(callId, output)
+                : ApiErrors.InvalidParameter(param + ".output", "'output' must be a string.");
+        }
+
+        if (item.Name is not { Length: > 0 } name)
+        {
+            return ApiErrors.InvalidParameter(param + ".name", "'name' must be a non-empty string.");
+        }
+
+        if (item.Arguments is not { } arguments || !IsJsonObject(arguments))
+        {
+            return ApiErrors.InvalidParameter(param + ".arguments", "'arguments' must be a JSON object as a string.");
+        }
+
+        return NewConversationItem.FunctionCall(callId, name, arguments);
+    }
+
+    private static bool IsJsonObject(string text)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            return document.RootElement.ValueKind == JsonValueKind.Object;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The list parameters of the conversation lists: limit 1–100 (default 20), order, and an <c>after</c> checked by <paramref name="isId"/>.</summary>

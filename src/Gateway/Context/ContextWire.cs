@@ -65,7 +65,10 @@ public sealed record AddItemsRequest
     public List<InputItemWire?>? Items { get; init; }
 }
 
-/// <summary>An input message: <c>{"type":"message","role":"user","content":"…"}</c> or content as an array of text parts.</summary>
+/// <summary>
+/// An input item: a message <c>{"type":"message","role":"user","content":"…"}</c> (content a string or text parts), a
+/// <c>function_call</c> (<c>call_id</c>, <c>name</c>, <c>arguments</c>) or a <c>function_call_output</c> (<c>call_id</c>, <c>output</c>).
+/// </summary>
 public sealed record InputItemWire
 {
     public string? Type { get; init; }
@@ -73,6 +76,14 @@ public sealed record InputItemWire
     public string? Role { get; init; }
 
     public JsonElement? Content { get; init; }
+
+    public string? CallId { get; init; }
+
+    public string? Name { get; init; }
+
+    public string? Arguments { get; init; }
+
+    public string? Output { get; init; }
 }
 
 /// <summary>A preset (ours): a named system prompt and generation defaults, applied with <c>"model": "preset:&lt;name&gt;"</c>.</summary>

@@ -33,6 +33,15 @@ public sealed class ConversationToolCallTests
         return request;
     }
 
+    private static async Task<(RoutingHarness Harness, RecordingUpstream Upstream)> StartWithCloudAsync()
+    {
+        var upstream = await RecordingUpstream.StartAsync();
+        var harness = new RoutingHarness();
+        harness.Clouds.Add(("cloud-a", upstream, 0.95, "sk-a"));
+        await harness.StartAsync();
+        return (harness, upstream);
+    }
+
     private static string FirstTurn() =>
         $$"""[{"role":"user","content":{{JsonSerializer.Serialize(RoutingHarness.PublicPrompt)}}}]""";
 
@@ -101,13 +110,10 @@ public sealed class ConversationToolCallTests
     [InlineData(true)]
     public async Task An_openai_compatible_tool_call_and_its_result_come_back_in_order(bool stream)
     {
-        var upstream = await RecordingUpstream.StartAsync();
+        var (harness, upstream) = await StartWithCloudAsync();
+        await using var owned = harness;
         await using var ownedUpstream = upstream;
         upstream.Script = (http, streamed) => upstream.ChatRequests.Count() == 1 ? ToolCallAnswer(http, streamed) : TextAnswer(http, streamed);
-        var harness = new RoutingHarness();
-        harness.Clouds.Add(("cloud-a", upstream, 0.95, "sk-a"));
-        await harness.StartAsync();
-        await using var owned = harness;
         var id = await CreateConversationAsync(harness.Http);
 
         var (first, firstBody) = await harness.SendAsync(Turn(id, stream, FirstTurn()));
@@ -137,12 +143,9 @@ public sealed class ConversationToolCallTests
     [InlineData(true)]
     public async Task A_confidential_tool_conversation_stays_local_and_the_local_prompt_shows_the_model_its_own_call(bool stream)
     {
-        var upstream = await RecordingUpstream.StartAsync();
-        await using var ownedUpstream = upstream;
-        var harness = new RoutingHarness();
-        harness.Clouds.Add(("cloud-a", upstream, 0.95, "sk-a"));
-        await harness.StartAsync();
+        var (harness, upstream) = await StartWithCloudAsync();
         await using var owned = harness;
+        await using var ownedUpstream = upstream;
         harness.Engine.Model.OnStart = _ => EngineResult<IGeneration>.Ok(
             new FakeGeneration(["{\"tool_calls\": [{\"name\": \"get_weather\", ", "\"arguments\": {\"city\": \"Paris\"}}]}"], new GenerationOutcome(FinishReason.Stop, 3, 2)));
         var id = await CreateConversationAsync(harness.Http);
@@ -177,6 +180,29 @@ public sealed class ConversationToolCallTests
                 """{"type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":"It is sunny.","annotations":[]}],"backend":"local"}""",
             ],
             await StoredAsync(harness.Http, id));
+    }
+
+    [Fact]
+    public async Task Tool_items_added_by_hand_go_to_the_upstream_as_a_call_and_its_result()
+    {
+        var (harness, upstream) = await StartWithCloudAsync();
+        await using var owned = harness;
+        await using var ownedUpstream = upstream;
+        var id = await CreateConversationAsync(harness.Http, """
+            {"items":[{"role":"user","content":"What is the capital of France?"},
+                      {"type":"function_call","call_id":"call_x","name":"get_weather","arguments":"{\"city\":\"Paris\"}"},
+                      {"type":"function_call_output","call_id":"call_x","output":"18 C, sunny"}]}
+            """);
+
+        var (response, body) = await harness.SendAsync(Turn(id, stream: false, """[{"role":"user","content":"Thanks."}]"""));
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body + harness.Logs.All);
+        using var sent = JsonDocument.Parse(Assert.Single(upstream.ChatRequests).Body);
+        Assert.Equal(
+            """[{"role":"user","content":"What is the capital of France?"},"""
+            + """{"role":"assistant","content":null,"tool_calls":[{"id":"call_x","type":"function","function":{"name":"get_weather","arguments":"{\u0022city\u0022:\u0022Paris\u0022}"}}]},"""
+            + """{"role":"tool","tool_call_id":"call_x","content":"18 C, sunny"},{"role":"user","content":"Thanks."}]""",
+            sent.RootElement.GetProperty("messages").GetRawText());
     }
 
     /// <summary>A call of get_weather, as OpenAI sends it: whole, or streamed with the id and name first and the arguments in fragments.</summary>
