@@ -14,8 +14,9 @@ internal static class LocalChat
     public static async Task<IResult> RunAsync(
         InferenceService inference, string model, ChatExecution chat, CancellationToken cancellationToken, Func<Usage, ReadOnlyMemory<byte>>? streamTrailer = null)
     {
-        if (LocalFeatures.RefuseUnsupported(chat.Request) is { } unsupported) return unsupported; // before a slot is taken
-        var tools = LocalTools.For(chat.Request).Value; // checked above
+        var toolPlan = LocalTools.For(chat.Request); // the tools' grammar is built once, here
+        if ((toolPlan.Error ?? LocalFeatures.RefuseUnsupportedBesideTools(chat.Request)) is { } unsupported) return unsupported; // before a slot is taken
+        var tools = toolPlan.Value;
         var grammar = LocalFeatures.ResponseGrammar(chat.Request).Value; // checked above
         if (tools is not null && grammar is not null)
         {

@@ -114,7 +114,8 @@ internal sealed class FakeGeneration(IReadOnlyList<string> deltas, GenerationOut
             try
             {
                 // Waits for the cancellation (the client leaving), not for time.
-                await Task.Delay(Timeout.Infinite, cancellationToken);
+                await cancellationToken.WhenCancelled();
+                cancellationToken.ThrowIfCancellationRequested();
             }
             finally
             {
