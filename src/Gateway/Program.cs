@@ -3,6 +3,12 @@ using InferenceMesh.Gateway.Cli;
 using InferenceMesh.Gateway.Hosting;
 using InferenceMesh.Router.Configuration;
 
+if (args is ["--version"])
+{
+    Console.WriteLine(GatewayCommandLine.VersionLine);
+    return 0;
+}
+
 // Command groups first; anything else runs the gateway.
 if (ConfigCheckCli.IsConfigCheck(args))
 {

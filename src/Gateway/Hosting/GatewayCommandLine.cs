@@ -12,6 +12,7 @@ internal static class GatewayCommandLine
                               [--embedding-model NAME] [--max-file-bytes B]
                               [--rag-index sqlite|postgres] [--rag-postgres-env VAR] [--rag-postgres-schema NAME]
                               [--torrent-dht true|false] [--torrent-announce URL] [--aria2c PATH]
+               inference-mesh --version
                inference-mesh config check [--config FILE] [--policies DIR] [--models DIR] [--prompt TEXT] [--model NAME]
 
           --models DIR          folder of *.gguf models (default: $XDG_DATA_HOME/inference-mesh/models,
@@ -49,6 +50,10 @@ internal static class GatewayCommandLine
         config check validates the config and every policy, then prints the plan for --prompt
         (classified in process; only kinds of findings are printed, never the text). Exit 0 when valid.
         """;
+
+    /// <summary>What <c>inference-mesh --version</c> prints: the product's version and the llama.cpp tag its engine binds.</summary>
+    public static string VersionLine =>
+        $"inference-mesh {typeof(GatewayCommandLine).Assembly.GetName().Version?.ToString(3)} (llama.cpp {InferenceMesh.Engine.Native.LlamaLibrary.PinnedTag})";
 
     /// <summary>The result of parsing: options, or a one-line error, or a request for help.</summary>
     public sealed record ParseResult(GatewayOptions? Options, string? Error, bool HelpRequested);

@@ -27,15 +27,34 @@ internal sealed class GatewayProcess : IDisposable
     /// port picked here and released first could be taken meanwhile by another test's loopback server, which would then
     /// answer in the gateway's place (and record the probe as a request).
     /// </summary>
-    public static async Task<GatewayProcess> StartAsync(IEnumerable<string> args, string? workingDirectory = null)
+    /// <param name="executable">An installed <c>inference-mesh</c> executable to run instead of the build beside the tests.</param>
+    /// <param name="environment">Variables to set (a null value removes one) in the process's environment.</param>
+    public static async Task<GatewayProcess> StartAsync(
+        IEnumerable<string> args, string? workingDirectory = null, string? executable = null, IReadOnlyDictionary<string, string?>? environment = null)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(executable ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (workingDirectory is not null)
         {
             start.WorkingDirectory = workingDirectory;
         }
 
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "inference-mesh.dll"));
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(name);
+            }
+            else
+            {
+                start.Environment[name] = value;
+            }
+        }
+
+        if (executable is null)
+        {
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "inference-mesh.dll"));
+        }
+
         foreach (var arg in args.Concat(["--port", "0"]))
         {
             start.ArgumentList.Add(arg);
