@@ -23,6 +23,13 @@ internal static class LocalChat
             return ApiErrors.UnsupportedParameter("response_format", "The local model cannot keep a JSON 'response_format' and 'tools' at once: tool answers have their own JSON shape.");
         }
 
+        if (tools is not null && LogProbs.Requested(chat.Request).Value is not null)
+        {
+            // Its tokens are the tool envelope's JSON, not the text or the calls the client gets.
+            return ApiErrors.UnsupportedParameter("logprobs", "The local model gives no log probabilities with 'tools': its tokens write the tool-call envelope, not the answer you get.");
+        }
+
+
         var resolved = await inference.ResolveWithAdaptersAsync(model, LoraRequests.FieldOf(chat.Request.Extensions), cancellationToken);
         if (resolved.Error is { } modelError) return modelError;
         var (loaded, adapters) = resolved.Value;

@@ -105,6 +105,19 @@ public sealed class LocalToolsTests
         Assert.StartsWith("{", cut.Content[0].Text);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Logprobs_with_tools_are_refused_streamed_or_not(bool stream)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await ChatFields.PostAsync(environment,
+            $$$"""{"stream":{{{(stream ? "true" : "false")}}},"logprobs":true,"tools":[{"type":"function","function":{"name":"f"}}]}""");
+
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param: "logprobs", code: "unsupported_parameter");
+    }
+
     [Fact]
     public async Task A_conversation_with_earlier_calls_and_their_results_goes_on()
     {
