@@ -27,8 +27,13 @@ public static partial class LocalTools
     /// <summary>What the local step does with a request's tools: the system message and the grammar.</summary>
     public sealed record Plan(string Instructions, string Grammar);
 
-    /// <summary>A parsed answer: text, or tool calls (name and arguments as JSON text).</summary>
-    public sealed record Answer(string? Content, IReadOnlyList<(string Name, string Arguments)>? Calls);
+    /// <summary>A parsed answer: text, or tool calls (name and arguments as JSON text); <paramref name="Complete"/> when its envelope closed.</summary>
+    public sealed record Answer(string? Content, IReadOnlyList<(string Name, string Arguments)>? Calls, bool Complete)
+    {
+        /// <summary><c>tool_calls</c> for calls in a whole envelope; otherwise the generation's own reason (a cut one's <c>length</c>).</summary>
+        public string FinishReason(FinishReason generation) =>
+            Calls is { Count: > 0 } && Complete ? "tool_calls" : RunningGeneration.FinishReasonText(generation);
+    }
 
     /// <summary>The plan for a request's tools; null when it has none (or <c>tool_choice</c> is <c>"none"</c>); an error naming the field when they are malformed.</summary>
     public static ApiResult<Plan?> For(ChatCompletionRequest request)
@@ -110,29 +115,17 @@ public static partial class LocalTools
         return new Plan(Instructions(functions, only.Value, parallel), grammar);
     }
 
-    /// <summary>Reads a generated answer: the calls, the response text, or (cut by max_tokens, not JSON) the raw text.</summary>
+    /// <summary>
+    /// Reads a whole generated answer as a stream reads it (<see cref="ToolEnvelopeReader"/>), so both give the client
+    /// the same: the calls, the response text, or for an envelope cut before it closed (max_tokens, a stop sequence)
+    /// what it held so far (the calls begun, the last one's arguments cut; the text so far). Text that is not an
+    /// envelope at all (never expected under the grammar) comes as it is.
+    /// </summary>
     public static Answer Read(string text)
     {
-        try
-        {
-            using var document = JsonDocument.Parse(text);
-            var root = document.RootElement;
-            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
-            {
-                return new Answer(null, calls.EnumerateArray().Select(c => (c.GetProperty("name").GetString()!, c.GetProperty("arguments").GetRawText())).ToList());
-            }
-
-            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("response", out var response) && response.ValueKind == JsonValueKind.String)
-            {
-                return new Answer(response.GetString(), null);
-            }
-        }
-        catch (JsonException)
-        {
-            // A cut answer: the client gets the text as it is, with finish_reason "length".
-        }
-
-        return new Answer(text, null);
+        var reader = new ToolEnvelopeReader();
+        reader.Append(text);
+        return reader.Answer();
     }
 
     /// <summary>

@@ -29,7 +29,6 @@ internal static class LocalChat
             return ApiErrors.UnsupportedParameter("logprobs", "The local model gives no log probabilities with 'tools': its tokens write the tool-call envelope, not the answer you get.");
         }
 
-
         var resolved = await inference.ResolveWithAdaptersAsync(model, LoraRequests.FieldOf(chat.Request.Extensions), cancellationToken);
         if (resolved.Error is { } modelError) return modelError;
         var (loaded, adapters) = resolved.Value;
@@ -61,11 +60,14 @@ internal static class LocalChat
         if (outcome.Failure is { } failure) return inference.Map(failure, "messages");
         var finishReason = RunningGeneration.FinishReasonText(outcome.FinishReason);
         var message = new AssistantMessage(text);
-        if (tools is not null && LocalTools.Read(text) is var answer)
+        if (tools is not null)
         {
-            (message, finishReason) = answer.Calls is { } calls
-                ? (new AssistantMessage(null, ToolCallStreamFormat.Calls(calls, withIndex: false)), "tool_calls")
-                : (new AssistantMessage(answer.Content), finishReason);
+            // Read as a stream reads it, so a cut answer is what a stream would have sent.
+            var answer = LocalTools.Read(text);
+            finishReason = answer.FinishReason(outcome.FinishReason);
+            message = answer.Calls is { Count: > 0 } calls
+                ? new AssistantMessage(null, ToolCallStreamFormat.Calls(calls))
+                : new AssistantMessage(answer.Content);
         }
 
         // What the client gets is what a conversation keeps: the calls (with their ids), not the model's JSON.
@@ -88,44 +90,64 @@ internal static class LocalChat
 }
 
 /// <summary>
-/// A stream of a tool-call answer: the role chunk at once, then, once the answer is complete (it is one JSON object
-/// the client never sees), either its text as one content chunk or its calls as <c>tool_calls</c> deltas, and
-/// finish_reason <c>tool_calls</c>. A cut answer (max_tokens) goes out as the text it is.
+/// A stream of a tool-call answer, passed on as it is generated (<see cref="ToolEnvelopeReader"/>): the role chunk at
+/// once, then the response's text as content deltas, or each call as OpenAI streams one (a delta with its
+/// <c>index</c>, id, type and name and empty arguments, then <c>arguments</c> fragments: the model's JSON text as it
+/// comes), and finish_reason <c>tool_calls</c> once the envelope closes. A cut answer (max_tokens) keeps what was sent
+/// and finishes with <c>length</c>. The envelope itself never reaches the client.
 /// </summary>
 /// <remarks><paramref name="capture"/>, when given, is left with the answer as the client got it (its text or its calls), not the model's JSON.</remarks>
 internal sealed class ToolCallStreamFormat(ChatStreamFormat chat, Context.ChatAnswerCapture? capture = null) : IStreamFormat
 {
-    private readonly System.Text.StringBuilder _answer = new();
+    private readonly ToolEnvelopeReader _reader = new();
+    private readonly List<ToolEnvelopeEvent> _events = [];
+    private readonly List<string> _ids = [];
+
+    public string? FinishReasonSent { get; private set; }
 
     public Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken) => chat.WriteStartAsync(writer, cancellationToken);
 
-    public void WriteText(SseWriter writer, GenerationDelta delta) => _answer.Append(delta.Text);
+    public void WriteText(SseWriter writer, GenerationDelta delta)
+    {
+        _events.Clear();
+        _reader.Append(delta.Text, _events);
+        foreach (var (kind, index, text) in _events)
+        {
+            switch (kind)
+            {
+                case ToolEnvelopeEventKind.Content:
+                    chat.WriteDelta(writer, new ChatDelta(Content: text));
+                    break;
+                case ToolEnvelopeEventKind.CallStarted:
+                    _ids.Add(InferenceService.NewId("call_"));
+                    chat.WriteDelta(writer, new ChatDelta(ToolCalls: [new ChatToolCall(index, _ids[index], "function", new ChatFunctionCall(text, string.Empty))]));
+                    break;
+                case ToolEnvelopeEventKind.Arguments:
+                    chat.WriteDelta(writer, new ChatDelta(ToolCalls: [new ChatToolCall(index, null, null, new ChatFunctionCall(null, text))]));
+                    break;
+            }
+        }
+    }
 
     public Task WriteFinishAsync(SseWriter writer, FinishReason finishReason, Usage usage, CancellationToken cancellationToken)
     {
-        var answer = LocalTools.Read(_answer.ToString());
+        var answer = _reader.Answer();
+        if (!_reader.HasOutput && answer.Content is { Length: > 0 } asItIs)
+        {
+            chat.WriteDelta(writer, new ChatDelta(Content: asItIs)); // not an envelope at all (never expected): the text as it is
+        }
+
         capture?.Reset(answer.Content ?? string.Empty);
-        if (answer.Calls is { } calls)
-        {
-            var toolCalls = Calls(calls, withIndex: true);
-            capture?.AddToolCalls(toolCalls);
-            chat.WriteDelta(writer, new ChatDelta(ToolCalls: toolCalls));
-            return chat.WriteFinishAsync(writer, "tool_calls", usage, cancellationToken);
-        }
-
-        if (answer.Content is { Length: > 0 } content)
-        {
-            chat.WriteDelta(writer, new ChatDelta(Content: content));
-        }
-
-        return chat.WriteFinishAsync(writer, finishReason, usage, cancellationToken);
+        capture?.AddToolCalls([.. (answer.Calls ?? []).Select((call, i) => new ChatToolCall(i, _ids[i], "function", new ChatFunctionCall(call.Name, call.Arguments)))]);
+        FinishReasonSent = answer.FinishReason(finishReason);
+        return chat.WriteFinishAsync(writer, FinishReasonSent, usage, cancellationToken);
     }
 
     public Task WriteErrorAsync(SseWriter writer, ApiError error, CancellationToken cancellationToken) => chat.WriteErrorAsync(writer, error, cancellationToken);
 
     public Task WriteEndAsync(SseWriter writer, CancellationToken cancellationToken) => chat.WriteEndAsync(writer, cancellationToken);
 
-    /// <summary>The calls in OpenAI's shape, each with a fresh id (and its index, in a stream delta).</summary>
-    public static IReadOnlyList<ChatToolCall> Calls(IReadOnlyList<(string Name, string Arguments)> calls, bool withIndex) =>
-        calls.Select((call, i) => new ChatToolCall(withIndex ? i : null, InferenceService.NewId("call_"), "function", new ChatFunctionCall(call.Name, call.Arguments))).ToList();
+    /// <summary>The calls of a message in OpenAI's shape, each with a fresh id.</summary>
+    public static IReadOnlyList<ChatToolCall> Calls(IReadOnlyList<(string Name, string Arguments)> calls) =>
+        [.. calls.Select(call => new ChatToolCall(null, InferenceService.NewId("call_"), "function", new ChatFunctionCall(call.Name, call.Arguments)))];
 }

@@ -22,6 +22,9 @@ internal interface IStreamFormat
 
     /// <summary>The stream's last frame, after its finish or its error ([DONE], or nothing).</summary>
     Task WriteEndAsync(SseWriter writer, CancellationToken cancellationToken);
+
+    /// <summary>The finish reason the finish events gave when it is not the generation's own (chat's <c>tool_calls</c>), else null.</summary>
+    string? FinishReasonSent => null;
 }
 
 /// <summary>
@@ -75,7 +78,7 @@ internal sealed partial class GenerationStreamResult(
             }
 
             await format.WriteEndAsync(writer, cancellationToken);
-            capture?.Complete(RunningGeneration.FinishReasonText(outcome.FinishReason));
+            capture?.Complete(format.FinishReasonSent ?? RunningGeneration.FinishReasonText(outcome.FinishReason));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

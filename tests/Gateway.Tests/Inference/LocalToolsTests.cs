@@ -78,7 +78,7 @@ public sealed class LocalToolsTests
     }
 
     [Fact]
-    public async Task Auto_answers_with_text_or_calls_and_a_cut_answer_comes_back_as_text()
+    public async Task Auto_answers_with_text_or_calls_and_a_cut_answer_keeps_what_it_held()
     {
         await using var environment = await TestEnvironment.StartAsync();
         var chat = environment.OpenAi.GetChatClient(TestEnvironment.Stories);
@@ -92,7 +92,7 @@ public sealed class LocalToolsTests
         }
         else if (auto.FinishReason == ChatFinishReason.Length)
         {
-            Assert.StartsWith("{", auto.Content[0].Text); // a text answer can run on (its string is unbounded): cut, it comes as it is
+            Assert.DoesNotContain("\"response\"", Text(auto)); // cut, it keeps what it had (the calls begun or the text so far)
         }
         else
         {
@@ -101,8 +101,99 @@ public sealed class LocalToolsTests
             Assert.DoesNotContain("\"response\"", auto.Content[0].Text); // the envelope is unwrapped
         }
 
+        // Three tokens are not even the envelope's first key: nothing to give, and never the envelope's raw JSON.
         Assert.Equal(ChatFinishReason.Length, cut.FinishReason);
-        Assert.StartsWith("{", cut.Content[0].Text);
+        Assert.Empty(cut.ToolCalls);
+        Assert.Equal(string.Empty, Text(cut));
+    }
+
+    [Fact]
+    public async Task A_streamed_call_comes_in_pieces_as_it_is_written_and_adds_up_to_the_whole_answer()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var chat = environment.OpenAi.GetChatClient(TestEnvironment.Stories);
+        var options = new ChatCompletionOptions
+        {
+            Temperature = 0, MaxOutputTokenCount = 400, Tools = { Weather, Time }, ToolChoice = ChatToolChoice.CreateFunctionChoice("get_weather"), AllowParallelToolCalls = false,
+        };
+
+        ChatCompletion completion = await chat.CompleteChatAsync(Question, options);
+        var updates = await StreamAsync(chat, options);
+
+        var whole = Assert.Single(completion.ToolCalls);
+        var first = updates.SelectMany(u => u.ToolCallUpdates).First();
+        Assert.Equal(0, first.Index);
+        Assert.StartsWith("call_", first.ToolCallId);
+        Assert.Equal("get_weather", first.FunctionName);
+        Assert.Equal(string.Empty, first.FunctionArgumentsUpdate?.ToString() ?? string.Empty);
+        Assert.All(updates.SelectMany(u => u.ToolCallUpdates).Skip(1), u => Assert.True(u.Index == 0 && u.ToolCallId is null && u.FunctionName is null));
+        // Before the finish, the arguments came in more than one update: they were passed on as the model wrote them.
+        var fragments = updates.Where(u => u.FinishReason is null).Select(Arguments).Where(a => a.Length > 0).ToList();
+        Assert.True(fragments.Count > 1, $"{fragments.Count} argument updates");
+        Assert.Equal(whole.FunctionArguments.ToString(), string.Concat(fragments));
+        CheckArguments("get_weather", string.Concat(fragments));
+        Assert.Equal(ChatFinishReason.ToolCalls, completion.FinishReason);
+        Assert.Equal(ChatFinishReason.ToolCalls, updates.Last(u => u.FinishReason is not null).FinishReason);
+    }
+
+    [Fact]
+    public async Task A_call_cut_by_max_tokens_keeps_what_was_streamed_and_the_whole_answer_is_the_same()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var chat = environment.OpenAi.GetChatClient(TestEnvironment.Stories);
+        // 65 tokens end inside the arguments of stories260K's greedy call (96 tokens whole).
+        var options = new ChatCompletionOptions
+        {
+            Temperature = 0, MaxOutputTokenCount = 65, Tools = { Weather }, ToolChoice = ChatToolChoice.CreateFunctionChoice("get_weather"), AllowParallelToolCalls = false,
+        };
+
+        ChatCompletion completion = await chat.CompleteChatAsync(Question, options);
+        var updates = await StreamAsync(chat, options);
+
+        Assert.Equal(ChatFinishReason.Length, completion.FinishReason);
+        Assert.Equal(ChatFinishReason.Length, updates.Last(u => u.FinishReason is not null).FinishReason);
+        var call = Assert.Single(completion.ToolCalls);
+        Assert.Equal("get_weather", call.FunctionName);
+        var streamed = string.Concat(updates.Select(Arguments));
+        Assert.Equal(call.FunctionArguments.ToString(), streamed);
+        Assert.StartsWith("{", streamed);
+        Assert.ThrowsAny<JsonException>(() => JsonDocument.Parse(streamed)); // cut mid-way, as the finish reason says
+        Assert.Equal("get_weather", Assert.Single(updates.SelectMany(u => u.ToolCallUpdates), u => u.FunctionName is not null).FunctionName);
+    }
+
+    [Fact]
+    public async Task A_streamed_tool_answer_is_strict_sse_and_each_call_begins_with_its_name_and_empty_arguments()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var body = """
+            {"model":"MODEL","stream":true,"temperature":0,"max_tokens":400,"parallel_tool_calls":false,"tool_choice":"required",
+             "stream_options":{"include_usage":true},"messages":[{"role":"user","content":"What is the weather in Paris?"}],
+             "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string","maxLength":12}},"required":["city"]}}}]}
+            """.Replace("MODEL", TestEnvironment.Stories, StringComparison.Ordinal);
+
+        using var response = await environment.Http.PostAsync("/v1/chat/completions", ApiAssert.Json(body));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var events = Sse.ParseStrict(await response.Content.ReadAsStringAsync());
+        var calls = events.Where(e => e.GetProperty("choices").GetArrayLength() > 0)
+            .Select(e => e.GetProperty("choices")[0].GetProperty("delta"))
+            .Where(d => d.TryGetProperty("tool_calls", out _))
+            .Select(d => Assert.Single(d.GetProperty("tool_calls").EnumerateArray()))
+            .ToList();
+        Assert.True(calls.Count > 2, $"{calls.Count} tool call deltas");
+        var head = calls[0];
+        Assert.Equal(0, head.GetProperty("index").GetInt32());
+        Assert.StartsWith("call_", head.GetProperty("id").GetString());
+        Assert.Equal("function", head.GetProperty("type").GetString());
+        Assert.Equal("get_weather", head.GetProperty("function").GetProperty("name").GetString());
+        Assert.Equal(string.Empty, head.GetProperty("function").GetProperty("arguments").GetString());
+        Assert.All(calls.Skip(1), c => Assert.Equal(["index", "function"], c.EnumerateObject().Select(p => p.Name)));
+        Assert.All(calls.Skip(1), c => Assert.Equal(["arguments"], c.GetProperty("function").EnumerateObject().Select(p => p.Name)));
+        using var arguments = JsonDocument.Parse(string.Concat(calls.Select(c => c.GetProperty("function").GetProperty("arguments").GetString())));
+        Assert.Equal(JsonValueKind.String, arguments.RootElement.GetProperty("city").ValueKind);
+        Assert.Equal("tool_calls", Sse.FinishReason(events));
+        Assert.Equal(string.Empty, Sse.Text(events)); // the envelope never reaches the client
+        Assert.Equal(0, events[^1].GetProperty("choices").GetArrayLength()); // the usage chunk
     }
 
     [Theory]
@@ -161,6 +252,21 @@ public sealed class LocalToolsTests
         Assert.Equal(400, error.Status);
         Assert.Contains("response_format", error.Message);
     }
+
+    private static async Task<List<StreamingChatCompletionUpdate>> StreamAsync(ChatClient chat, ChatCompletionOptions options)
+    {
+        var updates = new List<StreamingChatCompletionUpdate>();
+        await foreach (var update in chat.CompleteChatStreamingAsync(Question, options))
+        {
+            updates.Add(update);
+        }
+
+        return updates;
+    }
+
+    private static string Arguments(StreamingChatCompletionUpdate update) => string.Concat(update.ToolCallUpdates.Select(c => c.FunctionArgumentsUpdate?.ToString()));
+
+    private static string Text(ChatCompletion completion) => string.Concat(completion.Content.Select(p => p.Text));
 
     /// <summary>The arguments parse and fit the function's schema as far as the grammar enforces it.</summary>
     private static void CheckArguments(string name, string arguments)
