@@ -139,15 +139,17 @@ public sealed class ConversationToolCallTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task A_confidential_tool_conversation_stays_local_and_the_local_prompt_shows_the_model_its_own_call(bool stream)
+    [InlineData(false, 1000)]
+    [InlineData(true, 1000)]
+    [InlineData(true, 3)] // streamed in pieces of 3 characters: the call goes out in many deltas, the store keeps it whole
+    public async Task A_confidential_tool_conversation_stays_local_and_the_local_prompt_shows_the_model_its_own_call(bool stream, int pieceLength)
     {
         var (harness, upstream) = await StartWithCloudAsync();
         await using var owned = harness;
         await using var ownedUpstream = upstream;
+        const string call = "{\"tool_calls\": [{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}]}";
         harness.Engine.Model.OnStart = _ => EngineResult<IGeneration>.Ok(
-            new FakeGeneration(["{\"tool_calls\": [{\"name\": \"get_weather\", ", "\"arguments\": {\"city\": \"Paris\"}}]}"], new GenerationOutcome(FinishReason.Stop, 3, 2)));
+            new FakeGeneration([.. call.Chunk(pieceLength).Select(piece => new string(piece))], new GenerationOutcome(FinishReason.Stop, 3, 2)));
         var id = await CreateConversationAsync(harness.Http);
 
         var (first, firstBody) = await harness.SendAsync(Turn(id, stream, FirstTurn(), privacy: "confidential"));
@@ -156,7 +158,7 @@ public sealed class ConversationToolCallTests
         var callId = System.Text.RegularExpressions.Regex.Match(firstBody, "call_[A-Za-z0-9]+").Value;
         Assert.NotEmpty(callId);
         harness.Engine.Model.OnStart = _ => EngineResult<IGeneration>.Ok(
-            new FakeGeneration(["{\"response\": \"It is sunny.\"}"], new GenerationOutcome(FinishReason.Stop, 3, 2)));
+            new FakeGeneration([.. "{\"response\": \"It is sunny.\"}".Chunk(pieceLength).Select(piece => new string(piece))], new GenerationOutcome(FinishReason.Stop, 3, 2)));
 
         // No header on turn 2: the conversation's level keeps it local.
         var (second, secondBody) = await harness.SendAsync(Turn(id, stream, ToolResult.Replace("CALL", callId, StringComparison.Ordinal)));
