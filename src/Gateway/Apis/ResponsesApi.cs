@@ -1,19 +1,21 @@
 using System.Text.Json;
-using InferenceMesh.Engine;
+using InferenceMesh.Gateway.Backends;
+using InferenceMesh.Gateway.Context;
 using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Inference;
 using InferenceMesh.Gateway.OpenAi;
-using InferenceMesh.Gateway.Streaming;
-using Microsoft.AspNetCore.Http.HttpResults;
+using InferenceMesh.Gateway.Responses;
+using InferenceMesh.Gateway.Routing;
 using Microsoft.AspNetCore.Mvc;
 
 namespace InferenceMesh.Gateway.Apis;
 
 /// <summary>
-/// POST /v1/responses: OpenAI's Responses API for text, served by the local engine only (like /v1/completions: the
-/// request never leaves the machine; it is not routed to remote backends). Messages go through the model's chat
-/// template, as on /v1/chat/completions. Nothing is stored: <c>previous_response_id</c> and <c>store: true</c> are
-/// refused. <c>X-InferenceMesh-Backend</c> is "none" for a request rejected before that, "local" from then on.
+/// POST /v1/responses: OpenAI's Responses API, served as a chat completion (<see cref="ResponseChatRequest"/>) through the
+/// same pipeline as /v1/chat/completions: classification, policy, the privacy header, the routing plan, failover to the
+/// local model, the local continuation of a broken stream, <c>X-InferenceMesh-Backend</c>. The chat answer reaches the
+/// client in the Responses shape (<see cref="ResponseBodyTranslation"/>). Nothing is stored: <c>previous_response_id</c>
+/// and <c>store: true</c> are refused.
 /// </summary>
 internal static class ResponsesApi
 {
@@ -33,72 +35,89 @@ internal static class ResponsesApi
         return app;
     }
 
-    public static async Task<Results<JsonOk<ResponseObject>, GenerationStreamResult, ApiError>> CreateAsync(
-        HttpContext http, [FromServices] InferenceService inference)
+    /// <returns>An <see cref="ApiError"/> for a request refused before routing; otherwise an empty result: the chat pipeline wrote the answer, translated.</returns>
+    public static async Task<IResult> CreateAsync(
+        HttpContext http, [FromServices] ChatRouting routing, [FromServices] ChatExecutor executor, [FromServices] InferenceService inference,
+        [FromServices] ILogger<ObservedChatResult> logger)
     {
-        var cancellationToken = http.RequestAborted;
-        var body = await InferenceService.ReadLocalRequestAsync(http, OpenAiJsonContext.Default.ResponseRequest); // "none" until the engine is reached
+        var body = await InferenceService.ReadLocalRequestAsync(http, OpenAiJsonContext.Default.ResponseRequest); // "none" until a backend answers
         if (body.Error is { } bodyError) return bodyError;
         var request = body.Value!;
 
-        if (request.MaxOutputTokens is < 1)
+        if (RefuseMetadata(request.Metadata) is { } metadataError) return metadataError;
+        if (RefuseStored(request) is { } storedError) return storedError;
+        var chatBody = ResponseChatRequest.Translate(request);
+        if (chatBody.Error is { } translateError) return translateError;
+
+        var translation = ResponseBodyTranslation.Install(http, Template(request, inference.Time));
+        try
         {
-            return ApiErrors.InvalidParameter("max_output_tokens", "'max_output_tokens' must be at least 1.");
+            var routed = await routing.RouteAsync(http, chatBody.Value!);
+            IResult result;
+            if (routed.Error is { } routeError)
+            {
+                result = routeError;
+            }
+            else if (routed.Value!.Plan.IsEmpty)
+            {
+                result = ChatRouting.EmptyPlanError(routed.Value.Plan); // nothing is sent anywhere
+            }
+            else
+            {
+                result = ObservedChatResult.Wrap(await executor.ExecuteAsync(routed.Value), routed.Value, logger);
+            }
+
+            await result.ExecuteAsync(http); // into the translation
+        }
+        catch
+        {
+            translation.Uninstall();
+            throw;
         }
 
-        var settings = GenerationSettings.From(request with { MaxTokens = null, MaxCompletionTokens = request.MaxOutputTokens, StreamOptions = null });
-        if (settings.Error is { } settingsError) return settingsError;
-        if (RefuseMetadata(request.Metadata) is { } metadataError) return metadataError;
+        await translation.FinishAsync();
+        return Results.Empty;
+    }
 
-        var messages = PromptInputs.ResponseMessages(request.Instructions, request.Input);
-        if (messages.Error is { } messagesError) return messagesError;
-        if (LocalFeatures.RefuseUnsupported(request) is { } unsupported) return unsupported;
-
-        var model = await inference.ResolveLocalAsync(http, request.Model, request.Extensions); // "local" from here on, errors included
-        if (model.Error is { } modelError) return modelError;
-        var (loaded, adapters) = model.Value;
-
-        var prompt = loaded.ApplyChatTemplate(messages.Value!);
-        if (!prompt.Succeeded) return inference.Map(prompt.Failure!, "input");
-
-        var generation = settings.Value!.ToRequest(prompt.Value!);
-        var grammar = LocalFeatures.ResponseTextGrammar(request).Value; // checked above
-        var started = await inference.StartAsync(
-            loaded,
-            generation with { Adapters = adapters, Sampling = generation.Sampling with { Grammar = grammar }, TopLogProbs = LogProbs.Requested(request).Value },
-            "input",
-            cancellationToken);
-        if (started.Error is { } startError) return startError;
-
-        var response = new ResponseObject
+    /// <summary>The response in progress: its id, creation time and the request's settings echoed as OpenAI echoes them.</summary>
+    private static ResponseObject Template(ResponseRequest request, TimeProvider time)
+    {
+        var fields = request.Extensions;
+        return new ResponseObject
         {
             Id = InferenceService.NewId("resp_"),
-            CreatedAt = inference.Time.GetUtcNow().ToUnixTimeSeconds(),
+            CreatedAt = time.GetUtcNow().ToUnixTimeSeconds(),
             Status = "in_progress",
             Instructions = request.Instructions,
             MaxOutputTokens = request.MaxOutputTokens,
             Metadata = request.Metadata ?? [],
-            Model = loaded.Id,
+            Model = request.Model ?? string.Empty,
             Temperature = request.Temperature ?? 1,
             // The text settings as sent when they name a format; otherwise the default, as OpenAI echoes it.
             Text = request.Text is { ValueKind: JsonValueKind.Object } text && text.TryGetProperty("format", out var format) && format.ValueKind == JsonValueKind.Object
                 ? text
                 : TextFormatDefault,
             TopP = request.TopP ?? 1,
+            Tools = fields is not null && fields.TryGetValue("tools", out var tools) && tools.ValueKind == JsonValueKind.Array ? tools : ResponseDefaults.Tools,
+            ToolChoice = fields is not null && fields.TryGetValue("tool_choice", out var choice) && choice.ValueKind is JsonValueKind.String or JsonValueKind.Object
+                ? choice
+                : ResponseDefaults.ToolChoice,
+            ParallelToolCalls = fields is null || !fields.TryGetValue("parallel_tool_calls", out var parallel) || parallel.ValueKind != JsonValueKind.False,
+            PreviousResponseId = request.PreviousResponseId,
         };
-        var messageId = InferenceService.NewId("msg_");
-        if (settings.Value.Stream)
+    }
+
+    private static ApiError? RefuseStored(ResponseRequest request)
+    {
+        if (request.PreviousResponseId is not null)
         {
-            return new GenerationStreamResult(started.Value!, new ResponseStreamFormat(response, messageId), "input", inference);
+            return ApiErrors.UnsupportedParameter("previous_response_id",
+                "'previous_response_id' is not supported: this server does not store responses. Send the earlier turns in 'input'.");
         }
 
-        await using var running = started.Value!;
-        var (answer, logProbs, outcome) = await running.CollectAsync(cancellationToken);
-        if (outcome.Failure is { } failure) return inference.Map(failure, "input");
-
-        return new JsonOk<ResponseObject>(
-            Finished(response, messageId, new ResponseOutputText(answer, LogProbs.ForChat(logProbs)?.Content), outcome.FinishReason, Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)),
-            OpenAiJsonContext.Default.ResponseObject);
+        return request.Store == true
+            ? ApiErrors.UnsupportedParameter("store", "'store' true is not supported: this server does not store responses. Send store false or leave it out.")
+            : null;
     }
 
     /// <summary>The answer for a stored response's URL: this server stores none (responses are answered with <c>store: false</c>).</summary>
@@ -106,22 +125,6 @@ internal static class ResponsesApi
         new(StatusCodes.Status404NotFound,
             "This server does not store responses (every response has store false), so there is none to fetch, cancel or delete: keep what you need from the answer.",
             ApiError.InvalidRequest, null, "response_not_found");
-
-    /// <summary>The response of a generation that ended: completed, or incomplete when its token budget ran out.</summary>
-    public static ResponseObject Finished(ResponseObject response, string messageId, ResponseOutputText text, FinishReason finishReason, Usage usage)
-    {
-        var status = finishReason == FinishReason.Length ? "incomplete" : "completed";
-        return response with
-        {
-            Status = status,
-            IncompleteDetails = finishReason == FinishReason.Length ? new ResponseIncompleteDetails("max_output_tokens") : null,
-            Output = [Message(messageId, status, text)],
-            Usage = ResponseUsage.Of(usage),
-        };
-    }
-
-    public static ResponseOutputMessage Message(string id, string status, ResponseOutputText? text) =>
-        new(id, status, text is null ? [] : [text]);
 
     private static ApiError? RefuseMetadata(Dictionary<string, string>? metadata)
     {

@@ -87,78 +87,6 @@ public static class LocalFeatures
     }
 
     /// <summary>
-    /// The Responses API fields the local engine cannot honour: stored responses (<c>previous_response_id</c>,
-    /// <c>store: true</c>, <c>background</c>, <c>conversation</c>, <c>prompt</c>), tools and <c>reasoning</c>; a malformed
-    /// <c>text.format</c> or <c>top_logprobs</c>, or a schema beyond the grammar, too. Neutral values (null, false,
-    /// <c>tool_choice</c> "none"/"auto", an empty <c>reasoning</c>) pass.
-    /// </summary>
-    public static ApiError? RefuseUnsupported(ResponseRequest request)
-    {
-        if (request.PreviousResponseId is not null)
-        {
-            return ApiErrors.UnsupportedParameter("previous_response_id",
-                "'previous_response_id' is not supported: this server does not store responses. Send the earlier turns in 'input'.");
-        }
-
-        if (request.Store == true)
-        {
-            return ApiErrors.UnsupportedParameter("store", "'store' true is not supported: this server does not store responses. Send store false or leave it out.");
-        }
-
-        if (ResponseTextGrammar(request).Error is { } format)
-        {
-            return format;
-        }
-
-        if (request.Extensions is not { } fields)
-        {
-            return null;
-        }
-
-        if (RefuseTools(fields) is { } tools)
-        {
-            return tools;
-        }
-
-        if (fields.TryGetValue("reasoning", out var reasoning) && reasoning.ValueKind != JsonValueKind.Null
-            && !(reasoning.ValueKind == JsonValueKind.Object && reasoning.EnumerateObject().All(p => p.Value.ValueKind == JsonValueKind.Null)))
-        {
-            return ApiErrors.UnsupportedParameter("reasoning", "'reasoning' is not supported by the local model: it is not a reasoning model.");
-        }
-
-        if (IsTrue(fields, "background"))
-        {
-            return ApiErrors.UnsupportedParameter("background", "'background' is not supported: this server does not store responses, so a background response could not be fetched.");
-        }
-
-        foreach (var stored in (string[])["conversation", "prompt"])
-        {
-            if (fields.TryGetValue(stored, out var value) && value.ValueKind != JsonValueKind.Null)
-            {
-                return ApiErrors.UnsupportedParameter(stored, $"'{stored}' is not supported by /v1/responses here: it names state stored on OpenAI's side. Send the whole input.");
-            }
-        }
-
-        return LogProbs.Requested(request).Error;
-    }
-
-    /// <summary>The grammar the Responses API's <c>text.format</c> asks for (see <see cref="FormatGrammar"/>).</summary>
-    public static ApiResult<string?> ResponseTextGrammar(ResponseRequest request)
-    {
-        if (request.Text is not { } text || text.ValueKind == JsonValueKind.Null)
-        {
-            return new ApiResult<string?>(null, null);
-        }
-
-        if (text.ValueKind != JsonValueKind.Object)
-        {
-            return ApiErrors.InvalidParameter("text", "'text' must be an object: {\"format\": {\"type\": ...}}.");
-        }
-
-        return text.TryGetProperty("format", out var format) ? FormatGrammar(format, "text.format", null) : new ApiResult<string?>(null, null);
-    }
-
-    /// <summary>
     /// The grammar <c>response_format</c> asks for: null for none or <c>{"type":"text"}</c>,
     /// <see cref="Grammars.JsonObject"/> for <c>json_object</c> (and a <c>json_schema</c> without a schema), the
     /// schema's own grammar (<see cref="JsonSchemaGrammar"/>) for <c>json_schema</c>; an error naming the field when
@@ -234,30 +162,8 @@ public static class LocalFeatures
         ?? (ResponseGrammar(request).Value is null ? null : ApiErrors.UnsupportedParameter("response_format", "A JSON answer cut mid-way cannot be continued under its grammar."))
         ?? (LocalTools.For(request).Value is null ? null : ApiErrors.UnsupportedParameter("tools", "An answer to a request with tools cut mid-way cannot be continued by the local model."));
 
-    /// <summary>Responses API tool definitions and a tool choice other than "none"/"auto" (chat completions serve tools: <see cref="LocalTools"/>).</summary>
-    private static ApiError? RefuseTools(Dictionary<string, JsonElement> fields)
-    {
-        var toolChoiceNone = IsString(fields, "tool_choice", "none");
-        if (!toolChoiceNone && IsNonEmptyArray(fields, "tools"))
-        {
-            return ApiErrors.UnsupportedParameter("tools",
-                "'tools' is not supported by /v1/responses here (chat completions call tools on the local model). Send tool_choice \"none\" (or no tools) to get a text answer.");
-        }
-
-        if (fields.TryGetValue("tool_choice", out var toolChoice) && toolChoice.ValueKind != JsonValueKind.Null
-            && !toolChoiceNone && !IsString(fields, "tool_choice", "auto"))
-        {
-            return ApiErrors.UnsupportedParameter("tool_choice", "'tool_choice' other than \"none\" or \"auto\" is not supported by /v1/responses here: it has no tools.");
-        }
-
-        return null;
-    }
-
     private static bool IsString(Dictionary<string, JsonElement> fields, string name, string value) =>
         fields.TryGetValue(name, out var element) && element.ValueKind == JsonValueKind.String && element.GetString() == value;
-
-    private static bool IsTrue(Dictionary<string, JsonElement> fields, string name) =>
-        fields.TryGetValue(name, out var element) && element.ValueKind == JsonValueKind.True;
 
     private static bool IsNonEmptyArray(Dictionary<string, JsonElement> fields, string name) =>
         fields.TryGetValue(name, out var element) && element.ValueKind == JsonValueKind.Array && element.GetArrayLength() > 0;

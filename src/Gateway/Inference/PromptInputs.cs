@@ -45,74 +45,11 @@ public static class PromptInputs
     }
 
     /// <summary>
-    /// The Responses API's <c>instructions</c> (a system message first) and <c>input</c>: a string (one user message) or
-    /// a non-empty array of message items (<c>{"type"?: "message", "role", "content"}</c>, content a string or
-    /// <c>input_text</c>/<c>output_text</c> parts). Other items (tool calls and outputs, reasoning, item references) and
-    /// image, file or audio parts are refused with <c>unsupported_parameter</c> naming where they are.
+    /// The text of a Responses API message item's <c>content</c> (at <paramref name="param"/>): a string or
+    /// <c>input_text</c>/<c>output_text</c> parts (joined with newlines); image, file and audio parts are refused with
+    /// <c>unsupported_parameter</c> naming where they are.
     /// </summary>
-    public static ApiResult<IReadOnlyList<ChatMessage>> ResponseMessages(string? instructions, JsonElement? input)
-    {
-        var result = new List<ChatMessage>();
-        if (!string.IsNullOrEmpty(instructions))
-        {
-            result.Add(new ChatMessage("system", instructions));
-        }
-
-        if (input is not { } element || element.ValueKind == JsonValueKind.Null)
-        {
-            return ApiErrors.MissingParameter("input");
-        }
-
-        if (element.ValueKind == JsonValueKind.String)
-        {
-            result.Add(new ChatMessage("user", element.GetString()!));
-            return result;
-        }
-
-        if (element.ValueKind != JsonValueKind.Array || element.GetArrayLength() == 0)
-        {
-            return ApiErrors.InvalidParameter("input", "'input' must be a string or a non-empty array of message items.");
-        }
-
-        var i = 0;
-        foreach (var item in element.EnumerateArray())
-        {
-            var param = $"input[{i++}]";
-            if (item.ValueKind != JsonValueKind.Object)
-            {
-                return ApiErrors.InvalidParameter(param, "Each input item must be an object: {\"role\", \"content\"}.");
-            }
-
-            if (item.TryGetProperty("type", out var type) && type.ValueKind != JsonValueKind.Null && !(type.ValueKind == JsonValueKind.String && type.GetString() == "message"))
-            {
-                return type.ValueKind == JsonValueKind.String
-                    ? ApiErrors.UnsupportedParameter(param,
-                        "Only message items are supported by the local model: tool calls and their outputs, reasoning and item references need tools or stored responses.")
-                    : ApiErrors.InvalidParameter($"{param}.type", "'type' must be a string.");
-            }
-
-            var role = item.TryGetProperty("role", out var roleElement) && roleElement.ValueKind == JsonValueKind.String ? TemplateRole(roleElement.GetString()) : null;
-            if (role is null)
-            {
-                return ApiErrors.InvalidParameter($"{param}.role", "'role' must be one of user, assistant, system, developer.");
-            }
-
-            if (!item.TryGetProperty("content", out var content) || content.ValueKind == JsonValueKind.Null)
-            {
-                return ApiErrors.MissingParameter($"{param}.content");
-            }
-
-            var text = ContentText(content, $"{param}.content", ResponseParts);
-            if (text.Error is { } error)
-            {
-                return error;
-            }
-
-            result.Add(new ChatMessage(role, text.Value!));
-        }
-
-        return result;
-    }
+    public static ApiResult<string> ResponseContent(JsonElement content, string param) => ContentText(content, param, ResponseParts);
 
     /// <summary>The content part types read as text, and those known but refused as unsupported (not malformed).</summary>
     private sealed record ContentParts(string[] Text, string[] Unsupported, string Expected);

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace InferenceMesh.Gateway.OpenAi;
 
 /// <summary>
-/// POST /v1/responses body (OpenAI's Responses API; served by the local engine only). It shares chat's sampling fields
+/// POST /v1/responses body (OpenAI's Responses API; translated to a chat request and routed as one). It shares chat's sampling fields
 /// (<see cref="GenerationParameters"/>: <c>temperature</c>, <c>top_p</c>, and as extensions <c>seed</c>, <c>stop</c>,
 /// <c>logit_bias</c>, the penalties and llama.cpp's extras); the token limit is <see cref="MaxOutputTokens"/> (chat's
 /// <c>max_tokens</c>/<c>max_completion_tokens</c> and <c>stream_options</c> are not Responses fields and are not read).
@@ -25,10 +25,8 @@ public sealed record ResponseRequest : GenerationParameters
     /// <summary>Echoed in the response.</summary>
     public Dictionary<string, string>? Metadata { get; init; }
 
-    /// <summary>Only false or absent: responses are not stored.</summary>
     public bool? Store { get; init; }
 
-    /// <summary>Refused: it needs stored responses.</summary>
     public string? PreviousResponseId { get; init; }
 
     /// <summary>Every field this type does not name: the fields refused by the local model are read from here, and our <c>lora</c>.</summary>
@@ -62,17 +60,21 @@ public sealed record ResponseObject
 
     public required IReadOnlyDictionary<string, string> Metadata { get; init; }
     public required string Model { get; init; }
-    public IReadOnlyList<ResponseOutputMessage> Output { get; init; } = [];
-    public bool ParallelToolCalls => true;
+    public IReadOnlyList<ResponseOutputItem> Output { get; init; } = [];
+    public bool ParallelToolCalls { get; init; } = true;
 
     [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
-    public string? PreviousResponseId => null;
+    public string? PreviousResponseId { get; init; }
 
-    public bool Store => false;
+    public bool Store { get; init; }
     public required double Temperature { get; init; }
     public required JsonElement Text { get; init; }
-    public string ToolChoice => "auto";
-    public IReadOnlyList<int> Tools => [];
+
+    /// <summary>As sent ("auto" when absent).</summary>
+    public JsonElement ToolChoice { get; init; } = ResponseDefaults.ToolChoice;
+
+    /// <summary>The function tools as sent (an empty array when absent).</summary>
+    public JsonElement Tools { get; init; } = ResponseDefaults.Tools;
     public required double TopP { get; init; }
     public string Truncation => "disabled";
 
@@ -85,14 +87,30 @@ public sealed record ResponseError(string Code, string Message);
 /// <summary>Why a response is incomplete: <c>max_output_tokens</c> (the limit asked for, or the slot's context, ran out).</summary>
 public sealed record ResponseIncompleteDetails(string Reason);
 
-/// <summary>The assistant's message: one output_text part.</summary>
-public sealed record ResponseOutputMessage(string Id, string Status, IReadOnlyList<ResponseOutputText> Content)
+/// <summary>The echoed defaults of a response's tool settings.</summary>
+internal static class ResponseDefaults
 {
-    /// <summary>First, as OpenAI writes it: deserialisers that dispatch on the discriminator (System.Text.Json's polymorphism) read it first.</summary>
-    [JsonPropertyOrder(-1)]
-    public string Type => "message";
+    public static readonly JsonElement ToolChoice = JsonDocument.Parse("\"auto\"").RootElement;
+    public static readonly JsonElement Tools = JsonDocument.Parse("[]").RootElement;
+}
+
+/// <summary>
+/// An output item: the assistant's <c>message</c> or a <c>function_call</c>. The <c>type</c> discriminator is written
+/// first, as OpenAI writes it (deserialisers that dispatch on it, System.Text.Json's polymorphism among them, read it first).
+/// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
+[JsonDerivedType(typeof(ResponseOutputMessage), "message")]
+[JsonDerivedType(typeof(ResponseFunctionCall), "function_call")]
+public abstract record ResponseOutputItem([property: JsonPropertyOrder(-1)] string Id);
+
+/// <summary>The assistant's message: one output_text part.</summary>
+public sealed record ResponseOutputMessage(string Id, string Status, IReadOnlyList<ResponseOutputText> Content) : ResponseOutputItem(Id)
+{
     public string Role => "assistant";
 }
+
+/// <summary>A call of one of the request's function tools: <c>arguments</c> is JSON text; <c>call_id</c> is what its <c>function_call_output</c> names.</summary>
+public sealed record ResponseFunctionCall(string Id, string Status, string CallId, string Name, string Arguments) : ResponseOutputItem(Id);
 
 /// <param name="Logprobs">Per generated token, when <c>include</c> asked for <c>message.output_text.logprobs</c> (chat's entry shape); omitted otherwise.</param>
 public sealed record ResponseOutputText(string Text, IReadOnlyList<ChatTokenLogProb>? Logprobs = null)
@@ -123,10 +141,14 @@ public sealed record ResponseStreamEvent(string Type, int SequenceNumber)
     public int? OutputIndex { get; init; }
     public string? ItemId { get; init; }
     public int? ContentIndex { get; init; }
-    public ResponseOutputMessage? Item { get; init; }
+    public ResponseOutputItem? Item { get; init; }
     public ResponseOutputText? Part { get; init; }
     public string? Delta { get; init; }
     public string? Text { get; init; }
+
+    /// <summary>response.function_call_arguments.done: the call's whole arguments and its function's name.</summary>
+    public string? Arguments { get; init; }
+    public string? Name { get; init; }
 
     /// <summary>The log probabilities of a delta's (or the whole text's) tokens, when asked for.</summary>
     public IReadOnlyList<ChatTokenLogProb>? Logprobs { get; init; }

@@ -26,9 +26,18 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
 
     public async Task<ApiResult<RoutedChat>> ReadAndRouteAsync(HttpContext http)
     {
-        var cancellationToken = http.RequestAborted;
-        var raw = await ReadBodyAsync(http, cancellationToken);
+        var raw = await ReadBodyAsync(http, http.RequestAborted);
         if (JsonText.ByteOrderMarkLength(raw) is > 0 and var bom) raw = raw[bom..]; // also what a backend is sent
+        return await RouteAsync(http, raw);
+    }
+
+    /// <summary>
+    /// Validates, classifies and routes a chat-completions body already read (the client's, or one another API translated
+    /// to chat, as /v1/responses does): <paramref name="raw"/> is what a remote backend is sent, so all of it is classified.
+    /// </summary>
+    public async Task<ApiResult<RoutedChat>> RouteAsync(HttpContext http, byte[] raw)
+    {
+        var cancellationToken = http.RequestAborted;
         if (JsonText.RefuseUnreadableText(raw) is { } refused) return refused;
 
         ChatCompletionRequest? request;

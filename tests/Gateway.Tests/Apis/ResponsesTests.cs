@@ -270,14 +270,14 @@ public sealed class ResponsesTests
     }
 
     [Theory]
-    [InlineData("""{"tools":[{"type":"function","name":"f","parameters":{}}]}""", "tools")]
-    [InlineData("""{"tool_choice":"required"}""", "tool_choice")]
+    [InlineData("""{"tools":[{"type":"web_search"}]}""", "tools[0].type")]
+    [InlineData("""{"tool_choice":{"type":"web_search_preview"}}""", "tool_choice")]
     [InlineData("""{"previous_response_id":"resp_0123"}""", "previous_response_id")]
     [InlineData("""{"store":true}""", "store")]
     [InlineData("""{"reasoning":{"effort":"high"}}""", "reasoning")]
     [InlineData("""{"background":true}""", "background")]
     [InlineData("""{"conversation":"conv_1"}""", "conversation")]
-    [InlineData("""{"input":[{"type":"function_call_output","call_id":"c","output":"x"}]}""", "input[0]")]
+    [InlineData("""{"input":[{"type":"item_reference","id":"msg_1"}]}""", "input[0]")]
     [InlineData("""{"input":[{"role":"user","content":"a"},{"type":"reasoning","summary":[]}]}""", "input[1]")]
     [InlineData("""{"input":[{"role":"user","content":[{"type":"input_text","text":"a"},{"type":"input_image","image_url":"https://x/y.png"}]}]}""", "input[0].content[1]")]
     [InlineData("""{"input":[{"role":"user","content":[{"type":"input_file","file_id":"file-1"}]}]}""", "input[0].content[0]")]

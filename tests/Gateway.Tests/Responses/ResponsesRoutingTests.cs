@@ -1,0 +1,201 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using InferenceMesh.Engine;
+using InferenceMesh.Gateway.Tests.Common;
+using InferenceMesh.Gateway.Tests.Routing;
+using OpenAI.Responses;
+
+#pragma warning disable OPENAI001 // the official client marks its Responses API experimental
+
+namespace InferenceMesh.Gateway.Tests.Responses;
+
+/// <summary>
+/// POST /v1/responses through the router, as chat completions go: a recording loopback stand-in for a cloud that is the
+/// best-scoring backend for public prompts, and the scripted local engine. A confidential request reaches no upstream
+/// (streamed or not, with the privacy header asking for public, when the local model fails), nor the logs or error bodies;
+/// a public one is answered by the cloud stand-in, in the Responses shape, through the official client.
+/// </summary>
+public sealed class ResponsesRoutingTests : IAsyncLifetime
+{
+    private RecordingUpstream _cloud = null!;
+    private RoutingHarness _harness = null!;
+
+    public async Task InitializeAsync()
+    {
+        _cloud = await RecordingUpstream.StartAsync();
+        _harness = new RoutingHarness();
+        _harness.Clouds.Add(("cloud-a", _cloud, 0.95, "sk-cloud-a-test"));
+        await _harness.StartAsync();
+        _harness.Engine.Model.OnStart = HelloWorld;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _harness.DisposeAsync();
+        await _cloud.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_confidential_response_request_reaches_no_upstream_not_even_when_the_local_model_fails()
+    {
+        const string secret = RoutingHarness.Card;
+        var input = $"My card is {secret}, why was it declined?";
+
+        foreach (var stream in new[] { false, true })
+        {
+            foreach (var privacy in new[] { null, "public" })
+            {
+                // The secret in the input string, in an item and in the instructions.
+                foreach (var body in Bodies(input, stream))
+                {
+                    var (response, text) = await SendAsync(body, privacy);
+                    var context = $"stream {stream}, header {privacy ?? "none"}: {text}";
+                    Assert.True(response.StatusCode == HttpStatusCode.OK, context);
+                    Assert.Equal("local", RoutingHarness.BackendOf(response));
+                    Assert.NotEqual("public", response.Headers.GetValues("X-InferenceMesh-Privacy").Single());
+                    Assert.Equal("Hello world", stream ? StreamedText(text) : OutputText(text));
+                }
+            }
+        }
+
+        var failures = new (EngineFailure Failure, HttpStatusCode Status, string Code)[]
+        {
+            (new EngineFailure(EngineError.Overloaded, "busy"), HttpStatusCode.ServiceUnavailable, "overloaded"),
+            (new EngineFailure(EngineError.PromptTooLong, "needs 9000 tokens", Limit: 64), HttpStatusCode.BadRequest, "context_length_exceeded"),
+        };
+        foreach (var (failure, status, code) in failures)
+        {
+            _harness.Engine.Model.OnStart = _ => EngineResult<IGeneration>.Fail(failure);
+            foreach (var stream in new[] { false, true })
+            {
+                foreach (var privacy in new[] { null, "public" })
+                {
+                    var (failed, failedBody) = await SendAsync(Bodies(input, stream)[0], privacy);
+                    var error = await ApiAssert.ErrorAsync(failed, status, code: code);
+                    Assert.Equal("local", RoutingHarness.BackendOf(failed));
+                    Assert.DoesNotContain(secret, failedBody);
+                    if (code == "context_length_exceeded")
+                    {
+                        Assert.Equal("input", error.GetProperty("param").GetString()); // chat's "messages", named as the Responses field
+                    }
+                }
+            }
+        }
+
+        Assert.Empty(_cloud.Requests); // not a chat, not a probe, not a byte
+        Assert.DoesNotContain(secret, _harness.Logs.All);
+    }
+
+    [Fact]
+    public async Task A_public_response_request_is_answered_by_the_cloud_the_policy_prefers_through_the_official_client()
+    {
+        var client = _harness.Gateway.OpenAi.GetResponsesClient();
+        var options = new CreateResponseOptions("auto", [ResponseItem.CreateUserMessageItem(RoutingHarness.PublicPrompt)])
+        {
+            Instructions = "Answer briefly.", MaxOutputTokenCount = 50, Temperature = 0.5f,
+        };
+
+        ResponseResult response = await client.CreateResponseAsync(options);
+
+        Assert.Equal("from the cloud", response.GetOutputText());
+        Assert.Equal(ResponseStatus.Completed, response.Status);
+        Assert.StartsWith("resp_", response.Id);
+        Assert.Equal(5, response.Usage.InputTokenCount);
+        Assert.Equal(3, response.Usage.OutputTokenCount);
+        Assert.Equal(50, response.MaxOutputTokenCount);
+
+        // The cloud got a chat request: the instructions as the system message, the Responses limit as chat's.
+        var sent = JsonDocument.Parse(Assert.Single(_cloud.ChatRequests).Body).RootElement;
+        Assert.Equal("system", sent.GetProperty("messages")[0].GetProperty("role").GetString());
+        Assert.Equal("Answer briefly.", sent.GetProperty("messages")[0].GetProperty("content").GetString());
+        Assert.Equal(RoutingHarness.PublicPrompt, sent.GetProperty("messages")[1].GetProperty("content").GetString());
+        Assert.Equal(50, sent.GetProperty("max_completion_tokens").GetInt32());
+        Assert.False(sent.TryGetProperty("input", out _));
+        Assert.False(sent.TryGetProperty("max_output_tokens", out _));
+
+        // Streamed: the cloud's chunks as Responses events, in sequence, ending with response.completed.
+        options.StreamingEnabled = true;
+        var text = new StringBuilder();
+        var sequence = new List<int>();
+        ResponseResult? final = null;
+        await foreach (var update in client.CreateResponseStreamingAsync(options))
+        {
+            sequence.Add(update.SequenceNumber);
+            if (update is StreamingResponseOutputTextDeltaUpdate delta) text.Append(delta.Delta);
+            if (update is StreamingResponseCompletedUpdate completed) final = completed.Response;
+        }
+
+        Assert.Equal("c0 c1 c2 ", text.ToString());
+        Assert.NotNull(final);
+        Assert.Equal("c0 c1 c2 ", final.GetOutputText());
+        Assert.Equal(Enumerable.Range(0, sequence.Count), sequence);
+        var streamed = JsonDocument.Parse(_cloud.ChatRequests.Last().Body).RootElement;
+        Assert.True(streamed.GetProperty("stream_options").GetProperty("include_usage").GetBoolean());
+    }
+
+    [Fact]
+    public async Task The_backend_header_names_the_cloud_and_a_broken_cloud_stream_is_finished_by_the_local_model()
+    {
+        var (answered, _) = await SendAsync(Body(JsonSerializer.Serialize(RoutingHarness.PublicPrompt), stream: false), privacy: null);
+        Assert.Equal("cloud-a", RoutingHarness.BackendOf(answered));
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = ApiAssert.Json(Body(JsonSerializer.Serialize(RoutingHarness.PublicPrompt), stream: true)) };
+        var (response, body) = await _cloud.ReadStreamBrokenAfterTwoChunksAsync(_harness.Http, request);
+        using var _ = response;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("cloud-a", RoutingHarness.BackendOf(response));
+        var events = Sse.ParseNamed(body);
+        Assert.Equal(Enumerable.Range(0, events.Count), events.Select(e => e.GetProperty("sequence_number").GetInt32()));
+        Assert.Equal("response.completed", events[^1].GetProperty("type").GetString());
+        Assert.Equal("c0 c1 Hello world", events[^1].GetProperty("response").GetProperty("output")[0].GetProperty("content")[0].GetProperty("text").GetString());
+        Assert.Equal("c0 c1 Hello world", StreamedText(body));
+    }
+
+    [Fact]
+    public async Task An_upstream_error_status_reaches_the_client_in_openai_shape_without_the_request_text()
+    {
+        _cloud.Behaviour = UpstreamBehaviour.Status400; // its body echoes the request
+        var (response, body) = await SendAsync(Body(JsonSerializer.Serialize(RoutingHarness.PublicPrompt), stream: false), privacy: null);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.DoesNotContain(RoutingHarness.PublicPrompt, body);
+        using var json = JsonDocument.Parse(body);
+        Assert.True(json.RootElement.GetProperty("error").TryGetProperty("message", out _));
+    }
+
+    private static EngineResult<IGeneration> HelloWorld(GenerationRequest request) =>
+        EngineResult<IGeneration>.Ok(new FakeGeneration(["Hello", " world"], new GenerationOutcome(FinishReason.Stop, 3, 2)));
+
+    private static string[] Bodies(string secret, bool stream)
+    {
+        var quoted = JsonSerializer.Serialize(secret);
+        return
+        [
+            Body(quoted, stream),
+            Body($$"""[{"type":"message","role":"user","content":[{"type":"input_text","text":{{quoted}}}]}]""", stream),
+            Body("\"Summarise.\"", stream, $$""","instructions":{{quoted}}"""),
+        ];
+    }
+
+    private static string Body(string input, bool stream, string extra = "") =>
+        $$"""{"model":"auto","input":{{input}},"stream":{{(stream ? "true" : "false")}}{{extra}}}""";
+
+    private async Task<(HttpResponseMessage Response, string Body)> SendAsync(string body, string? privacy)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = ApiAssert.Json(body) };
+        if (privacy is not null) request.Headers.Add("X-InferenceMesh-Privacy", privacy);
+        return await _harness.SendAsync(request);
+    }
+
+    private static string? OutputText(string body)
+    {
+        using var json = JsonDocument.Parse(body);
+        return json.RootElement.GetProperty("output")[0].GetProperty("content")[0].GetProperty("text").GetString();
+    }
+
+    private static string StreamedText(string body) => string.Concat(Sse.ParseNamed(body)
+        .Where(e => e.GetProperty("type").GetString() == "response.output_text.delta")
+        .Select(e => e.GetProperty("delta").GetString()));
+}
