@@ -1,4 +1,8 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using InferenceMesh.Classifier;
+using InferenceMesh.ContextStore.Conversations;
+using InferenceMesh.ContextStore.Responses;
 using InferenceMesh.Gateway.Backends;
 using InferenceMesh.Gateway.Context;
 using InferenceMesh.Gateway.Errors;
@@ -14,10 +18,12 @@ namespace InferenceMesh.Gateway.Apis;
 /// POST /v1/responses: OpenAI's Responses API, served as a chat completion (<see cref="ResponseChatRequest"/>) through the
 /// same pipeline as /v1/chat/completions: classification, policy, the privacy header, the routing plan, failover to the
 /// local model, the local continuation of a broken stream, <c>X-InferenceMesh-Backend</c>. The chat answer reaches the
-/// client in the Responses shape (<see cref="ResponseBodyTranslation"/>). Nothing is stored: <c>previous_response_id</c>
-/// and <c>store: true</c> are refused.
+/// client in the Responses shape (<see cref="ResponseBodyTranslation"/>). A response is stored on this machine (the
+/// context store's database) unless <c>store: false</c> or the gateway runs with <c>--no-history</c>;
+/// <c>previous_response_id</c> puts the stored chain before the input and routes no lower than the chain's level.
+/// GET and DELETE /v1/responses/{id} read and delete a stored response.
 /// </summary>
-internal static class ResponsesApi
+internal static partial class ResponsesApi
 {
     /// <summary>OpenAI's limits on <c>metadata</c>.</summary>
     public const int MaxMetadataEntries = 16, MaxMetadataKeyLength = 64, MaxMetadataValueLength = 512;
@@ -27,32 +33,41 @@ internal static class ResponsesApi
     public static IEndpointRouteBuilder MapResponsesApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/responses", CreateAsync);
+        app.MapGet("/v1/responses/{id}", Get);
+        app.MapDelete("/v1/responses/{id}", Delete);
 
-        // Nothing is stored, so no response can be fetched, listed, cancelled or deleted: a clear 404, not "unknown URL".
-        app.MapMethods("/v1/responses/{id}", ["GET", "DELETE"], NotStored);
-        app.MapGet("/v1/responses/{id}/input_items", NotStored);
-        app.MapPost("/v1/responses/{id}/cancel", NotStored);
+        // Responses are answered while the request waits and their input is not kept apart from the chain: a clear 404, not "unknown URL".
+        app.MapGet("/v1/responses/{id}/input_items", NotServed);
+        app.MapPost("/v1/responses/{id}/cancel", NotServed);
         return app;
     }
 
     /// <returns>An <see cref="ApiError"/> for a request refused before routing; otherwise an empty result: the chat pipeline wrote the answer, translated.</returns>
     public static async Task<IResult> CreateAsync(
         HttpContext http, [FromServices] ChatRouting routing, [FromServices] ChatExecutor executor, [FromServices] InferenceService inference,
-        [FromServices] ILogger<ObservedChatResult> logger)
+        [FromServices] IResponseStore responses, [FromServices] ConversationStoreOptions history, [FromServices] ILoggerFactory loggers)
     {
         var body = await InferenceService.ReadLocalRequestAsync(http, OpenAiJsonContext.Default.ResponseRequest); // "none" until a backend answers
         if (body.Error is { } bodyError) return bodyError;
         var request = body.Value!;
 
         if (RefuseMetadata(request.Metadata) is { } metadataError) return metadataError;
-        if (RefuseStored(request) is { } storedError) return storedError;
-        var chatBody = ResponseChatRequest.Translate(request);
+        if (request.Store == true && !history.Enabled)
+        {
+            return ApiErrors.UnsupportedParameter("store", "'store' true is not available: this gateway runs with --no-history and stores no responses. Send store false or leave it out.");
+        }
+
+        var store = history.Enabled && request.Store != false; // OpenAI's default: stored (here, on this machine only)
+        var chain = Chain(request.PreviousResponseId, responses, history.Enabled);
+        if (chain.Error is { } chainError) return chainError;
+        var (earlier, floor) = chain.Value;
+        var chatBody = ResponseChatRequest.Translate(request, earlier);
         if (chatBody.Error is { } translateError) return translateError;
 
-        var translation = ResponseBodyTranslation.Install(http, Template(request, inference.Time));
+        var translation = ResponseBodyTranslation.Install(http, Template(request, inference.Time) with { Store = store });
         try
         {
-            var routed = await routing.RouteAsync(http, chatBody.Value!);
+            var routed = await routing.RouteAsync(http, chatBody.Value!, floor);
             IResult result;
             if (routed.Error is { } routeError)
             {
@@ -64,7 +79,14 @@ internal static class ResponsesApi
             }
             else
             {
-                result = ObservedChatResult.Wrap(await executor.ExecuteAsync(routed.Value), routed.Value, logger);
+                if (store)
+                {
+                    var level = routed.Value.Plan.Privacy.Level;
+                    var logger = loggers.CreateLogger(typeof(ResponsesApi).FullName!);
+                    translation.OnFinal = final => Save(responses, request, final, level, inference.Time, logger);
+                }
+
+                result = ObservedChatResult.Wrap(await executor.ExecuteAsync(routed.Value), routed.Value, loggers.CreateLogger<ObservedChatResult>());
             }
 
             await result.ExecuteAsync(http); // into the translation
@@ -77,6 +99,66 @@ internal static class ResponsesApi
 
         await translation.FinishAsync();
         return Results.Empty;
+    }
+
+    /// <summary>GET /v1/responses/{id}: the stored response as it was answered.</summary>
+    public static IResult Get(string id, [FromServices] IResponseStore responses) =>
+        responses.Get(id) is { } stored
+            ? Results.Text(stored.Response, "application/json; charset=utf-8")
+            : ResponseNotFound(id);
+
+    /// <summary>DELETE /v1/responses/{id}: forgets it (the responses that followed it keep their own turns).</summary>
+    public static IResult Delete(string id, [FromServices] IResponseStore responses) =>
+        responses.Delete(id)
+            ? new JsonOk<ResponseDeleted>(new ResponseDeleted(id), OpenAiJsonContext.Default.ResponseDeleted)
+            : ResponseNotFound(id);
+
+    /// <summary>The stored chain's messages (oldest first) and its level, for <c>previous_response_id</c>; nothing without one.</summary>
+    private static ApiResult<(JsonArray? Earlier, PrivacyLevel? Floor)> Chain(string? previousId, IResponseStore responses, bool enabled)
+    {
+        if (previousId is null)
+        {
+            return (null, null);
+        }
+
+        if ((enabled ? responses.Chain(previousId) : null) is not { } chain)
+        {
+            return new ApiError(StatusCodes.Status400BadRequest,
+                $"No stored response has the id '{previousId}' (never stored, deleted, or stored with store false).",
+                ApiError.InvalidRequest, "previous_response_id", "previous_response_not_found");
+        }
+
+        var earlier = new JsonArray();
+        foreach (var stored in chain)
+        {
+            foreach (var message in JsonNode.Parse(stored.Messages)!.AsArray())
+            {
+                earlier.Add(message!.DeepClone());
+            }
+        }
+
+        return (earlier, (PrivacyLevel)chain.Max(r => r.Privacy));
+    }
+
+    /// <summary>Keeps the turn: its input messages, the answer as one assistant message, the response object and the level it was routed at.</summary>
+    private static void Save(IResponseStore responses, ResponseRequest request, ResponseObject final, PrivacyLevel level, TimeProvider time, ILogger logger)
+    {
+        try
+        {
+            var messages = ResponseChatRequest.Messages(null, request.Input).Value!; // valid: translated before
+            if (ResponseChatRequest.AssistantMessage(final.Output) is { } answer)
+            {
+                messages.Add(answer);
+            }
+
+            responses.Save(new StoredResponse(
+                final.Id, request.PreviousResponseId, time.GetUtcNow(), (int)level, messages.ToJsonString(),
+                System.Text.Encoding.UTF8.GetString(ResponseBodyTranslation.Serialize(final))));
+        }
+        catch (Exception ex)
+        {
+            Log.SaveFailed(logger, ex.GetType().Name, ex);
+        }
     }
 
     /// <summary>The response in progress: its id, creation time and the request's settings echoed as OpenAI echoes them.</summary>
@@ -107,24 +189,14 @@ internal static class ResponsesApi
         };
     }
 
-    private static ApiError? RefuseStored(ResponseRequest request)
-    {
-        if (request.PreviousResponseId is not null)
-        {
-            return ApiErrors.UnsupportedParameter("previous_response_id",
-                "'previous_response_id' is not supported: this server does not store responses. Send the earlier turns in 'input'.");
-        }
+    private static ApiError ResponseNotFound(string id) =>
+        new(StatusCodes.Status404NotFound, $"No stored response has the id '{id}'.", ApiError.InvalidRequest, null, "response_not_found");
 
-        return request.Store == true
-            ? ApiErrors.UnsupportedParameter("store", "'store' true is not supported: this server does not store responses. Send store false or leave it out.")
-            : null;
-    }
-
-    /// <summary>The answer for a stored response's URL: this server stores none (responses are answered with <c>store: false</c>).</summary>
-    public static ApiError NotStored(string id) =>
+    /// <summary>The answer for the URLs of what is not served: input item listing and cancelling (nothing runs in the background).</summary>
+    public static ApiError NotServed(string id) =>
         new(StatusCodes.Status404NotFound,
-            "This server does not store responses (every response has store false), so there is none to fetch, cancel or delete: keep what you need from the answer.",
-            ApiError.InvalidRequest, null, "response_not_found");
+            "Not served here: responses are answered while the request waits (nothing to cancel), and a stored response is read whole with GET /v1/responses/{id}.",
+            ApiError.InvalidRequest, null, "not_found");
 
     private static ApiError? RefuseMetadata(Dictionary<string, string>? metadata)
     {
@@ -141,5 +213,11 @@ internal static class ResponsesApi
         return metadata.Any(entry => entry.Key.Length > MaxMetadataKeyLength || entry.Value.Length > MaxMetadataValueLength)
             ? ApiErrors.InvalidParameter("metadata", $"'metadata' keys are at most {MaxMetadataKeyLength} characters and values at most {MaxMetadataValueLength}.")
             : null;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2500, Level = LogLevel.Error, Message = "A response could not be stored ({ExceptionType}); the client's answer is unaffected")]
+        public static partial void SaveFailed(ILogger logger, string exceptionType, Exception exception);
     }
 }

@@ -10,6 +10,7 @@ internal static class ChatContextServiceCollectionExtensions
     {
         services.AddConversationStore(conversations);
         services.AddPresetStore();
+        services.AddResponseStore(); // /v1/responses with store (Responses/)
         services.AddSingleton<IChatContextStage, PresetStage>();
         services.AddSingleton<IChatContextStage, ConversationStage>();
         return services;

@@ -21,6 +21,7 @@ namespace InferenceMesh.Gateway.OpenAi;
 [JsonSerializable(typeof(ResponseObject))]
 [JsonSerializable(typeof(ResponseStreamEvent))]
 [JsonSerializable(typeof(ResponseErrorEvent))]
+[JsonSerializable(typeof(ResponseDeleted))]
 [JsonSerializable(typeof(EmbeddingRequest))]
 [JsonSerializable(typeof(EmbeddingResponse))]
 [JsonSerializable(typeof(ModelList))]

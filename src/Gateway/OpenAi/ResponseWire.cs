@@ -161,3 +161,10 @@ public sealed record ResponseErrorEvent(
     [JsonPropertyOrder(-1)]
     public string Type => "error";
 }
+
+/// <summary>DELETE /v1/responses/{id}'s answer.</summary>
+public sealed record ResponseDeleted(string Id)
+{
+    public string Object => "response.deleted";
+    public bool Deleted => true;
+}

@@ -27,6 +27,7 @@ internal sealed class ResponseBodyTranslation : Stream
     private readonly ArrayBufferWriter<byte> _out = new(4096);
     private readonly StringBuilder _data = new();
     private Mode _mode;
+    private bool _finalReported;
 
     private ResponseBodyTranslation(HttpContext http, ResponseObject template)
     {
@@ -41,6 +42,12 @@ internal sealed class ResponseBodyTranslation : Stream
 
     /// <summary>The response as the client got it (completed, incomplete or failed); null when the answer was an error or never ended.</summary>
     public ResponseObject? Final { get; private set; }
+
+    /// <summary>
+    /// Called once with the finished response (completed or incomplete, not failed) before its last bytes are written, so that
+    /// a client that read the whole answer finds it stored.
+    /// </summary>
+    public Action<ResponseObject>? OnFinal { get; set; }
 
     /// <summary>Puts the translation in place of the response body until <see cref="FinishAsync"/>.</summary>
     public static ResponseBodyTranslation Install(HttpContext http, ResponseObject template)
@@ -85,6 +92,7 @@ internal sealed class ResponseBodyTranslation : Stream
                         _events.Fail(_out, "stream_interrupted", "The answer stopped before its end.", null);
                     }
 
+                    Report(_events.Final);
                     await _original.Writer.WriteAsync(_out.WrittenMemory, cancellationToken);
                     _out.Clear();
                 }
@@ -115,6 +123,7 @@ internal sealed class ResponseBodyTranslation : Stream
         }
 
         Feed(buffer.Span);
+        Report(_events.Final);
         if (_out.WrittenCount > 0)
         {
             await _original.Writer.WriteAsync(_out.WrittenMemory, cancellationToken);
@@ -289,12 +298,27 @@ internal sealed class ResponseBodyTranslation : Stream
         {
             using var document = JsonDocument.Parse(body);
             Final = FromChat(_template, document.RootElement);
-            body = Serialize(JsonSerializer.SerializeToNode(Final, OpenAiJsonContext.Default.ResponseObject)!);
+            body = Serialize(Final);
+            Report(Final);
             response.ContentType = "application/json; charset=utf-8";
         }
 
         response.ContentLength = body.Length;
         await _original.Writer.WriteAsync(body, cancellationToken);
+    }
+
+    /// <summary>A response object's JSON, written as every body of the gateway is (<see cref="JsonBodies"/>).</summary>
+    public static byte[] Serialize(ResponseObject response) => Serialize(JsonSerializer.SerializeToNode(response, OpenAiJsonContext.Default.ResponseObject)!);
+
+    private void Report(ResponseObject? final)
+    {
+        if (final is null || final.Status == "failed" || _finalReported)
+        {
+            return;
+        }
+
+        _finalReported = true;
+        OnFinal?.Invoke(final);
     }
 
     private static byte[] Serialize(JsonNode node)

@@ -149,6 +149,33 @@ internal static class ResponseChatRequest
         return result;
     }
 
+    /// <summary>A response's output as the one assistant message a later turn is given: its text and its function calls; null for neither.</summary>
+    public static JsonObject? AssistantMessage(IReadOnlyList<ResponseOutputItem> output)
+    {
+        var text = string.Concat(output.OfType<ResponseOutputMessage>().SelectMany(m => m.Content).Select(p => p.Text));
+        var calls = new JsonArray();
+        foreach (var call in output.OfType<ResponseFunctionCall>())
+        {
+            calls.Add(new JsonObject
+            {
+                ["id"] = call.CallId, ["type"] = "function", ["function"] = new JsonObject { ["name"] = call.Name, ["arguments"] = call.Arguments },
+            });
+        }
+
+        if (text.Length == 0 && calls.Count == 0)
+        {
+            return null;
+        }
+
+        var message = new JsonObject { ["role"] = "assistant", ["content"] = text.Length > 0 ? text : null };
+        if (calls.Count > 0)
+        {
+            message["tool_calls"] = calls;
+        }
+
+        return message;
+    }
+
     /// <summary>Messages as the chat pipeline reads them; a copy of an item never aliases another node.</summary>
     private static JsonObject Message(string role, string content) => new() { ["role"] = role, ["content"] = content };
 

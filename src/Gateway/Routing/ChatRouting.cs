@@ -35,7 +35,8 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
     /// Validates, classifies and routes a chat-completions body already read (the client's, or one another API translated
     /// to chat, as /v1/responses does): <paramref name="raw"/> is what a remote backend is sent, so all of it is classified.
     /// </summary>
-    public async Task<ApiResult<RoutedChat>> RouteAsync(HttpContext http, byte[] raw)
+    /// <param name="privacyFloor">The lowest level the request may be routed at (a stored chain's), as a context stage's floor; null for none.</param>
+    public async Task<ApiResult<RoutedChat>> RouteAsync(HttpContext http, byte[] raw, PrivacyLevel? privacyFloor = null)
     {
         var cancellationToken = http.RequestAborted;
         if (JsonText.RefuseUnreadableText(raw) is { } refused) return refused;
@@ -95,7 +96,7 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
         }
 
         var classification = Classify(finalMessages, raw);
-        if (context?.PrivacyFloor is { } floor)
+        if (Max(context?.PrivacyFloor, privacyFloor) is { } floor)
         {
             // A floor only raises: above the caller's header (which may then not lower below it) or, without a
             // header, above the classified level; it never asks the router to lower anything.
@@ -124,6 +125,8 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
         };
         return new RoutedChat(chat, classification, plan);
     }
+
+    private static PrivacyLevel? Max(PrivacyLevel? a, PrivacyLevel? b) => a is null ? b : b is null ? a : (PrivacyLevel)Math.Max((int)a, (int)b);
 
     /// <summary>The answer for an empty plan: nothing was sent anywhere.</summary>
     public static ApiError EmptyPlanError(RoutePlan plan)

@@ -272,8 +272,6 @@ public sealed class ResponsesTests
     [Theory]
     [InlineData("""{"tools":[{"type":"web_search"}]}""", "tools[0].type")]
     [InlineData("""{"tool_choice":{"type":"web_search_preview"}}""", "tool_choice")]
-    [InlineData("""{"previous_response_id":"resp_0123"}""", "previous_response_id")]
-    [InlineData("""{"store":true}""", "store")]
     [InlineData("""{"reasoning":{"effort":"high"}}""", "reasoning")]
     [InlineData("""{"background":true}""", "background")]
     [InlineData("""{"conversation":"conv_1"}""", "conversation")]
@@ -357,18 +355,73 @@ public sealed class ResponsesTests
     }
 
     [Theory]
-    [InlineData("GET", "/v1/responses/resp_0123")]
-    [InlineData("DELETE", "/v1/responses/resp_0123")]
-    [InlineData("GET", "/v1/responses/resp_0123/input_items")]
-    [InlineData("POST", "/v1/responses/resp_0123/cancel")]
-    public async Task The_urls_of_stored_responses_say_nothing_is_stored(string method, string url)
+    [InlineData("GET", "/v1/responses/resp_0123", "response_not_found")]
+    [InlineData("DELETE", "/v1/responses/resp_0123", "response_not_found")]
+    [InlineData("GET", "/v1/responses/resp_0123/input_items", "not_found")]
+    [InlineData("POST", "/v1/responses/resp_0123/cancel", "not_found")]
+    public async Task The_urls_of_a_response_that_is_not_stored_are_404_in_openai_shape(string method, string url, string code)
     {
         await using var environment = await TestEnvironment.StartAsync();
 
         using var response = await environment.Http.SendAsync(new HttpRequestMessage(new HttpMethod(method), url));
 
-        var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.NotFound, code: "response_not_found");
-        Assert.Contains("does not store responses", error.GetProperty("message").GetString());
+        await ApiAssert.ErrorAsync(response, HttpStatusCode.NotFound, code: code);
+    }
+
+    [Fact]
+    public async Task A_stored_response_is_fetched_chained_with_previous_response_id_and_deleted()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var client = Client(environment);
+
+        ResponseResult first = await client.CreateResponseAsync(Greedy(12, ResponseItem.CreateUserMessageItem(Prompt))); // stored by default, as on OpenAI
+        ResponseResult fetched = await client.GetResponseAsync(first.Id);
+
+        Assert.Equal(first.Id, fetched.Id);
+        using (var raw = await environment.Http.GetAsync($"/v1/responses/{first.Id}"))
+        {
+            Assert.True(JsonDocument.Parse(await raw.Content.ReadAsStringAsync()).RootElement.GetProperty("store").GetBoolean());
+        }
+
+        Assert.Equal(first.GetOutputText(), fetched.GetOutputText());
+        Assert.Equal(first.Usage.OutputTokenCount, fetched.Usage.OutputTokenCount);
+
+        // The next turn names the first: its model sees what chat completions would see with the whole history.
+        var second = Greedy(12, ResponseItem.CreateUserMessageItem("What happened next?"));
+        second.PreviousResponseId = first.Id;
+        ResponseResult chained = await client.CreateResponseAsync(second);
+        ChatCompletion chat = await environment.OpenAi.GetChatClient(TestEnvironment.Stories).CompleteChatAsync(
+            [new UserChatMessage(Prompt), new AssistantChatMessage(first.GetOutputText()), new UserChatMessage("What happened next?")],
+            new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 12 });
+        Assert.Equal(first.Id, chained.PreviousResponseId);
+        Assert.Equal(chat.Content[0].Text, chained.GetOutputText());
+        Assert.Equal(chat.Usage.InputTokenCount, chained.Usage.InputTokenCount);
+
+        // Streamed turns are stored too, once their last event is out.
+        var streamedOptions = Greedy(4, ResponseItem.CreateUserMessageItem(Prompt));
+        var (_, streamed, _) = await StreamAsync(client, streamedOptions);
+        Assert.Equal(streamed.GetOutputText(), (await client.GetResponseAsync(streamed.Id)).Value.GetOutputText());
+
+        var deleted = await client.DeleteResponseAsync(first.Id);
+        Assert.True(deleted.Value.Deleted);
+        var gone = await Assert.ThrowsAsync<System.ClientModel.ClientResultException>(() => client.GetResponseAsync(first.Id));
+        Assert.Equal(404, gone.Status);
+
+        using var unknown = await environment.Http.PostAsync("/v1/responses", ApiAssert.Json(WithFields($$"""{"previous_response_id":"{{first.Id}}"}""")));
+        await ApiAssert.ErrorAsync(unknown, HttpStatusCode.BadRequest, param: "previous_response_id", code: "previous_response_not_found");
+    }
+
+    [Fact]
+    public async Task Store_false_keeps_nothing()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var options = Greedy(3, ResponseItem.CreateUserMessageItem(Prompt));
+        options.StoredOutputEnabled = false;
+
+        ResponseResult response = await Client(environment).CreateResponseAsync(options);
+
+        using var fetched = await environment.Http.GetAsync($"/v1/responses/{response.Id}");
+        await ApiAssert.ErrorAsync(fetched, HttpStatusCode.NotFound, code: "response_not_found");
     }
 
     [Fact]

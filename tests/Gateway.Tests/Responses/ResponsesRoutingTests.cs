@@ -165,6 +165,55 @@ public sealed class ResponsesRoutingTests : IAsyncLifetime
         Assert.True(json.RootElement.GetProperty("error").TryGetProperty("message", out _));
     }
 
+    [Fact]
+    public async Task A_confidential_turn_keeps_the_rest_of_its_chain_local()
+    {
+        // Turn 1 is confidential by the caller's word only (the classifier finds nothing): the stored level must carry it.
+        var (first, firstBody) = await SendAsync(Body(JsonSerializer.Serialize("Draft the reorg note."), stream: false), privacy: "confidential");
+        Assert.Equal("local", RoutingHarness.BackendOf(first));
+        var firstId = JsonDocument.Parse(firstBody).RootElement.GetProperty("id").GetString();
+
+        // Turn 2, a public question without the header, names turn 1: still local, streamed or not, and then turn 3 too.
+        var previous = firstId;
+        foreach (var stream in new[] { false, true, false })
+        {
+            var (next, nextBody) = await SendAsync(Body(JsonSerializer.Serialize(RoutingHarness.PublicPrompt), stream, $$""","previous_response_id":"{{previous}}" """), privacy: null);
+            Assert.True(next.StatusCode == HttpStatusCode.OK, nextBody);
+            Assert.Equal("local", RoutingHarness.BackendOf(next));
+            Assert.Equal("confidential", next.Headers.GetValues("X-InferenceMesh-Privacy").Single());
+            previous = stream
+                ? Sse.ParseNamed(nextBody)[^1].GetProperty("response").GetProperty("id").GetString()
+                : JsonDocument.Parse(nextBody).RootElement.GetProperty("id").GetString();
+        }
+
+        // A chain whose first turn holds a card number: the classifier sees the prepended history.
+        var (card, cardBody) = await SendAsync(Body(JsonSerializer.Serialize($"My card is {RoutingHarness.Card}."), stream: false), privacy: null);
+        Assert.Equal("local", RoutingHarness.BackendOf(card));
+        var (after, _) = await SendAsync(
+            Body(JsonSerializer.Serialize(RoutingHarness.PublicPrompt), stream: false, $$""","previous_response_id":"{{JsonDocument.Parse(cardBody).RootElement.GetProperty("id").GetString()}}" """),
+            privacy: "public");
+        Assert.Equal("local", RoutingHarness.BackendOf(after));
+
+        Assert.Empty(_cloud.Requests);
+        Assert.DoesNotContain(RoutingHarness.Card, _harness.Logs.All);
+    }
+
+    [Fact]
+    public async Task A_public_chain_sends_the_cloud_the_earlier_turns_before_the_new_input()
+    {
+        var (first, firstBody) = await SendAsync(Body(JsonSerializer.Serialize(RoutingHarness.PublicPrompt), stream: false), privacy: null);
+        Assert.Equal("cloud-a", RoutingHarness.BackendOf(first));
+        var firstId = JsonDocument.Parse(firstBody).RootElement.GetProperty("id").GetString();
+
+        var (next, _) = await SendAsync(Body("\"And of Spain?\"", stream: false, $$""","previous_response_id":"{{firstId}}","instructions":"Be brief." """), privacy: null);
+
+        Assert.Equal("cloud-a", RoutingHarness.BackendOf(next));
+        var messages = JsonDocument.Parse(_cloud.ChatRequests.Last().Body).RootElement.GetProperty("messages").EnumerateArray()
+            .Select(m => (m.GetProperty("role").GetString(), m.GetProperty("content").GetString())).ToArray();
+        Assert.Equal<(string?, string?)>(
+            [("system", "Be brief."), ("user", RoutingHarness.PublicPrompt), ("assistant", "from the cloud"), ("user", "And of Spain?")], messages);
+    }
+
     private static EngineResult<IGeneration> HelloWorld(GenerationRequest request) =>
         EngineResult<IGeneration>.Ok(new FakeGeneration(["Hello", " world"], new GenerationOutcome(FinishReason.Stop, 3, 2)));
 
