@@ -63,16 +63,20 @@ internal sealed class ResponseBodyTranslation : Stream
     /// <summary>After the chat result ran: writes the held body translated, or ends a stream that stopped without its end.</summary>
     public async Task FinishAsync()
     {
+        var cancellationToken = _http.RequestAborted;
         try
         {
             await _feature.CompleteAsync(); // what the chat result left in the pipe comes through here first
+        }
+        catch (Exception ex) when (cancellationToken.IsCancellationRequested && ex is OperationCanceledException or IOException)
+        {
+            return; // the client left while the last bytes went out: nobody to finish for
         }
         finally
         {
             Uninstall();
         }
 
-        var cancellationToken = _http.RequestAborted;
         if (cancellationToken.IsCancellationRequested)
         {
             return;

@@ -111,6 +111,35 @@ public sealed class ResponseToolsTests
     }
 
     [Fact]
+    public async Task A_stored_call_is_answered_with_previous_response_id_and_only_its_function_call_output()
+    {
+        // How coding agents chain turns: the model's call is stored with its response; the next request names that response
+        // and sends only the tool's output.
+        await using var cloud = await RecordingUpstream.StartAsync();
+        cloud.Script = WriteToolCallAsync;
+        await using var harness = new RoutingHarness();
+        harness.Clouds.Add(("cloud-a", cloud, 0.95, "sk-cloud-a-test"));
+        await harness.StartAsync();
+        var client = harness.Gateway.OpenAi.GetResponsesClient();
+
+        ResponseResult call = await client.CreateResponseAsync(
+            new CreateResponseOptions("auto", [ResponseItem.CreateUserMessageItem(RoutingHarness.PublicPrompt)]) { Tools = { Weather } });
+        cloud.Script = null;
+        var next = new CreateResponseOptions("auto", [ResponseItem.CreateFunctionCallOutputItem("call_cloud_1", "18 degrees and sunny")])
+        {
+            Tools = { Weather }, PreviousResponseId = call.Id,
+        };
+        ResponseResult answer = await client.CreateResponseAsync(next);
+
+        Assert.Equal("from the cloud", answer.GetOutputText());
+        var messages = JsonDocument.Parse(cloud.ChatRequests.Last().Body).RootElement.GetProperty("messages");
+        Assert.Equal(["user", "assistant", "tool"], messages.EnumerateArray().Select(m => m.GetProperty("role").GetString()));
+        Assert.Equal("call_cloud_1", messages[1].GetProperty("tool_calls")[0].GetProperty("id").GetString());
+        Assert.Equal("""{"city":"Paris"}""", messages[1].GetProperty("tool_calls")[0].GetProperty("function").GetProperty("arguments").GetString());
+        Assert.Equal("call_cloud_1", messages[2].GetProperty("tool_call_id").GetString());
+    }
+
+    [Fact]
     public async Task The_local_model_calls_a_required_function_streamed_or_not()
     {
         await using var environment = await TestEnvironment.StartAsync();
