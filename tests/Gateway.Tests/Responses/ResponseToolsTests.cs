@@ -25,11 +25,9 @@ public sealed class ResponseToolsTests
     [Fact]
     public async Task A_cloud_tool_call_is_a_function_call_item_streamed_or_not_and_its_output_goes_back_as_a_tool_message()
     {
-        await using var cloud = await RecordingUpstream.StartAsync();
-        cloud.Script = WriteToolCallAsync;
-        await using var harness = new RoutingHarness();
-        harness.Clouds.Add(("cloud-a", cloud, 0.95, "sk-cloud-a-test"));
-        await harness.StartAsync();
+        var (cloud, harness) = await StartWithToolCallingCloudAsync();
+        await using var _ = cloud;
+        await using var __ = harness;
         var client = harness.Gateway.OpenAi.GetResponsesClient();
         var options = new CreateResponseOptions("auto", [ResponseItem.CreateUserMessageItem(RoutingHarness.PublicPrompt)])
         {
@@ -115,11 +113,9 @@ public sealed class ResponseToolsTests
     {
         // How coding agents chain turns: the model's call is stored with its response; the next request names that response
         // and sends only the tool's output.
-        await using var cloud = await RecordingUpstream.StartAsync();
-        cloud.Script = WriteToolCallAsync;
-        await using var harness = new RoutingHarness();
-        harness.Clouds.Add(("cloud-a", cloud, 0.95, "sk-cloud-a-test"));
-        await harness.StartAsync();
+        var (cloud, harness) = await StartWithToolCallingCloudAsync();
+        await using var _ = cloud;
+        await using var __ = harness;
         var client = harness.Gateway.OpenAi.GetResponsesClient();
 
         ResponseResult call = await client.CreateResponseAsync(
@@ -192,6 +188,17 @@ public sealed class ResponseToolsTests
 
         var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest);
         Assert.Equal(param, error.GetProperty("param").GetString());
+    }
+
+    /// <summary>A gateway whose best-scoring backend is a cloud stand-in answering with <see cref="WriteToolCallAsync"/>.</summary>
+    private static async Task<(RecordingUpstream Cloud, RoutingHarness Harness)> StartWithToolCallingCloudAsync()
+    {
+        var cloud = await RecordingUpstream.StartAsync();
+        cloud.Script = WriteToolCallAsync;
+        var harness = new RoutingHarness();
+        harness.Clouds.Add(("cloud-a", cloud, 0.95, "sk-cloud-a-test"));
+        await harness.StartAsync();
+        return (cloud, harness);
     }
 
     /// <summary>The cloud's answer: one call of get_weather, as a chat.completion or as chunks.</summary>
