@@ -71,6 +71,15 @@ public sealed record GenerationRequest
     /// </summary>
     public bool ScorePrompt { get; init; }
 
+    /// <summary>
+    /// With <see cref="TopLogProbs"/>: each token's <see cref="TokenLogProb.EndOfGeneration"/> holds the log probability
+    /// of ending the answer at that step, and a generation that ends on end-of-generation reports that last step
+    /// (<see cref="GenerationOutcome.EndOfGenerationStep"/>), so a caller can tell whether ending was a near tie with
+    /// the token chosen, or the token the model would have written instead of ending (answer verification). The
+    /// default value is false.
+    /// </summary>
+    public bool EndOfGenerationLogProbs { get; init; }
+
     /// <summary>The largest <see cref="TopLogProbs"/> (OpenAI's limit).</summary>
     public const int MaxTopLogProbs = 20;
 }
@@ -86,6 +95,12 @@ public sealed record TokenLogProb(TokenCandidate Chosen, IReadOnlyList<TokenCand
 {
     /// <summary>Where the token's text starts in the generated text (UTF-16 code units).</summary>
     public int TextOffset { get; init; }
+
+    /// <summary>
+    /// The most likely end-of-generation token at this step and its log probability, whether or not it is among
+    /// <see cref="Top"/>; null unless the request asked (<see cref="GenerationRequest.EndOfGenerationLogProbs"/>).
+    /// </summary>
+    public TokenCandidate? EndOfGeneration { get; init; }
 }
 
 /// <summary>
@@ -107,7 +122,16 @@ public enum FinishReason
 }
 
 /// <summary>How a generation ended: a finish reason and token counts, or a failure.</summary>
-public sealed record GenerationOutcome(FinishReason FinishReason, int PromptTokens, int CompletionTokens, EngineFailure? Failure = null);
+public sealed record GenerationOutcome(FinishReason FinishReason, int PromptTokens, int CompletionTokens, EngineFailure? Failure = null)
+{
+    /// <summary>
+    /// The step that ended the answer with an end-of-generation token (<see cref="TokenLogProb.Chosen"/>), with the
+    /// alternatives the model had there; null unless the request asked
+    /// (<see cref="GenerationRequest.EndOfGenerationLogProbs"/>) and the answer ended that way (not by a stop string,
+    /// max_tokens or a full context).
+    /// </summary>
+    public TokenLogProb? EndOfGenerationStep { get; init; }
+}
 
 /// <summary>
 /// A running generation. Read <see cref="ReadAsync"/> (or <see cref="ReadTextAsync"/>) once to the end; each item is

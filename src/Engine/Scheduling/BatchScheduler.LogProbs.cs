@@ -6,6 +6,9 @@ internal sealed partial class BatchScheduler
 {
     private int _vocabularySize;
 
+    /// <summary>The vocabulary's end-of-generation tokens (EOS, EOT, …), found on first use.</summary>
+    private int[]? _endOfGenerationTokens;
+
     /// <summary>The prompt chunks of this step whose every token has logits: (sequence, first batch index, first position, count).</summary>
     private readonly List<(Sequence Sequence, int BatchIndex, int Position, int Count)> _promptScoring = [];
 
@@ -36,7 +39,7 @@ internal sealed partial class BatchScheduler
     /// <paramref name="batchIndex"/> of the last decode: a log-softmax over the raw logits (the sampler chain reads
     /// them without changing them), in one pass for the normaliser and one for the best candidates.
     /// </summary>
-    private unsafe TokenLogProb LogProbOf(int batchIndex, int token, int top)
+    private unsafe TokenLogProb LogProbOf(int batchIndex, int token, int top, bool endOfGeneration = false)
     {
         if (_vocabularySize == 0)
         {
@@ -64,7 +67,23 @@ internal sealed partial class BatchScheduler
             candidates[i] = Candidate(best[i], logits[best[i]] - normaliser);
         }
 
-        return new TokenLogProb(Candidate(token, logits[token] - normaliser), candidates);
+        var entry = new TokenLogProb(Candidate(token, logits[token] - normaliser), candidates);
+        if (!endOfGeneration)
+        {
+            return entry;
+        }
+
+        _endOfGenerationTokens ??= [.. Enumerable.Range(0, _vocabularySize).Where(t => LlamaNative.llama_vocab_is_eog(_vocab, t))];
+        var end = -1;
+        foreach (var candidate in _endOfGenerationTokens)
+        {
+            if (end < 0 || logits[candidate] > logits[end])
+            {
+                end = candidate;
+            }
+        }
+
+        return end < 0 ? entry : entry with { EndOfGeneration = Candidate(end, logits[end] - normaliser) };
     }
 
     private TokenCandidate Candidate(int token, float logProb) => new(token, TokenPiece(token).ToArray(), logProb);

@@ -487,7 +487,7 @@ internal sealed partial class BatchScheduler : IDisposable
             }
 
             var token = LlamaNative.llama_sampler_sample(sequence.Sampler, _context, batchIndex);
-            Accept(sequence, token, sequence.Request.TopLogProbs is { } top ? LogProbOf(batchIndex, token, top) : null);
+            Accept(sequence, token, sequence.Request.TopLogProbs is { } top ? LogProbOf(batchIndex, token, top, sequence.Request.EndOfGenerationLogProbs) : null);
         }
     }
 
@@ -497,6 +497,7 @@ internal sealed partial class BatchScheduler : IDisposable
         slot.State = SlotState.Generating;
         if (LlamaNative.llama_vocab_is_eog(_vocab, token))
         {
+            sequence.EndOfGenerationStep = sequence.Request.EndOfGenerationLogProbs ? logProb : null;
             Finish(slot, FinishReason.Stop);
             return;
         }
@@ -601,7 +602,10 @@ internal sealed partial class BatchScheduler : IDisposable
         sequence.Output.Writer.TryComplete();
         sequence.Sampler.Dispose();
         Release(sequence.Adapters);
-        sequence.Completion.TrySetResult(new GenerationOutcome(reason, sequence.PromptTokens.Length, sequence.Generated, failure));
+        sequence.Completion.TrySetResult(new GenerationOutcome(reason, sequence.PromptTokens.Length, sequence.Generated, failure)
+        {
+            EndOfGenerationStep = failure is null ? sequence.EndOfGenerationStep : null,
+        });
     }
 
     private void HandleDecodeFailure(int result)

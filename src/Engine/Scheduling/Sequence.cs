@@ -58,6 +58,9 @@ internal sealed class Sequence
     /// <summary>Log probabilities of generated tokens not yet sent (null unless the request asked for them).</summary>
     public LogProbTrail? LogProbs { get; }
 
+    /// <summary>The step that chose end-of-generation, when the request asked for it (<see cref="GenerationRequest.EndOfGenerationLogProbs"/>).</summary>
+    public TokenLogProb? EndOfGenerationStep { get; set; }
+
     /// <summary>The prompt tokens scored so far (null unless the request asked for them).</summary>
     public List<TokenLogProb>? PromptScores { get; }
 
