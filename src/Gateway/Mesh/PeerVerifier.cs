@@ -60,7 +60,7 @@ internal sealed partial class PeerVerifier(
         request.Temperature is 0 && options.VerifyShare > 0 && _random() < options.VerifyShare;
 
     /// <summary>Runs the verification in the background; never throws.</summary>
-    public void Schedule(NodeId peer, string peerBackend, string peerModel, string? advertisedDigest, string? privacy, byte[] body, string peerText)
+    public void Schedule(NodeId peer, string peerBackend, string peerModel, string? advertisedDigest, string? privacy, byte[] body, PeerAnswer peerText)
     {
         Interlocked.Increment(ref _running);
         _ = Task.Run(async () =>
@@ -80,7 +80,7 @@ internal sealed partial class PeerVerifier(
         });
     }
 
-    private async Task VerifyAsync(NodeId peer, string peerBackend, string peerModel, string? digest, string? privacy, byte[] body, string peerText)
+    private async Task VerifyAsync(NodeId peer, string peerBackend, string peerModel, string? digest, string? privacy, byte[] body, PeerAnswer peerText)
     {
         var local = digest is null ? null : adverts.Build().Models.FirstOrDefault(m => string.Equals(m.Sha256, digest, StringComparison.OrdinalIgnoreCase));
         if (local is null)
@@ -115,15 +115,27 @@ internal sealed partial class PeerVerifier(
         if (!prompt.Succeeded) return;
         var generationRequest = settings.ToRequest(prompt.Value!);
         var check = await _check.CheckAsync(loaded, generationRequest with { Sampling = generationRequest.Sampling with { Grammar = grammar } }, peerText, timeout.Token);
+        Record(peer, peerModel, digest!, check, null);
+    }
+
+    /// <summary>Applies a verdict: a match or a mismatch moves the reputation (of both peers when a second peer disagrees), an inconclusive check counts as unverifiable.</summary>
+    private void Record(NodeId peer, string peerModel, string digest, AnswerCheck check, (NodeId Id, string Backend, string Model, string PeerBackend)? second)
+    {
         switch (check.Verdict)
         {
             case AnswerVerdict.Same:
                 reputation.VerificationMatched(peer);
                 Log.Matched(logger, peer.Short, peerModel, check.Forks, reputation.ScoreOf(peer));
                 break;
+            case AnswerVerdict.Differs when second is { } other:
+                var now = time.GetUtcNow();
+                reputation.VerificationMismatched(peer, $"{peerModel} sha256:{digest} (against {other.Backend})", now);
+                reputation.VerificationMismatched(other.Id, $"{other.Model} sha256:{digest} (against {other.PeerBackend})", now);
+                Log.Mismatched(logger, peer.Short, peerModel, digest, reputation.ScoreOf(peer));
+                break;
             case AnswerVerdict.Differs:
                 reputation.VerificationMismatched(peer, $"{peerModel} sha256:{digest}", time.GetUtcNow());
-                Log.Mismatched(logger, peer.Short, peerModel, digest!, reputation.ScoreOf(peer));
+                Log.Mismatched(logger, peer.Short, peerModel, digest, reputation.ScoreOf(peer));
                 break;
             default:
                 Interlocked.Increment(ref _unverifiable);
@@ -133,7 +145,7 @@ internal sealed partial class PeerVerifier(
     }
 
     /// <summary>Asks a second peer (chosen by the router under the same privacy level) the same question; false when there is none or it did not answer.</summary>
-    private async Task<bool> VerifyOnSecondPeerAsync(NodeId peer, string peerBackend, string peerModel, string digest, string? privacy, byte[] body, string peerText)
+    private async Task<bool> VerifyOnSecondPeerAsync(NodeId peer, string peerBackend, string peerModel, string digest, string? privacy, byte[] body, PeerAnswer peerText)
     {
         if (!PrivacyHeader.TryParse(privacy ?? string.Empty, out var level))
         {
@@ -169,24 +181,13 @@ internal sealed partial class PeerVerifier(
         var answer = await response.Content.ReadAsByteArrayAsync(timeout.Token);
         var receipt = response.Headers.TryGetValues(ReceiptWire.Header, out var values) ? values.FirstOrDefault() : null;
         receipts.Check(secondId, second.Backend, receipt, UsageReceipt.Sha256Hex(sent));
-        if (PeerChatBackend.AnswerText(answer) is not { } secondText)
+        if (PeerChatBackend.Answer(answer) is not { } secondAnswer)
         {
             return false;
         }
 
-        if (string.Equals(secondText, peerText, StringComparison.Ordinal))
-        {
-            reputation.VerificationMatched(peer);
-            Log.Matched(logger, peer.Short, peerModel, 0, reputation.ScoreOf(peer));
-        }
-        else
-        {
-            var now = time.GetUtcNow();
-            reputation.VerificationMismatched(peer, $"{peerModel} sha256:{digest} (against {second.Backend})", now);
-            reputation.VerificationMismatched(secondId, $"{second.UpstreamModel} sha256:{digest} (against {peerBackend})", now);
-            Log.Mismatched(logger, peer.Short, peerModel, digest, reputation.ScoreOf(peer));
-        }
-
+        var check = new AnswerCheck(string.Equals(secondAnswer.Text, peerText.Text, StringComparison.Ordinal) ? AnswerVerdict.Same : AnswerVerdict.Differs, 0);
+        Record(peer, peerModel, digest, check, (secondId, second.Backend, second.UpstreamModel, peerBackend));
         return true;
     }
 
@@ -201,7 +202,7 @@ internal sealed partial class PeerVerifier(
         [LoggerMessage(EventId = 2302, Level = LogLevel.Debug, Message = "Peer {Peer}'s answer on {Model} cannot be verified: no local model with its digest")]
         public static partial void Unverifiable(ILogger logger, string peer, string model);
 
-        [LoggerMessage(EventId = 2304, Level = LogLevel.Information, Message = "Peer {Peer}'s answer on {Model} cannot be verified: the copy failed or the texts forked at near ties {Forks} times")]
+        [LoggerMessage(EventId = 2304, Level = LogLevel.Information, Message = "Peer {Peer}'s answer on {Model} cannot be verified: the copy failed, the texts forked at near ties {Forks} times or where a branch cannot be followed, or one was cut for room where the other goes on")]
         public static partial void Inconclusive(ILogger logger, string peer, string model, int forks);
 
         [LoggerMessage(EventId = 2303, Level = LogLevel.Warning, Message = "Verification of peer {Peer} failed: {Exception}")]

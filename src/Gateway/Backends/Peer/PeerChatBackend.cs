@@ -92,12 +92,12 @@ internal sealed class PeerChatBackend(
                 receipts.Check(peer, call.Backend.Name, receiptWire, requestHash);
             }
 
-            var text = answer is not null ? AnswerText(answer) : relay?.CompletedByUpstream == true ? relay.UpstreamText : null;
-            if (text is not null && verifier.ShouldVerify(call.Request))
+            var text = answer is not null ? Answer(answer) : relay?.CompletedByUpstream == true ? new PeerAnswer(relay.UpstreamText, relay.FinishReason) : null;
+            if (text is { } peerAnswer && verifier.ShouldVerify(call.Request))
             {
                 var digest = peers.Find(call.Backend.Name)?.Models
                     .FirstOrDefault(m => string.Equals(m.Name, call.UpstreamModel, StringComparison.OrdinalIgnoreCase))?.Digest;
-                verifier.Schedule(peer, call.Backend.Name, call.UpstreamModel, digest, call.Privacy, body, text);
+                verifier.Schedule(peer, call.Backend.Name, call.UpstreamModel, digest, call.Privacy, body, peerAnswer);
             }
         }
 
@@ -132,14 +132,18 @@ internal sealed class PeerChatBackend(
         }
     }
 
-    /// <summary>The first choice's message content of a chat.completion body (already checked to be one).</summary>
-    internal static string? AnswerText(byte[] body)
+    /// <summary>The first choice's message content and finish reason of a chat.completion body (already checked to be one).</summary>
+    internal static PeerAnswer? Answer(byte[] body)
     {
         using var document = JsonDocument.Parse(body);
-        return document.RootElement.TryGetProperty("choices", out var choices) && choices.GetArrayLength() > 0
-            && choices[0].TryGetProperty("message", out var message) && message.TryGetProperty("content", out var content)
-            && content.ValueKind == JsonValueKind.String
-            ? content.GetString()
-            : null;
+        if (!document.RootElement.TryGetProperty("choices", out var choices) || choices.GetArrayLength() == 0
+            || !choices[0].TryGetProperty("message", out var message) || !message.TryGetProperty("content", out var content)
+            || content.ValueKind != JsonValueKind.String)
+        {
+            return null;
+        }
+
+        var finish = choices[0].TryGetProperty("finish_reason", out var reason) && reason.ValueKind == JsonValueKind.String ? reason.GetString() : null;
+        return new PeerAnswer(content.GetString()!, finish);
     }
 }
