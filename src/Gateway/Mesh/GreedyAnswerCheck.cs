@@ -156,6 +156,34 @@ internal sealed class GreedyAnswerCheck(InferenceService inference, double tieMa
         }
     }
 
+    /// <summary>
+    /// Compares a peer's answer with a second peer's, whose tokens come from its OpenAI log probabilities (no
+    /// end-of-generation, no way to make it follow a branch): the same text is the same; texts that part where the
+    /// first peer's token is a near tie in the second's log probabilities, or where one of them ended (ending is not
+    /// in those log probabilities), or under logit_bias or penalties (gaps the log probabilities do not show), are
+    /// inconclusive; any other difference differs.
+    /// </summary>
+    public AnswerCheck CompareWithSecondPeer(PeerAnswer first, PeerAnswer second, IReadOnlyList<TokenLogProb> secondTokens, SamplingOptions sampling)
+    {
+        var peer = Encoding.UTF8.GetBytes(first.Text);
+        var other = Encoding.UTF8.GetBytes(second.Text);
+        if (peer.AsSpan().SequenceEqual(other))
+        {
+            return new AnswerCheck(AnswerVerdict.Same, 0);
+        }
+
+        var at = other.AsSpan().CommonPrefixLength(peer);
+        var differenceAt = CharOffset(peer, at);
+        if (Penalised(sampling) || sampling.LogitBias is { Count: > 0 } || at == peer.Length || at == other.Length)
+        {
+            return new AnswerCheck(AnswerVerdict.Inconclusive, 0, differenceAt);
+        }
+
+        return Fork(secondTokens, TokenStarts(secondTokens, 0), at, peer, sampling) is null
+            ? new AnswerCheck(AnswerVerdict.Differs, 0, differenceAt)
+            : new AnswerCheck(AnswerVerdict.Inconclusive, 1, differenceAt);
+    }
+
     private static bool Penalised(SamplingOptions sampling) =>
         sampling.PenaltyLastN != 0 && (sampling.RepeatPenalty != 1f || sampling.FrequencyPenalty != 0f || sampling.PresencePenalty != 0f);
 

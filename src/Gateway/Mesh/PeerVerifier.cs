@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using InferenceMesh.Classifier;
+using InferenceMesh.Engine;
 using InferenceMesh.Gateway.Backends.Peer;
 using InferenceMesh.Gateway.Inference;
 using InferenceMesh.Gateway.OpenAi;
@@ -163,6 +164,9 @@ internal sealed partial class PeerVerifier(
         request["model"] = second.UpstreamModel;
         request["stream"] = false;
         request.Remove("stream_options");
+        // Its log probabilities tell whether a difference is a fork at a near tie (GreedyAnswerCheck.CompareWithSecondPeer).
+        request["logprobs"] = true;
+        request["top_logprobs"] = GreedyAnswerCheck.Alternatives;
         var sent = Encoding.UTF8.GetBytes(request.ToJsonString());
         using var message = new HttpRequestMessage(HttpMethod.Post, second.Config.BaseUrl.ToString().TrimEnd('/') + "/chat/completions")
         {
@@ -181,14 +185,45 @@ internal sealed partial class PeerVerifier(
         var answer = await response.Content.ReadAsByteArrayAsync(timeout.Token);
         var receipt = response.Headers.TryGetValues(ReceiptWire.Header, out var values) ? values.FirstOrDefault() : null;
         receipts.Check(secondId, second.Backend, receipt, UsageReceipt.Sha256Hex(sent));
-        if (PeerChatBackend.Answer(answer) is not { } secondAnswer)
+        if (PeerChatBackend.Answer(answer) is not { } secondAnswer
+            || JsonSerializer.Deserialize(body, OpenAiJsonContext.Default.ChatCompletionRequest) is not { } original
+            || GenerationSettings.From(original) is not { Value: { } settings })
         {
             return false;
         }
 
-        var check = new AnswerCheck(string.Equals(secondAnswer.Text, peerText.Text, StringComparison.Ordinal) ? AnswerVerdict.Same : AnswerVerdict.Differs, 0);
+        var check = _check.CompareWithSecondPeer(peerText, secondAnswer, SecondPeerTokens(answer), settings.Sampling);
         Record(peer, peerModel, digest, check, (secondId, second.Backend, second.UpstreamModel, peerBackend));
         return true;
+    }
+
+    /// <summary>The tokens of a chat.completion's <c>logprobs.content</c> (empty when it has none); ids are made up, equal for equal bytes.</summary>
+    internal static List<TokenLogProb> SecondPeerTokens(byte[] answer)
+    {
+        using var document = JsonDocument.Parse(answer);
+        var tokens = new List<TokenLogProb>();
+        if (!document.RootElement.GetProperty("choices")[0].TryGetProperty("logprobs", out var logProbs) || logProbs.ValueKind != JsonValueKind.Object
+            || !logProbs.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.Array)
+        {
+            return tokens;
+        }
+
+        foreach (var entry in content.EnumerateArray())
+        {
+            var top = entry.TryGetProperty("top_logprobs", out var alternatives) && alternatives.ValueKind == JsonValueKind.Array
+                ? alternatives.EnumerateArray().Select((a, i) => new TokenCandidate(i + 1, Bytes(a), a.GetProperty("logprob").GetSingle())).ToList()
+                : [];
+            var bytes = Bytes(entry);
+            var id = top.FirstOrDefault(t => t.Bytes.AsSpan().SequenceEqual(bytes)).Token;
+            tokens.Add(new TokenLogProb(new TokenCandidate(id, bytes, entry.GetProperty("logprob").GetSingle()), top));
+        }
+
+        return tokens;
+
+        static byte[] Bytes(JsonElement element) =>
+            element.TryGetProperty("bytes", out var bytes) && bytes.ValueKind == JsonValueKind.Array
+                ? [.. bytes.EnumerateArray().Select(b => (byte)b.GetInt32())]
+                : Encoding.UTF8.GetBytes(element.GetProperty("token").GetString() ?? string.Empty);
     }
 
     private static partial class Log

@@ -1,5 +1,7 @@
 using System.Text;
+using System.Text.Json;
 using InferenceMesh.Engine;
+using InferenceMesh.Gateway.Backends.Peer;
 using InferenceMesh.Gateway.Inference;
 using InferenceMesh.Gateway.Mesh;
 using InferenceMesh.Gateway.Tests.Common;
@@ -204,6 +206,45 @@ public sealed class GreedyAnswerCheckTests
 
         Assert.Equal(AnswerVerdict.Inconclusive, check.Verdict);
         Assert.InRange(check.DifferenceAt, 1, text.Length - 1);
+    }
+
+    [Fact]
+    public async Task Against_a_second_peer_a_fork_at_a_near_tie_in_its_log_probabilities_is_inconclusive_not_a_mismatch()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var (inference, model, request) = await SetUpAsync(environment);
+        // The second peer's answer as the verifier asks for it: greedy, with its log probabilities (real gateway, real engine).
+        var body = JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["model"] = TestEnvironment.Stories,
+            ["messages"] = new[] { new Dictionary<string, string> { ["role"] = "user", ["content"] = "Once upon a time" } },
+            ["max_tokens"] = MaxTokens,
+            ["temperature"] = 0,
+            ["logprobs"] = true,
+            ["top_logprobs"] = GreedyAnswerCheck.Alternatives,
+        });
+        using var response = await environment.Http.PostAsync("/v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+        var answer = await response.Content.ReadAsByteArrayAsync();
+        var second = PeerChatBackend.Answer(answer)!.Value;
+        var secondTokens = PeerVerifier.SecondPeerTokens(answer);
+        var (text, tokens) = await GenerateAsync(inference, model, request);
+        Assert.Equal(text, second.Text);
+        var (index, alternative, gap) = ClosestAlternative(tokens);
+        var (prefix, rest) = await ForkAsync(inference, model, request, text, tokens, index, alternative);
+        var forked = new PeerAnswer(prefix + rest, "length");
+        var lie = new PeerAnswer(text[..tokens[index].TextOffset] + " and the dragon ate the moon.", "stop");
+
+        var tolerant = new GreedyAnswerCheck(inference, tieMargin: gap + 0.01);
+        var strict = new GreedyAnswerCheck(inference, tieMargin: gap / 2);
+        var sampling = request.Sampling;
+
+        Assert.Equal(new AnswerCheck(AnswerVerdict.Same, 0), tolerant.CompareWithSecondPeer(second, second, secondTokens, sampling));
+        var parted = text.AsSpan().CommonPrefixLength(forked.Text);
+        Assert.Equal(new AnswerCheck(AnswerVerdict.Inconclusive, 1, parted), tolerant.CompareWithSecondPeer(forked, second, secondTokens, sampling));
+        Assert.Equal(new AnswerCheck(AnswerVerdict.Differs, 0, parted), strict.CompareWithSecondPeer(forked, second, secondTokens, sampling));
+        Assert.Equal(AnswerVerdict.Differs, tolerant.CompareWithSecondPeer(lie, second, secondTokens, sampling).Verdict);
+        // Ending is not in OpenAI log probabilities: a text that ends where the other goes on cannot be judged.
+        Assert.Equal(AnswerVerdict.Inconclusive, tolerant.CompareWithSecondPeer(new PeerAnswer(text[..tokens[index].TextOffset], "stop"), second, secondTokens, sampling).Verdict);
     }
 
     /// <summary>An honest peer's text that took <paramref name="alternative"/> at step <paramref name="index"/>: the text to and with it, and the greedy rest.</summary>
