@@ -58,7 +58,13 @@ internal sealed partial class PeerVerifier(
     public long Running => Interlocked.Read(ref _running);
 
     public bool ShouldVerify(ChatCompletionRequest request) =>
-        request.Temperature is 0 && options.VerifyShare > 0 && _random() < options.VerifyShare;
+        IsGreedy(request) && options.VerifyShare > 0 && _random() < options.VerifyShare;
+
+    /// <summary>
+    /// Only greedy answers are verified: a sampled one (temperature above 0, or none given: OpenAI's default is 1) is
+    /// not meant to be repeatable, so it is neither verified nor counted as unverifiable.
+    /// </summary>
+    internal static bool IsGreedy(ChatCompletionRequest request) => request.Temperature is 0;
 
     /// <summary>Runs the verification in the background; never throws.</summary>
     public void Schedule(NodeId peer, string peerBackend, string peerModel, string? advertisedDigest, string? privacy, byte[] body, PeerAnswer peerText)
