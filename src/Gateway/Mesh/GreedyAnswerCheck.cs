@@ -136,7 +136,7 @@ internal sealed class GreedyAnswerCheck(InferenceService inference, double tieMa
                 return new AnswerCheck(AnswerVerdict.Differs, forks, differenceAt);
             }
 
-            // A grammar's or the penalties' state cannot be set to the middle of an answer, so a branch under one is not followed.
+            // A grammar's state cannot be set to the middle of an answer, so a branch under one is not followed.
             if (forks == maxForks || sampling.Grammar is not null)
             {
                 return new AnswerCheck(AnswerVerdict.Inconclusive, forks, differenceAt);
