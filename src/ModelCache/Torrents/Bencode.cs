@@ -24,6 +24,9 @@ public sealed record BList(IReadOnlyList<BValue> Items) : BValue;
 public sealed record BDictionary(IReadOnlyDictionary<string, BValue> Entries) : BValue
 {
     public BValue? this[string key] => Entries.GetValueOrDefault(key);
+
+    /// <summary>The value under a raw byte key (a BEP 52 <c>piece layers</c> key is a 32-byte hash, rarely UTF-8).</summary>
+    public BValue? this[byte[] key] => Entries.GetValueOrDefault(Bencode.KeyOf(key));
 }
 
 /// <summary>
@@ -49,6 +52,19 @@ public static class Bencode
             return null;
         }
     }
+
+    /// <summary>
+    /// The dictionary key for raw key bytes: the text when they are UTF-8, else U+FFFF and the bytes in lowercase hex
+    /// (U+FFFF is a noncharacter no torrent key starts with; a UTF-8 key that does is also kept as hex, so keys
+    /// round-trip exactly).
+    /// </summary>
+    public static string KeyOf(byte[] key) =>
+        StrictUtf8(key) is { } text && !text.StartsWith(BinaryKeyMark) ? text : BinaryKeyMark + Convert.ToHexStringLower(key);
+
+    private const char BinaryKeyMark = '\uFFFF';
+
+    private static byte[] KeyBytes(string key) =>
+        key.StartsWith(BinaryKeyMark) ? Convert.FromHexString(key.AsSpan(1)) : Encoding.UTF8.GetBytes(key);
 
     /// <summary>Encodes a value.</summary>
     public static byte[] Encode(BValue value)
@@ -79,7 +95,7 @@ public static class Bencode
                 break;
             case BDictionary d:
                 stream.WriteByte((byte)'d');
-                foreach (var (key, item) in d.Entries.Select(e => (Key: Encoding.UTF8.GetBytes(e.Key), e.Value)).OrderBy(e => e.Key, ByteOrder.Instance))
+                foreach (var (key, item) in d.Entries.Select(e => (Key: KeyBytes(e.Key), e.Value)).OrderBy(e => e.Key, ByteOrder.Instance))
                 {
                     WriteBytes(stream, key);
                     Write(stream, item);
@@ -174,7 +190,7 @@ public static class Bencode
                         }
 
                         previous = key;
-                        var name = StrictUtf8(key) ?? throw new FormatException("a dictionary key is not UTF-8");
+                        var name = KeyOf(key);
                         var start = Position;
                         entries[name] = ReadValue(depth + 1);
                         if (topLevel && name == "info")

@@ -30,10 +30,10 @@ public sealed class TorrentTracker(TimeProvider time)
     private readonly object _gate = new();
     private readonly Dictionary<string, Dictionary<string, Peer>> _swarms = new(StringComparer.Ordinal);
 
-    /// <summary>Lets peers announce <paramref name="infoHash"/> (40 lowercase hex).</summary>
+    /// <summary>Lets peers announce <paramref name="infoHash"/> (40 lowercase hex: a v1 infohash or a truncated v2 one).</summary>
     public void Register(string infoHash)
     {
-        if (!MagnetLink.IsInfoHash(infoHash))
+        if (infoHash.Length != 40 || !MagnetLink.IsInfoHash(infoHash))
         {
             throw new ArgumentException("An infohash is 40 lowercase hex characters.", nameof(infoHash));
         }

@@ -161,7 +161,7 @@ public sealed class TorrentFormatTests
         Assert.False(MagnetLink.TryParse("magnet:?xt=urn:btih:" + new string('C', 40), out _, out error));
         Assert.Contains("40 lowercase hex", error);
         Assert.False(MagnetLink.TryParse("magnet:?dn=x", out _, out error));
-        Assert.Contains("no xt=urn:btih:", error);
+        Assert.Contains("no xt=urn:btih: or xt=urn:btmh:", error);
         Assert.False(MagnetLink.TryParse("http://x", out _, out _));
     }
 
