@@ -43,6 +43,11 @@ internal static class GatewayCommandLine
           --rag-postgres-schema NAME  PostgreSQL schema of the index (default: inference_mesh)
           --torrent-dht B       BitTorrent DHT and local peer discovery for public torrents (default: false)
           --torrent-announce U  tracker URL put in shared torrents (default: this gateway's /announce)
+          --torrent-engine E    the BitTorrent engine the gateway runs: qbittorrent (qbittorrent-nox, BitTorrent
+                                v2 torrents; the default) or aria2 (v1 torrents only)
+          --torrent-piece-kib N  piece size of shared torrents in KiB, a power of two from 16 to 65536
+                                (default: 16384 for v2, about 1000-2000 pieces for v1)
+          --qbittorrent-nox PATH  the qbittorrent-nox executable (default: qbittorrent-nox on PATH)
           --aria2c PATH         the aria2 executable for BitTorrent (default: aria2c on PATH)
           --policies DIR        folder of policy files, which must exist (default: ./policies, else the
                                 one installed next to the executable, else the built-in default policy)
@@ -176,6 +181,18 @@ internal static class GatewayCommandLine
                     break;
                 case "--aria2c":
                     options = options with { Aria2Executable = value };
+                    break;
+                case "--qbittorrent-nox":
+                    options = options with { QBittorrentExecutable = value };
+                    break;
+                case "--torrent-engine":
+                    if (value is not (ModelCache.Torrents.TorrentEngines.QBittorrent or ModelCache.Torrents.TorrentEngines.Aria2)) return Fail($"--torrent-engine must be qbittorrent or aria2 (got '{value}').");
+                    options = options with { TorrentEngine = value };
+                    break;
+                case "--torrent-piece-kib":
+                    if (!int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pieceKib) || pieceKib is < 16 or > 65536 || !int.IsPow2(pieceKib))
+                        return Fail($"--torrent-piece-kib must be a power of two from 16 to 65536 (got '{value}').");
+                    options = options with { TorrentPieceKib = pieceKib };
                     break;
                 case "--allowed-hosts":
                     options = options with

@@ -88,6 +88,15 @@ public sealed record GatewayOptions
     /// <summary>The aria2 executable (<c>--aria2c PATH</c>). The default value is "aria2c" (from PATH).</summary>
     public string Aria2Executable { get; init; } = "aria2c";
 
+    /// <summary>The BitTorrent engine (<c>--torrent-engine qbittorrent|aria2</c>). The default value is "qbittorrent".</summary>
+    public string TorrentEngine { get; init; } = ModelCache.Torrents.TorrentEngines.QBittorrent;
+
+    /// <summary>The qbittorrent-nox executable (<c>--qbittorrent-nox PATH</c>). The default value is "qbittorrent-nox" (from PATH).</summary>
+    public string QBittorrentExecutable { get; init; } = "qbittorrent-nox";
+
+    /// <summary>The piece size of shared torrents in KiB (<c>--torrent-piece-kib N</c>); 0 chooses (16 MiB for v2). The default value is 0.</summary>
+    public int TorrentPieceKib { get; init; }
+
     /// <summary>The tracker URL written into shared torrents (<c>--torrent-announce URL</c>); null uses the gateway's own address + /announce. The default value is null.</summary>
     public string? TorrentAnnounceUrl { get; init; }
 

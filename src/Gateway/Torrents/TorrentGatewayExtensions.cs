@@ -7,8 +7,9 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 namespace InferenceMesh.Gateway.Torrents;
 
 /// <summary>
-/// BitTorrent distribution in the gateway: the store, the tracker, aria2 (started on first use, or at start when
-/// shares were saved) and <see cref="ModelTorrents"/>. A missing aria2 only fails share and pull, with one line.
+/// BitTorrent distribution in the gateway: the store, the tracker, the engine (qBittorrent or aria2, started on first
+/// use, or at start when shares were saved) and <see cref="ModelTorrents"/>. A missing engine only fails share and pull,
+/// with one line.
 /// </summary>
 internal static class TorrentGatewayExtensions
 {
@@ -16,7 +17,11 @@ internal static class TorrentGatewayExtensions
     {
         var torrentOptions = new TorrentOptions
         {
+            Engine = options.TorrentEngine,
             Aria2Executable = options.Aria2Executable,
+            QBittorrentExecutable = options.QBittorrentExecutable,
+            EngineFolder = Path.Combine(options.ModelsDirectory, "torrents", "qbittorrent"),
+            PieceLength = options.TorrentPieceKib * 1024,
             EnableDht = options.TorrentDht,
         };
         if (torrentOptions.Validate() is { } error)
@@ -27,10 +32,12 @@ internal static class TorrentGatewayExtensions
         services.AddModelStore(options.ModelsDirectory);
         services.AddSingleton(torrentOptions);
         services.AddSingleton(sp => new TorrentTracker(sp.GetRequiredService<TimeProvider>()) { Interval = torrentOptions.TrackerInterval });
-        services.AddSingleton<Aria2Engine>();
+        services.AddSingleton<ITorrentEngine>(sp => torrentOptions.Engine == TorrentEngines.Aria2
+            ? new Aria2Engine(torrentOptions, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Aria2Engine>>())
+            : new QBittorrentEngine(torrentOptions, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<QBittorrentEngine>>()));
         services.AddSingleton(sp => new ModelTorrents(
             sp.GetRequiredService<IModelStore>(),
-            sp.GetRequiredService<Aria2Engine>(),
+            sp.GetRequiredService<ITorrentEngine>(),
             sp.GetRequiredService<TorrentTracker>(),
             torrentOptions,
             sp.GetRequiredService<TimeProvider>(),
@@ -59,8 +66,8 @@ internal static class TorrentGatewayExtensions
     }
 }
 
-/// <summary>Seeds the saved shares at start (in the background) and stops aria2 with the gateway.</summary>
-internal sealed partial class TorrentHostedService(ModelTorrents torrents, Aria2Engine engine, ILogger<TorrentHostedService> logger) : IHostedService
+/// <summary>Seeds the saved shares at start (in the background) and stops the engine with the gateway.</summary>
+internal sealed partial class TorrentHostedService(ModelTorrents torrents, ITorrentEngine engine, ILogger<TorrentHostedService> logger) : IHostedService
 {
     private Task? _resume;
 
@@ -76,7 +83,7 @@ internal sealed partial class TorrentHostedService(ModelTorrents torrents, Aria2
                     Log.Resumed(logger, count);
                 }
             }
-            catch (Exception e) when (e is TorrentEngineException or Aria2RpcException or IOException or UnauthorizedAccessException)
+            catch (Exception e) when (e is TorrentEngineException or TorrentEngineRefusedException or IOException or UnauthorizedAccessException)
             {
                 Log.ResumeFailed(logger, e.Message);
             }

@@ -60,7 +60,7 @@ internal static class TorrentsApi
         new(new SharedList([.. torrents.Shared.Select(ToWire)]), TorrentsJsonContext.Default.SharedList);
 
     public static async Task<Results<JsonOk<PullJobResponse>, ApiError>> PullAsync(
-        HttpRequest request, [FromServices] ModelTorrents torrents, [FromServices] Aria2Engine engine, CancellationToken cancellationToken)
+        HttpRequest request, [FromServices] ModelTorrents torrents, [FromServices] ITorrentEngine engine, CancellationToken cancellationToken)
     {
         var body = await ReadAsync(request, TorrentsJsonContext.Default.PullRequestBody, cancellationToken);
         if (body.Error is { } bad)
@@ -96,7 +96,7 @@ internal static class TorrentsApi
                 && magnet.Trackers.FirstOrDefault(t => Uri.TryCreate(t, UriKind.Absolute, out var tracker)
                     && IPAddress.TryParse(tracker.IdnHost, out var ip) && !TorrentUrlFetcher.Allowed(ip, callerIsLocal: true)) is { } linkLocal)
             {
-                // aria2 announces to a magnet's trackers and the gateway asks them for the .torrent: not a metadata service.
+                // The engine announces to a magnet's trackers and the gateway asks them for the .torrent: not a metadata service.
                 return ApiErrors.InvalidParameter("source", $"The magnet names a tracker at a link-local address ('{linkLocal}'), which the gateway never contacts.");
             }
 

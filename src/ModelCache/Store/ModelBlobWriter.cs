@@ -47,31 +47,45 @@ public sealed class ModelBlobWriter : Stream
     /// </summary>
     internal static async Task<ModelBlobWriter> OpenAppendAsync(string path, IProgress<long>? progress, CancellationToken cancellationToken)
     {
-        var file = new FileStream(path, new FileStreamOptions
-        {
-            Mode = FileMode.OpenOrCreate,
-            Access = FileAccess.ReadWrite,
-            Share = FileShare.Read,
-            BufferSize = 0,
-        });
-        var writer = new ModelBlobWriter(file, path, deleteOnDispose: false);
+        var writer = OpenForHashing(path);
         try
         {
-            var buffer = new byte[StoreDefaults.HashBufferBytes];
-            int read;
-            while ((read = await file.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                writer._hash.AppendData(buffer, 0, read);
-                writer.BytesWritten += read;
-                progress?.Report(writer.BytesWritten);
-            }
-
+            await writer.HashExistingAsync(long.MaxValue, progress, cancellationToken).ConfigureAwait(false);
             return writer;
         }
         catch
         {
             await writer.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Opens a file another program is still writing (a BitTorrent download) to hash its bytes as they become final,
+    /// with <see cref="HashExistingAsync"/>; nothing is read yet.
+    /// </summary>
+    internal static ModelBlobWriter OpenForHashing(string path) =>
+        new(new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.OpenOrCreate,
+            Access = FileAccess.ReadWrite,
+            Share = FileShare.ReadWrite,
+            BufferSize = 0,
+        }), path, deleteOnDispose: false);
+
+    /// <summary>Reads and hashes the file's bytes from <see cref="BytesWritten"/> up to <paramref name="end"/> (or its end).</summary>
+    internal async Task HashExistingAsync(long end, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        ThrowIfCompleted();
+        _file.Position = BytesWritten;
+        var buffer = new byte[StoreDefaults.HashBufferBytes];
+        int read;
+        while (BytesWritten < end
+            && (read = await _file.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, end - BytesWritten)), cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            _hash.AppendData(buffer, 0, read);
+            BytesWritten += read;
+            progress?.Report(BytesWritten);
         }
     }
 

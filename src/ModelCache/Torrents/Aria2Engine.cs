@@ -10,108 +10,122 @@ using Microsoft.Extensions.Logging;
 
 namespace InferenceMesh.ModelCache.Torrents;
 
-/// <summary>What aria2 reports about one download (aria2.tellStatus).</summary>
-public sealed record Aria2Status(string State, long TotalLength, long CompletedLength, long DownloadSpeed, int Connections, string? ErrorMessage)
-{
-    public bool IsComplete => State == "complete";
-
-    public bool IsFailed => State is "error" or "removed";
-
-    /// <summary>
-    /// Whether every piece of a download of <paramref name="length"/> bytes is verified and written. aria2 counts a
-    /// piece in completedLength only after its hash matched and its cached blocks were flushed to the file; the state
-    /// turns "complete" about a second later (after the completion announce and its next one-second refresh).
-    /// </summary>
-    public bool HasAllBytes(long length) => length > 0 && TotalLength == length && CompletedLength == length && !IsFailed;
-}
-
-/// <summary>The engine could not be started or reached; the message is one line for a user.</summary>
-public sealed class TorrentEngineException(string message, Exception? inner = null) : Exception(message, inner);
-
 /// <summary>
-/// aria2 as the BitTorrent engine: started on first use as a child process, supervised (restarted with a bounded
-/// backoff when it dies; <see cref="Restarted"/> lets the owner add its torrents again), and killed with the
-/// gateway — also on SIGKILL: the child gets PR_SET_PDEATHSIG=SIGKILL through util-linux <c>setpriv</c> (forked from
-/// a thread that lives as long as this object, since the signal follows the forking thread) and
-/// <c>--stop-with-process</c> as a second guard. Its JSON-RPC listens on 127.0.0.1 only, on a free port, with a
+/// aria2 1.36 as the BitTorrent engine (BitTorrent v1 only), supervised as <see cref="TorrentEngineProcess"/> says,
+/// with <c>--stop-with-process</c> as a second guard against outliving the gateway. Its JSON-RPC listens on 127.0.0.1 only, on a free port, with a
 /// random secret per start that is passed in a 0600 config file (never on the command line, never logged) and deleted
 /// once aria2 has read it. Thread-safe.
 /// </summary>
-public sealed partial class Aria2Engine : IAsyncDisposable
+public sealed class Aria2Engine : TorrentEngineProcess, ITorrentEngine
 {
-    private readonly TorrentOptions _options;
-    private readonly TimeProvider _time;
-    private readonly ILogger _logger;
-    private readonly SemaphoreSlim _startGate = new(1, 1);
-    private readonly CancellationTokenSource _stopping = new();
     private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false })
     {
         Timeout = TimeSpan.FromSeconds(30),
     };
 
-    private readonly BlockingCollection<(ProcessStartInfo Start, TaskCompletionSource<Process> Result)> _launches = new();
-    private Thread? _launcher;
-    private Process? _process;
     private Uri? _rpc;
     private string? _secret;
-    private Task? _supervision;
-    private int _disposed;
 
     public Aria2Engine(TorrentOptions options, TimeProvider time, ILogger<Aria2Engine> logger)
+        : base(options, time, logger)
     {
-        if (options.Validate() is { } error)
-        {
-            throw new ArgumentException(error, nameof(options));
-        }
-
-        _options = options;
-        _time = time;
-        _logger = logger;
     }
 
-    /// <summary>Counts starts of aria2 (0 until first use); a pull compares it to notice a restart.</summary>
-    public int Generation { get; private set; }
+    public override string Name => "aria2";
 
-    /// <summary>The running aria2's process id, or null.</summary>
-    public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
+    public bool SupportsV2 => false;
+
+    protected override string Executable => Options.Aria2Executable;
+
+    protected override string Package => "aria2";
+
+    protected override bool IsReady => _rpc is not null;
+
+    /// <summary>Seeding never writes: the file is complete (checked by our own hash), so aria2 opens it read-only; seed-ratio 0 seeds until stopped.</summary>
+    public Task<string> AddSeedAsync(TorrentMetainfo metainfo, string folder, CancellationToken cancellationToken) =>
+        AddTorrentAsync(metainfo.Bytes, new Dictionary<string, string>
+        {
+            ["dir"] = folder,
+            ["seed-ratio"] = "0",
+            ["bt-seed-unverified"] = "true",
+            ["check-integrity"] = "false",
+        }, cancellationToken);
 
     /// <summary>
-    /// The TCP port the running aria2 listens on for peers (0 before the first start): <see cref="TorrentOptions.ListenPort"/>,
-    /// else a free port chosen again at each start of aria2.
+    /// check-integrity costs nothing on a fresh download and resumes a partial one after a restart. aria2 takes no
+    /// peer address through its RPC: the tracker gives it the seeder (at aria2's next one-second refresh).
     /// </summary>
-    public int PeerPort { get; private set; }
+    public Task<string> AddDownloadAsync(TorrentMetainfo metainfo, string folder, IReadOnlyList<IPEndPoint> peers, CancellationToken cancellationToken) =>
+        metainfo.Version != 1
+            ? throw new TorrentEngineRefusedException("aria2 reads BitTorrent v1 torrents only")
+            : AddTorrentAsync(metainfo.Bytes, new Dictionary<string, string>
+            {
+                ["dir"] = folder,
+                ["seed-time"] = "0",
+                ["check-integrity"] = "true",
+                ["bt-stop-timeout"] = Seconds(Options.StallTimeout),
+            }, cancellationToken);
 
-    /// <summary>Raised after aria2 was started again following a crash (not after the first start).</summary>
-    public event Func<Task>? Restarted;
+    /// <summary>aria2 hashes pieces as they come, in random order: no prefix to follow (docs/torrents.md, "Speed").</summary>
+    public Task<long> GetVerifiedPrefixAsync(string id, TorrentMetainfo metainfo, CancellationToken cancellationToken) => Task.FromResult(0L);
 
-    /// <summary>Starts aria2 unless it runs; throws <see cref="TorrentEngineException"/> with a one-line reason.</summary>
-    public async Task EnsureStartedAsync(CancellationToken cancellationToken)
+    public async Task<(byte[]? Torrent, string? Error)> FetchMetadataAsync(MagnetLink magnet, string folder, Action<int> peers, CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(_disposed == 1, this);
-        if (_process is { HasExited: false } && _rpc is not null)
+        if (magnet.InfoHash.Length != 40)
         {
-            return;
+            return (null, "aria2 reads BitTorrent v1 torrents only; this magnet is v2 (start the gateway with --torrent-engine qbittorrent)");
         }
 
-        await _startGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        var options = new Dictionary<string, string>
         {
-            if (_process is { HasExited: false } && _rpc is not null)
+            ["dir"] = folder,
+            ["bt-metadata-only"] = "true",
+            ["bt-save-metadata"] = "true",
+            ["bt-stop-timeout"] = Seconds(Options.MetadataTimeout),
+        };
+        var magnetText = magnet.ToString();
+        var gid = await AddMagnetAsync(magnetText, options, cancellationToken).ConfigureAwait(false);
+        var generation = Generation;
+        var started = Time.GetTimestamp();
+        while (true)
+        {
+            await Task.Delay(TorrentDefaults.PollInterval, Time, cancellationToken).ConfigureAwait(false);
+            var status = await GetStatusAsync(gid, cancellationToken).ConfigureAwait(false);
+            if (status is null || Generation != generation)
             {
-                return;
+                await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+                gid = await AddMagnetAsync(magnetText, options, cancellationToken).ConfigureAwait(false);
+                generation = Generation;
+                continue;
             }
 
-            await StartProcessAsync(cancellationToken).ConfigureAwait(false);
-            _supervision ??= Task.Run(() => SuperviseAsync(_stopping.Token), CancellationToken.None);
+            peers(status.Connections);
+            if (status.IsComplete)
+            {
+                await RemoveAsync(gid, cancellationToken).ConfigureAwait(false);
+                break;
+            }
+
+            if (status.IsFailed || Time.GetElapsedTime(started) > Options.MetadataTimeout)
+            {
+                await RemoveAsync(gid, cancellationToken).ConfigureAwait(false);
+                return (null, $"no peer sent the torrent's metadata ({status.ErrorMessage ?? "timed out"})");
+            }
         }
-        finally
+
+        var info = new FileInfo(Path.Combine(folder, magnet.InfoHash + ".torrent"));
+        if (!info.Exists || info.Length > TorrentMetainfo.MaxTorrentBytes)
         {
-            _startGate.Release();
+            return (null, "aria2 did not save the torrent's metadata");
         }
+
+        return (await File.ReadAllBytesAsync(info.FullName, cancellationToken).ConfigureAwait(false), null);
     }
 
+    private static string Seconds(TimeSpan span) => ((long)Math.Ceiling(span.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+
     /// <summary>Adds a .torrent with per-download options (dir, seed-ratio…); returns aria2's gid.</summary>
-    public async Task<string> AddTorrentAsync(byte[] torrent, IReadOnlyDictionary<string, string> options, CancellationToken cancellationToken)
+    private async Task<string> AddTorrentAsync(byte[] torrent, IReadOnlyDictionary<string, string> options, CancellationToken cancellationToken)
     {
         var result = await CallAsync("aria2.addTorrent", json =>
         {
@@ -124,7 +138,7 @@ public sealed partial class Aria2Engine : IAsyncDisposable
     }
 
     /// <summary>Adds a magnet link (used with bt-metadata-only to fetch and check metadata first).</summary>
-    public async Task<string> AddMagnetAsync(string magnet, IReadOnlyDictionary<string, string> options, CancellationToken cancellationToken)
+    private async Task<string> AddMagnetAsync(string magnet, IReadOnlyDictionary<string, string> options, CancellationToken cancellationToken)
     {
         var result = await CallAsync("aria2.addUri", json =>
         {
@@ -136,21 +150,20 @@ public sealed partial class Aria2Engine : IAsyncDisposable
         return result.GetString() ?? throw new TorrentEngineException("aria2 returned no gid");
     }
 
-    /// <summary>The status of a download, or null when aria2 does not know the gid (e.g. after a restart).</summary>
-    public async Task<Aria2Status?> TellStatusAsync(string gid, CancellationToken cancellationToken)
+    public async Task<TorrentTransferStatus?> GetStatusAsync(string gid, CancellationToken cancellationToken)
     {
         JsonElement result;
         try
         {
             result = await CallAsync("aria2.tellStatus", json => json.WriteStringValue(gid), cancellationToken).ConfigureAwait(false);
         }
-        catch (Aria2RpcException)
+        catch (TorrentEngineRefusedException)
         {
             return null;
         }
 
-        return new Aria2Status(
-            Text(result, "status") ?? "unknown",
+        return new TorrentTransferStatus(
+            Text(result, "status") switch { "complete" => TorrentTransferState.Complete, "error" or "removed" => TorrentTransferState.Failed, _ => TorrentTransferState.Active },
             Number(result, "totalLength"),
             Number(result, "completedLength"),
             Number(result, "downloadSpeed"),
@@ -158,10 +171,9 @@ public sealed partial class Aria2Engine : IAsyncDisposable
             Text(result, "errorMessage") is { Length: > 0 } message ? message : null);
     }
 
-    /// <summary>Stops a download or seed and forgets it; unknown gids are ignored.</summary>
     public async Task RemoveAsync(string gid, CancellationToken cancellationToken)
     {
-        if (_rpc is null || _process is not { HasExited: false })
+        if (_rpc is null || Process is not { HasExited: false })
         {
             return;
         }
@@ -170,27 +182,27 @@ public sealed partial class Aria2Engine : IAsyncDisposable
         {
             await CallAsync("aria2.forceRemove", json => json.WriteStringValue(gid), cancellationToken).ConfigureAwait(false);
         }
-        catch (Aria2RpcException)
+        catch (TorrentEngineRefusedException)
         {
         }
 
         // forceRemove is asynchronous: wait until aria2 closed the files, then drop the result.
         for (var i = 0; i < 100; i++)
         {
-            var status = await TellStatusAsync(gid, cancellationToken).ConfigureAwait(false);
-            if (status is null || status.State is "removed" or "complete" or "error")
+            var status = await GetStatusAsync(gid, cancellationToken).ConfigureAwait(false);
+            if (status is null || status.State != TorrentTransferState.Active)
             {
                 break;
             }
 
-            await Task.Delay(TimeSpan.FromMilliseconds(50), _time, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(50), Time, cancellationToken).ConfigureAwait(false);
         }
 
         try
         {
             await CallAsync("aria2.removeDownloadResult", json => json.WriteStringValue(gid), cancellationToken).ConfigureAwait(false);
         }
-        catch (Aria2RpcException)
+        catch (TorrentEngineRefusedException)
         {
         }
     }
@@ -248,120 +260,71 @@ public sealed partial class Aria2Engine : IAsyncDisposable
             using var document = JsonDocument.Parse(bytes);
             if (document.RootElement.TryGetProperty("error", out var error))
             {
-                throw new Aria2RpcException(Text(error, "message") ?? "unknown aria2 error");
+                throw new TorrentEngineRefusedException(Text(error, "message") ?? "unknown aria2 error");
             }
 
             return document.RootElement.GetProperty("result").Clone();
         }
     }
 
-    private async Task StartProcessAsync(CancellationToken cancellationToken)
+    protected override async Task StartProcessAsync(CancellationToken cancellationToken)
     {
-        var executable = ResolveExecutable(_options.Aria2Executable)
-            ?? throw new TorrentEngineException($"the BitTorrent engine '{_options.Aria2Executable}' was not found (install the Debian package 'aria2')");
+        var executable = RequireExecutable();
         var rpcPort = FreePort(IPAddress.Loopback);
-        // Picked again at every start, like the RPC port: another process may take the old one while aria2 is down, and
-        // aria2 then starts without listening for peers and without an error, announcing a port nobody seeds on.
-        var peerPort = _options.ListenPort != 0 ? _options.ListenPort : FreePort(IPAddress.Any);
+        // aria2 starts without listening for peers, and without an error, when its port is taken.
+        var peerPort = ChoosePeerPort();
         var secret = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
         var folder = Directory.CreateTempSubdirectory("inference-mesh-aria2-");
         var config = Path.Combine(folder.FullName, "aria2.conf");
-        var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        await using (var stream = new FileStream(config, fileOptions))
-        {
-            await stream.WriteAsync(Encoding.ASCII.GetBytes($"rpc-secret={secret}\n"), cancellationToken).ConfigureAwait(false);
-        }
-
-        var dht = _options.EnableDht ? "true" : "false";
-        var arguments = new List<string>
-        {
-            "--conf-path=" + config,
-            "--enable-rpc=true",
-            "--rpc-listen-all=false",
-            "--rpc-listen-port=" + rpcPort.ToString(CultureInfo.InvariantCulture),
-            "--rpc-max-request-size=32M",
-            "--rpc-save-upload-metadata=false",
-            "--listen-port=" + peerPort.ToString(CultureInfo.InvariantCulture),
-            "--dht-listen-port=" + peerPort.ToString(CultureInfo.InvariantCulture),
-            "--enable-dht=" + dht,
-            "--enable-dht6=" + dht,
-            "--bt-enable-lpd=" + dht,
-            "--enable-peer-exchange=" + dht,
-            "--seed-ratio=0",
-            "--follow-torrent=false",
-            "--auto-file-renaming=false",
-            "--allow-overwrite=false",
-            "--file-allocation=none",
-            "--max-concurrent-downloads=64",
-            "--bt-save-metadata=false",
-            "--bt-load-saved-metadata=false",
-            "--bt-request-peer-speed-limit=100M",
-            "--disk-cache=32M",
-            "--max-upload-limit=0",
-            "--console-log-level=error",
-            "--summary-interval=0",
-            "--show-console-readout=false",
-            "--stop-with-process=" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
-        };
-
-        ProcessStartInfo start;
-        if (OperatingSystem.IsLinux() && ResolveExecutable("setpriv") is { } setpriv)
-        {
-            start = new ProcessStartInfo(setpriv);
-            start.ArgumentList.Add("--pdeathsig");
-            start.ArgumentList.Add("KILL");
-            start.ArgumentList.Add("--");
-            start.ArgumentList.Add(executable);
-        }
-        else
-        {
-            start = new ProcessStartInfo(executable);
-        }
-
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.UseShellExecute = false;
-        start.RedirectStandardOutput = true;
-        start.RedirectStandardError = true;
-        start.RedirectStandardInput = true;
-
-        Process process;
         try
         {
-            process = await LaunchOnOwnThreadAsync(start).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException)
-        {
-            folder.Delete(recursive: true);
-            throw new TorrentEngineException($"the BitTorrent engine '{_options.Aria2Executable}' could not be started: {e.Message}", e);
-        }
+            await WritePrivateFileAsync(config, $"rpc-secret={secret}\n", cancellationToken).ConfigureAwait(false);
+            var dht = Options.EnableDht ? "true" : "false";
+            var arguments = new List<string>
+            {
+                "--conf-path=" + config,
+                "--enable-rpc=true",
+                "--rpc-listen-all=false",
+                "--rpc-listen-port=" + rpcPort.ToString(CultureInfo.InvariantCulture),
+                "--rpc-max-request-size=32M",
+                "--rpc-save-upload-metadata=false",
+                "--listen-port=" + peerPort.ToString(CultureInfo.InvariantCulture),
+                "--dht-listen-port=" + peerPort.ToString(CultureInfo.InvariantCulture),
+                "--enable-dht=" + dht,
+                "--enable-dht6=" + dht,
+                "--bt-enable-lpd=" + dht,
+                "--enable-peer-exchange=" + dht,
+                "--seed-ratio=0",
+                "--follow-torrent=false",
+                "--auto-file-renaming=false",
+                "--allow-overwrite=false",
+                "--file-allocation=none",
+                "--max-concurrent-downloads=64",
+                "--bt-save-metadata=false",
+                "--bt-load-saved-metadata=false",
+                "--bt-request-peer-speed-limit=100M",
+                "--disk-cache=32M",
+                "--max-upload-limit=0",
+                "--console-log-level=error",
+                "--summary-interval=0",
+                "--show-console-readout=false",
+                "--stop-with-process=" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
+            };
 
-        process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) Log.EngineOutput(_logger, line); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) Log.EngineOutput(_logger, line); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        _process?.Dispose();
-        _process = process;
-        _rpc = new Uri($"http://127.0.0.1:{rpcPort.ToString(CultureInfo.InvariantCulture)}/jsonrpc");
-        _secret = secret;
-        PeerPort = peerPort;
-        try
-        {
-            await WaitForRpcAsync(process, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            KillQuietly(process);
-            _rpc = null;
-            throw;
+            var process = await LaunchAsync(executable, arguments).ConfigureAwait(false);
+            _rpc = new Uri($"http://127.0.0.1:{rpcPort.ToString(CultureInfo.InvariantCulture)}/jsonrpc");
+            _secret = secret;
+            PeerPort = peerPort;
+            try
+            {
+                await WaitUntilReadyAsync(process, PingAsync, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                KillQuietly(process);
+                _rpc = null;
+                throw;
+            }
         }
         finally
         {
@@ -369,248 +332,16 @@ public sealed partial class Aria2Engine : IAsyncDisposable
             folder.Delete(recursive: true);
         }
 
-        Generation++;
-        Log.EngineStarted(_logger, process.Id, rpcPort, peerPort, _options.EnableDht);
+        LogStarted(rpcPort);
     }
 
-    private async Task WaitForRpcAsync(Process process, CancellationToken cancellationToken)
+    private async Task<bool> PingAsync()
     {
-        var deadline = _time.GetTimestamp();
-        while (true)
-        {
-            if (process.HasExited)
-            {
-                throw new TorrentEngineException($"the BitTorrent engine '{_options.Aria2Executable}' exited at start with code {process.ExitCode}");
-            }
-
-            try
-            {
-                using var content = new StringContent(
-                    $$"""{"jsonrpc":"2.0","id":"v","method":"aria2.getVersion","params":["token:{{_secret}}"]}""", Encoding.UTF8, "application/json");
-                using var response = await _http.PostAsync(_rpc, content, cancellationToken).ConfigureAwait(false);
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            if (_time.GetElapsedTime(deadline) > _options.StartTimeout)
-            {
-                throw new TorrentEngineException($"the BitTorrent engine's RPC did not come up within {_options.StartTimeout.TotalSeconds} s");
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(50), _time, cancellationToken).ConfigureAwait(false);
-        }
+        using var content = new StringContent(
+            $$"""{"jsonrpc":"2.0","id":"v","method":"aria2.getVersion","params":["token:{{_secret}}"]}""", Encoding.UTF8, "application/json");
+        using var response = await _http.PostAsync(_rpc, content).ConfigureAwait(false);
+        return response.IsSuccessStatusCode;
     }
 
-    /// <summary>
-    /// Forks from one long-lived thread: PR_SET_PDEATHSIG fires when the forking thread ends, so a thread-pool thread
-    /// (which may retire) would kill aria2 at random.
-    /// </summary>
-    private Task<Process> LaunchOnOwnThreadAsync(ProcessStartInfo start)
-    {
-        if (_launcher is null)
-        {
-            _launcher = new Thread(() =>
-            {
-                foreach (var (info, result) in _launches.GetConsumingEnumerable())
-                {
-                    try
-                    {
-                        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-                        process.Start();
-                        result.SetResult(process);
-                    }
-                    catch (Exception e)
-                    {
-                        result.SetException(e);
-                    }
-                }
-            })
-            {
-                IsBackground = true,
-                Name = "aria2 launcher",
-            };
-            _launcher.Start();
-        }
-
-        var completion = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _launches.Add((start, completion));
-        return completion.Task;
-    }
-
-    private async Task SuperviseAsync(CancellationToken stopping)
-    {
-        var backoff = TorrentDefaults.RestartBackoffMin;
-        while (!stopping.IsCancellationRequested)
-        {
-            var process = _process;
-            if (process is null)
-            {
-                return;
-            }
-
-            var startedAt = _time.GetTimestamp();
-            try
-            {
-                await process.WaitForExitAsync(stopping).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-
-            Log.EngineExited(_logger, process.ExitCode);
-            if (_time.GetElapsedTime(startedAt) > TimeSpan.FromMinutes(1))
-            {
-                backoff = TorrentDefaults.RestartBackoffMin;
-            }
-
-            while (!stopping.IsCancellationRequested)
-            {
-                try
-                {
-                    await Task.Delay(backoff, _time, stopping).ConfigureAwait(false);
-                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TorrentDefaults.RestartBackoffMax.Ticks));
-                    await _startGate.WaitAsync(stopping).ConfigureAwait(false);
-                    try
-                    {
-                        if (_process is not { HasExited: false })
-                        {
-                            await StartProcessAsync(stopping).ConfigureAwait(false);
-                        }
-                    }
-                    finally
-                    {
-                        _startGate.Release();
-                    }
-
-                    break;
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-                catch (TorrentEngineException e)
-                {
-                    Log.RestartFailed(_logger, e.Message);
-                }
-            }
-
-            // Each handler awaited in turn: invoking a multicast Func<Task> would await only the last one's task.
-            foreach (var handler in Restarted?.GetInvocationList().Cast<Func<Task>>() ?? [])
-            {
-                if (stopping.IsCancellationRequested)
-                {
-                    break;
-                }
-
-                try
-                {
-                    await handler().ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is TorrentEngineException or IOException or Aria2RpcException)
-                {
-                    Log.RestartFailed(_logger, e.Message);
-                }
-            }
-        }
-    }
-
-    private static void KillQuietly(Process process)
-    {
-        try
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                process.WaitForExit(10_000);
-            }
-        }
-        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
-        {
-        }
-    }
-
-    /// <summary>A path for <paramref name="name"/>: itself when it has a separator and exists, else the first match on PATH.</summary>
-    internal static string? ResolveExecutable(string name)
-    {
-        if (name.Contains('/') || name.Contains('\\'))
-        {
-            return File.Exists(name) ? Path.GetFullPath(name) : null;
-        }
-
-        foreach (var folder in (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
-        {
-            var candidate = Path.Combine(folder, name);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>A free TCP port on <paramref name="address"/> (<see cref="IPAddress.Any"/> for the peer port: aria2 listens on every interface).</summary>
-    private static int FreePort(IPAddress address)
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(address, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
-        {
-            return;
-        }
-
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        await _startGate.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            if (_process is { } process)
-            {
-                KillQuietly(process);
-                process.Dispose();
-                _process = null;
-            }
-        }
-        finally
-        {
-            _startGate.Release();
-        }
-
-        if (_supervision is not null)
-        {
-            await _supervision.ConfigureAwait(false);
-        }
-
-        _launches.CompleteAdding();
-        _http.Dispose();
-        _stopping.Dispose();
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "aria2 started (pid {Pid}, rpc 127.0.0.1:{RpcPort}, peers on port {PeerPort}, dht {Dht})")]
-        public static partial void EngineStarted(ILogger logger, int pid, int rpcPort, int peerPort, bool dht);
-
-        [LoggerMessage(EventId = 601, Level = LogLevel.Warning, Message = "aria2 exited with code {ExitCode}; restarting it")]
-        public static partial void EngineExited(ILogger logger, int exitCode);
-
-        [LoggerMessage(EventId = 602, Level = LogLevel.Error, Message = "aria2 could not be restarted: {Reason}")]
-        public static partial void RestartFailed(ILogger logger, string reason);
-
-        [LoggerMessage(EventId = 603, Level = LogLevel.Debug, Message = "aria2: {Line}")]
-        public static partial void EngineOutput(ILogger logger, string line);
-    }
+    protected override void DisposeCore() => _http.Dispose();
 }
-
-/// <summary>An error answer of aria2's RPC (unknown gid, refused option…).</summary>
-public sealed class Aria2RpcException(string message) : Exception(message);

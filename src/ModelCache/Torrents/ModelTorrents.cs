@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.Globalization;
+using System.Net;
 using InferenceMesh.ModelCache.Gguf;
 using InferenceMesh.ModelCache.Store;
 using Microsoft.Extensions.Logging;
@@ -6,9 +8,9 @@ using Microsoft.Extensions.Logging;
 namespace InferenceMesh.ModelCache.Torrents;
 
 /// <summary>
-/// Shares models of the store over BitTorrent and pulls them from peers, through <see cref="Aria2Engine"/>. Shares
-/// are seeded read-only from the blob (a symbolic link in <c>torrents/seed/</c>, aria2 with bt-seed-unverified after
-/// this class hashed the blob itself); pulls download into <c>torrents/staging/</c> and reach <c>blobs/</c> only by
+/// Shares models of the store over BitTorrent and pulls them from peers, through an <see cref="ITorrentEngine"/>
+/// (qBittorrent or aria2). Shares are v2 torrents when the engine reads them, else v1, seeded from the blob (a symbolic
+/// link in <c>torrents/seed/</c>, added without a check after this class hashed the blob itself); pulls download into <c>torrents/staging/</c> and reach <c>blobs/</c> only by
 /// the store's verified rename, after the SHA-256 matched the one the metadata committed to. See docs/torrents.md.
 /// Thread-safe.
 /// </summary>
@@ -17,7 +19,7 @@ public sealed partial class ModelTorrents : IAsyncDisposable
     private const int MaxFinishedJobs = 100;
 
     private readonly IModelStore _store;
-    private readonly Aria2Engine _engine;
+    private readonly ITorrentEngine _engine;
     private readonly TorrentTracker _tracker;
     private readonly TorrentOptions _options;
     private readonly TimeProvider _time;
@@ -28,10 +30,11 @@ public sealed partial class ModelTorrents : IAsyncDisposable
     private readonly object _gate = new();
     private readonly Dictionary<string, Seed> _seeds = new(StringComparer.Ordinal);
     private readonly Dictionary<string, PullJob> _jobs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (SemaphoreSlim Gate, int Users)> _downloads = new(StringComparer.Ordinal);
     private readonly List<Task> _running = [];
     private int _disposed;
 
-    public ModelTorrents(IModelStore store, Aria2Engine engine, TorrentTracker tracker, TorrentOptions options, TimeProvider time, ILogger<ModelTorrents> logger)
+    public ModelTorrents(IModelStore store, ITorrentEngine engine, TorrentTracker tracker, TorrentOptions options, TimeProvider time, ILogger<ModelTorrents> logger)
     {
         _store = store;
         _engine = engine;
@@ -116,20 +119,30 @@ public sealed partial class ModelTorrents : IAsyncDisposable
                 }
             }
 
-            var pieceLength = TorrentMetainfo.ChoosePieceLength(model.SizeBytes);
-            (byte[] Pieces, Sha256Digest Digest, long Length) hashed;
+            TorrentMetainfo metainfo;
+            Sha256Digest digest;
             await using (var blob = OpenRead(model.Path))
             {
-                hashed = await TorrentMetainfo.HashAsync(blob, pieceLength, null, cancellationToken).ConfigureAwait(false);
+                if (_engine.SupportsV2)
+                {
+                    var pieceLength = _options.PieceLength != 0 ? _options.PieceLength : TorrentMetainfo.V2PieceLength;
+                    var (layer, root, read, length) = await TorrentMetainfo.HashV2Async(blob, pieceLength, cancellationToken).ConfigureAwait(false);
+                    (metainfo, digest) = (TorrentMetainfo.CreateV2(name, length, pieceLength, layer, root, model.Digest, announce), read);
+                }
+                else
+                {
+                    var pieceLength = _options.PieceLength != 0 ? _options.PieceLength : TorrentMetainfo.ChoosePieceLength(model.SizeBytes);
+                    var (pieces, read, length) = await TorrentMetainfo.HashAsync(blob, pieceLength, null, cancellationToken).ConfigureAwait(false);
+                    (metainfo, digest) = (TorrentMetainfo.Create(name, length, pieceLength, pieces, model.Digest, announce), read);
+                }
             }
 
-            if (hashed.Digest != model.Digest)
+            if (digest != model.Digest)
             {
                 return new ShareResult(null, TorrentError.DigestMismatch,
-                    $"the stored file of '{GgufText.Printable(name)}' no longer matches its SHA-256 (expected {model.Digest}, read {hashed.Digest}); run 'models verify'");
+                    $"the stored file of '{GgufText.Printable(name)}' no longer matches its SHA-256 (expected {model.Digest}, read {digest}); run 'models verify'");
             }
 
-            var metainfo = TorrentMetainfo.Create(name, hashed.Length, pieceLength, hashed.Pieces, model.Digest, announce);
             var shared = await SeedAsync(metainfo, model.Path, cancellationToken).ConfigureAwait(false);
             Log.Shared(_logger, name, metainfo.InfoHash, model.Digest.Hex);
             return new ShareResult(shared, TorrentError.None, null);
@@ -182,7 +195,7 @@ public sealed partial class ModelTorrents : IAsyncDisposable
             }
         }
 
-        _tracker.Unregister(infoHash);
+        _tracker.Unregister(seed.Metainfo.ShortInfoHash);
         await _engine.RemoveAsync(seed.Gid, cancellationToken).ConfigureAwait(false);
         File.Delete(seed.Model.TorrentPath);
         DeleteFolder(_layout.SeedFolder(infoHash));
@@ -198,8 +211,8 @@ public sealed partial class ModelTorrents : IAsyncDisposable
         DeleteFolder(seedFolder);
         Directory.CreateDirectory(seedFolder);
         File.CreateSymbolicLink(Path.Combine(seedFolder, metainfo.Name), blobPath);
-        _tracker.Register(metainfo.InfoHash);
-        var gid = await _engine.AddTorrentAsync(metainfo.Bytes, SeedOptions(seedFolder), cancellationToken).ConfigureAwait(false);
+        _tracker.Register(metainfo.ShortInfoHash);
+        var gid = await _engine.AddSeedAsync(metainfo, seedFolder, cancellationToken).ConfigureAwait(false);
         var shared = new SharedModel(metainfo.Name, metainfo.Sha256!.Value, metainfo.Length, metainfo.InfoHash, metainfo.ToMagnet().ToString(), torrentPath);
         lock (_gate)
         {
@@ -208,18 +221,6 @@ public sealed partial class ModelTorrents : IAsyncDisposable
 
         return shared;
     }
-
-    /// <summary>
-    /// Seeding never writes: the file is complete (checked by our own hash), so aria2 opens it read-only; seed-ratio 0
-    /// seeds until stopped.
-    /// </summary>
-    private static Dictionary<string, string> SeedOptions(string folder) => new()
-    {
-        ["dir"] = folder,
-        ["seed-ratio"] = "0",
-        ["bt-seed-unverified"] = "true",
-        ["check-integrity"] = "false",
-    };
 
     private async Task ReseedAsync()
     {
@@ -231,7 +232,7 @@ public sealed partial class ModelTorrents : IAsyncDisposable
 
         foreach (var seed in seeds)
         {
-            var gid = await _engine.AddTorrentAsync(seed.Metainfo.Bytes, SeedOptions(seed.Folder), _stopping.Token).ConfigureAwait(false);
+            var gid = await _engine.AddSeedAsync(seed.Metainfo, seed.Folder, _stopping.Token).ConfigureAwait(false);
             lock (_gate)
             {
                 if (_seeds.ContainsKey(seed.Metainfo.InfoHash))
@@ -275,6 +276,12 @@ public sealed partial class ModelTorrents : IAsyncDisposable
         if (magnet is not null && request.ExpectedSha256 is { } wanted && magnet.Sha256 is { } said && wanted != said)
         {
             return new PullStartResult(null, TorrentError.InvalidSource, $"the magnet's x.sha256 {said} is not the expected {wanted}");
+        }
+
+        if (!_engine.SupportsV2 && ((metainfo?.Version ?? 1) != 1 || magnet?.InfoHash.Length == 64))
+        {
+            return new PullStartResult(null, TorrentError.InvalidSource,
+                $"it is a BitTorrent v2 torrent, and the gateway's engine {_engine.Name} reads v1 only (start it with --torrent-engine qbittorrent)");
         }
 
         if (request.Name is not null && ModelName.Validate(request.Name) is { } nameError)
@@ -365,55 +372,74 @@ public sealed partial class ModelTorrents : IAsyncDisposable
             var digest = metainfo.Sha256 ?? request.ExpectedSha256!.Value;
             var name = request.Name ?? metainfo.Name;
             job.Update(s => s with { Name = name, Sha256 = digest, BytesTotal = metainfo.Length, State = TorrentPullState.Downloading });
-            if (_store.Find(name) is { } existing)
+
+            // One download per torrent at a time: a second pull of the same torrent waits for the first (the staging
+            // file is shared) and then finds the model in the store, or downloads it again if the first failed.
+            var gate = EnterDownload(metainfo.InfoHash);
+            try
             {
-                if (existing.Digest == digest && existing.Status == StoredModelStatus.Ok)
+                await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
                 {
-                    job.Update(s => s with { State = TorrentPullState.Done, BytesDone = metainfo.Length, Message = "already in the store" });
-                    return;
+                    if (_store.Find(name) is { } existing)
+                    {
+                        if (existing.Digest == digest && existing.Status == StoredModelStatus.Ok)
+                        {
+                            job.Update(s => s with { State = TorrentPullState.Done, BytesDone = metainfo.Length, Message = "already in the store" });
+                            return;
+                        }
+
+                        if (existing.LooseFileName is not null)
+                        {
+                            job.Fail(TorrentError.NameTaken, $"the name '{GgufText.Printable(name)}' is used by a loose file; pull with another name");
+                            return;
+                        }
+                    }
+
+                    if (DiskSpace.Shortfall(_layout.Root, metainfo.Length, _options.MinFreeBytes) is { } shortfall)
+                    {
+                        job.Fail(TorrentError.InsufficientSpace, shortfall);
+                        return;
+                    }
+
+                    var staged = await DownloadAsync(job, metainfo, cancellationToken).ConfigureAwait(false);
+                    if (staged is null)
+                    {
+                        return;
+                    }
+
+                    var result = await RegisterAsync(staged, new ModelRegistration { Name = name, ExpectedSha256 = digest }, cancellationToken).ConfigureAwait(false);
+                    DeleteFolder(_layout.StagingFolder(metainfo.InfoHash));
+                    if (!result.Succeeded || result.Model is not { } model)
+                    {
+                        job.Fail(result.Error switch
+                        {
+                            StoreError.DigestMismatch => TorrentError.DigestMismatch,
+                            StoreError.InvalidGguf => TorrentError.InvalidGguf,
+                            StoreError.NameTaken => TorrentError.NameTaken,
+                            _ => TorrentError.InvalidSource,
+                        }, result.Message ?? result.Error.ToString());
+                        Log.PullRejected(_logger, metainfo.InfoHash, result.Message ?? string.Empty);
+                        return;
+                    }
+
+                    if (_options.SeedAfterPull)
+                    {
+                        await SeedAsync(metainfo, model.Path, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    job.Update(s => s with { State = TorrentPullState.Done });
+                    Log.Pulled(_logger, name, metainfo.InfoHash, digest.Hex);
                 }
-
-                if (existing.LooseFileName is not null)
+                finally
                 {
-                    job.Fail(TorrentError.NameTaken, $"the name '{GgufText.Printable(name)}' is used by a loose file; pull with another name");
-                    return;
+                    gate.Release();
                 }
             }
-
-            if (DiskSpace.Shortfall(_layout.Root, metainfo.Length, _options.MinFreeBytes) is { } shortfall)
+            finally
             {
-                job.Fail(TorrentError.InsufficientSpace, shortfall);
-                return;
+                LeaveDownload(metainfo.InfoHash);
             }
-
-            var staged = await DownloadAsync(job, metainfo, cancellationToken).ConfigureAwait(false);
-            if (staged is null)
-            {
-                return;
-            }
-
-            var result = await RegisterAsync(staged, new ModelRegistration { Name = name, ExpectedSha256 = digest }, cancellationToken).ConfigureAwait(false);
-            DeleteFolder(_layout.StagingFolder(metainfo.InfoHash));
-            if (!result.Succeeded || result.Model is not { } model)
-            {
-                job.Fail(result.Error switch
-                {
-                    StoreError.DigestMismatch => TorrentError.DigestMismatch,
-                    StoreError.InvalidGguf => TorrentError.InvalidGguf,
-                    StoreError.NameTaken => TorrentError.NameTaken,
-                    _ => TorrentError.InvalidSource,
-                }, result.Message ?? result.Error.ToString());
-                Log.PullRejected(_logger, metainfo.InfoHash, result.Message ?? string.Empty);
-                return;
-            }
-
-            if (_options.SeedAfterPull)
-            {
-                await SeedAsync(metainfo, model.Path, cancellationToken).ConfigureAwait(false);
-            }
-
-            job.Update(s => s with { State = TorrentPullState.Done });
-            Log.Pulled(_logger, name, metainfo.InfoHash, digest.Hex);
         }
         catch (OperationCanceledException)
         {
@@ -423,13 +449,40 @@ public sealed partial class ModelTorrents : IAsyncDisposable
         {
             job.Fail(TorrentError.EngineUnavailable, e.Message);
         }
-        catch (Aria2RpcException e)
+        catch (TorrentEngineRefusedException e)
         {
-            job.Fail(TorrentError.TransferFailed, "aria2 refused the torrent: " + e.Message);
+            job.Fail(TorrentError.TransferFailed, $"{_engine.Name} refused the torrent: {e.Message}");
         }
         catch (IOException e)
         {
             job.Fail(TorrentError.TransferFailed, e.Message);
+        }
+    }
+
+    private SemaphoreSlim EnterDownload(string infoHash)
+    {
+        lock (_gate)
+        {
+            var (gate, users) = _downloads.TryGetValue(infoHash, out var entry) ? entry : (new SemaphoreSlim(1, 1), 0);
+            _downloads[infoHash] = (gate, users + 1);
+            return gate;
+        }
+    }
+
+    private void LeaveDownload(string infoHash)
+    {
+        lock (_gate)
+        {
+            var (gate, users) = _downloads[infoHash];
+            if (users == 1)
+            {
+                _downloads.Remove(infoHash);
+                gate.Dispose();
+            }
+            else
+            {
+                _downloads[infoHash] = (gate, users - 1);
+            }
         }
     }
 
@@ -474,53 +527,13 @@ public sealed partial class ModelTorrents : IAsyncDisposable
         Directory.CreateDirectory(folder);
         try
         {
-            var options = new Dictionary<string, string>
+            var (bytes, fetchError) = await _engine.FetchMetadataAsync(magnet, folder, peers => job.Update(s => s with { Peers = peers }), cancellationToken).ConfigureAwait(false);
+            if (bytes is null)
             {
-                ["dir"] = folder,
-                ["bt-metadata-only"] = "true",
-                ["bt-save-metadata"] = "true",
-                ["bt-stop-timeout"] = Seconds(_options.MetadataTimeout),
-            };
-            var magnetText = magnet.ToString();
-            var gid = await _engine.AddMagnetAsync(magnetText, options, cancellationToken).ConfigureAwait(false);
-            var generation = _engine.Generation;
-            var started = _time.GetTimestamp();
-            while (true)
-            {
-                await Task.Delay(TorrentDefaults.PollInterval, _time, cancellationToken).ConfigureAwait(false);
-                var status = await _engine.TellStatusAsync(gid, cancellationToken).ConfigureAwait(false);
-                if (status is null || _engine.Generation != generation)
-                {
-                    await _engine.EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
-                    gid = await _engine.AddMagnetAsync(magnetText, options, cancellationToken).ConfigureAwait(false);
-                    generation = _engine.Generation;
-                    continue;
-                }
-
-                job.Update(s => s with { Peers = status.Connections });
-                if (status.IsComplete)
-                {
-                    await _engine.RemoveAsync(gid, cancellationToken).ConfigureAwait(false);
-                    break;
-                }
-
-                if (status.IsFailed || _time.GetElapsedTime(started) > _options.MetadataTimeout)
-                {
-                    await _engine.RemoveAsync(gid, cancellationToken).ConfigureAwait(false);
-                    job.Fail(TorrentError.TransferFailed, $"no peer sent the torrent's metadata ({status.ErrorMessage ?? "timed out"})");
-                    return null;
-                }
-            }
-
-            var path = Path.Combine(folder, magnet.InfoHash + ".torrent");
-            var info = new FileInfo(path);
-            if (!info.Exists || info.Length > TorrentMetainfo.MaxTorrentBytes)
-            {
-                job.Fail(TorrentError.TransferFailed, "aria2 did not save the torrent's metadata");
+                job.Fail(TorrentError.TransferFailed, fetchError ?? "no peer sent the torrent's metadata");
                 return null;
             }
 
-            var bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
             if (!TorrentMetainfo.TryRead(bytes, out var metainfo, out var error))
             {
                 job.Fail(TorrentError.InvalidSource, "the peers' metadata was refused: " + error);
@@ -542,73 +555,137 @@ public sealed partial class ModelTorrents : IAsyncDisposable
     }
 
     /// <summary>
-    /// Downloads into the staging folder. As soon as aria2 reports every piece verified (SHA-1) and written — before
-    /// its own completion bookkeeping, which lags by about a second — the download is removed from aria2 while the
-    /// file's SHA-256 is computed. Returns a completed writer over the staged file (its digest computed from the
-    /// file's bytes), or null after failing the job.
+    /// Downloads into the staging folder. As soon as the engine reports every piece verified and written — before its
+    /// own completion bookkeeping (aria2's lags by about a second) — the download is removed from the engine and the
+    /// file's SHA-256 is computed from its bytes. With an engine that downloads in order (qBittorrent), the verified
+    /// prefix is hashed while the rest arrives, so only the tail is read after the last piece. Returns a completed
+    /// writer over the staged file (its digest computed from the file's bytes), or null after failing the job.
     /// </summary>
     private async Task<ModelBlobWriter?> DownloadAsync(PullJob job, TorrentMetainfo metainfo, CancellationToken cancellationToken)
     {
         var folder = _layout.StagingFolder(metainfo.InfoHash);
         var path = Path.Combine(folder, metainfo.Name);
         Directory.CreateDirectory(folder);
-        var options = new Dictionary<string, string>
-        {
-            ["dir"] = folder,
-            ["seed-time"] = "0",
-            ["check-integrity"] = "true", // resumes a partial staging file after a restart
-            ["bt-stop-timeout"] = Seconds(_options.StallTimeout),
-        };
-        _tracker.Register(metainfo.InfoHash);
-        var gid = await _engine.AddTorrentAsync(metainfo.Bytes, options, cancellationToken).ConfigureAwait(false);
+        _tracker.Register(metainfo.ShortInfoHash);
+        var peers = await TrackerPeersAsync(metainfo, cancellationToken).ConfigureAwait(false);
+        var id = await _engine.AddDownloadAsync(metainfo, folder, peers, cancellationToken).ConfigureAwait(false);
         var generation = _engine.Generation;
         var lastBytes = -1L;
         var lastProgress = _time.GetTimestamp();
-        while (true)
+        ModelBlobWriter? prefix = null;
+        FileStamp prefixStamp = default;
+        try
         {
-            await Task.Delay(TorrentDefaults.PollInterval, _time, cancellationToken).ConfigureAwait(false);
-            var status = await _engine.TellStatusAsync(gid, cancellationToken).ConfigureAwait(false);
-            if (status is null || _engine.Generation != generation)
+            while (true)
             {
-                await _engine.EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
-                gid = await _engine.AddTorrentAsync(metainfo.Bytes, options, cancellationToken).ConfigureAwait(false);
-                generation = _engine.Generation;
-                continue;
-            }
-
-            job.Update(s => s with { BytesDone = status.CompletedLength, BytesPerSecond = status.DownloadSpeed, Peers = status.Connections });
-            if (status.CompletedLength != lastBytes)
-            {
-                lastBytes = status.CompletedLength;
-                lastProgress = _time.GetTimestamp();
-            }
-
-            if (status.IsComplete || status.HasAllBytes(metainfo.Length))
-            {
-                break;
-            }
-
-            if (status.IsFailed || _time.GetElapsedTime(lastProgress) > _options.StallTimeout)
-            {
-                await _engine.RemoveAsync(gid, cancellationToken).ConfigureAwait(false);
-                lock (_gate)
+                await Task.Delay(TorrentDefaults.PollInterval, _time, cancellationToken).ConfigureAwait(false);
+                var status = await _engine.GetStatusAsync(id, cancellationToken).ConfigureAwait(false);
+                if (status is null || _engine.Generation != generation)
                 {
-                    if (!_seeds.ContainsKey(metainfo.InfoHash))
-                    {
-                        _tracker.Unregister(metainfo.InfoHash);
-                    }
+                    await _engine.EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+                    id = await _engine.AddDownloadAsync(metainfo, folder, peers, cancellationToken).ConfigureAwait(false);
+                    generation = _engine.Generation;
+                    continue;
                 }
 
-                job.Fail(TorrentError.TransferFailed, $"the download stopped: {status.ErrorMessage ?? "no bytes from any peer in time"}");
-                return null;
+                job.Update(s => s with { BytesDone = status.CompletedLength, BytesPerSecond = status.DownloadSpeed, Peers = status.Connections });
+                if (status.CompletedLength != lastBytes)
+                {
+                    lastBytes = status.CompletedLength;
+                    lastProgress = _time.GetTimestamp();
+                }
+
+                if (status.IsComplete || status.HasAllBytes(metainfo.Length))
+                {
+                    break;
+                }
+
+                if (status.IsFailed || _time.GetElapsedTime(lastProgress) > _options.StallTimeout)
+                {
+                    await _engine.RemoveAsync(id, cancellationToken).ConfigureAwait(false);
+                    lock (_gate)
+                    {
+                        if (!_seeds.ContainsKey(metainfo.InfoHash))
+                        {
+                            _tracker.Unregister(metainfo.ShortInfoHash);
+                        }
+                    }
+
+                    job.Fail(TorrentError.TransferFailed, $"the download stopped: {status.ErrorMessage ?? "no bytes from any peer in time"}");
+                    return null;
+                }
+
+                // Verified pieces are never written again: their bytes on disk are final, so the SHA-256 can read them now.
+                var verified = await _engine.GetVerifiedPrefixAsync(id, metainfo, cancellationToken).ConfigureAwait(false);
+                if (verified > (prefix?.BytesWritten ?? 0) && File.Exists(path))
+                {
+                    if (prefix is null)
+                    {
+                        prefix = ModelBlobWriter.OpenForHashing(path);
+                        prefixStamp = FileStamp.Of(path);
+                    }
+
+                    await prefix.HashExistingAsync(verified, null, cancellationToken).ConfigureAwait(false);
+                }
             }
         }
+        catch
+        {
+            if (prefix is not null)
+            {
+                await prefix.DisposeAsync().ConfigureAwait(false);
+            }
 
-        // aria2 flushes a piece to the file before it counts it as completed, so the bytes on disk are final: hash
-        // them while aria2 closes the file; the file is taken only once aria2 has let go of it, and hashed again if
-        // it changed meanwhile (size, write time or inode), so the digest is always that of the bytes registered.
+            throw;
+        }
+
         job.Update(s => s with { BytesDone = metainfo.Length, State = TorrentPullState.Verifying, BytesPerSecond = 0 });
-        var removal = _engine.RemoveAsync(gid, cancellationToken);
+        ModelBlobWriter? staged;
+        if (prefix is not null)
+        {
+            // The engine lets go of the file first; then the tail is read from the same file (same inode) it wrote.
+            await _engine.RemoveAsync(id, cancellationToken).ConfigureAwait(false);
+            staged = prefix;
+            if (File.Exists(path) && FileStamp.Of(path).Inode == prefixStamp.Inode)
+            {
+                await staged.HashExistingAsync(long.MaxValue, null, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await staged.DisposeAsync().ConfigureAwait(false);
+                staged = null;
+            }
+        }
+        else
+        {
+            staged = await HashWhileRemovingAsync(id, path, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Only the one file the validated metainfo names, as a plain file of the announced size, is taken.
+        var file = new FileInfo(path);
+        if (staged is null || !file.Exists || file.LinkTarget is not null || file.Length != metainfo.Length || staged.BytesWritten != metainfo.Length
+            || !string.Equals(file.DirectoryName, Path.GetFullPath(folder), StringComparison.Ordinal))
+        {
+            if (staged is not null)
+            {
+                await staged.DisposeAsync().ConfigureAwait(false);
+            }
+
+            job.Fail(TorrentError.TransferFailed, "the downloaded file is missing or has the wrong size");
+            return null;
+        }
+
+        return staged;
+    }
+
+    /// <summary>
+    /// aria2 flushes a piece to the file before it counts it as completed, so the bytes on disk are final: hash them
+    /// while aria2 closes the file; the file is taken only once aria2 has let go of it, and hashed again if it changed
+    /// meanwhile (size, write time or inode), so the digest is always that of the bytes registered.
+    /// </summary>
+    private async Task<ModelBlobWriter?> HashWhileRemovingAsync(string id, string path, CancellationToken cancellationToken)
+    {
+        var removal = _engine.RemoveAsync(id, cancellationToken);
         ModelBlobWriter? staged = null;
         FileStamp? hashedStamp = null;
         try
@@ -630,21 +707,68 @@ public sealed partial class ModelTorrents : IAsyncDisposable
             staged = await ModelBlobWriter.OpenAppendAsync(path, null, cancellationToken).ConfigureAwait(false);
         }
 
-        // Only the one file the validated metainfo names, as a plain file of the announced size, is taken.
-        var file = new FileInfo(path);
-        if (staged is null || !file.Exists || file.LinkTarget is not null || file.Length != metainfo.Length || staged.BytesWritten != metainfo.Length
-            || !string.Equals(file.DirectoryName, Path.GetFullPath(folder), StringComparison.Ordinal))
-        {
-            if (staged is not null)
-            {
-                await staged.DisposeAsync().ConfigureAwait(false);
-            }
+        return staged;
+    }
 
-            job.Fail(TorrentError.TransferFailed, "the downloaded file is missing or has the wrong size");
-            return null;
+    /// <summary>
+    /// The peers the torrent's trackers know now, so the engine connects to the seeder at once instead of at its next
+    /// announce tick: one announce per tracker with <c>event=stopped</c> (BEP 3), which lists the swarm without joining
+    /// it. Best effort: any failure gives no peers, and the engine's own announces still find them.
+    /// </summary>
+    private async Task<IReadOnlyList<IPEndPoint>> TrackerPeersAsync(TorrentMetainfo metainfo, CancellationToken cancellationToken)
+    {
+        if (MetainfoClient is not { } http)
+        {
+            return [];
         }
 
-        return staged;
+        var peers = new List<IPEndPoint>();
+        var infoHash = string.Concat(Convert.FromHexString(metainfo.ShortInfoHash).Select(b => "%" + b.ToString("x2", CultureInfo.InvariantCulture)));
+        var peerId = "-IM0001-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
+        foreach (var tracker in metainfo.Trackers)
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(TimeSpan.FromSeconds(2));
+                var separator = tracker.Contains('?', StringComparison.Ordinal) ? '&' : '?';
+                var url = $"{tracker}{separator}info_hash={infoHash}&peer_id={peerId}&port=1&uploaded=0&downloaded=0&left={metainfo.Length.ToString(CultureInfo.InvariantCulture)}&compact=1&numwant=50&event=stopped";
+                using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                if (!response.IsSuccessStatusCode || response.Content.Headers.ContentLength is not (> 0 and <= 64 << 10))
+                {
+                    continue;
+                }
+
+                var body = await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
+                if (Bencode.TryDecode(body, out var value, out _, out _) && value is BDictionary answer)
+                {
+                    peers.AddRange(CompactPeers(answer["peers"], 4));
+                    peers.AddRange(CompactPeers(answer["peers6"], 16));
+                }
+            }
+            catch (Exception e) when ((e is HttpRequestException or OperationCanceledException) && !cancellationToken.IsCancellationRequested)
+            {
+            }
+        }
+
+        return peers.Distinct().Take(TorrentTracker.MaxPeersPerAnswer).ToList();
+    }
+
+    private static IEnumerable<IPEndPoint> CompactPeers(BValue? value, int addressBytes)
+    {
+        if (value is not BString { Bytes: var bytes })
+        {
+            yield break;
+        }
+
+        for (var offset = 0; offset + addressBytes + 2 <= bytes.Length; offset += addressBytes + 2)
+        {
+            var port = BinaryPrimitives.ReadUInt16BigEndian(bytes.AsSpan(offset + addressBytes, 2));
+            if (port != 0)
+            {
+                yield return new IPEndPoint(new IPAddress(bytes.AsSpan(offset, addressBytes)), port);
+            }
+        }
     }
 
     /// <summary>
@@ -672,8 +796,6 @@ public sealed partial class ModelTorrents : IAsyncDisposable
             return result;
         }
     }
-
-    private static string Seconds(TimeSpan span) => ((long)Math.Ceiling(span.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
 
     private static FileStream OpenRead(string path) => new(path, new FileStreamOptions
     {

@@ -3,6 +3,28 @@ namespace InferenceMesh.ModelCache.Torrents;
 /// <summary>BitTorrent distribution settings. Immutable; <see cref="Validate"/> is called when the service is built.</summary>
 public sealed record TorrentOptions
 {
+    /// <summary>
+    /// The engine: "qbittorrent" (qbittorrent-nox, libtorrent; BitTorrent v2) or "aria2" (v1 only). The default value
+    /// is "qbittorrent".
+    /// </summary>
+    public string Engine { get; init; } = TorrentDefaults.Engine;
+
+    /// <summary>The qbittorrent-nox executable (a name on PATH or a path). The default value is "qbittorrent-nox".</summary>
+    public string QBittorrentExecutable { get; init; } = TorrentDefaults.QBittorrentExecutable;
+
+    /// <summary>
+    /// The folder the qBittorrent engine keeps its profile in (config, session state; emptied at each start). Null
+    /// uses a new temporary folder per start. The default value is null (the gateway sets <c>torrents/qbittorrent</c>
+    /// under the models folder).
+    /// </summary>
+    public string? EngineFolder { get; init; }
+
+    /// <summary>
+    /// The piece size of torrents a share makes, a power of two from 16 KiB to 64 MiB; 0 chooses: 16 MiB for v2,
+    /// about 1000-2000 pieces for v1. The default value is 0.
+    /// </summary>
+    public int PieceLength { get; init; }
+
     /// <summary>The aria2 executable (a name on PATH or a path). The default value is "aria2c".</summary>
     public string Aria2Executable { get; init; } = TorrentDefaults.Aria2Executable;
 
@@ -36,9 +58,19 @@ public sealed record TorrentOptions
     /// <summary>Null when valid, else a one-line message.</summary>
     public string? Validate()
     {
-        if (string.IsNullOrWhiteSpace(Aria2Executable))
+        if (Engine is not (TorrentEngines.QBittorrent or TorrentEngines.Aria2))
         {
-            return "the aria2 executable must be named";
+            return $"the BitTorrent engine must be {TorrentEngines.QBittorrent} or {TorrentEngines.Aria2} (got '{Engine}')";
+        }
+
+        if (string.IsNullOrWhiteSpace(Aria2Executable) || string.IsNullOrWhiteSpace(QBittorrentExecutable))
+        {
+            return "the aria2 and qbittorrent-nox executables must be named";
+        }
+
+        if (PieceLength != 0 && (PieceLength is < TorrentMetainfo.MinPieceLength or > TorrentMetainfo.MaxPieceLength || !int.IsPow2(PieceLength)))
+        {
+            return $"the piece length must be 0 or a power of two from {TorrentMetainfo.MinPieceLength} to {TorrentMetainfo.MaxPieceLength} (got {PieceLength})";
         }
 
         if (ListenPort is < 0 or > 65535)
@@ -60,8 +92,20 @@ public sealed record TorrentOptions
     }
 }
 
+/// <summary>The names of the engines (<see cref="TorrentOptions.Engine"/>).</summary>
+public static class TorrentEngines
+{
+    public const string QBittorrent = "qbittorrent";
+
+    public const string Aria2 = "aria2";
+}
+
 internal static class TorrentDefaults
 {
+    public const string Engine = TorrentEngines.QBittorrent;
+
+    public const string QBittorrentExecutable = "qbittorrent-nox";
+
     public const string Aria2Executable = "aria2c";
 
     public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(15);
@@ -76,6 +120,6 @@ internal static class TorrentDefaults
 
     public static readonly TimeSpan RestartBackoffMax = TimeSpan.FromSeconds(30);
 
-    /// <summary>How often pull jobs ask aria2 for progress.</summary>
+    /// <summary>How often pull jobs ask the engine for progress.</summary>
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
 }

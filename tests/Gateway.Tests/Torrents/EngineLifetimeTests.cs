@@ -6,25 +6,27 @@ using InferenceMesh.Tests;
 
 namespace InferenceMesh.Gateway.Tests.Torrents;
 
-/// <summary>The gateway as a real separate process: a SIGKILL of it leaves no aria2 behind (PR_SET_PDEATHSIG).</summary>
+/// <summary>The gateway as a real separate process: a SIGKILL of it leaves no engine behind (PR_SET_PDEATHSIG).</summary>
 public sealed class EngineLifetimeTests
 {
-    [Fact]
-    public async Task Aria2DiesWithTheGateway_EvenWhenTheGatewayIsKilled()
+    [Theory]
+    [InlineData("qbittorrent", "qbittorrent-nox")]
+    [InlineData("aria2", "aria2c")]
+    public async Task TheEngineDiesWithTheGateway_EvenWhenTheGatewayIsKilled(string engine, string processName)
     {
         var folder = TestPaths.NewTempDir("im-torrent-kill");
         try
         {
             var store = ModelStoreFactory.Open(folder);
             Assert.True((await store.ImportFileAsync(TestPaths.Stories260K, new ModelRegistration { Name = "stories260K" }, CancellationToken.None)).Succeeded);
-            using var gateway = await GatewayProcess.StartAsync(["--models", folder, "--data", Path.Combine(folder, "data"), "--threads", "1"]);
+            using var gateway = await GatewayProcess.StartAsync(["--models", folder, "--data", Path.Combine(folder, "data"), "--threads", "1", "--torrent-engine", engine]);
             int aria2;
             try
             {
                 using var http = gateway.Client();
                 using var share = await http.PostAsJsonAsync("/v1/models/share", new { name = "stories260K" });
                 Assert.True(share.IsSuccessStatusCode, await share.Content.ReadAsStringAsync());
-                aria2 = Assert.Single(ChildrenNamed(gateway.Id, "aria2c"));
+                aria2 = Assert.Single(ChildrenNamed(gateway.Id, processName));
             }
             finally
             {
@@ -34,7 +36,7 @@ public sealed class EngineLifetimeTests
             var deadline = Stopwatch.StartNew();
             while (IsAlive(aria2))
             {
-                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), $"aria2 (pid {aria2}) outlived its killed gateway");
+                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), $"{processName} (pid {aria2}) outlived its killed gateway");
                 await Task.Delay(50);
             }
         }

@@ -15,15 +15,24 @@ using Microsoft.Extensions.DependencyInjection;
 namespace InferenceMesh.Gateway.Tests.Torrents;
 
 /// <summary>
-/// Two real gateways (Kestrel on loopback port 0, separate models folders), each with its own real aria2: share on
-/// A, pull on B through B's gateway and through the CLI; a lying seeder; hostile sources; a missing engine.
+/// Two real gateways (Kestrel on loopback port 0, separate models folders), each with its own real engine: share on
+/// A, pull on B through B's gateway and through the CLI; a lying seeder; hostile sources; a missing engine. The
+/// scenarios run with qBittorrent (<see cref="TorrentDistributionTests"/>, every one) and aria2
+/// (<see cref="Aria2DistributionTests"/>, those where the engine matters most).
 /// </summary>
-public sealed class TorrentDistributionTests : IAsyncLifetime
+public abstract class TorrentGatewayScenarios : IAsyncLifetime
 {
     private readonly List<TestEnvironment> _gateways = [];
     private readonly List<string> _folders = [];
     private readonly List<int> _aria2Pids = [];
-    private static readonly string StoriesSha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(TestPaths.Stories260K)));
+
+    /// <summary>The --torrent-engine of every gateway started here.</summary>
+    protected abstract string Engine { get; }
+
+    private bool IsQBittorrent => Engine == TorrentEngines.QBittorrent;
+
+    private string MagnetPrefix => IsQBittorrent ? "magnet:?xt=urn:btmh:1220" : "magnet:?xt=urn:btih:";
+    protected static readonly string StoriesSha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(TestPaths.Stories260K)));
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -31,7 +40,7 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
     {
         foreach (var gateway in _gateways)
         {
-            if (gateway.App.Services.GetRequiredService<Aria2Engine>().ProcessId is { } pid)
+            if (gateway.App.Services.GetRequiredService<ITorrentEngine>().ProcessId is { } pid)
             {
                 _aria2Pids.Add(pid);
             }
@@ -44,10 +53,10 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
             Directory.Delete(folder, recursive: true);
         }
 
-        // No aria2 outlives its gateway.
+        // No engine outlives its gateway.
         foreach (var pid in _aria2Pids)
         {
-            Assert.False(IsAlive(pid), $"aria2 (pid {pid}) is still running after its gateway stopped");
+            Assert.False(IsAlive(pid), $"{Engine} (pid {pid}) is still running after its gateway stopped");
         }
     }
 
@@ -64,8 +73,9 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         }
     }
 
-    private async Task<TestEnvironment> StartGatewayAsync(bool withStories, params string[] extraArgs)
+    private protected async Task<TestEnvironment> StartGatewayAsync(bool withStories, params string[] extraArgs)
     {
+        extraArgs = ["--torrent-engine", Engine, .. extraArgs];
         var folder = TestPaths.NewTempDir("im-torrent");
         _folders.Add(folder);
         if (withStories)
@@ -84,7 +94,7 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         return gateway;
     }
 
-    private static async Task<(int Exit, string Out, string Err)> Cli(params string[] args)
+    protected static async Task<(int Exit, string Out, string Err)> Cli(params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
@@ -93,21 +103,21 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
     }
 
     /// <summary>Waits for the pull job's final state in B's engine, then reads it as a client sees it.</summary>
-    private static async Task<JsonElement> FinishedPullAsync(TestEnvironment gateway, string id)
+    private protected static async Task<JsonElement> FinishedPullAsync(TestEnvironment gateway, string id)
     {
         var final = await gateway.App.Services.GetRequiredService<ModelTorrents>().WaitForPullAsync(id, CancellationToken.None).WaitAsync(TimeSpan.FromMinutes(2));
         Assert.NotNull(final);
         return await gateway.Http.GetFromJsonAsync<JsonElement>($"/v1/models/pulls/{id}");
     }
 
-    private static async Task<string[]> ListedAsync(TestEnvironment gateway)
+    private protected static async Task<string[]> ListedAsync(TestEnvironment gateway)
     {
         var list = await gateway.Http.GetFromJsonAsync<JsonElement>("/v1/models");
         return [.. list.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()!)];
     }
 
-    /// <summary>SIGKILLs the engine's aria2 and waits until it is gone; the task completes when the engine has restarted it.</summary>
-    private async Task<(int Pid, Task Restarted)> KillAria2Async(Aria2Engine engine)
+    /// <summary>SIGKILLs the engine's process and waits until it is gone; the task completes when the engine has restarted it.</summary>
+    private async Task<(int Pid, Task Restarted)> KillEngineAsync(ITorrentEngine engine)
     {
         var pid = engine.ProcessId!.Value;
         _aria2Pids.Add(pid);
@@ -124,8 +134,7 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
     }
 
     /// <summary>The peer ports a tracker hands out for a torrent (asked as a peer that leaves at once, so it stays out of the swarm).</summary>
-    [Fact]
-    public async Task Cli_SharesOnA_PullsTheMagnetOnB_WhichListsItWithTheRightDigest()
+    protected async Task Cli_SharesOnA_PullsTheMagnetOnB_WhichListsItWithTheRightDigest()
     {
         var a = await StartGatewayAsync(withStories: true);
         var b = await StartGatewayAsync(withStories: false);
@@ -133,7 +142,7 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         var share = await Cli("models", "share", TestEnvironment.Stories, "--gateway", a.BaseAddress.AbsoluteUri);
         Assert.True(share.Exit == 0, share.Err);
         var magnet = share.Out.TrimEnd().Split('\n')[^1].Trim();
-        Assert.StartsWith("magnet:?xt=urn:btih:", magnet);
+        Assert.StartsWith(MagnetPrefix, magnet);
         Assert.True(MagnetLink.TryParse(magnet, out var parsed, out _));
         Assert.Equal(StoriesSha, parsed.Sha256?.Hex);
         Assert.Equal(new Uri(a.BaseAddress, "/announce").AbsoluteUri, Assert.Single(parsed.Trackers));
@@ -157,8 +166,7 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         Assert.Equal(magnet, again.Out.TrimEnd().Split('\n')[^1].Trim());
     }
 
-    [Fact]
-    public async Task ALyingSeeder_WhoseBytesDoNotMatchTheCommittedDigest_IsNeverRegistered()
+    protected async Task ALyingSeeder_WhoseBytesDoNotMatchTheCommittedDigest_IsNeverRegistered()
     {
         var a = await StartGatewayAsync(withStories: false);
         var b = await StartGatewayAsync(withStories: false);
@@ -170,21 +178,30 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         _folders.Add(seedFolder);
         File.WriteAllBytes(Path.Combine(seedFolder, TestEnvironment.Stories), tampered);
         var pieceLength = TorrentMetainfo.MinPieceLength;
-        var (pieces, actual, length) = await TorrentMetainfo.HashAsync(new MemoryStream(tampered), pieceLength, null, CancellationToken.None);
-        Assert.NotEqual(StoriesSha, actual.Hex);
-        var lie = TorrentMetainfo.Create(TestEnvironment.Stories, length, pieceLength, pieces, Sha256Digest.Parse(StoriesSha), new Uri(a.BaseAddress, "/announce").AbsoluteUri);
-
-        // A's own engine and tracker seed the lying torrent (a real peer serving wrong bytes).
-        a.App.Services.GetRequiredService<TorrentTracker>().Register(lie.InfoHash);
-        await a.App.Services.GetRequiredService<Aria2Engine>().AddTorrentAsync(lie.Bytes, new Dictionary<string, string>
+        var announce = new Uri(a.BaseAddress, "/announce").AbsoluteUri;
+        TorrentMetainfo lie;
+        Sha256Digest actual;
+        if (IsQBittorrent)
         {
-            ["dir"] = seedFolder,
-            ["seed-ratio"] = "0",
-            ["bt-seed-unverified"] = "true",
-        }, CancellationToken.None);
+            var (layer, root, digest, length) = await TorrentMetainfo.HashV2Async(new MemoryStream(tampered), pieceLength, CancellationToken.None);
+            (lie, actual) = (TorrentMetainfo.CreateV2(TestEnvironment.Stories, length, pieceLength, layer, root, Sha256Digest.Parse(StoriesSha), announce), digest);
+        }
+        else
+        {
+            var (pieces, digest, length) = await TorrentMetainfo.HashAsync(new MemoryStream(tampered), pieceLength, null, CancellationToken.None);
+            (lie, actual) = (TorrentMetainfo.Create(TestEnvironment.Stories, length, pieceLength, pieces, Sha256Digest.Parse(StoriesSha), announce), digest);
+        }
 
-        // By magnet: A's gateway does not serve this torrent over HTTP, so B's aria2 gets the metadata from the peer (BEP 9).
-        using var response = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source = lie.ToMagnet().ToString() });
+        Assert.NotEqual(StoriesSha, actual.Hex);
+
+        // A's own engine and tracker seed the lying torrent (a real peer serving wrong bytes, whose pieces match them).
+        a.App.Services.GetRequiredService<TorrentTracker>().Register(lie.ShortInfoHash);
+        await a.App.Services.GetRequiredService<ITorrentEngine>().AddSeedAsync(lie, seedFolder, CancellationToken.None);
+
+        // aria2, by magnet: A's gateway does not serve this torrent over HTTP, so B's aria2 gets the metadata from the
+        // peer (BEP 9). libtorrent never sends a private torrent's metadata to a peer, so qBittorrent gets the .torrent.
+        var source = IsQBittorrent ? Convert.ToBase64String(lie.Bytes) : lie.ToMagnet().ToString();
+        using var response = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source });
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var job = await FinishedPullAsync(b, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
 
@@ -196,6 +213,202 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(b.ModelsDirectory, "blobs")));
         Assert.False(Directory.Exists(Path.Combine(b.ModelsDirectory, "torrents", "staging", lie.InfoHash)));
     }
+
+    protected async Task A_torrent_url_on_this_machine_is_fetched_for_a_caller_on_this_machine()
+    {
+        var a = await StartGatewayAsync(withStories: true);
+        var b = await StartGatewayAsync(withStories: false);
+        using var share = await a.Http.PostAsJsonAsync("/v1/models/share", new { name = TestEnvironment.Stories });
+        var infohash = (await share.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("infohash").GetString()!;
+
+        // The address check (TorrentUrlFetcher) lets a loopback caller name a loopback URL.
+        var url = new Uri(a.BaseAddress, ModelTorrents.TorrentFilePath + infohash).AbsoluteUri;
+        using var response = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source = url });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var job = await FinishedPullAsync(b, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+
+        Assert.Equal("done", job.GetProperty("state").GetString());
+        Assert.Contains(TestEnvironment.Stories, await ListedAsync(b));
+    }
+
+    protected async Task WithoutTheEngine_ShareAndPullSayWhyInOneLine_AndTheRestOfTheGatewayWorks()
+    {
+        var (flag, path, package) = IsQBittorrent ? ("--qbittorrent-nox", "/nonexistent/qbittorrent-nox", "qbittorrent-nox") : ("--aria2c", "/nonexistent/aria2c", "aria2");
+        var a = await StartGatewayAsync(true, flag, path);
+
+        var share = await Cli("models", "share", TestEnvironment.Stories, "--gateway", a.BaseAddress.AbsoluteUri);
+        Assert.Equal(1, share.Exit);
+        Assert.Equal(
+            $"inference-mesh: share failed: BitTorrent is unavailable: the BitTorrent engine '{path}' was not found (install the Debian package '{package}')",
+            share.Err.Trim());
+
+        var pull = await Cli("models", "pull", "magnet:?xt=urn:btih:" + new string('a', 40), "--gateway", a.BaseAddress.AbsoluteUri);
+        Assert.Equal(1, pull.Exit);
+        Assert.Contains($"not found (install the Debian package '{package}')", pull.Err);
+        Assert.Single(pull.Err.Trim().Split('\n'));
+
+        Assert.Contains(TestEnvironment.Stories, await ListedAsync(a));
+    }
+
+    protected async Task Dht_IsOffByDefault_AndTheFlagTurnsItOn(bool dht)
+    {
+        var a = dht ? await StartGatewayAsync(true, "--torrent-dht", "true") : await StartGatewayAsync(true);
+        using var share = await a.Http.PostAsJsonAsync("/v1/models/share", new { name = TestEnvironment.Stories });
+        Assert.Equal(HttpStatusCode.OK, share.StatusCode);
+
+        var engine = a.App.Services.GetRequiredService<ITorrentEngine>();
+        var arguments = File.ReadAllText($"/proc/{engine.ProcessId!.Value}/cmdline").Split('\0');
+        if (engine is QBittorrentEngine qbittorrent)
+        {
+            // The config is written before each start: WebUI on loopback with localhost authentication on, only a PBKDF2 hash.
+            var configPath = Path.Combine(qbittorrent.ProfileFolder!, "qBittorrent", "config", "qBittorrent.conf");
+            var config = File.ReadAllText(configPath);
+            Assert.Contains(dht ? "Session\\DHTEnabled=true" : "Session\\DHTEnabled=false", config);
+            Assert.Contains("WebUI\\Address=127.0.0.1", config);
+            Assert.Contains("WebUI\\LocalHostAuth=true", config);
+            Assert.Matches(@"WebUI\\Password_PBKDF2=""@ByteArray\([A-Za-z0-9+/=]{24}:[A-Za-z0-9+/=]{88}\)""", config);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, OperatingSystem.IsWindows() ? UnixFileMode.UserRead | UnixFileMode.UserWrite : File.GetUnixFileMode(configPath) & (UnixFileMode)0x1FF);
+
+            // A local process without the password gets nothing from the WebUI API (no localhost bypass).
+            var port = System.Text.RegularExpressions.Regex.Match(config, @"WebUI\\Port=(\d+)").Groups[1].Value;
+            using var stranger = new HttpClient();
+            using var version = await stranger.GetAsync($"http://127.0.0.1:{port}/api/v2/app/version");
+            Assert.Equal(HttpStatusCode.Forbidden, version.StatusCode);
+            using var guess = await stranger.PostAsync($"http://127.0.0.1:{port}/api/v2/auth/login",
+                new FormUrlEncodedContent(new Dictionary<string, string> { ["username"] = "admin", ["password"] = "adminadmin" }));
+            Assert.DoesNotContain("Ok.", await guess.Content.ReadAsStringAsync());
+        }
+        else
+        {
+            Assert.Contains(dht ? "--enable-dht=true" : "--enable-dht=false", arguments);
+            Assert.Contains("--rpc-listen-all=false", arguments);
+        }
+
+        Assert.DoesNotContain(arguments, a => a.Contains("secret", StringComparison.OrdinalIgnoreCase) || a.Contains("password", StringComparison.OrdinalIgnoreCase));
+    }
+
+    protected async Task WhenTheEngineDies_TheGatewayStartsItAgain_AndSeedsItsSharesAgain()
+    {
+        var a = await StartGatewayAsync(withStories: true);
+        var b = await StartGatewayAsync(withStories: false);
+        var share = await Cli("models", "share", TestEnvironment.Stories, "--gateway", a.BaseAddress.AbsoluteUri);
+        Assert.True(share.Exit == 0, share.Err);
+        var engine = a.App.Services.GetRequiredService<ITorrentEngine>();
+        var (first, restarted) = await KillEngineAsync(engine);
+
+        await restarted.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(2, engine.Generation);
+        Assert.NotNull(engine.ProcessId);
+
+        Assert.NotEqual(first, engine.ProcessId);
+        // This time from the .torrent file (the CLI sends it in base64).
+        Assert.True(MagnetLink.TryParse(share.Out.TrimEnd().Split('\n')[^1].Trim(), out var magnet, out _));
+        var torrentFile = Path.Combine(a.ModelsDirectory, "torrents", "shared", magnet.InfoHash + ".torrent");
+        var pull = await Cli("models", "pull", torrentFile, "--name", "copy", "--gateway", b.BaseAddress.AbsoluteUri);
+        Assert.True(pull.Exit == 0, pull.Err);
+        Assert.Contains("Pulled copy: sha256 " + StoriesSha, pull.Out);
+    }
+
+    protected async Task WhenAnotherProcessTookItsPeerPort_ARestartedEngineListensOnANewOne_AnnouncesIt_AndSeedsAgain()
+    {
+        var a = await StartGatewayAsync(withStories: true);
+        var b = await StartGatewayAsync(withStories: false);
+        var share = await Cli("models", "share", TestEnvironment.Stories, "--gateway", a.BaseAddress.AbsoluteUri);
+        Assert.True(share.Exit == 0, share.Err);
+        Assert.True(MagnetLink.TryParse(share.Out.TrimEnd().Split('\n')[^1].Trim(), out var magnet, out _));
+        var engine = a.App.Services.GetRequiredService<ITorrentEngine>();
+        var oldPort = engine.PeerPort;
+        var tracker = a.App.Services.GetRequiredService<TorrentTracker>();
+        var announcedNewPort = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        tracker.Announced += request =>
+        {
+            if (request.InfoHash == magnet.InfoHash[..40] && request.Event != "stopped" && request.Port != oldPort && request.Port == engine.PeerPort)
+            {
+                announcedNewPort.TrySetResult();
+            }
+        };
+
+        // Kill aria2 and take its peer port (TCP and UDP, every interface) before the supervisor's first restart (1 s backoff).
+        var (first, restarted) = await KillEngineAsync(engine);
+        var squatter = TcpListener.Create(oldPort);
+        squatter.Start();
+        using var udpSquatter = new UdpClient(AddressFamily.InterNetworkV6);
+        udpSquatter.Client.DualMode = true;
+        udpSquatter.Client.Bind(new IPEndPoint(IPAddress.IPv6Any, oldPort));
+        try
+        {
+            await restarted.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.NotEqual(first, engine.ProcessId);
+            Assert.NotEqual(oldPort, engine.PeerPort);
+
+            // The new aria2 announces its new port to A's tracker when the share is added again (at its next refresh).
+            await announcedNewPort.Task.WaitAsync(TimeSpan.FromSeconds(15));
+
+            // B pulls from A's restarted aria2 within a bound well under the tracker's 60 s re-announce interval
+            // (after which A could reach B the other way round, hiding a seeder that cannot be reached).
+            var torrent = File.ReadAllBytes(Path.Combine(a.ModelsDirectory, "torrents", "shared", magnet.InfoHash + ".torrent"));
+            using var response = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source = Convert.ToBase64String(torrent), name = "copy" });
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+            await b.App.Services.GetRequiredService<ModelTorrents>().WaitForPullAsync(id, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(40));
+            var job = await b.Http.GetFromJsonAsync<JsonElement>($"/v1/models/pulls/{id}");
+            Assert.True(job.GetProperty("state").GetString() == "done", job.ToString());
+            Assert.Contains("copy", await ListedAsync(b));
+        }
+        finally
+        {
+            squatter.Stop();
+        }
+    }
+}
+
+/// <summary>The scenarios with qBittorrent (the default engine, BitTorrent v2), and what does not depend on the engine.</summary>
+public sealed class TorrentDistributionTests : TorrentGatewayScenarios
+{
+    protected override string Engine => TorrentEngines.QBittorrent;
+
+    [Fact]
+    public Task Cli_SharesOnA_PullsTheMagnetOnB_WhichListsItWithTheRightDigest_V2() => Cli_SharesOnA_PullsTheMagnetOnB_WhichListsItWithTheRightDigest();
+
+    [Fact]
+    public Task ALyingSeeder_IsNeverRegistered_V2() => ALyingSeeder_WhoseBytesDoNotMatchTheCommittedDigest_IsNeverRegistered();
+
+    [Fact]
+    public Task A_torrent_url_on_this_machine_is_fetched_V2() => A_torrent_url_on_this_machine_is_fetched_for_a_caller_on_this_machine();
+
+    [Fact]
+    public Task WithoutQBittorrent_ShareAndPullSayWhyInOneLine() => WithoutTheEngine_ShareAndPullSayWhyInOneLine_AndTheRestOfTheGatewayWorks();
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public Task Dht_IsOffByDefault_AndTheFlagTurnsItOn_AndTheWebUiNeedsTheGatewaysPassword(bool dht) => Dht_IsOffByDefault_AndTheFlagTurnsItOn(dht);
+
+    [Fact]
+    public async Task Two_pulls_of_the_same_torrent_at_once_both_end_with_the_model_in_the_store()
+    {
+        // The second used to fail: both jobs gave the engine the same torrent and the same staging file.
+        var a = await StartGatewayAsync(withStories: true);
+        var b = await StartGatewayAsync(withStories: false);
+        using var share = await a.Http.PostAsJsonAsync("/v1/models/share", new { name = TestEnvironment.Stories });
+        var magnet = (await share.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("magnet").GetString()!;
+
+        using var first = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source = magnet });
+        using var second = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source = magnet });
+        var jobs = await Task.WhenAll(
+            FinishedPullAsync(b, (await first.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!),
+            FinishedPullAsync(b, (await second.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!));
+
+        Assert.All(jobs, job => Assert.True(job.GetProperty("state").GetString() == "done", job.ToString()));
+        Assert.Contains(jobs, job => job.TryGetProperty("sha256", out var sha) && sha.GetString() == StoriesSha);
+        Assert.Equal(StoriesSha, Assert.Single(ModelStoreFactory.Open(b.ModelsDirectory).List()).Digest.Hex);
+    }
+
+    [Fact]
+    public Task WhenQBittorrentDies_TheGatewayStartsItAgain_AndSeedsItsSharesAgain() => WhenTheEngineDies_TheGatewayStartsItAgain_AndSeedsItsSharesAgain();
+
+    [Fact]
+    public Task WhenAnotherProcessTookItsPeerPort_ARestartedQBittorrentListensOnANewOne() => WhenAnotherProcessTookItsPeerPort_ARestartedEngineListensOnANewOne_AnnouncesIt_AndSeedsAgain();
 
     [Fact]
     public async Task A_model_larger_than_the_free_disk_space_is_refused_before_the_engine_downloads_it()
@@ -277,59 +490,6 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         Assert.False(Directory.Exists(Path.Combine(b.ModelsDirectory, "torrents", "staging")));
     }
 
-    [Fact]
-    public async Task A_torrent_url_on_this_machine_is_fetched_for_a_caller_on_this_machine()
-    {
-        var a = await StartGatewayAsync(withStories: true);
-        var b = await StartGatewayAsync(withStories: false);
-        using var share = await a.Http.PostAsJsonAsync("/v1/models/share", new { name = TestEnvironment.Stories });
-        var infohash = (await share.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("infohash").GetString()!;
-
-        // The address check (TorrentUrlFetcher) lets a loopback caller name a loopback URL.
-        var url = new Uri(a.BaseAddress, ModelTorrents.TorrentFilePath + infohash).AbsoluteUri;
-        using var response = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source = url });
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var job = await FinishedPullAsync(b, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
-
-        Assert.Equal("done", job.GetProperty("state").GetString());
-        Assert.Contains(TestEnvironment.Stories, await ListedAsync(b));
-    }
-
-    [Fact]
-    public async Task WithoutAria2_ShareAndPullSayWhyInOneLine_AndTheRestOfTheGatewayWorks()
-    {
-        var a = await StartGatewayAsync(true, "--aria2c", "/nonexistent/aria2c");
-
-        var share = await Cli("models", "share", TestEnvironment.Stories, "--gateway", a.BaseAddress.AbsoluteUri);
-        Assert.Equal(1, share.Exit);
-        Assert.Equal(
-            "inference-mesh: share failed: BitTorrent is unavailable: the BitTorrent engine '/nonexistent/aria2c' was not found (install the Debian package 'aria2')",
-            share.Err.Trim());
-
-        var pull = await Cli("models", "pull", "magnet:?xt=urn:btih:" + new string('a', 40), "--gateway", a.BaseAddress.AbsoluteUri);
-        Assert.Equal(1, pull.Exit);
-        Assert.Contains("not found (install the Debian package 'aria2')", pull.Err);
-        Assert.Single(pull.Err.Trim().Split('\n'));
-
-        Assert.Contains(TestEnvironment.Stories, await ListedAsync(a));
-    }
-
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Dht_IsOffByDefault_AndTheFlagTurnsItOn(bool dht)
-    {
-        var a = dht ? await StartGatewayAsync(true, "--torrent-dht", "true") : await StartGatewayAsync(true);
-        using var share = await a.Http.PostAsJsonAsync("/v1/models/share", new { name = TestEnvironment.Stories });
-        Assert.Equal(HttpStatusCode.OK, share.StatusCode);
-
-        var pid = a.App.Services.GetRequiredService<Aria2Engine>().ProcessId!.Value;
-        var arguments = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
-        Assert.Contains(dht ? "--enable-dht=true" : "--enable-dht=false", arguments);
-        Assert.Contains("--rpc-listen-all=false", arguments);
-        Assert.DoesNotContain(arguments, a => a.Contains("secret", StringComparison.OrdinalIgnoreCase)); // the secret is in a deleted 0600 file
-    }
-
     [Theory]
     [InlineData("--torrent-dht", "maybe", "--torrent-dht must be true or false (got 'maybe').")]
     [InlineData("--torrent-announce", "udp://x:1", "--torrent-announce must be an http(s) URL (got 'udp://x:1').")]
@@ -350,80 +510,43 @@ public sealed class TorrentDistributionTests : IAsyncLifetime
         var announce = await a.Http.GetByteArrayAsync("/announce?info_hash=" + string.Concat(Enumerable.Repeat("%41", 20)) + "&peer_id=" + string.Concat(Enumerable.Repeat("%42", 20)) + "&port=6881");
         Assert.Contains("unknown torrent", System.Text.Encoding.ASCII.GetString(announce));
     }
+}
+
+/// <summary>The scenarios where the engine matters most, with aria2 (BitTorrent v1).</summary>
+public sealed class Aria2DistributionTests : TorrentGatewayScenarios
+{
+    protected override string Engine => TorrentEngines.Aria2;
 
     [Fact]
-    public async Task WhenAria2Dies_TheGatewayStartsItAgain_AndSeedsItsSharesAgain()
-    {
-        var a = await StartGatewayAsync(withStories: true);
-        var b = await StartGatewayAsync(withStories: false);
-        var share = await Cli("models", "share", TestEnvironment.Stories, "--gateway", a.BaseAddress.AbsoluteUri);
-        Assert.True(share.Exit == 0, share.Err);
-        var engine = a.App.Services.GetRequiredService<Aria2Engine>();
-        var (first, restarted) = await KillAria2Async(engine);
-
-        await restarted.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(2, engine.Generation);
-        Assert.NotNull(engine.ProcessId);
-
-        Assert.NotEqual(first, engine.ProcessId);
-        // This time from the .torrent file (the CLI sends it in base64).
-        Assert.True(MagnetLink.TryParse(share.Out.TrimEnd().Split('\n')[^1].Trim(), out var magnet, out _));
-        var torrentFile = Path.Combine(a.ModelsDirectory, "torrents", "shared", magnet.InfoHash + ".torrent");
-        var pull = await Cli("models", "pull", torrentFile, "--name", "copy", "--gateway", b.BaseAddress.AbsoluteUri);
-        Assert.True(pull.Exit == 0, pull.Err);
-        Assert.Contains("Pulled copy: sha256 " + StoriesSha, pull.Out);
-    }
+    public Task Cli_SharesOnA_PullsTheMagnetOnB_WhichListsItWithTheRightDigest_V1() => Cli_SharesOnA_PullsTheMagnetOnB_WhichListsItWithTheRightDigest();
 
     [Fact]
-    public async Task WhenAnotherProcessTookItsPeerPort_ARestartedAria2ListensOnANewOne_AnnouncesIt_AndSeedsAgain()
+    public Task ALyingSeeder_IsNeverRegistered_V1() => ALyingSeeder_WhoseBytesDoNotMatchTheCommittedDigest_IsNeverRegistered();
+
+    [Fact]
+    public Task WithoutAria2_ShareAndPullSayWhyInOneLine() => WithoutTheEngine_ShareAndPullSayWhyInOneLine_AndTheRestOfTheGatewayWorks();
+
+    [Fact]
+    public Task Dht_IsOffByDefault_WithAria2() => Dht_IsOffByDefault_AndTheFlagTurnsItOn(false);
+
+    [Fact]
+    public Task WhenAria2Dies_TheGatewayStartsItAgain_AndSeedsItsSharesAgain() => WhenTheEngineDies_TheGatewayStartsItAgain_AndSeedsItsSharesAgain();
+
+    [Fact]
+    public async Task A_v2_torrent_is_refused_with_a_400_that_names_the_engine_to_use()
     {
-        var a = await StartGatewayAsync(withStories: true);
         var b = await StartGatewayAsync(withStories: false);
-        var share = await Cli("models", "share", TestEnvironment.Stories, "--gateway", a.BaseAddress.AbsoluteUri);
-        Assert.True(share.Exit == 0, share.Err);
-        Assert.True(MagnetLink.TryParse(share.Out.TrimEnd().Split('\n')[^1].Trim(), out var magnet, out _));
-        var engine = a.App.Services.GetRequiredService<Aria2Engine>();
-        var oldPort = engine.PeerPort;
-        var tracker = a.App.Services.GetRequiredService<TorrentTracker>();
-        var announcedNewPort = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        tracker.Announced += request =>
-        {
-            if (request.InfoHash == magnet.InfoHash && request.Event != "stopped" && request.Port != oldPort && request.Port == engine.PeerPort)
-            {
-                announcedNewPort.TrySetResult();
-            }
-        };
+        var content = File.ReadAllBytes(TestPaths.Stories260K);
+        var (layer, root, digest, length) = await TorrentMetainfo.HashV2Async(new MemoryStream(content), TorrentMetainfo.V2PieceLength, CancellationToken.None);
+        var v2 = TorrentMetainfo.CreateV2(TestEnvironment.Stories, length, TorrentMetainfo.V2PieceLength, layer, root, digest, "http://127.0.0.1:1/announce");
 
-        // Kill aria2 and take its peer port (TCP and UDP, every interface) before the supervisor's first restart (1 s backoff).
-        var (first, restarted) = await KillAria2Async(engine);
-        var squatter = TcpListener.Create(oldPort);
-        squatter.Start();
-        using var udpSquatter = new UdpClient(AddressFamily.InterNetworkV6);
-        udpSquatter.Client.DualMode = true;
-        udpSquatter.Client.Bind(new IPEndPoint(IPAddress.IPv6Any, oldPort));
-        try
+        foreach (var source in new[] { Convert.ToBase64String(v2.Bytes), v2.ToMagnet().ToString() })
         {
-            await restarted.WaitAsync(TimeSpan.FromSeconds(30));
-            Assert.NotEqual(first, engine.ProcessId);
-            Assert.NotEqual(oldPort, engine.PeerPort);
+            using var response = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source });
 
-            // The new aria2 announces its new port to A's tracker when the share is added again (at its next refresh).
-            await announcedNewPort.Task.WaitAsync(TimeSpan.FromSeconds(15));
-
-            // B pulls from A's restarted aria2 within a bound well under the tracker's 60 s re-announce interval
-            // (after which A could reach B the other way round, hiding a seeder that cannot be reached).
-            var torrent = File.ReadAllBytes(Path.Combine(a.ModelsDirectory, "torrents", "shared", magnet.InfoHash + ".torrent"));
-            using var response = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source = Convert.ToBase64String(torrent), name = "copy" });
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
-            await b.App.Services.GetRequiredService<ModelTorrents>().WaitForPullAsync(id, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(40));
-            var job = await b.Http.GetFromJsonAsync<JsonElement>($"/v1/models/pulls/{id}");
-            Assert.True(job.GetProperty("state").GetString() == "done", job.ToString());
-            Assert.Contains("copy", await ListedAsync(b));
-        }
-        finally
-        {
-            squatter.Stop();
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            var message = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetProperty("message").GetString();
+            Assert.Contains("BitTorrent v2 torrent, and the gateway's engine aria2 reads v1 only (start it with --torrent-engine qbittorrent)", message);
         }
     }
 }
