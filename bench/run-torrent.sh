@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # BitTorrent transfer of a generated GGUF (random bytes, default 1 GiB) between two local gateways (each with its own
-# aria2) vs a plain HTTP download of the same file from nginx, all on loopback. Called by run-modelcache.sh; also runs
+# engine) vs a plain HTTP download of the same file from nginx, all on loopback. Called by run-modelcache.sh; also runs
 # alone. Markdown table on stdout and in bench/results/torrent-<timestamp>.md. See bench/README.md.
 #   BENCH_TORRENT_MIB=1024   file size      BENCH_TORRENT_RUNS=3   runs per path (median)
+#   BENCH_TORRENT_ENGINE=qbittorrent   the gateways' --torrent-engine (qbittorrent, the gateway's default, or aria2)
+#   BENCH_TORRENT_PIECE_KIB=           the seeder's --torrent-piece-kib (empty: the gateway's choice)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,6 +15,13 @@ run="$cache/logs/torrent-$stamp"
 results="$bench/results"
 mib="${BENCH_TORRENT_MIB:-1024}"
 runs="${BENCH_TORRENT_RUNS:-3}"
+engine="${BENCH_TORRENT_ENGINE:-qbittorrent}"
+piece_kib="${BENCH_TORRENT_PIECE_KIB:-}"
+case "$engine" in
+  qbittorrent) engine_tool=qbittorrent-nox; engine_package=qbittorrent-nox ;;
+  aria2) engine_tool=aria2c; engine_package=aria2 ;;
+  *) echo "BENCH_TORRENT_ENGINE must be qbittorrent or aria2 (got '$engine')" >&2; exit 2 ;;
+esac
 mkdir -p "$run" "$results"
 load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -41,9 +50,9 @@ wait_http() {
   log "$name did not answer $url within 60 s (log: $run/$name.log)"; exit 1
 }
 
-for tool in aria2c nginx; do
+for tool in "$engine_tool" nginx; do
   if ! command -v "$tool" >/dev/null; then
-    package=$([ "$tool" = aria2c ] && echo aria2 || echo nginx)
+    package=$([ "$tool" = "$engine_tool" ] && echo "$engine_package" || echo nginx)
     log "installing $package (apt-get)"
     { apt-get install -y --no-install-recommends "$package" || { apt-get update && apt-get install -y --no-install-recommends "$package"; }; } >"$run/apt-$package.log" 2>&1
   fi
@@ -65,10 +74,11 @@ fi
 bytes="$(stat -c %s "$file")"
 sha="$(sha256sum "$file" | cut -c1-64)"
 
-start_gateway() { # name models-dir -> sets gw_port, gw_pid
+start_gateway() { # name models-dir [extra flags] -> sets gw_port, gw_pid
   local name="$1" models="$2"
+  shift 2
   gw_port="$(free_port)"
-  "${gateway[@]}" --models "$models" --data "$models/data" --port "$gw_port" >"$run/$name.log" 2>&1 &
+  "${gateway[@]}" --models "$models" --data "$models/data" --port "$gw_port" --torrent-engine "$engine" "$@" >"$run/$name.log" 2>&1 &
   gw_pid=$!; pids+=("$gw_pid")
   wait_http "$name" "http://127.0.0.1:$gw_port/v1/models" "$gw_pid"
 }
@@ -77,7 +87,7 @@ start_gateway() { # name models-dir -> sets gw_port, gw_pid
 seeder="$work/seeder"
 rm -rf "$seeder"; mkdir -p "$seeder"
 ln "$file" "$seeder/bench-blob.gguf" 2>/dev/null || cp "$file" "$seeder/bench-blob.gguf"
-start_gateway seeder "$seeder"; a_port="$gw_port"
+start_gateway seeder "$seeder" ${piece_kib:+--torrent-piece-kib "$piece_kib"}; a_port="$gw_port"
 magnet="$("${gateway[@]}" models share bench-blob --gateway "http://127.0.0.1:$a_port" 2>>"$run/commands.log" | tail -1)"
 log "seeding: $magnet"
 
@@ -120,7 +130,7 @@ for ((i = 1; i <= runs; i++)); do
   [ "$(stat -c %s "$work/http.gguf")" = "$bytes" ] || http_ok=no
   rm -f "$work/http.gguf"
 
-  # BitTorrent: a fresh gateway B (its own aria2) pulls the magnet; timed from POST /v1/models/pull to "done",
+  # BitTorrent: a fresh gateway B (its own engine) pulls the magnet; timed from POST /v1/models/pull to "done",
   # which includes the metadata exchange, the download into staging and B's SHA-256 check before registering.
   puller="$work/puller-$i"
   rm -rf "$puller"; mkdir -p "$puller"
@@ -150,13 +160,19 @@ done
 h="$(printf '%s\n' "${http_ms[@]}" | median)"; b="$(printf '%s\n' "${bt_ms[@]}" | median)"
 tp() { awk -v ms="$1" -v mib="$mib" 'BEGIN{printf "%.0f", mib / (ms / 1000)}'; }
 report="$results/torrent-$stamp.md"
+if [ "$engine" = qbittorrent ]; then
+  engine_name="qBittorrent-nox $(qbittorrent-nox --version | awk '{print $2}') (libtorrent $(dpkg-query -W -f '${Version}' 'libtorrent-rasterbar2.0*' 2>/dev/null | head -1 | cut -d- -f1)), BitTorrent v2"
+else
+  engine_name="aria2 $(aria2c --version | head -1 | awk '{print $3}'), BitTorrent v1"
+fi
+piece_text="${piece_kib:+, $piece_kib KiB pieces}"
 {
   echo "# BitTorrent benchmark $stamp"
   echo
   echo "- Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) CPUs visible; load average at start $load_at_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "- File: $mib MiB GGUF of random bytes (bench-modelcache blob), sha256 \`${sha:0:16}…\`. Seeder: gateway A + aria2 $(aria2c --version | head -1 | awk '{print $3}') seeding from its store. Puller: a fresh gateway B + its own aria2 per run, pulling the magnet (metadata exchange, download, SHA-256 check, register). Reference: \`curl\` from nginx $(nginx -v 2>&1 | sed 's/.*\///') (sendfile) to a file. All on 127.0.0.1, page cache warm."
+  echo "- File: $mib MiB GGUF of random bytes (bench-modelcache blob), sha256 \`${sha:0:16}…\`. Engine: $engine_name$piece_text. Seeder: gateway A + its engine seeding from its store. Puller: a fresh gateway B + its own engine per run, pulling the magnet (metadata exchange, download, SHA-256 check, register). Reference: \`curl\` from nginx $(nginx -v 2>&1 | sed 's/.*\///') (sendfile) to a file. All on 127.0.0.1, page cache warm."
   echo
-  echo "| Measurement | BitTorrent (ours) | HTTP from nginx | ratio | output |"
+  echo "| Measurement | BitTorrent (ours, $engine) | HTTP from nginx | ratio | output |"
   echo "|---|---|---|---|---|"
   echo "| transfer of $mib MiB (MiB/s, median of $runs) | $(tp "$b") | $(tp "$h") | $(awk -v a="$h" -v b="$b" 'BEGIN{printf "%.3f", a/b}') (goal ≥ 0.5) | verified and listed: $bt_ok; curl complete: $http_ok |"
 } | tee "$report"
