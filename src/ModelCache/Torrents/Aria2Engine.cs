@@ -43,13 +43,15 @@ public sealed class Aria2Engine : TorrentEngineProcess, ITorrentEngine
 
     /// <summary>Seeding never writes: the file is complete (checked by our own hash), so aria2 opens it read-only; seed-ratio 0 seeds until stopped.</summary>
     public Task<string> AddSeedAsync(TorrentMetainfo metainfo, string folder, CancellationToken cancellationToken) =>
-        AddTorrentAsync(metainfo.Bytes, new Dictionary<string, string>
-        {
-            ["dir"] = folder,
-            ["seed-ratio"] = "0",
-            ["bt-seed-unverified"] = "true",
-            ["check-integrity"] = "false",
-        }, cancellationToken);
+        metainfo.Version != 1
+            ? throw new TorrentEngineRefusedException("aria2 reads BitTorrent v1 torrents only")
+            : AddTorrentAsync(metainfo.Bytes, new Dictionary<string, string>
+            {
+                ["dir"] = folder,
+                ["seed-ratio"] = "0",
+                ["bt-seed-unverified"] = "true",
+                ["check-integrity"] = "false",
+            }, cancellationToken);
 
     /// <summary>
     /// check-integrity costs nothing on a fresh download and resumes a partial one after a restart. aria2 takes no

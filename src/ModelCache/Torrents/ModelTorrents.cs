@@ -176,6 +176,11 @@ public sealed partial class ModelTorrents : IAsyncDisposable
                 continue;
             }
 
+            if (metainfo.Version != 1 && !_engine.SupportsV2)
+            {
+                continue; // a v2 share made with qBittorrent: kept for when the gateway runs it again
+            }
+
             await SeedAsync(metainfo, model.Path, cancellationToken).ConfigureAwait(false);
             resumed++;
         }

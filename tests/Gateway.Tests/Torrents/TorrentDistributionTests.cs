@@ -493,6 +493,8 @@ public sealed class TorrentDistributionTests : TorrentGatewayScenarios
     [Theory]
     [InlineData("--torrent-dht", "maybe", "--torrent-dht must be true or false (got 'maybe').")]
     [InlineData("--torrent-announce", "udp://x:1", "--torrent-announce must be an http(s) URL (got 'udp://x:1').")]
+    [InlineData("--torrent-engine", "utorrent", "--torrent-engine must be qbittorrent or aria2 (got 'utorrent').")]
+    [InlineData("--torrent-piece-kib", "20", "--torrent-piece-kib must be a power of two from 16 to 65536 (got '20').")]
     public void BadTorrentFlags_AreOneLineErrors(string flag, string value, string message)
     {
         var error = Assert.Throws<GatewayOptionsException>(() => InferenceMesh.Gateway.Hosting.GatewayApp.Build(["--port", "0", flag, value]));
@@ -531,6 +533,44 @@ public sealed class Aria2DistributionTests : TorrentGatewayScenarios
 
     [Fact]
     public Task WhenAria2Dies_TheGatewayStartsItAgain_AndSeedsItsSharesAgain() => WhenTheEngineDies_TheGatewayStartsItAgain_AndSeedsItsSharesAgain();
+
+    [Fact]
+    public async Task A_v2_share_is_kept_but_not_seeded_when_the_gateway_runs_aria2_and_seeded_again_with_qbittorrent()
+    {
+        var folder = TestPaths.NewTempDir("im-torrent-switch");
+        try
+        {
+            var store = ModelStoreFactory.Open(folder);
+            Assert.True((await store.ImportFileAsync(TestPaths.Stories260K, new ModelRegistration { Name = TestEnvironment.Stories }, CancellationToken.None)).Succeeded);
+            string infohash;
+            await using (var qbittorrent = await TestEnvironment.StartAsync(e => { e.ModelsDirectory = folder; e.ExtraArgs.AddRange(["--torrent-engine", "qbittorrent"]); }))
+            {
+                using var share = await qbittorrent.Http.PostAsJsonAsync("/v1/models/share", new { name = TestEnvironment.Stories });
+                infohash = (await share.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("infohash").GetString()!;
+            }
+
+            var saved = Path.Combine(folder, "torrents", "shared", infohash + ".torrent");
+            await using (var aria2 = await TestEnvironment.StartAsync(e => { e.ModelsDirectory = folder; e.ExtraArgs.AddRange(["--torrent-engine", "aria2"]); }))
+            {
+                Assert.Equal(0, await aria2.App.Services.GetRequiredService<ModelTorrents>().ResumeSharesAsync(CancellationToken.None));
+                Assert.True(File.Exists(saved));
+            }
+
+            // Back on qBittorrent, the gateway's start seeds it again (in the background).
+            await using var again = await TestEnvironment.StartAsync(e => { e.ModelsDirectory = folder; e.ExtraArgs.AddRange(["--torrent-engine", "qbittorrent"]); });
+            var torrents = again.App.Services.GetRequiredService<ModelTorrents>();
+            var deadline = Stopwatch.StartNew();
+            while (torrents.FindSharedTorrent(infohash) is null)
+            {
+                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "the v2 share was not seeded again");
+                await Task.Delay(50);
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 
     [Fact]
     public async Task A_v2_torrent_is_refused_with_a_400_that_names_the_engine_to_use()
