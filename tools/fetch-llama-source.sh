@@ -15,6 +15,10 @@ command -v git >/dev/null || { echo "git is required to unpack the llama.cpp sou
 
 cache="$root/artifacts/cache"
 mkdir -p "$cache"
+# Two test classes may ask at once on a fresh checkout: one fetches, the other waits and then finds it done.
+exec 9>"$cache/.fetch-llama-source.lock"
+flock 9
+if [ -f "$dest/include/llama.h" ]; then echo "$dest"; exit 0; fi
 tgz="$cache/node-llama-cpp-3.22.1.tgz"
 if [ ! -f "$tgz" ]; then
   (cd "$cache" && npm pack "$pkg" --silent >/dev/null)

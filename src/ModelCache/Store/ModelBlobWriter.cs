@@ -15,6 +15,12 @@ public sealed class ModelBlobWriter : Stream
     private bool _completed;
     private bool _disposed;
 
+    /// <summary>Bytes up to here have had their write-out started (<see cref="Writeback"/>).</summary>
+    private long _writebackStarted;
+
+    /// <summary>How far write-out was started (<see cref="Writeback"/>): a multiple of its step, at most <see cref="BytesWritten"/>.</summary>
+    internal long WritebackStartedThrough => _writebackStarted;
+
     private ModelBlobWriter(FileStream file, string path, bool deleteOnDispose)
     {
         _file = file;
@@ -85,7 +91,18 @@ public sealed class ModelBlobWriter : Stream
         {
             _hash.AppendData(buffer, 0, read);
             BytesWritten += read;
+            StartWriteback();
             progress?.Report(BytesWritten);
+        }
+    }
+
+    /// <summary>Starts write-out of the bytes added since the last start, once they add up to a step.</summary>
+    private void StartWriteback()
+    {
+        if (BytesWritten - _writebackStarted >= Writeback.StepBytes)
+        {
+            Writeback.Start(_file.SafeFileHandle, _writebackStarted, BytesWritten - _writebackStarted);
+            _writebackStarted = BytesWritten;
         }
     }
 
@@ -97,6 +114,7 @@ public sealed class ModelBlobWriter : Stream
         _file.Position = 0;
         _hash.GetHashAndReset();
         BytesWritten = 0;
+        _writebackStarted = 0;
     }
 
     /// <summary>Flushes to disk (fsync) and returns the digest and length. No more writes after this.</summary>
@@ -135,6 +153,7 @@ public sealed class ModelBlobWriter : Stream
         _file.Write(buffer);
         _hash.AppendData(buffer);
         BytesWritten += buffer.Length;
+        StartWriteback();
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -146,6 +165,7 @@ public sealed class ModelBlobWriter : Stream
         await _file.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
         _hash.AppendData(buffer.Span);
         BytesWritten += buffer.Length;
+        StartWriteback();
     }
 
     public override void Flush() => _file.Flush();

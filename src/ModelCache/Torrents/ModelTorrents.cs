@@ -600,11 +600,6 @@ public sealed partial class ModelTorrents : IAsyncDisposable
                     lastProgress = _time.GetTimestamp();
                 }
 
-                if (status.IsComplete || status.HasAllBytes(metainfo.Length))
-                {
-                    break;
-                }
-
                 if (status.IsFailed || _time.GetElapsedTime(lastProgress) > _options.StallTimeout)
                 {
                     await _engine.RemoveAsync(id, cancellationToken).ConfigureAwait(false);
@@ -631,6 +626,15 @@ public sealed partial class ModelTorrents : IAsyncDisposable
                     }
 
                     await prefix.HashExistingAsync(verified, null, cancellationToken).ConfigureAwait(false);
+                }
+
+                // Every piece verified is the end, whatever the engine's byte count says: qBittorrent counts a v2
+                // torrent's last piece as a whole 16 KiB block (1 GiB + 128 bytes showed as 16,256 bytes more than the
+                // file), so its count never equals the length and only its state change, about a second later, ended
+                // the wait.
+                if (status.IsComplete || status.HasAllBytes(metainfo.Length) || verified >= metainfo.Length)
+                {
+                    break;
                 }
             }
         }
