@@ -39,6 +39,12 @@ internal static class ConfigCheckCli
                 return 2;
             }
 
+            if (name == "--config" && GatewayCommandLine.FileProblem(name, Path.GetFullPath(value)) is { } fileProblem)
+            {
+                error.WriteLine($"inference-mesh: {fileProblem}");
+                return 2;
+            }
+
             if (name is "--policies" or "--models" && GatewayCommandLine.FolderProblem(name, Path.GetFullPath(value), mustExist: name == "--policies") is { } problem)
             {
                 error.WriteLine($"inference-mesh: {problem}");

@@ -4,9 +4,10 @@ namespace InferenceMesh.Configuration;
 
 /// <summary>
 /// Reads a small text file the operator names (config, policy, API key) without trusting what the name points at:
-/// a directory is said to be one, and at most <c>maxBytes</c> are read, so a device that never ends
-/// (<c>/dev/urandom</c>, <c>/dev/zero</c>) or a runaway file is an error instead of a start-up that hangs or runs out
-/// of memory. Linked into the Router and Mesh projects (both read the gateway's config file).
+/// a directory, FIFO, device or socket is refused before it is opened (opening a FIFO without a writer waits forever;
+/// <c>/dev/zero</c> never ends), and at most <c>maxBytes</c> are read, so a runaway file is an error instead of a
+/// start-up that hangs or runs out of memory. Linked into the Router and Mesh projects (both read the gateway's config
+/// file).
 /// </summary>
 internal static class BoundedTextFile
 {
@@ -16,9 +17,9 @@ internal static class BoundedTextFile
     /// <summary>The text, or null and a reason (without the path; the caller names the file).</summary>
     public static (string? Text, string? Error) Read(string path, int maxBytes)
     {
-        if (Directory.Exists(path))
+        if (RegularFile.Problem(path) is { } problem)
         {
-            return (null, "is a directory, not a file");
+            return (null, problem);
         }
 
         try

@@ -88,6 +88,30 @@ public sealed class GatewayOptionsTests
     }
 
     [Fact]
+    public void A_config_flag_naming_a_fifo_a_device_or_a_folder_is_a_one_line_error_before_anything_opens_it()
+    {
+        var dir = TestPaths.NewTempDir("im-config-fifo");
+        var pipe = Path.Combine(dir, "config.yaml");
+        using var fifo = TestFifo.CreateWithWriterWaiting(pipe);
+
+        // Start-up and config check opened the FIFO and waited for a writer that never came.
+        (string Path, string Reason)[] cases =
+        [
+            (pipe, "is not a regular file (a FIFO, a device or a socket)"),
+            ("/dev/zero", "is not a regular file (a FIFO, a device or a socket)"),
+            (dir, "is a directory, not a file"),
+        ];
+        foreach (var (path, reason) in cases)
+        {
+            Assert.Equal($"--config: '{path}' {reason}.", GatewayCommandLine.Parse(["--config", path]).Error);
+
+            var error = new StringWriter();
+            Assert.Equal(2, ConfigCheckCli.Run(["config", "check", "--config", path], new StringWriter(), error));
+            Assert.Equal($"inference-mesh: --config: '{path}' {reason}.", error.ToString().Trim());
+        }
+    }
+
+    [Fact]
     public void Build_throws_the_one_line_error()
     {
         var ex = Assert.Throws<GatewayOptionsException>(() => GatewayApp.Build(["--port", "-1"]));

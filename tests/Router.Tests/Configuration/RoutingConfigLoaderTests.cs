@@ -1,5 +1,6 @@
 using InferenceMesh.Router.Configuration;
 using InferenceMesh.Router.Tests.Common;
+using InferenceMesh.Tests;
 
 namespace InferenceMesh.Router.Tests.Configuration;
 
@@ -44,8 +45,8 @@ public sealed class RoutingConfigLoaderTests : IDisposable
     }
 
     [Theory]
-    [InlineData("/dev/zero", "config file is larger than 1 MiB")] // a device that never ends: start-up used to read it forever
-    [InlineData("/dev/urandom", "config file is larger than 1 MiB")]
+    [InlineData("/dev/zero", "config file is not a regular file")] // a device that never ends: start-up used to read it forever
+    [InlineData("/dev/urandom", "config file is not a regular file")]
     [InlineData("{dir}", "config file is a directory, not a file")]
     [InlineData("{big}", "config file is larger than 1 MiB")]
     [InlineData("{missing}", "config file not found")]
@@ -59,6 +60,19 @@ public sealed class RoutingConfigLoaderTests : IDisposable
 
         var error = Assert.Single(result.Errors);
         Assert.Equal((Path.GetFullPath(path), reason), (error.File, error.Reason.Split(" (")[0]));
+    }
+
+    [Fact]
+    public void A_fifo_config_is_refused_before_it_is_opened()
+    {
+        // Opening a FIFO with no writer for reading waited forever: start-up and config check hung.
+        var path = Path.Combine(_env.Root, "pipe.yaml");
+        using var fifo = TestFifo.CreateWithWriterWaiting(path);
+
+        var result = RoutingConfigLoader.Load(path);
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal((path, "config file is not a regular file (a FIFO, a device or a socket)"), (error.File, error.Reason));
     }
 
     [Fact]

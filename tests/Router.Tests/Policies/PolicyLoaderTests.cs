@@ -37,7 +37,19 @@ public sealed class PolicyLoaderTests : IDisposable
         var result = PolicyLoader.Load("/dev/zero");
 
         var error = Assert.Single(result.Errors);
-        Assert.Equal(("/dev/zero", "policy file is larger than 1 MiB (is the path right?)"), (error.File, error.Reason));
+        Assert.Equal(("/dev/zero", "policy file is not a regular file (a FIFO, a device or a socket)"), (error.File, error.Reason));
+    }
+
+    [Fact]
+    public void A_fifo_policy_is_one_error_not_a_hang()
+    {
+        var path = Path.Combine(TestPaths.NewTempDir("im-policy-fifo"), "pipe.yaml");
+        using var fifo = TestFifo.CreateWithWriterWaiting(path);
+
+        var result = PolicyLoader.Load(path);
+
+        var error = Assert.Single(result.Errors);
+        Assert.Equal((path, "policy file is not a regular file (a FIFO, a device or a socket)"), (error.File, error.Reason));
     }
 
     [Fact]

@@ -82,6 +82,23 @@ public sealed class RoutingConfigProviderTests : IDisposable
     }
 
     [Fact]
+    public void A_policy_replaced_by_a_fifo_keeps_the_last_good_snapshot_instead_of_hanging_the_reload()
+    {
+        using var provider = new RoutingConfigProvider(_env.Load(), _env.Options(), _env.Time);
+        var good = provider.Current;
+        var policyPath = Path.Combine(_env.PoliciesDirectory, "default.yaml");
+        File.Delete(policyPath);
+        using var fifo = InferenceMesh.Tests.TestFifo.CreateWithWriterWaiting(policyPath);
+
+        var result = provider.Reload();
+
+        Assert.False(result.Applied);
+        Assert.Same(good, provider.Current);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal((policyPath, "policy file is not a regular file (a FIFO, a device or a socket)"), (error.File, error.Reason));
+    }
+
+    [Fact]
     public void Broken_edit_keeps_the_last_good_snapshot_and_reports_why()
     {
         using var provider = new RoutingConfigProvider(_env.Load(), _env.Options(), _env.Time);

@@ -71,6 +71,19 @@ public sealed class RoutingApiKeyTests : IDisposable
     }
 
     [Fact]
+    public void A_key_file_that_is_a_fifo_is_unreadable_not_waited_on()
+    {
+        // Each lookup (every routed request) opened it and waited for a writer that never came.
+        var path = Path.Combine(_env.Root, "key.pipe");
+        using var fifo = InferenceMesh.Tests.TestFifo.CreateWithWriterWaiting(path);
+        var resolver = new ApiKeyResolver(_ => null);
+
+        var lookup = resolver.Resolve(new BackendConfig { Name = "cloud-file", Kind = BackendKind.OpenAi, ApiKeyFile = path });
+
+        Assert.Equal(ApiKeyStatus.Unreadable, lookup.Status);
+    }
+
+    [Fact]
     public void A_backend_that_names_no_key_is_keyless_and_stays()
     {
         _env.WriteConfig("""
