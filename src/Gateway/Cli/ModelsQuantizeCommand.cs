@@ -34,7 +34,7 @@ internal static class ModelsQuantizeCommand
         var outputPath = new Option<string>("--output", "-o") { Description = "Write a plain GGUF file here instead of registering it in the store." };
         var threads = new Option<int?>("--threads", "-t") { Description = "Threads. Default: every core." };
         var allowRequantize = new Option<bool>("--allow-requantize") { Description = "Accept an input that is already quantised (quality suffers)." };
-        var force = new Option<bool>("--force") { Description = "Replace an existing --output file or store name." };
+        var force = new Option<bool>("--force") { Description = "Replace an existing --output file or store name (a loose NAME.gguf in the models folder too)." };
 
         var command = new Command("quantize", "Quantise a model with llama.cpp (byte-identical to llama-quantize of the same tag).")
         {
@@ -162,9 +162,14 @@ internal static class ModelsQuantizeCommand
             return ModelsCliExit.Usage;
         }
 
-        if (store.Find(newName) is not null && !request.Force)
+        // A loose NAME.gguf not hashed yet is a model of that name too: it was found only by the import, after the
+        // whole quantisation, and --force did not replace it.
+        var loose = store.LooseFileOf(newName);
+        if ((loose is not null || store.Find(newName) is not null) && !request.Force)
         {
-            error.WriteLine($"inference-mesh: a model named '{newName}' exists; choose --name or pass --force.");
+            error.WriteLine(loose is null
+                ? $"inference-mesh: a model named '{newName}' exists; choose --name or pass --force."
+                : $"inference-mesh: a model named '{newName}' exists (the file '{ModelsProgress.Printable(loose)}' in the models folder); choose --name, or pass --force to replace the file.");
             return ModelsCliExit.Usage;
         }
 
@@ -178,7 +183,7 @@ internal static class ModelsQuantizeCommand
                 return Report(result, output, error);
             }
 
-            var registration = new ModelRegistration { Name = newName, Lineage = new ModelLineage(sourceDigest, type.Name) };
+            var registration = new ModelRegistration { Name = newName, Lineage = new ModelLineage(sourceDigest, type.Name), ReplaceLooseFile = request.Force };
             var imported = await store.ImportFileAsync(temp, registration, ct).ConfigureAwait(false);
             if (!imported.Succeeded)
             {

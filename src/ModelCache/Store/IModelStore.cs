@@ -15,6 +15,13 @@ public interface IModelStore
     StoredModel? Find(string name);
 
     /// <summary>
+    /// The file name of the loose *.gguf file in the folder that gives a model <paramref name="name"/> (NAME.gguf, the
+    /// extension in any case), hashed yet or not; null when there is none. Such a name is refused by an import unless
+    /// <see cref="ModelRegistration.ReplaceLooseFile"/> is set.
+    /// </summary>
+    string? LooseFileOf(string name);
+
+    /// <summary>
     /// A stream into a new temp file in <c>blobs/</c> that hashes as it writes. Write the model, then
     /// <see cref="CommitAsync"/>; dispose it either way (an uncommitted temp file is deleted).
     /// </summary>

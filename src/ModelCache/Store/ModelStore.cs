@@ -112,9 +112,9 @@ internal sealed partial class ModelStore : IModelStore
         {
             var previous = _manifest.Find(registration.Name);
             var looseName = previous?.LooseFileName is { } known && File.Exists(previous.Path) ? known : LooseFileOf(registration.Name);
-            if (looseName is not null)
+            if (looseName is not null && !registration.ReplaceLooseFile)
             {
-                // Never replace (and so delete) a file the user put in the folder.
+                // Never replace (and so delete) a file the user put in the folder unless asked to.
                 return Reject(registration.Name, StoreError.NameTaken,
                     $"the name is used by the loose file '{GgufText.Printable(looseName)}'; choose another name or remove it first", writer);
             }
@@ -137,6 +137,12 @@ internal sealed partial class ModelStore : IModelStore
             };
             _manifest.Upsert(model);
             _manifest.SetStatus(model, StoredModelStatus.Ok); // other names of a re-fetched blob are served again
+            if (looseName is not null)
+            {
+                // Deleted only once the name is the new blob's: a crash before this leaves the file, never neither.
+                File.Delete(Path.Combine(Layout.Root, looseName));
+            }
+
             if (previous is not null && previous.Digest != digest)
             {
                 DropIfUnreferenced(previous);
@@ -356,8 +362,7 @@ internal sealed partial class ModelStore : IModelStore
         return deleted;
     }
 
-    /// <summary>The loose file that gives a model this name (NAME.gguf, the extension in any case), hashed yet or not.</summary>
-    internal string? LooseFileOf(string name) =>
+    public string? LooseFileOf(string name) =>
         LooseFiles().FirstOrDefault(f => string.Equals(f.Name[..^StoreDefaults.LooseExtension.Length], name, StringComparison.Ordinal))?.Name;
 
     private IEnumerable<FileInfo> LooseFiles()

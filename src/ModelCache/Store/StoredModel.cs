@@ -85,6 +85,13 @@ public sealed record ModelRegistration
     public IReadOnlyList<string> Sources { get; init; } = [];
 
     public ModelLineage? Lineage { get; init; }
+
+    /// <summary>
+    /// Whether a loose *.gguf file that gives a model this name is replaced: deleted once the new bytes are registered
+    /// under the name. The default value is false: the store never deletes a file the user put in the folder unless
+    /// asked to, and refuses the name (<see cref="StoreError.NameTaken"/>).
+    /// </summary>
+    public bool ReplaceLooseFile { get; init; }
 }
 
 /// <summary>Why a store operation did not happen (expected failures are values, not exceptions).</summary>

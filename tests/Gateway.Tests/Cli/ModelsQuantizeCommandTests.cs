@@ -149,6 +149,39 @@ public sealed class ModelsQuantizeCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_loose_file_of_the_new_name_not_hashed_yet_is_refused_before_quantising()
+    {
+        var loose = Path.Combine(_models, "stories260K-Q8_0.GGUF");
+        File.Copy(TestPaths.Stories260K, loose);
+
+        // The import found the name taken only after the whole quantisation, and failed (exit 1).
+        Assert.Equal(ModelsCliExit.Usage, await RunAsync(TestPaths.Stories260K, "Q8_0", "-t", "1"));
+        Assert.Equal(
+            "inference-mesh: a model named 'stories260K-Q8_0' exists (the file 'stories260K-Q8_0.GGUF' in the models folder); choose --name, or pass --force to replace the file.",
+            _error.ToString().Trim());
+        Assert.Equal(Sha256(TestPaths.Stories260K), Sha256(loose));
+    }
+
+    [Fact]
+    public async Task Force_replaces_a_loose_file_of_the_new_name_with_the_quantised_model()
+    {
+        var loose = Path.Combine(_models, "stories260K-Q8_0.gguf");
+        File.Copy(TestPaths.Stories260K, loose);
+        await ModelStoreFactory.Open(_models).SyncLooseFilesAsync(null, CancellationToken.None); // hashed or not: the same
+        File.Copy(TestPaths.Stories260K, Path.Combine(_models, "other.gguf"));
+
+        // --force ("replace an existing store name") quantised, then failed at the import: the loose file won.
+        var exit = await RunAsync(TestPaths.Stories260K, "Q8_0", "-t", "1", "--force");
+
+        Assert.True(exit == ModelsCliExit.Ok, _error.ToString());
+        Assert.False(File.Exists(loose));
+        var model = ModelStoreFactory.Open(_models).Find("stories260K-Q8_0");
+        Assert.Equal(("Q8_0", "Q8_0"), (model?.Metadata.Quantization, model?.Lineage?.QuantizationType));
+        Assert.Null(model!.LooseFileName);
+        Assert.True(File.Exists(Path.Combine(_models, "other.gguf")));
+    }
+
+    [Fact]
     public async Task Threads_out_of_range_are_a_usage_error()
     {
         Assert.Equal(ModelsCliExit.Usage, await RunAsync(TestPaths.Stories260K, "Q8_0", "-t", "0", "-o", Path.Combine(_models, "t.gguf")));
