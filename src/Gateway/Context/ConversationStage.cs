@@ -72,7 +72,7 @@ internal sealed partial class ConversationStage(IConversationStore store, Conver
         // The turn to store: the request's own messages, before the history goes in (system messages are per request).
         var turn = TurnItems(frame.Messages, frame.Request.Messages);
         var leadingSystem = frame.Messages.TakeWhile(m => m.Role == "system").Count();
-        frame.InsertMessages(leadingSystem, HistoryMessages(history.Items));
+        frame.InsertMessages(leadingSystem, HistoryMessages(history.Items, AnsweredFirst(turn)));
         Log.HistoryAdded(logger, history.Items.Count);
 
         if (storeTurn ?? true)
@@ -142,11 +142,16 @@ internal sealed partial class ConversationStage(IConversationStore store, Conver
         return items;
     }
 
+    /// <summary>The call ids the request's tool messages answer before anything else it says (its turn's leading outputs).</summary>
+    private static HashSet<string> AnsweredFirst(List<NewConversationItem> turn) =>
+        [.. turn.TakeWhile(i => i.Type == ConversationItemTypes.FunctionCallOutput).Select(i => i.CallId!)];
+
     /// <summary>
     /// The stored items as chat messages, in order: function_call items join the assistant message right before them (or
-    /// make one with no text) as its tool_calls; a function_call_output is a tool message with its tool_call_id.
+    /// make one with no text) as its tool_calls; a function_call_output is a tool message with its tool_call_id. Then
+    /// only answered calls are kept (see <see cref="KeepAnsweredCalls"/>).
     /// </summary>
-    private static List<ContextMessage> HistoryMessages(IReadOnlyList<ConversationItem> items)
+    private static List<ContextMessage> HistoryMessages(IReadOnlyList<ConversationItem> items, HashSet<string> answeredByRequest)
     {
         var messages = new List<ContextMessage>(items.Count);
         var assistantOpen = false; // the last message is an assistant's that later calls may join
@@ -179,7 +184,59 @@ internal sealed partial class ConversationStage(IConversationStore store, Conver
             }
         }
 
-        return messages;
+        return KeepAnsweredCalls(messages, answeredByRequest);
+    }
+
+    /// <summary>
+    /// OpenAI and Anthropic refuse (400) an assistant message's tool call not answered by a tool message right after it,
+    /// and a tool message that answers no call right before it. A client that moved on without answering a call left
+    /// such a call in the history, and every later turn of the conversation failed upstream. So a call is kept only when
+    /// the tool messages right after its assistant message answer it, or, for the history's last calls, when the
+    /// request's own leading tool messages do (the usual next turn: only the results); an output is kept only with its
+    /// call; an assistant message left with neither text nor calls goes too.
+    /// </summary>
+    private static List<ContextMessage> KeepAnsweredCalls(List<ContextMessage> messages, HashSet<string> answeredByRequest)
+    {
+        var kept = new List<ContextMessage>(messages.Count);
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var message = messages[i];
+            if (message.Role == "tool")
+            {
+                continue; // an output with no call right before it (one with its call is taken with the call below)
+            }
+
+            if (message.ToolCalls is not { Count: > 0 } calls)
+            {
+                kept.Add(message);
+                continue;
+            }
+
+            var end = i + 1;
+            while (end < messages.Count && messages[end].Role == "tool")
+            {
+                end++;
+            }
+
+            var outputs = messages.Skip(i + 1).Take(end - i - 1).ToList();
+            var answered = outputs.Select(o => o.ToolCallId ?? string.Empty).ToHashSet(StringComparer.Ordinal);
+            if (end == messages.Count)
+            {
+                answered.UnionWith(answeredByRequest); // the request's results follow these calls directly
+            }
+
+            var answeredCalls = calls.Where(c => answered.Contains(c.Id)).ToList();
+            if (answeredCalls.Count > 0 || message.Content.Length > 0)
+            {
+                kept.Add(message with { ToolCalls = answeredCalls.Count > 0 ? answeredCalls : null });
+            }
+
+            var callIds = answeredCalls.Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+            kept.AddRange(outputs.Where(o => o.ToolCallId is { } id && callIds.Remove(id)));
+            i = end - 1;
+        }
+
+        return kept;
     }
 
     /// <summary>A string id, or OpenAI Responses' object form <c>{"id": …}</c>; null when malformed.</summary>

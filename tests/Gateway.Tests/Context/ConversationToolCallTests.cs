@@ -207,6 +207,93 @@ public sealed class ConversationToolCallTests
             sent.RootElement.GetProperty("messages").GetRawText());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_call_the_client_never_answered_is_left_out_of_the_next_openai_turn(bool stream)
+    {
+        var (harness, upstream) = await StartWithCloudAsync();
+        await using var owned = harness;
+        await using var ownedUpstream = upstream;
+        upstream.Script = (http, streamed) => upstream.ChatRequests.Count() == 1 ? ToolCallAnswer(http, streamed) : TextAnswer(http, streamed);
+        var id = await CreateConversationAsync(harness.Http);
+        var (first, firstBody) = await harness.SendAsync(Turn(id, stream, FirstTurn()));
+        Assert.True(first.StatusCode == HttpStatusCode.OK, firstBody + harness.Logs.All);
+
+        // The client moves on without a tool result: the replayed tool_calls message had no tool message after it,
+        // which OpenAI refuses (400), so every later turn of the conversation failed.
+        var (second, secondBody) = await harness.SendAsync(Turn(id, stream, """[{"role":"user","content":"Never mind."}]"""));
+
+        Assert.True(second.StatusCode == HttpStatusCode.OK, secondBody + harness.Logs.All);
+        using var sent = JsonDocument.Parse(upstream.ChatRequests.ToArray()[1].Body);
+        Assert.Equal(
+            """[{"role":"user","content":"What is the capital of France?"},{"role":"user","content":"Never mind."}]""",
+            sent.RootElement.GetProperty("messages").GetRawText());
+        Assert.Contains(await StoredAsync(harness.Http, id), item => item.Contains("\"function_call\"", StringComparison.Ordinal)); // kept, only not replayed
+    }
+
+    [Fact]
+    public async Task A_call_the_client_never_answered_is_left_out_of_the_next_anthropic_turn()
+    {
+        var anthropic = await LoopbackAnthropicUpstream.StartAsync();
+        await using var ownedAnthropic = anthropic;
+        var toolUse = LoopbackAnthropicUpstream.Json(200, AnthropicScript.ToolUseMessage("Let me look.", ("toolu_01", "get_weather", """{"city":"Paris"}""")));
+        var text = LoopbackAnthropicUpstream.Json(200,
+            """{"id":"msg_01","type":"message","role":"assistant","model":"claude-test-1","content":[{"type":"text","text":"Hello, world"}],"stop_reason":"end_turn","usage":{"input_tokens":8,"output_tokens":2}}""");
+        anthropic.Respond = context => anthropic.Requests.Count == 1 ? toolUse(context) : text(context);
+        var harness = new RoutingHarness();
+        harness.OtherBackends.Add(("claude", "anthropic", anthropic.BaseAddress.ToString(), 0.95, "sk-ant"));
+        await harness.StartAsync();
+        await using var owned = harness;
+        var id = await CreateConversationAsync(harness.Http);
+        var (first, firstBody) = await harness.SendAsync(Turn(id, stream: false, FirstTurn()));
+        Assert.True(first.StatusCode == HttpStatusCode.OK, firstBody + harness.Logs.All);
+
+        // A tool_use block with no tool_result in the next user turn: Anthropic refuses the request (400).
+        var (second, secondBody) = await harness.SendAsync(Turn(id, stream: false, """[{"role":"user","content":"Never mind."}]"""));
+
+        Assert.True(second.StatusCode == HttpStatusCode.OK, secondBody + harness.Logs.All);
+        Assert.Equal(
+            """[{"role":"user","content":"What is the capital of France?"},{"role":"assistant","content":"Let me look."},{"role":"user","content":"Never mind."}]""",
+            anthropic.Requests.ToArray()[1].Json.GetProperty("messages").GetRawText());
+    }
+
+    [Fact]
+    public async Task Of_a_history_s_calls_only_the_answered_ones_are_replayed_and_the_request_s_results_answer_the_last()
+    {
+        var (harness, upstream) = await StartWithCloudAsync();
+        await using var owned = harness;
+        await using var ownedUpstream = upstream;
+        var id = await CreateConversationAsync(harness.Http, """
+            {"items":[{"role":"user","content":"Weather in Paris and Rome?"},
+                      {"type":"function_call","call_id":"call_1","name":"get_weather","arguments":"{}"},
+                      {"type":"function_call","call_id":"call_2","name":"get_weather","arguments":"{}"},
+                      {"type":"function_call_output","call_id":"call_1","output":"sunny"},
+                      {"type":"function_call_output","call_id":"call_9","output":"an answer to no call"},
+                      {"role":"user","content":"And Oslo?"},
+                      {"type":"function_call","call_id":"call_3","name":"get_weather","arguments":"{}"},
+                      {"type":"function_call","call_id":"call_4","name":"get_weather","arguments":"{}"},
+                      {"type":"function_call_output","call_id":"call_3","output":"snow"}]}
+            """);
+
+        // call_2 was never answered (the user moved on), call_9's output answers no call; call_4 is answered now.
+        var (response, body) = await harness.SendAsync(Turn(id, stream: false, """[{"role":"tool","tool_call_id":"call_4","content":"rain"}]"""));
+
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body + harness.Logs.All);
+        using var sent = JsonDocument.Parse(Assert.Single(upstream.ChatRequests).Body);
+        Assert.Equal(
+            [
+                "user:Weather in Paris and Rome?", "assistant:call_1", "tool:call_1:sunny", "user:And Oslo?",
+                "assistant:call_3,call_4", "tool:call_3:snow", "tool:call_4:rain",
+            ],
+            sent.RootElement.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("role").GetString() switch
+            {
+                "tool" => $"tool:{m.GetProperty("tool_call_id").GetString()}:{m.GetProperty("content").GetString()}",
+                "assistant" => "assistant:" + string.Join(",", m.GetProperty("tool_calls").EnumerateArray().Select(c => c.GetProperty("id").GetString())),
+                var role => $"{role}:{m.GetProperty("content").GetString()}",
+            }));
+    }
+
     /// <summary>A call of get_weather, as OpenAI sends it: whole, or streamed with the id and name first and the arguments in fragments.</summary>
     private static Task ToolCallAnswer(HttpContext http, bool stream)
     {
