@@ -42,6 +42,39 @@ public sealed class ConversationToolCallTests
         return (harness, upstream);
     }
 
+    /// <summary>A cloud that answers turn 1 with a call of get_weather (call_abc) and later turns with text; turn 1 sent.</summary>
+    private static async Task<(RoutingHarness Harness, RecordingUpstream Upstream, string Id)> StartOpenAiToolCallAsync(bool stream)
+    {
+        var (harness, upstream) = await StartWithCloudAsync();
+        upstream.Script = (http, streamed) => upstream.ChatRequests.Count() == 1 ? ToolCallAnswer(http, streamed) : TextAnswer(http, streamed);
+        var id = await CreateConversationAsync(harness.Http);
+        var (first, firstBody) = await harness.SendAsync(Turn(id, stream, FirstTurn()));
+        Assert.True(first.StatusCode == HttpStatusCode.OK, firstBody + harness.Logs.All);
+        return (harness, upstream, id);
+    }
+
+    /// <summary>Claude answers turn 1 with a tool_use of get_weather (toolu_01, after <paramref name="text"/>) and later turns with text; turn 1 sent.</summary>
+    private static async Task<(RoutingHarness Harness, LoopbackAnthropicUpstream Anthropic, string Id)> StartAnthropicToolUseAsync(bool stream, string? text = null)
+    {
+        var anthropic = await LoopbackAnthropicUpstream.StartAsync();
+        var toolUse = stream
+            ? LoopbackAnthropicUpstream.Events(AnthropicScript.ToolUseStream(text, ("toolu_01", "get_weather", ["{\"city\":", "\"Paris\"}"])))
+            : LoopbackAnthropicUpstream.Json(200, AnthropicScript.ToolUseMessage(text, ("toolu_01", "get_weather", """{"city":"Paris"}""")));
+        var answer = stream
+            ? LoopbackAnthropicUpstream.Events(AnthropicScript.HelloWorld())
+            : LoopbackAnthropicUpstream.Json(200,
+                """{"id":"msg_01","type":"message","role":"assistant","model":"claude-test-1","content":[{"type":"text","text":"Hello, world"}],"stop_reason":"end_turn","usage":{"input_tokens":8,"output_tokens":2}}""");
+        anthropic.Respond = context => anthropic.Requests.Count == 1 ? toolUse(context) : answer(context);
+        var harness = new RoutingHarness();
+        harness.OtherBackends.Add(("claude", "anthropic", anthropic.BaseAddress.ToString(), 0.95, "sk-ant"));
+        await harness.StartAsync();
+        var id = await CreateConversationAsync(harness.Http);
+        var (first, firstBody) = await harness.SendAsync(Turn(id, stream, FirstTurn()));
+        Assert.True(first.StatusCode == HttpStatusCode.OK, firstBody + harness.Logs.All);
+        Assert.Contains("toolu_01", firstBody, StringComparison.Ordinal);
+        return (harness, anthropic, id);
+    }
+
     private static string FirstTurn() =>
         $$"""[{"role":"user","content":{{JsonSerializer.Serialize(RoutingHarness.PublicPrompt)}}}]""";
 
@@ -66,25 +99,10 @@ public sealed class ConversationToolCallTests
     [InlineData(true)]
     public async Task An_anthropic_tool_call_and_its_result_come_back_as_tool_use_then_tool_result(bool stream)
     {
-        var anthropic = await LoopbackAnthropicUpstream.StartAsync();
+        var (harness, anthropic, id) = await StartAnthropicToolUseAsync(stream);
         await using var ownedAnthropic = anthropic;
-        var toolUse = stream
-            ? LoopbackAnthropicUpstream.Events(AnthropicScript.ToolUseStream(null, ("toolu_01", "get_weather", ["{\"city\":", "\"Paris\"}"])))
-            : LoopbackAnthropicUpstream.Json(200, AnthropicScript.ToolUseMessage(null, ("toolu_01", "get_weather", """{"city":"Paris"}""")));
-        var text = stream
-            ? LoopbackAnthropicUpstream.Events(AnthropicScript.HelloWorld())
-            : LoopbackAnthropicUpstream.Json(200,
-                """{"id":"msg_01","type":"message","role":"assistant","model":"claude-test-1","content":[{"type":"text","text":"Hello, world"}],"stop_reason":"end_turn","usage":{"input_tokens":8,"output_tokens":2}}""");
-        anthropic.Respond = context => anthropic.Requests.Count == 1 ? toolUse(context) : text(context);
-        var harness = new RoutingHarness();
-        harness.OtherBackends.Add(("claude", "anthropic", anthropic.BaseAddress.ToString(), 0.95, "sk-ant"));
-        await harness.StartAsync();
         await using var owned = harness;
-        var id = await CreateConversationAsync(harness.Http);
 
-        var (first, firstBody) = await harness.SendAsync(Turn(id, stream, FirstTurn()));
-        Assert.True(first.StatusCode == HttpStatusCode.OK, firstBody + harness.Logs.All);
-        Assert.Contains("toolu_01", firstBody, StringComparison.Ordinal);
         var (second, secondBody) = await harness.SendAsync(Turn(id, stream, ToolResult.Replace("CALL", "toolu_01", StringComparison.Ordinal)));
 
         Assert.True(second.StatusCode == HttpStatusCode.OK, secondBody + harness.Logs.All);
@@ -110,14 +128,10 @@ public sealed class ConversationToolCallTests
     [InlineData(true)]
     public async Task An_openai_compatible_tool_call_and_its_result_come_back_in_order(bool stream)
     {
-        var (harness, upstream) = await StartWithCloudAsync();
+        var (harness, upstream, id) = await StartOpenAiToolCallAsync(stream);
         await using var owned = harness;
         await using var ownedUpstream = upstream;
-        upstream.Script = (http, streamed) => upstream.ChatRequests.Count() == 1 ? ToolCallAnswer(http, streamed) : TextAnswer(http, streamed);
-        var id = await CreateConversationAsync(harness.Http);
 
-        var (first, firstBody) = await harness.SendAsync(Turn(id, stream, FirstTurn()));
-        Assert.True(first.StatusCode == HttpStatusCode.OK, firstBody + harness.Logs.All);
         var (second, secondBody) = await harness.SendAsync(Turn(id, stream, ToolResult.Replace("CALL", "call_abc", StringComparison.Ordinal)));
 
         Assert.True(second.StatusCode == HttpStatusCode.OK, secondBody + harness.Logs.All);
@@ -212,13 +226,9 @@ public sealed class ConversationToolCallTests
     [InlineData(true)]
     public async Task A_call_the_client_never_answered_is_left_out_of_the_next_openai_turn(bool stream)
     {
-        var (harness, upstream) = await StartWithCloudAsync();
+        var (harness, upstream, id) = await StartOpenAiToolCallAsync(stream);
         await using var owned = harness;
         await using var ownedUpstream = upstream;
-        upstream.Script = (http, streamed) => upstream.ChatRequests.Count() == 1 ? ToolCallAnswer(http, streamed) : TextAnswer(http, streamed);
-        var id = await CreateConversationAsync(harness.Http);
-        var (first, firstBody) = await harness.SendAsync(Turn(id, stream, FirstTurn()));
-        Assert.True(first.StatusCode == HttpStatusCode.OK, firstBody + harness.Logs.All);
 
         // The client moves on without a tool result: the replayed tool_calls message had no tool message after it,
         // which OpenAI refuses (400), so every later turn of the conversation failed.
@@ -235,19 +245,9 @@ public sealed class ConversationToolCallTests
     [Fact]
     public async Task A_call_the_client_never_answered_is_left_out_of_the_next_anthropic_turn()
     {
-        var anthropic = await LoopbackAnthropicUpstream.StartAsync();
+        var (harness, anthropic, id) = await StartAnthropicToolUseAsync(stream: false, text: "Let me look.");
         await using var ownedAnthropic = anthropic;
-        var toolUse = LoopbackAnthropicUpstream.Json(200, AnthropicScript.ToolUseMessage("Let me look.", ("toolu_01", "get_weather", """{"city":"Paris"}""")));
-        var text = LoopbackAnthropicUpstream.Json(200,
-            """{"id":"msg_01","type":"message","role":"assistant","model":"claude-test-1","content":[{"type":"text","text":"Hello, world"}],"stop_reason":"end_turn","usage":{"input_tokens":8,"output_tokens":2}}""");
-        anthropic.Respond = context => anthropic.Requests.Count == 1 ? toolUse(context) : text(context);
-        var harness = new RoutingHarness();
-        harness.OtherBackends.Add(("claude", "anthropic", anthropic.BaseAddress.ToString(), 0.95, "sk-ant"));
-        await harness.StartAsync();
         await using var owned = harness;
-        var id = await CreateConversationAsync(harness.Http);
-        var (first, firstBody) = await harness.SendAsync(Turn(id, stream: false, FirstTurn()));
-        Assert.True(first.StatusCode == HttpStatusCode.OK, firstBody + harness.Logs.All);
 
         // A tool_use block with no tool_result in the next user turn: Anthropic refuses the request (400).
         var (second, secondBody) = await harness.SendAsync(Turn(id, stream: false, """[{"role":"user","content":"Never mind."}]"""));
