@@ -163,7 +163,7 @@ internal sealed partial class RoutingConfigProvider : IRoutingConfigProvider, ID
     {
         var full = Path.GetFullPath(path);
         var files = Current.Files;
-        if (files.Contains(full, StringComparer.Ordinal))
+        if (files.Contains(full, StringComparer.Ordinal) || files.Any(file => LinksThrough(file, full)))
         {
             return true;
         }
@@ -171,6 +171,24 @@ internal sealed partial class RoutingConfigProvider : IRoutingConfigProvider, ID
         // A policy file in the policies folder (the config may switch to it on the same reload).
         return string.Equals(Path.GetDirectoryName(full), Path.GetFullPath(_options.PoliciesDirectory), StringComparison.Ordinal)
             && (full.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || full.EndsWith(".yml", StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>
+    /// Whether <paramref name="file"/> is a symbolic link whose target lies below <paramref name="changed"/>. Kubernetes
+    /// mounts a ConfigMap as <c>NAME -> ..data/NAME</c> and updates it by renaming a new <c>..data</c> link into place:
+    /// no event names the file itself, so such an update was never reloaded.
+    /// </summary>
+    private static bool LinksThrough(string file, string changed)
+    {
+        try
+        {
+            return File.ResolveLinkTarget(file, returnFinalTarget: false) is { } target
+                && target.FullName.StartsWith(changed + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false; // gone or unreadable meanwhile: the reload says so if it matters
+        }
     }
 
     private void ReloadFromWatcher()

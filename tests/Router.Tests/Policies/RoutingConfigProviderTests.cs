@@ -157,6 +157,41 @@ public sealed class RoutingConfigProviderTests : IDisposable
     }
 
     [Fact]
+    public async Task Watcher_reloads_a_config_updated_as_kubernetes_updates_a_config_map()
+    {
+        // A ConfigMap volume: config.yaml -> ..data/config.yaml, ..data -> a timestamped folder. An update writes a new
+        // folder and renames a new ..data link over the old one; no event names config.yaml, so it was never reloaded.
+        var mount = Directory.CreateDirectory(Path.Combine(_env.Root, "mount")).FullName;
+        File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(mount, "..v1")).FullName, "config.yaml"), RouterTestEnvironment.AcceptanceConfig);
+        Directory.CreateSymbolicLink(Path.Combine(mount, "..data"), "..v1");
+        var config = Path.Combine(mount, "config.yaml");
+        File.CreateSymbolicLink(config, "..data/config.yaml");
+        var options = _env.Options(watch: true) with { ConfigPath = config, ReloadDebounce = TimeSpan.FromMilliseconds(20) };
+        using var provider = new RoutingConfigProvider(RoutingConfigProvider.LoadInitial(options, _env.Time).Value!, options, TimeProvider.System);
+        var applied = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        provider.Reloaded += (_, r) =>
+        {
+            if (r.Applied && r.Current.Backends.Any(b => b is { Name: "cloud-a", Quality: 0.5 }))
+            {
+                applied.TrySetResult();
+            }
+        };
+
+        File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(mount, "..v2")).FullName, "config.yaml"),
+            RouterTestEnvironment.AcceptanceConfig.Replace("quality: 0.95", "quality: 0.5"));
+        Directory.CreateSymbolicLink(Path.Combine(mount, "..data_tmp"), "..v2");
+        Assert.Equal(0, Rename(Path.Combine(mount, "..data_tmp"), Path.Combine(mount, "..data"))); // rename(2), as kubelet does
+
+        // The timeout only bounds a failure; success completes as soon as the event arrives.
+        await applied.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(0.5, provider.Current.Backends.Single(b => b.Name == "cloud-a").Quality);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "rename", SetLastError = true)]
+    private static extern int Rename([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string from,
+        [System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string to);
+
+    [Fact]
     public async Task Watcher_reloads_when_a_file_changes()
     {
         var options = _env.Options(watch: true) with { ReloadDebounce = TimeSpan.FromMilliseconds(20) };
