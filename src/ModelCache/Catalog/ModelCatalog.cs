@@ -1,4 +1,5 @@
 using System.Globalization;
+using InferenceMesh.Configuration;
 using InferenceMesh.ModelCache.Adapters;
 using InferenceMesh.ModelCache.Gguf;
 using InferenceMesh.ModelCache.Store;
@@ -305,7 +306,8 @@ internal sealed partial class ModelCatalog : IModelCatalog
         {
             // Files shorter than a header are never opened: this also keeps FIFOs and devices (size 0) from blocking us.
             var result = stamp.Length < GgufFormat.HeaderBytes
-                ? GgufReadResult.Failure(new GgufError(stamp.Length == 0 ? "empty file" : $"file of {stamp.Length} bytes is shorter than a GGUF header", 0))
+                ? GgufReadResult.Failure(new GgufError(
+                    stamp.Length > 0 ? $"file of {stamp.Length} bytes is shorter than a GGUF header" : RegularFile.Problem(resolved) ?? "empty file", 0))
                 : ReadCounted(resolved);
             cached = new CachedFile(stamp, result);
             _cache[resolved] = cached;

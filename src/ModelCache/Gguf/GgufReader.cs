@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
+using InferenceMesh.Configuration;
 
 namespace InferenceMesh.ModelCache.Gguf;
 
@@ -18,10 +19,18 @@ public static class GgufReader
     /// <summary>Minimum bytes of one tensor info: name length, a 1-byte name, n_dims, one dimension, type, offset.</summary>
     internal const int MinTensorInfoBytes = 8 + 1 + 4 + 8 + 4 + 8;
 
-    /// <summary>Reads and validates the file at <paramref name="path"/>; I/O failures are returned as errors too.</summary>
+    /// <summary>
+    /// Reads and validates the file at <paramref name="path"/>; I/O failures are returned as errors too, and a directory,
+    /// FIFO, device or socket is an error without being opened (opening a FIFO waits for a writer).
+    /// </summary>
     public static GgufReadResult Read(string path, GgufReaderOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (RegularFile.Problem(path) is { } problem)
+        {
+            return new GgufError(problem, 0);
+        }
+
         try
         {
             using var stream = new FileStream(path, new FileStreamOptions

@@ -17,6 +17,7 @@ public sealed class ModelCatalogTests
         File.WriteAllBytes(Path.Combine(dir, "stories260K.gguf"), stories);
         File.WriteAllBytes(Path.Combine(dir, "truncated.gguf"), stories[..5000]);
         File.WriteAllBytes(Path.Combine(dir, "empty.gguf"), []);
+        TestFifo.Create(Path.Combine(dir, "pipe.gguf"));
         var random = new byte[4096];
         new Random(42).NextBytes(random);
         File.WriteAllBytes(Path.Combine(dir, "random.gguf"), random);
@@ -46,23 +47,24 @@ public sealed class ModelCatalogTests
 
         var invalid = catalog.InvalidFiles.ToDictionary(f => f.FileName, f => f.Reason);
         Assert.Equal(
-            new[] { "absurd.gguf", "alias.gguf", "empty.gguf", "escape.gguf", "evil\\u000Aname\\u202E.gguf", "random.gguf", "truncated.gguf" },
+            new[] { "absurd.gguf", "alias.gguf", "empty.gguf", "escape.gguf", "evil\\u000Aname\\u202E.gguf", "pipe.gguf", "random.gguf", "truncated.gguf" },
             invalid.Keys.Order(StringComparer.Ordinal));
         Assert.Contains("kv_count 9223372036854775807 cannot fit", invalid["absurd.gguf"]);
         Assert.Contains("empty file", invalid["empty.gguf"]);
+        Assert.Contains("not a regular file (a FIFO, a device or a socket)", invalid["pipe.gguf"]); // was called "empty file"
         Assert.Contains("not a GGUF file", invalid["random.gguf"]);
         Assert.Contains("truncated", invalid["truncated.gguf"]);
         Assert.Contains("truncated", invalid["alias.gguf"]);
         Assert.Contains("outside the models folder", invalid["escape.gguf"]);
         Assert.Contains("not a safe model id", invalid["evil\\u000Aname\\u202E.gguf"]);
-        Assert.Equal(7, _log.Count("InvalidModelFile"));
+        Assert.Equal(8, _log.Count("InvalidModelFile"));
         Assert.DoesNotContain(_log.Entries, e => e.Message.Contains('\n'));
 
         // A rescan with nothing changed re-reads nothing and logs nothing new.
         var read = catalog.FilesRead;
         catalog.Refresh();
         Assert.Equal(read, catalog.FilesRead);
-        Assert.Equal(7, _log.Count("InvalidModelFile"));
+        Assert.Equal(8, _log.Count("InvalidModelFile"));
         Assert.Single(catalog.Models);
     }
 

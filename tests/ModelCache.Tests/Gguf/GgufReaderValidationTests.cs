@@ -31,6 +31,17 @@ public sealed class GgufReaderValidationTests
     public void EmptyFile_IsAnError() => AssertError([], "empty file");
 
     [Fact]
+    public void A_fifo_or_a_device_is_an_error_without_being_opened()
+    {
+        // Opened, a FIFO waited for a writer (here one is waiting, so the old reader saw an "empty file" instead).
+        var fifo = Path.Combine(TestPaths.NewTempDir("im-gguf-fifo"), "pipe.gguf");
+        using var writer = TestFifo.CreateWithWriterWaiting(fifo);
+
+        Assert.Equal("is not a regular file (a FIFO, a device or a socket)", GgufReader.Read(fifo).Error?.Reason);
+        Assert.Equal("is not a regular file (a FIFO, a device or a socket)", GgufReader.Read("/dev/zero").Error?.Reason);
+    }
+
+    [Fact]
     public void NotGguf_IsAnError() => AssertError(Encoding.ASCII.GetBytes("PK\u0003\u0004 this is a zip"), "not a GGUF file");
 
     [Theory]
