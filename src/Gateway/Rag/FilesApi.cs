@@ -74,7 +74,14 @@ internal static class FilesApi
                     return ApiErrors.InvalidParameter(name, $"The body has more than one '{name}' part: send one file and one purpose per request.");
                 }
 
-                if (name == "file" && disposition.IsFileDisposition())
+                if (name == "file" && !disposition.IsFileDisposition())
+                {
+                    // A 'file' part without a file name (or with an empty one) was skipped, and the answer said no file was sent.
+                    return ApiErrors.InvalidParameter("file",
+                        "The 'file' part has no file name: send it as a file (Content-Disposition: form-data; name=\"file\"; filename=\"...\").");
+                }
+
+                if (name == "file")
                 {
                     fileName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
                     var result = await store.StageAsync(section.Body, cancellationToken);

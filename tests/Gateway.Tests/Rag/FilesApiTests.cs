@@ -90,6 +90,24 @@ public sealed class FilesApiTests
         Assert.Equal(0, (await RagHttp.GetJsonAsync(gateway.Http, "/v1/files")).GetProperty("data").GetArrayLength());
     }
 
+    [Theory]
+    [InlineData("name=\"file\"; filename=\"\"")]
+    [InlineData("name=\"file\"")]
+    public async Task A_file_part_without_a_file_name_is_400_saying_so_not_that_no_file_was_sent(string disposition)
+    {
+        await using var gateway = await RagHttp.StartGatewayAsync();
+        var body = "--B\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nassistants\r\n"
+            + $"--B\r\nContent-Disposition: form-data; {disposition}\r\nContent-Type: text/plain\r\n\r\nhello\r\n--B--\r\n";
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));
+        content.Headers.TryAddWithoutValidation("Content-Type", "multipart/form-data; boundary=B");
+
+        using var response = await gateway.Http.PostAsync("/v1/files", content);
+
+        var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, "file");
+        Assert.StartsWith("The 'file' part has no file name", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, (await RagHttp.GetJsonAsync(gateway.Http, "/v1/files")).GetProperty("data").GetArrayLength());
+    }
+
     [Fact]
     public async Task A_file_over_the_limit_gets_413_and_nothing_is_kept()
     {
