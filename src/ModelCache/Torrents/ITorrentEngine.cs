@@ -71,6 +71,15 @@ public sealed record TorrentTransferStatus(TorrentTransferState State, long Tota
     /// first; libtorrent writes through a shared memory map, which a read sees at once); the state turns complete later.
     /// </summary>
     public bool HasAllBytes(long length) => length > 0 && TotalLength == length && CompletedLength == length && !IsFailed;
+
+    /// <summary>
+    /// Whether a download of <paramref name="length"/> bytes is over: the engine says so, its byte count is the length,
+    /// or the leading verified pieces (<see cref="ITorrentEngine.GetVerifiedPrefixAsync"/>) cover every byte. The last
+    /// one matters for qBittorrent, which counts a v2 torrent's last piece as a whole 16 KiB block: 1 GiB + 128 bytes
+    /// showed as 16,256 bytes more than the file, so the count never equals the length.
+    /// </summary>
+    public bool IsFinished(long length, long verifiedPrefix) =>
+        IsComplete || HasAllBytes(length) || (length > 0 && verifiedPrefix >= length && !IsFailed);
 }
 
 public enum TorrentTransferState

@@ -628,11 +628,8 @@ public sealed partial class ModelTorrents : IAsyncDisposable
                     await prefix.HashExistingAsync(verified, null, cancellationToken).ConfigureAwait(false);
                 }
 
-                // Every piece verified is the end, whatever the engine's byte count says: qBittorrent counts a v2
-                // torrent's last piece as a whole 16 KiB block (1 GiB + 128 bytes showed as 16,256 bytes more than the
-                // file), so its count never equals the length and only its state change, about a second later, ended
-                // the wait.
-                if (status.IsComplete || status.HasAllBytes(metainfo.Length) || verified >= metainfo.Length)
+                // Every piece verified is the end, whatever the engine's byte count says (no waiting for its state change).
+                if (status.IsFinished(metainfo.Length, verified))
                 {
                     break;
                 }
