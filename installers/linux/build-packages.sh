@@ -66,7 +66,8 @@ Architecture: amd64
 Maintainer: Inference Mesh developers <inference-mesh@localhost>
 Installed-Size: $size_kib
 Depends: libc6 (>= 2.31), libgcc-s1, libstdc++6, libssl3 | libssl1.1, zlib1g
-Recommends: aria2, serf
+Recommends: qbittorrent-nox, serf
+Suggests: aria2
 Section: net
 Priority: optional
 Description: local-first AI inference gateway with an OpenAI-compatible API

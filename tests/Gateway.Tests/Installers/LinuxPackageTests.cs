@@ -17,11 +17,12 @@ public sealed class LinuxPackageTests(LinuxPackageTests.Packages packages) : ICl
     [Fact]
     public async Task The_deb_declares_the_version_and_dependencies_and_holds_the_gateway_the_link_and_the_user_unit()
     {
-        var fields = await RunAsync("dpkg-deb", ["-f", packages.Deb, "Package", "Version", "Architecture", "Depends"]);
+        var fields = await RunAsync("dpkg-deb", ["-f", packages.Deb, "Package", "Version", "Architecture", "Depends", "Recommends"]);
         Assert.Contains("Package: inference-mesh", fields);
         Assert.Contains($"Version: {packages.Version}", fields);
         Assert.Contains("Architecture: amd64", fields);
         Assert.Contains("libc6", fields);
+        Assert.Contains("Recommends: qbittorrent-nox, serf", fields); // the default torrent engine and the mesh's membership
 
         var contents = await RunAsync("dpkg-deb", ["-c", packages.Deb]);
         Assert.Contains("./usr/bin/inference-mesh -> ../lib/inference-mesh/inference-mesh", contents);
