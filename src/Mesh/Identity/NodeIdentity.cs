@@ -70,6 +70,12 @@ public sealed class NodeIdentity : IDisposable
 
     private static NodeIdentity Load(string path)
     {
+        // A FIFO with no writer would make the read below wait forever, and a device would never end.
+        if (InferenceMesh.Configuration.RegularFile.Problem(path) is { } problem)
+        {
+            throw new MeshIdentityException($"The node key {path} {problem}.");
+        }
+
         if (!OperatingSystem.IsWindows())
         {
             var mode = File.GetUnixFileMode(path);

@@ -32,6 +32,18 @@ public sealed class NodeIdentityTests
     }
 
     [Fact]
+    public void A_key_file_that_is_a_fifo_is_refused_before_it_is_opened()
+    {
+        var keyFile = Path.Combine(TestPaths.NewTempDir("im-mesh-id"), "node.key");
+        using var fifo = TestFifo.CreateWithWriterWaiting(keyFile);
+
+        // Was a read that waited forever for a writer (here the waiting writer makes it an empty, non-PEM key).
+        var ex = Assert.Throws<MeshIdentityException>(() => NodeIdentity.LoadOrCreate(keyFile));
+
+        Assert.Equal($"The node key {keyFile} {InferenceMesh.Configuration.RegularFile.NotRegular}.", ex.Message);
+    }
+
+    [Fact]
     public void Certificate_is_bound_to_the_key_and_checked_against_the_expected_id()
     {
         var dir = TestPaths.NewTempDir("im-mesh-id");
