@@ -90,8 +90,9 @@ public sealed class NodeIdentity : IDisposable
         {
             key.ImportFromPem(File.ReadAllText(path));
         }
-        catch (CryptographicException ex)
+        catch (Exception ex) when (ex is CryptographicException or ArgumentException)
         {
+            // ImportFromPem throws ArgumentException when the text holds no PEM at all (an empty file).
             key.Dispose();
             throw new MeshIdentityException($"The node key {path} is not a PEM ECDSA private key: {ex.Message}", ex);
         }

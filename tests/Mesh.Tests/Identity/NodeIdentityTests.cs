@@ -44,6 +44,20 @@ public sealed class NodeIdentityTests
     }
 
     [Fact]
+    public void An_empty_key_file_is_a_one_line_error_naming_it()
+    {
+        var keyFile = Path.Combine(TestPaths.NewTempDir("im-mesh-id"), "node.key");
+        File.WriteAllText(keyFile, "");
+        File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+        // Was an ArgumentException from ImportFromPem ("no supported key formats"), not the identity error.
+        var ex = Assert.Throws<MeshIdentityException>(() => NodeIdentity.LoadOrCreate(keyFile));
+
+        Assert.StartsWith($"The node key {keyFile} is not a PEM ECDSA private key", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', ex.Message);
+    }
+
+    [Fact]
     public void Certificate_is_bound_to_the_key_and_checked_against_the_expected_id()
     {
         var dir = TestPaths.NewTempDir("im-mesh-id");
