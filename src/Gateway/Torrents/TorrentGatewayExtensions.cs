@@ -71,6 +71,9 @@ internal sealed partial class TorrentHostedService(ModelTorrents torrents, ITorr
 {
     private Task? _resume;
 
+    /// <summary>The start's seeding of the saved shares; completed before the service started.</summary>
+    internal Task Resumed => _resume ?? Task.CompletedTask;
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _resume = Task.Run(async () =>

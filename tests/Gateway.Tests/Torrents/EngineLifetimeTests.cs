@@ -33,11 +33,19 @@ public sealed class EngineLifetimeTests
                 await gateway.KillAsync();
             }
 
-            var deadline = Stopwatch.StartNew();
-            while (IsAlive(aria2))
+            // The engine is not our child: wait on its exit through the runtime, not a polling loop of our own.
+            using var engineProcess = IsAlive(aria2) ? TryGetProcess(aria2) : null;
+            if (engineProcess is not null)
             {
-                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), $"{processName} (pid {aria2}) outlived its killed gateway");
-                await Task.Delay(50);
+                using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                try
+                {
+                    await engineProcess.WaitForExitAsync(deadline.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    Assert.Fail($"{processName} (pid {aria2}) outlived its killed gateway");
+                }
             }
         }
         finally
@@ -73,6 +81,18 @@ public sealed class EngineLifetimeTests
             {
                 yield return pid;
             }
+        }
+    }
+
+    private static Process? TryGetProcess(int pid)
+    {
+        try
+        {
+            return Process.GetProcessById(pid);
+        }
+        catch (ArgumentException)
+        {
+            return null; // gone already
         }
     }
 

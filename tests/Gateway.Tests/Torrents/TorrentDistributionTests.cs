@@ -559,12 +559,9 @@ public sealed class Aria2DistributionTests : TorrentGatewayScenarios
             // Back on qBittorrent, the gateway's start seeds it again (in the background).
             await using var again = await TestEnvironment.StartAsync(e => { e.ModelsDirectory = folder; e.ExtraArgs.AddRange(["--torrent-engine", "qbittorrent"]); });
             var torrents = again.App.Services.GetRequiredService<ModelTorrents>();
-            var deadline = Stopwatch.StartNew();
-            while (torrents.FindSharedTorrent(infohash) is null)
-            {
-                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "the v2 share was not seeded again");
-                await Task.Delay(50);
-            }
+            var start = again.App.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<InferenceMesh.Gateway.Torrents.TorrentHostedService>().Single();
+            await start.Resumed.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.NotNull(torrents.FindSharedTorrent(infohash));
         }
         finally
         {
