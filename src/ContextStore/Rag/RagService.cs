@@ -378,15 +378,17 @@ public sealed partial class RagService
 
     private RagResult<VectorStoreFile> Finish(RagStoreRef store, string fileId, string status, string? code, string? message, long usage, int chunks)
     {
-        if (!_stores.SetFileStatus(store, fileId, status, code, message, usage, chunks))
+        // The file can leave the store while it is ingested, also between the status update and the read back:
+        // either way, drop what may have been indexed after the removal and say it is gone.
+        if (!_stores.SetFileStatus(store, fileId, status, code, message, usage, chunks)
+            || _stores.FindFile(store, fileId) is not { } finished)
         {
-            // The file left the store while it was ingested: drop what may have been indexed after the removal.
             _index.RemoveFile(store, fileId);
             return RagError.NotFound("vector store file", fileId, "file_id");
         }
 
         _stores.TouchStore(store, Now());
-        return _stores.FindFile(store, fileId)!;
+        return finished;
     }
 
     private async Task<RagResult<IReadOnlyList<IndexedChunk>>> BuildChunksAsync(VectorStore store, VectorStoreFile membership, IProgress<IngestProgress>? progress, CancellationToken cancellationToken)
