@@ -38,6 +38,14 @@ public sealed record GenerationRequest
 {
     /// <summary>The full prompt text (after the chat template, when there was one).</summary>
     public required string Prompt { get; init; }
+
+    /// <summary>
+    /// The prompt as the model's own token ids, used exactly as given (no BOS added, nothing parsed; as llama-server
+    /// takes a token prompt): when set, <see cref="Prompt"/>, <see cref="AddSpecialTokens"/> and
+    /// <see cref="ParseSpecialTokens"/> are not used. Every id must be below <see cref="ILoadedModel.VocabularySize"/>.
+    /// The default value is null (the prompt is <see cref="Prompt"/>).
+    /// </summary>
+    public IReadOnlyList<int>? PromptTokens { get; init; }
     /// <summary>Whether BOS and other special tokens are added when tokenising. The default value is true.</summary>
     public bool AddSpecialTokens { get; init; } = true;
     /// <summary>Whether special-token text in the prompt (e.g. template markers) is parsed as special tokens. The default value is true.</summary>

@@ -21,14 +21,33 @@ public interface ILoadedModel
     /// <summary>Tokenises text with the model's vocabulary.</summary>
     int[] Tokenize(string text, bool addSpecial, bool parseSpecial);
 
+    /// <summary>The number of tokens in the model's vocabulary: token ids run from 0 to one less.</summary>
+    int VocabularySize { get; }
+
+    /// <summary>
+    /// The text of a token prompt, as llama.cpp's detokeniser gives it: control tokens (BOS, EOS, …) have no text, and
+    /// the space a SentencePiece tokenizer puts before the first word is left out, so that the tokens of a text give
+    /// that text back. Every id must be below <see cref="VocabularySize"/>.
+    /// </summary>
+    string Detokenize(IReadOnlyList<int> tokens);
+
     /// <summary>
     /// Validates and enqueues a generation. Fails fast (before any token) with PromptTooLong,
     /// InvalidParameter or Overloaded, so the HTTP layer can still choose the status code.
     /// </summary>
     ValueTask<EngineResult<IGeneration>> StartGenerationAsync(GenerationRequest request, CancellationToken cancellationToken = default);
 
-    /// <summary>Embeds each input (mean pooling, L2-normalised), batched through the scheduler.</summary>
+    /// <summary>
+    /// Embeds each input (mean pooling, L2-normalised), batched through the scheduler. A failure of one input names it
+    /// in <see cref="EngineFailure.Param"/> (<c>input[i]</c>, its index in <paramref name="inputs"/>).
+    /// </summary>
     ValueTask<EngineResult<EmbeddingResult>> EmbedAsync(IReadOnlyList<string> inputs, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// <see cref="EmbedAsync"/> for inputs given as the model's own token ids, used exactly as given (no BOS added).
+    /// Every id must be below <see cref="VocabularySize"/>.
+    /// </summary>
+    ValueTask<EngineResult<EmbeddingResult>> EmbedTokensAsync(IReadOnlyList<IReadOnlyList<int>> inputs, CancellationToken cancellationToken = default);
 
     /// <summary>A snapshot of the scheduler's slots for /health and /metrics.</summary>
     SchedulerStatus GetStatus();

@@ -40,6 +40,8 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
 
     public bool HasChatTemplate => _chatTemplate is not null;
 
+    public int VocabularySize => _vocabularySize;
+
     /// <summary>Weights plus KV cache, as llama.cpp reports them; used for the memory budget.</summary>
     public long EstimatedBytes { get; }
 
@@ -157,6 +159,45 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
         }
     }
 
+    public string Detokenize(IReadOnlyList<int> tokens)
+    {
+        if (OutOfVocabulary(tokens) is { } index)
+        {
+            throw new ArgumentOutOfRangeException(nameof(tokens), $"Token {index} is not in the vocabulary.");
+        }
+
+        // llama_detokenize leaves out the SentencePiece space before the first word only when no BOS comes first
+        // (with remove_special it even keeps it after a BOS), so the leading BOS tokens are skipped here.
+        var bos = LlamaNative.llama_vocab_bos(_vocab);
+        var skip = 0;
+        while (skip < tokens.Count && tokens[skip] == bos)
+        {
+            skip++;
+        }
+
+        var rest = new int[tokens.Count - skip];
+        for (var i = 0; i < rest.Length; i++)
+        {
+            rest[i] = tokens[skip + i];
+        }
+
+        return LlamaTokenizer.Detokenize(_vocab, rest, removeSpecial: false, unparseSpecial: false);
+    }
+
+    /// <summary>The index of the first id outside the vocabulary, or null when every id is in it.</summary>
+    private int? OutOfVocabulary(IReadOnlyList<int> tokens)
+    {
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            if ((uint)tokens[i] >= (uint)_vocabularySize)
+            {
+                return i;
+            }
+        }
+
+        return null;
+    }
+
     public async ValueTask<EngineResult<IGeneration>> StartGenerationAsync(GenerationRequest request, CancellationToken cancellationToken = default)
     {
         var validated = Validate(request, cancellationToken, out var prompt);
@@ -220,7 +261,21 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
             return new EngineFailure(EngineError.InvalidParameter, adapterError, "lora");
         }
 
-        var tokens = DropDuplicateBos(Tokenize(request.Prompt, request.AddSpecialTokens, request.ParseSpecialTokens));
+        int[] tokens;
+        if (request.PromptTokens is { } given)
+        {
+            if (OutOfVocabulary(given) is { } index)
+            {
+                return new EngineFailure(EngineError.InvalidParameter, $"Token {index} of the prompt is not in the model's vocabulary of {_vocabularySize} tokens.", "prompt");
+            }
+
+            tokens = [.. given];
+        }
+        else
+        {
+            tokens = DropDuplicateBos(Tokenize(request.Prompt, request.AddSpecialTokens, request.ParseSpecialTokens));
+        }
+
         if (tokens.Length == 0)
         {
             return new EngineFailure(EngineError.InvalidParameter, "The prompt is empty.", "prompt");
@@ -240,26 +295,42 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
         return null;
     }
 
-    public async ValueTask<EngineResult<EmbeddingResult>> EmbedAsync(IReadOnlyList<string> inputs, CancellationToken cancellationToken = default)
+    public ValueTask<EngineResult<EmbeddingResult>> EmbedAsync(IReadOnlyList<string> inputs, CancellationToken cancellationToken = default) =>
+        EmbedTokenisedAsync([.. inputs.Select(input => Tokenize(input, addSpecial: true, parseSpecial: false))], cancellationToken);
+
+    public ValueTask<EngineResult<EmbeddingResult>> EmbedTokensAsync(IReadOnlyList<IReadOnlyList<int>> inputs, CancellationToken cancellationToken = default)
     {
-        if (inputs.Count == 0)
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            if (OutOfVocabulary(inputs[i]) is { } index)
+            {
+                return ValueTask.FromResult(EngineResult<EmbeddingResult>.Fail(
+                    EngineError.InvalidParameter, $"Token {index} of input[{i}] is not in the model's vocabulary of {_vocabularySize} tokens.", $"input[{i}]"));
+            }
+        }
+
+        return EmbedTokenisedAsync([.. inputs.Select(input => input.ToArray())], cancellationToken);
+    }
+
+    /// <summary>Checks every input fits the embedding context, then queues them as one job.</summary>
+    private async ValueTask<EngineResult<EmbeddingResult>> EmbedTokenisedAsync(int[][] tokenised, CancellationToken cancellationToken)
+    {
+        if (tokenised.Length == 0)
         {
             return EngineResult<EmbeddingResult>.Fail(EngineError.InvalidParameter, "input must not be empty.", "input");
         }
 
         var limit = _scheduler.EmbeddingContextLength;
-        var tokenised = new int[inputs.Count][];
-        for (var i = 0; i < inputs.Count; i++)
+        for (var i = 0; i < tokenised.Length; i++)
         {
-            tokenised[i] = Tokenize(inputs[i], addSpecial: true, parseSpecial: false);
             if (tokenised[i].Length == 0)
             {
-                return EngineResult<EmbeddingResult>.Fail(EngineError.InvalidParameter, $"input[{i}] is empty.", "input");
+                return EngineResult<EmbeddingResult>.Fail(EngineError.InvalidParameter, $"input[{i}] is empty.", $"input[{i}]");
             }
 
             if (tokenised[i].Length > limit)
             {
-                return EngineResult<EmbeddingResult>.Fail(EngineError.PromptTooLong, $"input[{i}] has {tokenised[i].Length} tokens; the limit for embeddings is {limit}.", "input", limit);
+                return EngineResult<EmbeddingResult>.Fail(EngineError.PromptTooLong, $"input[{i}] has {tokenised[i].Length} tokens; the limit for embeddings is {limit}.", $"input[{i}]", limit);
             }
         }
 

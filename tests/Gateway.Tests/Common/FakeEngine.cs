@@ -75,6 +75,10 @@ internal sealed class FakeLoadedModel : ILoadedModel
 
     public int[] Tokenize(string text, bool addSpecial, bool parseSpecial) => [.. text.Select(c => (int)c)];
 
+    public int VocabularySize => char.MaxValue + 1;
+
+    public string Detokenize(IReadOnlyList<int> tokens) => string.Concat(tokens.Select(t => (char)t));
+
     public ValueTask<EngineResult<IGeneration>> StartGenerationAsync(GenerationRequest request, CancellationToken cancellationToken = default)
     {
         LastRequest = request;
@@ -84,7 +88,13 @@ internal sealed class FakeLoadedModel : ILoadedModel
     public ValueTask<EngineResult<EmbeddingResult>> EmbedAsync(IReadOnlyList<string> inputs, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(OnEmbed(inputs));
 
-    public SchedulerStatus GetStatus() => new(Id, 1, SlotContextLength, 0, 0, [new SlotStatus(0, SlotState.Idle, 0)]);
+    public ValueTask<EngineResult<EmbeddingResult>> EmbedTokensAsync(IReadOnlyList<IReadOnlyList<int>> inputs, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(OnEmbed([.. inputs.Select(Detokenize)]));
+
+    /// <summary>The slots the model reports (how many choices of a completions batch run at once); 1 by default.</summary>
+    public int Slots { get; set; } = 1;
+
+    public SchedulerStatus GetStatus() => new(Id, Slots, SlotContextLength, 0, 0, [.. Enumerable.Range(0, Slots).Select(slot => new SlotStatus(slot, SlotState.Idle, 0))]);
 }
 
 /// <summary>Yields its deltas, then ends with the outcome; an endless one waits for cancellation after its deltas.</summary>
