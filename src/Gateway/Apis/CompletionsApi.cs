@@ -1,3 +1,5 @@
+using System.Text;
+using InferenceMesh.Engine;
 using InferenceMesh.Gateway.Errors;
 using InferenceMesh.Gateway.Inference;
 using InferenceMesh.Gateway.OpenAi;
@@ -8,18 +10,24 @@ using Microsoft.AspNetCore.Mvc;
 namespace InferenceMesh.Gateway.Apis;
 
 /// <summary>
-/// POST /v1/completions: the legacy completion API; the prompt is used raw (no template). Served by the local engine
-/// only; <c>X-InferenceMesh-Backend</c> is "none" for a request rejected before that, "local" from then on (errors included).
+/// POST /v1/completions: the legacy completion API; each prompt is used raw (no template). <c>prompt</c> takes every
+/// shape OpenAI accepts (<see cref="PromptList"/>: a string, a batch of strings, token ids, a batch of token-id
+/// arrays), and <c>n</c> completions of each: P prompts × n choices, choice index = prompt index × n + completion index.
+/// Served by the local engine only (nothing of the request leaves the machine, so it is not classified);
+/// <c>X-InferenceMesh-Backend</c> is "none" for a request rejected before that, "local" from then on (errors included).
 /// </summary>
 internal static class CompletionsApi
 {
+    /// <summary>The largest <c>n</c> (OpenAI's limit); prompts × n is bounded by <see cref="CompletionBatch.MaxChoices"/>.</summary>
+    public const int MaxN = 128;
+
     public static IEndpointRouteBuilder MapCompletionsApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/completions", CreateAsync);
         return app;
     }
 
-    public static async Task<Results<JsonOk<CompletionResponse>, GenerationStreamResult, ApiError>> CreateAsync(
+    public static async Task<Results<JsonOk<CompletionResponse>, CompletionStreamResult, ApiError>> CreateAsync(
         HttpContext http, [FromServices] InferenceService inference)
     {
         var cancellationToken = http.RequestAborted;
@@ -29,48 +37,95 @@ internal static class CompletionsApi
 
         // max_tokens 0 with echo only reads the prompt (to score it: echo + logprobs, as evaluation harnesses ask).
         var readOnly = request is { MaxTokens: 0, Echo: true };
-        var settings = GenerationSettings.From(readOnly ? request with { MaxTokens = null } : request);
+        var settings = GenerationSettings.From(readOnly ? request with { MaxTokens = null } : request, MaxN);
         if (settings.Error is { } settingsError) return settingsError;
 
-        var prompt = PromptInputs.CompletionPrompt(request.Prompt);
-        if (prompt.Error is { } promptError) return promptError;
+        var prompts = PromptList.Parse(request.Prompt, "prompt", CompletionBatch.MaxChoices);
+        if (prompts.Error is { } promptError) return promptError;
         if (LocalFeatures.RefuseUnsupported(request) is { } unsupported) return unsupported;
-        var echo = request.Echo == true ? prompt.Value! : string.Empty;
+        var echo = request.Echo == true;
 
         var model = await inference.ResolveLocalAsync(http, request.Model, request.Extensions); // "local" from here on, errors included
         if (model.Error is { } modelError) return modelError;
         var (loaded, adapters) = model.Value;
 
         var topLogProbs = LogProbs.Requested(request).Value;
-        var generationRequest = settings.Value!.ToRequest(prompt.Value!) with
+        var template = settings.Value!.ToRequest(string.Empty) with
         {
             Adapters = adapters,
             TopLogProbs = topLogProbs,
-            ScorePrompt = topLogProbs is not null && echo.Length > 0,
+            ScorePrompt = topLogProbs is not null && echo,
             MaxTokens = readOnly ? 0 : settings.Value.MaxTokens,
         };
-        var started = await inference.StartAsync(loaded, generationRequest, "prompt", cancellationToken);
-        if (started.Error is { } startError) return startError;
+        var jobs = CompletionBatch.Plan(prompts.Value!, request.N ?? 1, echo, template, loaded, inference);
+        if (jobs.Error is { } planError) return planError;
+
+        var run = new CompletionRun(inference, loaded, jobs.Value!, loaded.GetStatus().Slots);
+        ApiError? startError;
+        try
+        {
+            startError = await run.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await run.DisposeAsync(); // the choices that did start are freed before the error middleware answers
+            throw;
+        }
+
+        if (startError is not null)
+        {
+            await run.DisposeAsync();
+            return startError;
+        }
 
         var id = InferenceService.NewId("cmpl-");
         var created = inference.Time.GetUtcNow().ToUnixTimeSeconds();
         if (settings.Value.Stream)
         {
-            var format = new CompletionStreamFormat(
-                id, created, loaded.Id, settings.Value.IncludeUsage, echo, generationRequest.ScorePrompt ? started.Value!.PromptLogProbs : null);
-            return new GenerationStreamResult(started.Value!, format, "prompt", inference);
+            return new CompletionStreamResult(run, id, created, loaded.Id, settings.Value.IncludeUsage, inference);
         }
 
-        await using var generation = started.Value!;
-        var (text, logProbs, outcome) = await generation.CollectAsync(cancellationToken);
-        if (outcome.Failure is { } failure) return inference.Map(failure, "prompt");
-        var scoredPrompt = await generation.PromptLogProbs;
+        await using (run)
+        {
+            var collected = await CollectAsync(run, jobs.Value!, topLogProbs is not null, cancellationToken);
+            if (collected.Error is { } failure) return failure;
+            var (choices, usage) = collected.Value!;
+            return new JsonOk<CompletionResponse>(new CompletionResponse(id, created, loaded.Id, choices, usage), OpenAiJsonContext.Default.CompletionResponse);
+        }
+    }
 
-        return new JsonOk<CompletionResponse>(
-            new CompletionResponse(
-                id, created, loaded.Id,
-                [new CompletionChoice(0, echo + text, RunningGeneration.FinishReasonText(outcome.FinishReason), LogProbs.ForCompletion(logProbs ?? (topLogProbs is null ? null : []), echo.Length, scoredPrompt, echo))],
-                Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)),
-            OpenAiJsonContext.Default.CompletionResponse);
+    /// <summary>Every choice in index order with the usage of all, or the first failure.</summary>
+    private static async Task<ApiResult<(IReadOnlyList<CompletionChoice> Choices, Usage Usage)>> CollectAsync(
+        CompletionRun run, IReadOnlyList<CompletionJob> jobs, bool withLogProbs, CancellationToken cancellationToken)
+    {
+        var texts = jobs.Select(_ => new StringBuilder()).ToArray();
+        var logProbs = jobs.Select(_ => withLogProbs ? new List<TokenLogProb>() : null).ToArray();
+        var scores = new PromptLogProbs?[jobs.Count];
+        var finishes = new string?[jobs.Count];
+        var usage = new CompletionUsage();
+        await foreach (var item in run.ReadAllAsync(cancellationToken))
+        {
+            usage.Add(item);
+            var i = item.Job.Index;
+            switch (item)
+            {
+                case CompletionFailed failed:
+                    return failed.Error;
+                case CompletionEchoed echoed:
+                    scores[i] = echoed.Scores;
+                    break;
+                case CompletionText text:
+                    texts[i].Append(text.Delta.Text);
+                    logProbs[i]?.AddRange(text.Delta.LogProbs ?? []);
+                    break;
+                case CompletionFinished finished:
+                    finishes[i] = RunningGeneration.FinishReasonText(finished.Outcome.FinishReason);
+                    break;
+            }
+        }
+
+        var choices = jobs.Select(job => new CompletionChoice(
+            job.Index, job.Echo + texts[job.Index], finishes[job.Index], LogProbs.ForCompletion(logProbs[job.Index], job.Echo.Length, scores[job.Index], job.Echo)));
+        return ([.. choices], usage.ToUsage());
     }
 }

@@ -9,8 +9,9 @@ using Microsoft.AspNetCore.Mvc;
 namespace InferenceMesh.Gateway.Apis;
 
 /// <summary>
-/// POST /v1/embeddings: mean-pooled, L2-normalised vectors, as floats or base64. Served by the local engine only;
-/// <c>X-InferenceMesh-Backend</c> is "none" for a request rejected before that, "local" from then on (errors included).
+/// POST /v1/embeddings: mean-pooled, L2-normalised vectors, as floats or base64. <c>input</c> is a string, an array of
+/// strings, an array of token ids (the served model's own) or an array of token-id arrays (<see cref="PromptList"/>);
+/// an error about one input names it (<c>input[3]</c>). Served by the local engine only; <c>X-InferenceMesh-Backend</c> is "none" for a request rejected before that, "local" from then on (errors included).
 /// </summary>
 internal static class EmbeddingsApi
 {
@@ -48,8 +49,13 @@ internal static class EmbeddingsApi
             return ApiErrors.InvalidParameter("lora", "LoRA adapters are not applied to embeddings (see docs/lora.md).");
         }
 
-        var inputs = PromptInputs.EmbeddingInputs(request.Input);
-        if (inputs.Error is { } inputError) return inputError;
+        var parsed = PromptList.Parse(request.Input, "input", PromptInputs.MaxEmbeddingInputs);
+        if (parsed.Error is { } inputError) return inputError;
+        var inputs = parsed.Value!;
+        if (inputs.FirstOrDefault(input => (input.Tokens is null) != (inputs[0].Tokens is null)) is { } mixed)
+        {
+            return ApiErrors.InvalidParameter(mixed.Param, "'input' must be all strings or all token-id arrays.");
+        }
 
         // Served only by the local engine today: from here on every answer, errors included, is the local backend's.
         BackendHeader.Set(http, RouterDefaults.LocalBackendName);
@@ -57,8 +63,16 @@ internal static class EmbeddingsApi
         if (model.Error is { } modelError) return modelError;
         var loaded = model.Value!;
 
-        var result = await loaded.EmbedAsync(inputs.Value!, cancellationToken);
-        if (!result.Succeeded) return inference.Map(result.Failure!, "input");
+        if (PromptList.CheckVocabulary(inputs, loaded.VocabularySize) is { } outOfVocabulary) return outOfVocabulary;
+        var result = inputs[0].Tokens is null
+            ? await loaded.EmbedAsync([.. inputs.Select(input => input.Text!)], cancellationToken)
+            : await loaded.EmbedTokensAsync([.. inputs.Select(input => input.Tokens!)], cancellationToken);
+        if (result.Failure is { } failure)
+        {
+            // The engine names an input by its index (input[i]); a single input is the field itself.
+            var param = inputs.Count == 1 ? inputs[0].Param : failure.Param ?? "input";
+            return inference.Map(failure with { Param = param }, param);
+        }
 
         var embeddings = result.Value!;
         inference.Metrics.RecordTokens(loaded.Id, embeddings.PromptTokens, 0);

@@ -9,7 +9,7 @@ public static class EngineFailureMapping
     public const int ClientClosedRequest = 499;
 
     /// <param name="failure">The engine's failure; its message is safe to show.</param>
-    /// <param name="promptParam">The request field that carried the prompt ("messages", "prompt" or "input").</param>
+    /// <param name="promptParam">The request field that carried the prompt ("messages", "prompt", "input"), or the element of it ("prompt[2]", "input[0]").</param>
     /// <param name="retryAfterSeconds">Sent in Retry-After for transient failures.</param>
     public static ApiError ToApiError(EngineFailure failure, string promptParam, int retryAfterSeconds) => failure.Error switch
     {
@@ -53,7 +53,7 @@ public static class EngineFailureMapping
     private static string PromptTooLongMessage(EngineFailure failure, string promptParam) => failure.Limit switch
     {
         // Embeddings generate nothing: only the input itself must fit.
-        { } limit when promptParam == "input" => $"An input does not fit this model's context of {limit} tokens for embeddings. Shorten it. {failure.Message}".TrimEnd(),
+        { } limit when promptParam.StartsWith("input", StringComparison.Ordinal) => $"An input does not fit this model's context of {limit} tokens for embeddings. Shorten it. {failure.Message}".TrimEnd(),
         { } limit => $"The prompt does not fit this model's context of {limit} tokens per sequence (the prompt plus at least one generated token must fit). Shorten it. {failure.Message}".TrimEnd(),
         null => $"The prompt does not fit this model's context. {failure.Message}".TrimEnd(),
     };

@@ -20,12 +20,15 @@ public sealed record GenerationSettings(int? MaxTokens, IReadOnlyList<string> St
         Sampling = Sampling,
     };
 
-    /// <summary>Validates every parameter's range; an invalid one is a 400 naming it in <c>param</c>.</summary>
-    public static ApiResult<GenerationSettings> From(GenerationParameters p)
+    /// <summary>
+    /// Validates every parameter's range; an invalid one is a 400 naming it in <c>param</c>. <c>n</c> may be from 1 to
+    /// <paramref name="maxN"/> (the caller generates that many choices; 1 where only one is).
+    /// </summary>
+    public static ApiResult<GenerationSettings> From(GenerationParameters p, int maxN = 1)
     {
-        if (p.N is { } n && n != 1)
+        if (p.N is { } n && (n < 1 || n > maxN))
         {
-            return ApiErrors.InvalidParameter("n", "Only n=1 is supported.");
+            return ApiErrors.InvalidParameter("n", maxN == 1 ? "Only n=1 is supported." : $"'n' must be from 1 to {maxN}.");
         }
 
         if (OutOfRange(p.Temperature, 0, 2)) return Range("temperature", "0", "2");

@@ -145,30 +145,49 @@ public static class LogProbs
     }
 
     /// <summary>
-    /// The prompt's tokens. Their offsets add up their texts; a tokenizer that puts a space before the first word
-    /// (SentencePiece) makes them one longer than the prompt, so they are moved back by what the texts have over it.
+    /// The prompt's tokens, whose texts add up to the echoed prompt and whose offsets are where each starts in it. A
+    /// tokenizer that puts a space before the first word (SentencePiece: "Once" is the token "▁Once") makes the texts
+    /// one longer than the prompt: that space is left out of the first token's text ("Once", as OpenAI writes a prompt's
+    /// first token and llama.cpp's detokeniser writes the text), so the echoed text and its tokens agree.
     /// </summary>
     private static void AddPrompt(PromptLogProbs prompt, string promptText, List<string> tokens, List<float?> logprobs, List<Dictionary<string, float>?> tops, List<int> offsets)
     {
-        var first = tokens.Count;
-        tokens.Add(Text(prompt.First));
+        var texts = new List<string> { Text(prompt.First) };
         logprobs.Add(null);
-        tops.Add(null);
+        var promptTops = new List<Dictionary<string, float>?> { null };
         foreach (var entry in prompt.Rest)
         {
-            tokens.Add(Text(entry.Chosen));
+            texts.Add(Text(entry.Chosen));
             logprobs.Add(entry.Chosen.LogProb);
-            tops.Add(Top(entry));
+            promptTops.Add(Top(entry));
         }
 
-        var joined = string.Concat(tokens.Skip(first));
+        var joined = string.Concat(texts);
         var extra = joined.Length > promptText.Length && joined.EndsWith(promptText, StringComparison.Ordinal) ? joined.Length - promptText.Length : 0;
         var offset = 0;
-        foreach (var token in tokens.Skip(first))
+        for (var i = 0; i < texts.Count; i++)
         {
-            offsets.Add(Math.Max(0, offset - extra));
-            offset += token.Length;
+            var text = texts[i];
+            var cut = Math.Min(extra, text.Length);
+            extra -= cut;
+            tokens.Add(text[cut..]);
+            offsets.Add(offset);
+            offset += text.Length - cut;
+
+            // The alternatives at that step would have been the first word too: written the same way.
+            tops.Add(cut > 0 && promptTops[i] is { } top ? WithoutPrefix(top, text[..cut]) : promptTops[i]);
         }
+    }
+
+    private static Dictionary<string, float> WithoutPrefix(Dictionary<string, float> top, string prefix)
+    {
+        var result = new Dictionary<string, float>(top.Count, StringComparer.Ordinal);
+        foreach (var (text, logProb) in top.OrderByDescending(pair => pair.Value))
+        {
+            result.TryAdd(text.StartsWith(prefix, StringComparison.Ordinal) ? text[prefix.Length..] : text, logProb);
+        }
+
+        return result;
     }
 
     private static Dictionary<string, float> Top(TokenLogProb entry)

@@ -6,9 +6,10 @@ using InferenceMesh.Gateway.OpenAi;
 
 namespace InferenceMesh.Gateway.Inference;
 
-/// <summary>Validates and converts the prompt-carrying fields: chat messages, a raw prompt, embedding inputs.</summary>
+/// <summary>Validates and converts chat messages and Responses content (completions' prompts and embeddings' inputs: <see cref="PromptList"/>).</summary>
 public static class PromptInputs
 {
+    /// <summary>The most inputs one embeddings request may hold (OpenAI's limit).</summary>
     public const int MaxEmbeddingInputs = 2048;
 
     public static ApiResult<IReadOnlyList<ChatMessage>> ChatMessages(List<ChatMessageWire?>? messages)
@@ -115,73 +116,4 @@ public static class PromptInputs
 
         return text.ToString();
     }
-
-    /// <summary>A raw completion prompt: a string, or an array holding exactly one string.</summary>
-    public static ApiResult<string> CompletionPrompt(JsonElement? prompt)
-    {
-        if (prompt is not { } element || element.ValueKind == JsonValueKind.Null)
-        {
-            return ApiErrors.MissingParameter("prompt");
-        }
-
-        if (element.ValueKind == JsonValueKind.String)
-        {
-            return element.GetString()!;
-        }
-
-        if (element.ValueKind == JsonValueKind.Array && element.GetArrayLength() == 1 && element[0].ValueKind == JsonValueKind.String)
-        {
-            return element[0].GetString()!;
-        }
-
-        return ApiErrors.InvalidParameter("prompt", "'prompt' must be a string or an array of exactly one string (token arrays and batches are not supported).");
-    }
-
-    /// <summary>Embedding input: a string or a non-empty array of strings.</summary>
-    public static ApiResult<IReadOnlyList<string>> EmbeddingInputs(JsonElement? input)
-    {
-        if (input is not { } element || element.ValueKind == JsonValueKind.Null)
-        {
-            return ApiErrors.MissingParameter("input");
-        }
-
-        if (element.ValueKind == JsonValueKind.String)
-        {
-            // OpenAI refuses an empty input; embedding it would give the vector of the BOS token alone, which means nothing.
-            return element.GetString() is { Length: > 0 } single
-                ? new ApiResult<IReadOnlyList<string>>([single], null)
-                : EmptyEmbeddingInput("input");
-        }
-
-        if (element.ValueKind != JsonValueKind.Array || element.GetArrayLength() == 0)
-        {
-            return ApiErrors.InvalidParameter("input", "'input' must be a string or a non-empty array of strings.");
-        }
-
-        if (element.GetArrayLength() > MaxEmbeddingInputs)
-        {
-            return ApiErrors.InvalidParameter("input", $"'input' accepts at most {MaxEmbeddingInputs} strings.");
-        }
-
-        var inputs = new List<string>(element.GetArrayLength());
-        foreach (var item in element.EnumerateArray())
-        {
-            if (item.ValueKind != JsonValueKind.String)
-            {
-                return ApiErrors.InvalidParameter("input", "'input' must be a string or an array of strings (token arrays are not supported).");
-            }
-
-            if (item.GetString() is not { Length: > 0 } text)
-            {
-                return EmptyEmbeddingInput($"input[{inputs.Count}]");
-            }
-
-            inputs.Add(text);
-        }
-
-        return inputs;
-    }
-
-    private static ApiError EmptyEmbeddingInput(string param) =>
-        ApiErrors.InvalidParameter(param, $"'{param}' must not be an empty string.");
 }

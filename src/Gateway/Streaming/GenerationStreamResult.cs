@@ -114,7 +114,7 @@ internal sealed partial class GenerationStreamResult(
 }
 
 /// <summary>
-/// OpenAI's chunk streams (chat and legacy completions): a chunk with the finish reason, a usage chunk when
+/// OpenAI's chat chunk stream: a chunk with the finish reason, a usage chunk when
 /// <c>stream_options.include_usage</c> asked for one, an error event on a failure, then <c>data: [DONE]</c>.
 /// </summary>
 internal abstract class ChunkStreamFormat(bool includeUsage) : IStreamFormat
@@ -168,36 +168,4 @@ internal sealed class ChatStreamFormat(string id, long created, string model, bo
 
     private ChatCompletionChunk Chunk(ChatDelta delta, string? finishReason, ChatLogProbs? logProbs = null) =>
         new(id, created, model, [new ChatChunkChoice(0, delta, finishReason, logProbs)]);
-}
-
-/// <param name="echo">The prompt, sent as the first chunk (<c>echo: true</c>); empty for none.</param>
-/// <param name="promptScores">The prompt's scores, sent with the echoed prompt once it is read; null for none.</param>
-internal sealed class CompletionStreamFormat(string id, long created, string model, bool includeUsage, string echo = "", Task<PromptLogProbs?>? promptScores = null)
-    : ChunkStreamFormat(includeUsage)
-{
-    public override async Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken)
-    {
-        if (echo.Length == 0)
-        {
-            return;
-        }
-
-        var scores = promptScores is null ? null : await promptScores.WaitAsync(cancellationToken);
-        await writer.WriteEventAsync(
-            Chunk(echo, null, scores is null ? null : LogProbs.ForCompletion([], 0, scores, echo)), OpenAiJsonContext.Default.CompletionResponse, cancellationToken);
-    }
-
-    public override void WriteText(SseWriter writer, GenerationDelta delta) =>
-        writer.WriteEvent(Chunk(delta.Text, null, LogProbs.ForCompletion(delta.LogProbs, echo.Length)), OpenAiJsonContext.Default.CompletionResponse);
-
-    protected override Task WriteFinishChunkAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken) => Write(writer, string.Empty, finishReason, cancellationToken);
-
-    protected override Task WriteUsageChunkAsync(SseWriter writer, Usage usage, CancellationToken cancellationToken) =>
-        writer.WriteEventAsync(new CompletionResponse(id, created, model, [], usage), OpenAiJsonContext.Default.CompletionResponse, cancellationToken);
-
-    private Task Write(SseWriter writer, string text, string? finishReason, CancellationToken cancellationToken) =>
-        writer.WriteEventAsync(Chunk(text, finishReason), OpenAiJsonContext.Default.CompletionResponse, cancellationToken);
-
-    private CompletionResponse Chunk(string text, string? finishReason, CompletionLogProbs? logProbs = null) =>
-        new(id, created, model, [new CompletionChoice(0, text, finishReason, logProbs)]);
 }

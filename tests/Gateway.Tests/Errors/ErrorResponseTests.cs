@@ -201,7 +201,7 @@ public sealed class ErrorResponseTests
 
         using var response = await environment.Http.PostAsync("/v1/embeddings", ApiAssert.Json($$"""{"model":"stories260K","input":["Once","{{text}}"]}"""));
 
-        var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param: "input", code: "context_length_exceeded");
+        var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, param: "input[1]", code: "context_length_exceeded");
         var message = error.GetProperty("message").GetString()!;
         Assert.Contains("32", message);
         Assert.Contains("input[1]", message);

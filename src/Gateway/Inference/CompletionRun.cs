@@ -1,0 +1,177 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using InferenceMesh.Engine;
+using InferenceMesh.Gateway.Errors;
+
+namespace InferenceMesh.Gateway.Inference;
+
+/// <summary>What happens to one choice of a <see cref="CompletionRun"/>, in order: its echo (when asked for), its text, its end.</summary>
+internal abstract record CompletionEvent(CompletionJob Job);
+
+/// <summary>The choice's prompt was read: its echoed text goes first, with the prompt's scores when they were asked for.</summary>
+internal sealed record CompletionEchoed(CompletionJob Job, PromptLogProbs? Scores) : CompletionEvent(Job);
+
+internal sealed record CompletionText(CompletionJob Job, GenerationDelta Delta) : CompletionEvent(Job);
+
+internal sealed record CompletionFinished(CompletionJob Job, GenerationOutcome Outcome) : CompletionEvent(Job);
+
+/// <summary>The choice failed (the error names its prompt); the run ends here and the other choices are cancelled.</summary>
+internal sealed record CompletionFailed(CompletionJob Job, ApiError Error) : CompletionEvent(Job);
+
+/// <summary>
+/// Runs the choices of a completions request on the local engine, at most as many at once as the model has slots (a
+/// batch takes the slots it can use and queues no more than that, so a large batch is never refused as overload):
+/// <see cref="StartAsync"/> starts the first of them, so that a failure to start (a full queue) is still an HTTP error,
+/// then <see cref="ReadAllAsync"/> starts the others as slots free and yields every choice's events as they come
+/// (interleaved), until all finished or one failed. Disposing cancels whatever still runs and frees its slot.
+/// </summary>
+internal sealed class CompletionRun(InferenceService inference, ILoadedModel model, IReadOnlyList<CompletionJob> jobs, int concurrency) : IAsyncDisposable
+{
+    private readonly RunningGeneration?[] _started = new RunningGeneration?[jobs.Count];
+    private readonly SemaphoreSlim _gate = new(Math.Max(1, concurrency));
+    private readonly CancellationTokenSource _stop = new();
+    private Task _running = Task.CompletedTask;
+
+    public string ModelId => model.Id;
+
+    /// <summary>Starts the first choices (as many as run at once); a failure comes back as the error to answer with, before any byte.</summary>
+    public async Task<ApiError?> StartAsync(CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < jobs.Count && _gate.Wait(0); i++)
+        {
+            var started = await inference.StartAsync(model, jobs[i].Request, jobs[i].Prompt.Param, cancellationToken);
+            if (started.Error is { } error)
+            {
+                return error;
+            }
+
+            _started[i] = started.Value;
+        }
+
+        return null;
+    }
+
+    /// <summary>Every choice's events as they come; ends after the last choice finished, or with the first failure.</summary>
+    public async IAsyncEnumerable<CompletionEvent> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
+        var events = Channel.CreateUnbounded<CompletionEvent>(new UnboundedChannelOptions { SingleReader = true });
+        _running = Task.WhenAll(jobs.Select((job, i) => RunAsync(job, i, events.Writer, linked.Token)))
+            .ContinueWith(all => events.Writer.TryComplete(all.Exception?.InnerException), TaskScheduler.Default);
+
+        try
+        {
+            await foreach (var item in events.Reader.ReadAllAsync(cancellationToken))
+            {
+                yield return item;
+                if (item is CompletionFailed)
+                {
+                    yield break;
+                }
+            }
+        }
+        finally
+        {
+            // However the reading ends (all finished, a failure, a reader that stops early), nothing is left running.
+            await _stop.CancelAsync();
+        }
+    }
+
+    private async Task RunAsync(CompletionJob job, int i, ChannelWriter<CompletionEvent> events, CancellationToken cancellationToken)
+    {
+        var admitted = _started[i] is not null; // the first choices hold their place in the gate since StartAsync
+        try
+        {
+            var generation = _started[i];
+            if (generation is null)
+            {
+                await _gate.WaitAsync(cancellationToken);
+                admitted = true;
+                var started = await inference.StartAsync(model, job.Request, job.Prompt.Param, cancellationToken);
+                if (started.Error is { } error)
+                {
+                    events.TryWrite(new CompletionFailed(job, error));
+                    return;
+                }
+
+                generation = _started[i] = started.Value!;
+            }
+
+            if (job.Echo.Length > 0)
+            {
+                var scores = job.Request.ScorePrompt ? await generation.PromptLogProbs.WaitAsync(cancellationToken) : null;
+                events.TryWrite(new CompletionEchoed(job, scores));
+            }
+
+            await foreach (var delta in generation.ReadAsync(cancellationToken))
+            {
+                events.TryWrite(new CompletionText(job, delta));
+            }
+
+            var outcome = await generation.CompleteAsync();
+            if (outcome.Failure is { } failure)
+            {
+                if (!(failure.Error == EngineError.Cancelled && cancellationToken.IsCancellationRequested))
+                {
+                    events.TryWrite(new CompletionFailed(job, inference.Map(failure, job.Prompt.Param)));
+                }
+
+                return;
+            }
+
+            events.TryWrite(new CompletionFinished(job, outcome));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client left or another choice failed: disposing the generation frees its slot.
+        }
+        finally
+        {
+            if (_started[i] is { } generation)
+            {
+                _started[i] = null;
+                await generation.DisposeAsync();
+            }
+
+            if (admitted)
+            {
+                _gate.Release();
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _running;
+        foreach (var generation in _started)
+        {
+            // Started by StartAsync but never read (a later start failed, or the run was never read): freed here.
+            if (generation is not null)
+            {
+                await generation.DisposeAsync();
+            }
+        }
+
+        _stop.Dispose();
+        _gate.Dispose();
+    }
+}
+
+/// <summary>The usage of a completions request: each prompt's tokens once (whatever n), every choice's completion tokens.</summary>
+internal sealed class CompletionUsage
+{
+    private int _prompt;
+    private int _completion;
+
+    public void Add(CompletionEvent item)
+    {
+        if (item is CompletionFinished finished)
+        {
+            _prompt += finished.Job.CountsPrompt ? finished.Outcome.PromptTokens : 0;
+            _completion += finished.Outcome.CompletionTokens;
+        }
+    }
+
+    public OpenAi.Usage ToUsage() => OpenAi.Usage.Of(_prompt, _completion);
+}
