@@ -46,6 +46,9 @@ internal static class GatewayCommandLine
           --torrent-announce U  tracker URL put in shared torrents (default: this gateway's /announce)
           --torrent-engine E    the BitTorrent engine the gateway runs: qbittorrent (qbittorrent-nox, BitTorrent
                                 v2 torrents; the default) or aria2 (v1 torrents only)
+          --torrent-engine-start S  eager: start the BitTorrent engine in the background with the gateway, so
+                                the first pull does not wait for it; on-demand: at the first share or pull, or at
+                                start when saved shares are seeded again (the default)
           --torrent-piece-kib N  piece size of shared torrents in KiB, a power of two from 16 to 65536
                                 (default: 16384 for v2, about 1000-2000 pieces for v1)
           --qbittorrent-nox PATH  the qbittorrent-nox executable (default: qbittorrent-nox on PATH)
@@ -190,6 +193,10 @@ internal static class GatewayCommandLine
                 case "--torrent-engine":
                     if (value is not (ModelCache.Torrents.TorrentEngines.QBittorrent or ModelCache.Torrents.TorrentEngines.Aria2)) return Fail($"--torrent-engine must be qbittorrent or aria2 (got '{value}').");
                     options = options with { TorrentEngine = value };
+                    break;
+                case "--torrent-engine-start":
+                    if (value is not ("eager" or "on-demand")) return Fail($"--torrent-engine-start must be eager or on-demand (got '{value}').");
+                    options = options with { TorrentEngineEagerStart = value == "eager" };
                     break;
                 case "--torrent-piece-kib":
                     if (!int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pieceKib) || pieceKib is < 16 or > 65536 || !int.IsPow2(pieceKib))

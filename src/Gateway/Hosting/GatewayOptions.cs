@@ -91,6 +91,14 @@ public sealed record GatewayOptions
     /// <summary>The BitTorrent engine (<c>--torrent-engine qbittorrent|aria2</c>). The default value is "qbittorrent".</summary>
     public string TorrentEngine { get; init; } = ModelCache.Torrents.TorrentEngines.QBittorrent;
 
+    /// <summary>
+    /// Whether the BitTorrent engine is started in the background when the gateway starts (<c>--torrent-engine-start
+    /// eager</c>), so the first share or pull does not wait for it; otherwise (<c>on-demand</c>) it starts on first use,
+    /// or at start when saved shares are to be seeded. Not the default: an engine opens a peer port on every interface
+    /// and costs a process on every gateway, also those that never distribute models. The default value is false (on-demand).
+    /// </summary>
+    public bool TorrentEngineEagerStart { get; init; }
+
     /// <summary>The qbittorrent-nox executable (<c>--qbittorrent-nox PATH</c>). The default value is "qbittorrent-nox" (from PATH).</summary>
     public string QBittorrentExecutable { get; init; } = "qbittorrent-nox";
 

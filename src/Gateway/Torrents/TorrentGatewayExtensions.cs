@@ -8,7 +8,8 @@ namespace InferenceMesh.Gateway.Torrents;
 
 /// <summary>
 /// BitTorrent distribution in the gateway: the store, the tracker, the engine (qBittorrent or aria2, started on first
-/// use, or at start when shares were saved) and <see cref="ModelTorrents"/>. A missing engine only fails share and pull,
+/// use, or in the background at start when shares were saved or <c>--torrent-engine-start eager</c>) and
+/// <see cref="ModelTorrents"/>. A missing engine only fails share and pull,
 /// with one line.
 /// </summary>
 internal static class TorrentGatewayExtensions
@@ -66,44 +67,72 @@ internal static class TorrentGatewayExtensions
     }
 }
 
-/// <summary>Seeds the saved shares at start (in the background) and stops the engine with the gateway.</summary>
-internal sealed partial class TorrentHostedService(ModelTorrents torrents, ITorrentEngine engine, ILogger<TorrentHostedService> logger) : IHostedService
+/// <summary>
+/// At start, in the background (neither the host's start nor <c>/health</c> waits for it): starts the engine when
+/// <c>--torrent-engine-start eager</c> asks for it, then seeds the saved shares (which starts the engine if there are
+/// any). A failure is logged once; share and pull try to start the engine again. Stops the engine with the gateway.
+/// </summary>
+internal sealed partial class TorrentHostedService(ModelTorrents torrents, ITorrentEngine engine, GatewayOptions options, ILogger<TorrentHostedService> logger)
+    : IHostedService, IDisposable
 {
-    private Task? _resume;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _startUp;
 
-    /// <summary>The start's seeding of the saved shares; completed before the service started.</summary>
-    internal Task Resumed => _resume ?? Task.CompletedTask;
+    /// <summary>The start's background work (the eager engine start, then the seeding of the saved shares); completed before the service started.</summary>
+    internal Task StartedUp => _startUp ?? Task.CompletedTask;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _resume = Task.Run(async () =>
+        _startUp = Task.Run(() => StartUpAsync(_stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    private async Task StartUpAsync(CancellationToken stopping)
+    {
+        try
         {
-            try
+            if (options.TorrentEngineEagerStart)
             {
-                var count = await torrents.ResumeSharesAsync(CancellationToken.None);
-                if (count > 0)
+                try
                 {
-                    Log.Resumed(logger, count);
+                    await engine.EnsureStartedAsync(stopping);
+                }
+                catch (TorrentEngineException e)
+                {
+                    Log.EngineStartFailed(logger, engine.Name, e.Message);
+                    return; // the saved shares would only try (and log) the same start again
                 }
             }
-            catch (Exception e) when (e is TorrentEngineException or TorrentEngineRefusedException or IOException or UnauthorizedAccessException)
+
+            var count = await torrents.ResumeSharesAsync(stopping);
+            if (count > 0)
             {
-                Log.ResumeFailed(logger, e.Message);
+                Log.Resumed(logger, count);
             }
-        }, CancellationToken.None);
-        return Task.CompletedTask;
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is TorrentEngineException or TorrentEngineRefusedException or IOException or UnauthorizedAccessException)
+        {
+            Log.ResumeFailed(logger, e.Message);
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_resume is not null)
+        // A start still running (up to the engine's start timeout) is cut short rather than waited for.
+        await _stopping.CancelAsync();
+        if (_startUp is not null)
         {
-            await _resume.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await _startUp.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
         await torrents.DisposeAsync();
         await engine.DisposeAsync();
     }
+
+    public void Dispose() => _stopping.Dispose();
 
     private static partial class Log
     {
@@ -112,5 +141,8 @@ internal sealed partial class TorrentHostedService(ModelTorrents torrents, ITorr
 
         [LoggerMessage(EventId = 621, Level = LogLevel.Warning, Message = "shared models are not seeded: {Reason}")]
         public static partial void ResumeFailed(ILogger logger, string reason);
+
+        [LoggerMessage(EventId = 622, Level = LogLevel.Warning, Message = "the BitTorrent engine {Engine} did not start with the gateway: {Reason}; share and pull will try again")]
+        public static partial void EngineStartFailed(ILogger logger, string engine, string reason);
     }
 }

@@ -15,6 +15,7 @@ public sealed class GatewayOptionsTests
         Assert.Equal(8080, options.Port);
         Assert.Null(options.Threads);
         Assert.True(options.AdaptiveThreads);
+        Assert.False(options.TorrentEngineEagerStart);
         Assert.Null(options.Slots);
         Assert.Null(options.ContextLength);
         Assert.Equal(8L * 1024 * 1024, options.MaxRequestBodyBytes);
@@ -26,9 +27,10 @@ public sealed class GatewayOptionsTests
     [Fact]
     public void Flags_are_parsed_in_both_forms()
     {
-        var parsed = GatewayCommandLine.Parse(["--models", "/tmp/m", "--port=9000", "--threads", "2", "--decode-threads", "fixed", "--host", "localhost", "--slots", "3", "--ctx", "128", "--allowed-hosts", "a.example, b.example", "--max-body-bytes", "4096"]);
+        var parsed = GatewayCommandLine.Parse(["--models", "/tmp/m", "--port=9000", "--threads", "2", "--decode-threads", "fixed", "--host", "localhost", "--slots", "3", "--ctx", "128", "--allowed-hosts", "a.example, b.example", "--max-body-bytes", "4096", "--torrent-engine-start", "eager"]);
 
         var options = Assert.IsType<GatewayOptions>(parsed.Options);
+        Assert.True(options.TorrentEngineEagerStart);
         Assert.Equal("/tmp/m", options.ModelsDirectory);
         Assert.Equal(9000, options.Port);
         Assert.Equal(2, options.Threads);

@@ -10,7 +10,11 @@ using InferenceMesh.Gateway.Tests.Common;
 using InferenceMesh.ModelCache.Store;
 using InferenceMesh.ModelCache.Torrents;
 using InferenceMesh.Tests;
+using InferenceMesh.Gateway.Tests.Routing;
+using InferenceMesh.Gateway.Torrents;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace InferenceMesh.Gateway.Tests.Torrents;
 
@@ -73,7 +77,9 @@ public abstract class TorrentGatewayScenarios : IAsyncLifetime
         }
     }
 
-    private protected async Task<TestEnvironment> StartGatewayAsync(bool withStories, params string[] extraArgs)
+    private protected Task<TestEnvironment> StartGatewayAsync(bool withStories, params string[] extraArgs) => StartGatewayAsync(withStories, null, extraArgs);
+
+    private protected async Task<TestEnvironment> StartGatewayAsync(bool withStories, Action<TestEnvironment>? configure, params string[] extraArgs)
     {
         extraArgs = ["--torrent-engine", Engine, .. extraArgs];
         var folder = TestPaths.NewTempDir("im-torrent");
@@ -89,6 +95,7 @@ public abstract class TorrentGatewayScenarios : IAsyncLifetime
         {
             e.ModelsDirectory = folder;
             e.ExtraArgs.AddRange(extraArgs);
+            configure?.Invoke(e);
         });
         _gateways.Add(gateway);
         return gateway;
@@ -411,6 +418,73 @@ public sealed class TorrentDistributionTests : TorrentGatewayScenarios
     public Task WhenAnotherProcessTookItsPeerPort_ARestartedQBittorrentListensOnANewOne() => WhenAnotherProcessTookItsPeerPort_ARestartedEngineListensOnANewOne_AnnouncesIt_AndSeedsAgain();
 
     [Fact]
+    public async Task With_eager_start_the_engine_runs_after_the_gateways_start_without_any_pull_and_a_pull_right_after_start_works()
+    {
+        // The default (on demand), with nothing saved to seed: the gateway's start leaves the engine unstarted.
+        var a = await StartGatewayAsync(withStories: true);
+        await StartedUpAsync(a);
+        var onDemand = EngineOf(a);
+        Assert.Null(onDemand.ProcessId);
+        Assert.Equal(0, onDemand.Generation);
+        using var share = await a.Http.PostAsJsonAsync("/v1/models/share", new { name = TestEnvironment.Stories });
+        Assert.Equal(HttpStatusCode.OK, share.StatusCode);
+        var magnet = (await share.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("magnet").GetString()!;
+
+        // Eager, and never asked for anything: the engine runs once the start's background work is done.
+        var idle = await StartGatewayAsync(false, "--torrent-engine-start", "eager");
+        await StartedUpAsync(idle);
+        var eager = EngineOf(idle);
+        Assert.Equal(1, eager.Generation);
+        using (var process = Process.GetProcessById(eager.ProcessId!.Value))
+        {
+            Assert.Equal("qbittorrent-nox", process.ProcessName);
+        }
+
+        // Its WebUI answers (an unknown torrent is null, not an error), and that call started nothing.
+        Assert.Null(await eager.GetStatusAsync(new string('0', 40), CancellationToken.None));
+        Assert.Equal(1, eager.Generation);
+
+        // Eager, and pulled the moment its host has started: the pull waits for the start under way instead of making its own.
+        var b = await StartGatewayAsync(false, "--torrent-engine-start", "eager");
+        using var pull = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source = magnet });
+        Assert.Equal(HttpStatusCode.OK, pull.StatusCode);
+        var job = await FinishedPullAsync(b, (await pull.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+        Assert.True(job.GetProperty("state").GetString() == "done", job.ToString());
+        Assert.Contains(TestEnvironment.Stories, await ListedAsync(b));
+        await StartedUpAsync(b);
+        Assert.Equal(1, EngineOf(b).Generation);
+    }
+
+    [Fact]
+    public async Task An_eager_start_that_fails_is_logged_once_the_gateway_serves_and_a_share_tries_the_start_again()
+    {
+        var logs = new CapturingLoggerProvider();
+        var a = await StartGatewayAsync(true, e => e.ConfigureBuilder = builder => builder.Logging.AddProvider(logs),
+            "--torrent-engine-start", "eager", "--qbittorrent-nox", "/nonexistent/qbittorrent-nox");
+        await StartedUpAsync(a);
+        const string Reason = "the BitTorrent engine '/nonexistent/qbittorrent-nox' was not found (install the Debian package 'qbittorrent-nox')";
+
+        var logged = Assert.Single(logs.Entries, l => l.Contains("[622]", StringComparison.Ordinal));
+        Assert.Contains($"the BitTorrent engine qbittorrent did not start with the gateway: {Reason}; share and pull will try again", logged);
+        using var health = await a.Http.GetAsync("/health");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.Contains(TestEnvironment.Stories, await ListedAsync(a));
+
+        using var share = await a.Http.PostAsJsonAsync("/v1/models/share", new { name = TestEnvironment.Stories });
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, share.StatusCode);
+        var error = (await share.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error");
+        Assert.Equal("torrent_engine_unavailable", error.GetProperty("code").GetString());
+        Assert.Equal("BitTorrent is unavailable: " + Reason, error.GetProperty("message").GetString());
+        Assert.Single(logs.Entries, l => l.Contains("[622]", StringComparison.Ordinal));
+    }
+
+    private static ITorrentEngine EngineOf(TestEnvironment gateway) => gateway.App.Services.GetRequiredService<ITorrentEngine>();
+
+    /// <summary>The gateway start's background work: the eager engine start and the seeding of saved shares.</summary>
+    private static Task StartedUpAsync(TestEnvironment gateway) =>
+        gateway.App.Services.GetServices<IHostedService>().OfType<TorrentHostedService>().Single().StartedUp.WaitAsync(TimeSpan.FromSeconds(30));
+
+    [Fact]
     public async Task A_model_larger_than_the_free_disk_space_is_refused_before_the_engine_downloads_it()
     {
         var b = await StartGatewayAsync(withStories: false);
@@ -495,6 +569,7 @@ public sealed class TorrentDistributionTests : TorrentGatewayScenarios
     [InlineData("--torrent-announce", "udp://x:1", "--torrent-announce must be an http(s) URL (got 'udp://x:1').")]
     [InlineData("--torrent-engine", "utorrent", "--torrent-engine must be qbittorrent or aria2 (got 'utorrent').")]
     [InlineData("--torrent-piece-kib", "20", "--torrent-piece-kib must be a power of two from 16 to 65536 (got '20').")]
+    [InlineData("--torrent-engine-start", "lazy", "--torrent-engine-start must be eager or on-demand (got 'lazy').")]
     public void BadTorrentFlags_AreOneLineErrors(string flag, string value, string message)
     {
         var error = Assert.Throws<GatewayOptionsException>(() => InferenceMesh.Gateway.Hosting.GatewayApp.Build(["--port", "0", flag, value]));
@@ -559,8 +634,8 @@ public sealed class Aria2DistributionTests : TorrentGatewayScenarios
             // Back on qBittorrent, the gateway's start seeds it again (in the background).
             await using var again = await TestEnvironment.StartAsync(e => { e.ModelsDirectory = folder; e.ExtraArgs.AddRange(["--torrent-engine", "qbittorrent"]); });
             var torrents = again.App.Services.GetRequiredService<ModelTorrents>();
-            var start = again.App.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<InferenceMesh.Gateway.Torrents.TorrentHostedService>().Single();
-            await start.Resumed.WaitAsync(TimeSpan.FromSeconds(30));
+            var start = again.App.Services.GetServices<IHostedService>().OfType<TorrentHostedService>().Single();
+            await start.StartedUp.WaitAsync(TimeSpan.FromSeconds(30));
             Assert.NotNull(torrents.FindSharedTorrent(infohash));
         }
         finally
