@@ -16,7 +16,7 @@ namespace InferenceMesh.ModelCache.Torrents;
 /// <see cref="TorrentOptions.EnableDht"/>, UPnP/NAT-PMP off, TCP only, no queueing, no share-ratio or seeding-time
 /// limits. Thread-safe.
 /// </summary>
-public sealed class QBittorrentEngine : TorrentEngineProcess, ITorrentEngine
+public sealed partial class QBittorrentEngine : TorrentEngineProcess, ITorrentEngine
 {
     private const string User = "inference-mesh";
 
@@ -25,10 +25,10 @@ public sealed class QBittorrentEngine : TorrentEngineProcess, ITorrentEngine
         Timeout = TimeSpan.FromSeconds(30),
     };
 
-    private readonly object _sessionGate = new();
+    private readonly SemaphoreSlim _loginGate = new(1, 1);
     private Uri? _api;
     private string? _password;
-    private string? _sid;
+    private volatile string? _sid;
     private string? _temporaryProfile;
 
     public QBittorrentEngine(TorrentOptions options, TimeProvider time, ILogger<QBittorrentEngine> logger)
@@ -48,6 +48,12 @@ public sealed class QBittorrentEngine : TorrentEngineProcess, ITorrentEngine
 
     /// <summary>The profile folder of the running engine (for tests: the config is there, never the password).</summary>
     public string? ProfileFolder { get; private set; }
+
+    /// <summary>The running engine's WebUI address (for tests).</summary>
+    internal Uri? WebUiAddress => _api;
+
+    /// <summary>The gateway's WebUI session cookie (for tests that end the session the way an expiry would).</summary>
+    internal string? SessionId => _sid;
 
     public async Task<string> AddSeedAsync(TorrentMetainfo metainfo, string folder, CancellationToken cancellationToken)
     {
@@ -210,7 +216,11 @@ public sealed class QBittorrentEngine : TorrentEngineProcess, ITorrentEngine
     private async Task<JsonElement?> InfoAsync(string id, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, "torrents/info?hashes=" + id), cancellationToken).ConfigureAwait(false);
-        response.EnsureSuccessStatusCode();
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new TorrentEngineRefusedException($"qBittorrent refused torrents/info ({(int)response.StatusCode})");
+        }
+
         using var document = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
         return document.RootElement.ValueKind == JsonValueKind.Array && document.RootElement.GetArrayLength() > 0
             ? document.RootElement[0].Clone()
@@ -258,15 +268,26 @@ public sealed class QBittorrentEngine : TorrentEngineProcess, ITorrentEngine
         }
     }
 
-    /// <summary>Sends with the session cookie; a 403 (the session expired) logs in again once and repeats the request.</summary>
+    /// <summary>Starts the engine if needed, then sends with the session cookie (<see cref="SendInSessionAsync"/>).</summary>
     private async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> build, CancellationToken cancellationToken)
     {
         await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        return await SendInSessionAsync(build, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends with the session cookie. qBittorrent answers 403 once the session is gone (it expired after
+    /// <c>WebUI\SessionTimeout</c>, or something logged it out): then the gateway logs in again, once, and repeats the
+    /// request; a refused login or a second 403 is a <see cref="TorrentEngineException"/> that says so.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendInSessionAsync(Func<HttpRequestMessage> build, CancellationToken cancellationToken)
+    {
         for (var attempt = 0; ; attempt++)
         {
             var (api, sid) = (_api!, _sid);
             using var request = build();
-            request.RequestUri = new Uri(api, "api/v2/" + request.RequestUri!.OriginalString);
+            var path = request.RequestUri!.OriginalString;
+            request.RequestUri = new Uri(api, "api/v2/" + path);
             request.Headers.Add("Cookie", "SID=" + sid);
             HttpResponseMessage response;
             try
@@ -278,21 +299,63 @@ public sealed class QBittorrentEngine : TorrentEngineProcess, ITorrentEngine
                 throw new TorrentEngineException($"qBittorrent's WebUI API did not answer ({e.Message})", e);
             }
 
-            if (response.StatusCode != HttpStatusCode.Forbidden || attempt > 0)
+            if (response.StatusCode != HttpStatusCode.Forbidden)
             {
                 return response;
             }
 
             response.Dispose();
-            if (!await LoginAsync(cancellationToken).ConfigureAwait(false))
+            if (attempt > 0)
             {
-                throw new TorrentEngineException("qBittorrent's WebUI API refused the gateway's login");
+                throw new TorrentEngineException($"qBittorrent's WebUI API refused {path.Split('?')[0]} (403) right after the gateway logged in again");
             }
+
+            await RenewSessionAsync(sid, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    /// <summary>POST auth/login with the per-start password; keeps the SID cookie.</summary>
-    private async Task<bool> LoginAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Logs in again after a 403 with the session <paramref name="expired"/>; calls that hit the same 403 at once share
+    /// one login (a call that finds a newer session than its own just repeats its request).
+    /// </summary>
+    private async Task RenewSessionAsync(string? expired, CancellationToken cancellationToken)
+    {
+        await _loginGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!string.Equals(_sid, expired, StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            string? refusal;
+            try
+            {
+                refusal = await LoginAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException e)
+            {
+                throw new TorrentEngineException($"qBittorrent's WebUI API did not answer the gateway's login ({e.Message})", e);
+            }
+
+            if (refusal is not null)
+            {
+                Log.LoginRefused(Logger, refusal);
+                throw new TorrentEngineException(
+                    $"qBittorrent's WebUI refused the gateway's login after its session ended ({refusal}): its password was changed by"
+                    + " another program, or it banned 127.0.0.1 after failed logins; restart the gateway to start the engine with a new password");
+            }
+
+            Log.LoggedInAgain(Logger);
+        }
+        finally
+        {
+            _loginGate.Release();
+        }
+    }
+
+    /// <summary>POST auth/login with the per-start password; keeps the SID cookie. Null when logged in, else what qBittorrent answered.</summary>
+    private async Task<string?> LoginAsync(CancellationToken cancellationToken)
     {
         using var content = new FormUrlEncodedContent(new Dictionary<string, string> { ["username"] = User, ["password"] = _password! });
         using var response = await _http.PostAsync(new Uri(_api!, "api/v2/auth/login"), content, cancellationToken).ConfigureAwait(false);
@@ -302,15 +365,18 @@ public sealed class QBittorrentEngine : TorrentEngineProcess, ITorrentEngine
             : null;
         if (!response.IsSuccessStatusCode || answer != "Ok." || cookie is null)
         {
-            return false;
+            return $"it answered {(int)response.StatusCode} '{OneLine(answer)}'";
         }
 
-        lock (_sessionGate)
-        {
-            _sid = cookie["SID=".Length..];
-        }
+        _sid = cookie["SID=".Length..];
+        return null;
+    }
 
-        return true;
+    /// <summary>At most 120 printable characters of an answer, for a one-line message.</summary>
+    private static string OneLine(string text)
+    {
+        var line = new string([.. text.Trim().Take(120).Select(c => char.IsControl(c) ? ' ' : c)]);
+        return text.Trim().Length > 120 ? line + "…" : line;
     }
 
     protected override async Task StartProcessAsync(CancellationToken cancellationToken)
@@ -347,7 +413,7 @@ public sealed class QBittorrentEngine : TorrentEngineProcess, ITorrentEngine
         PeerPort = peerPort;
         try
         {
-            await WaitUntilReadyAsync(process, () => LoginAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
+            await WaitUntilReadyAsync(process, async () => await LoginAsync(cancellationToken).ConfigureAwait(false) is null, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -424,19 +490,27 @@ public sealed class QBittorrentEngine : TorrentEngineProcess, ITorrentEngine
     protected override async Task StopGracefullyAsync(System.Diagnostics.Process process)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(3));
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_api!, "api/v2/app/shutdown"));
-        request.Headers.Add("Cookie", "SID=" + _sid);
-        using var response = await _http.SendAsync(request, timeout.Token).ConfigureAwait(false);
+        using var response = await SendInSessionAsync(() => new HttpRequestMessage(HttpMethod.Post, "app/shutdown"), timeout.Token).ConfigureAwait(false);
         await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
     }
 
     protected override void DisposeCore()
     {
         _http.Dispose();
+        _loginGate.Dispose();
         if (_temporaryProfile is not null && Directory.Exists(_temporaryProfile))
         {
             Directory.Delete(_temporaryProfile, recursive: true);
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 604, Level = LogLevel.Information, Message = "qBittorrent's WebUI session had ended; the gateway logged in again")]
+        public static partial void LoggedInAgain(ILogger logger);
+
+        [LoggerMessage(EventId = 605, Level = LogLevel.Error, Message = "qBittorrent's WebUI refused the gateway's login after its session ended: {Answer}")]
+        public static partial void LoginRefused(ILogger logger, string answer);
     }
 
     private static string? Text(JsonElement e, string name) =>

@@ -478,11 +478,95 @@ public sealed class TorrentDistributionTests : TorrentGatewayScenarios
         Assert.Single(logs.Entries, l => l.Contains("[622]", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task When_qBittorrents_WebUI_session_ends_the_gateway_logs_in_again_and_share_pull_and_status_still_work()
+    {
+        var a = await StartGatewayAsync(withStories: true);
+        var b = await StartGatewayAsync(withStories: false);
+        var seeder = (QBittorrentEngine)EngineOf(a);
+        var puller = (QBittorrentEngine)EngineOf(b);
+        await seeder.EnsureStartedAsync(CancellationToken.None);
+        await puller.EnsureStartedAsync(CancellationToken.None);
+        var endedOnA = await EndSessionAsync(seeder);
+        var endedOnB = await EndSessionAsync(puller);
+
+        using var share = await a.Http.PostAsJsonAsync("/v1/models/share", new { name = TestEnvironment.Stories });
+        Assert.Equal(HttpStatusCode.OK, share.StatusCode);
+        Assert.NotEqual(endedOnA, seeder.SessionId);
+        var shared = await share.Content.ReadFromJsonAsync<JsonElement>();
+
+        using var pull = await b.Http.PostAsJsonAsync("/v1/models/pull", new { source = shared.GetProperty("magnet").GetString() });
+        Assert.Equal(HttpStatusCode.OK, pull.StatusCode);
+        var job = await FinishedPullAsync(b, (await pull.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+        Assert.True(job.GetProperty("state").GetString() == "done", job.ToString());
+        Assert.NotEqual(endedOnB, puller.SessionId);
+
+        // B seeds what it pulled; with its session ended once more, the engine still reports that seed.
+        await EndSessionAsync(puller);
+        var seed = await puller.GetStatusAsync(shared.GetProperty("infohash").GetString()![..40], CancellationToken.None);
+        Assert.NotNull(seed);
+        Assert.Equal(new FileInfo(TestPaths.Stories260K).Length, seed.TotalLength);
+
+        // No restart of an engine hid the ended sessions.
+        Assert.Equal(1, seeder.Generation);
+        Assert.Equal(1, puller.Generation);
+    }
+
+    [Fact]
+    public async Task When_qBittorrent_refuses_the_gateways_new_login_a_share_fails_with_an_error_that_says_so()
+    {
+        var a = await StartGatewayAsync(withStories: true);
+        var engine = (QBittorrentEngine)EngineOf(a);
+        await engine.EnsureStartedAsync(CancellationToken.None);
+        // Another program holding the session changes the WebUI password, and the session ends.
+        await EndSessionAsync(engine, newPassword: "not-the-gateways");
+
+        using var share = await a.Http.PostAsJsonAsync("/v1/models/share", new { name = TestEnvironment.Stories });
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, share.StatusCode);
+        var error = (await share.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error");
+        Assert.Equal("torrent_engine_unavailable", error.GetProperty("code").GetString());
+        Assert.Equal(
+            "BitTorrent is unavailable: qBittorrent's WebUI refused the gateway's login after its session ended (it answered 200 'Fails.'): its password was"
+            + " changed by another program, or it banned 127.0.0.1 after failed logins; restart the gateway to start the engine with a new password",
+            error.GetProperty("message").GetString());
+        var status = await Assert.ThrowsAsync<TorrentEngineException>(() => engine.GetStatusAsync(new string('0', 40), CancellationToken.None));
+        Assert.Equal(error.GetProperty("message").GetString(), "BitTorrent is unavailable: " + status.Message);
+    }
+
     private static ITorrentEngine EngineOf(TestEnvironment gateway) => gateway.App.Services.GetRequiredService<ITorrentEngine>();
 
     /// <summary>The gateway start's background work: the eager engine start and the seeding of saved shares.</summary>
     private static Task StartedUpAsync(TestEnvironment gateway) =>
         gateway.App.Services.GetServices<IHostedService>().OfType<TorrentHostedService>().Single().StartedUp.WaitAsync(TimeSpan.FromSeconds(30));
+
+    /// <summary>
+    /// Ends the engine's WebUI session for real, as another program holding its cookie would (qBittorrent's
+    /// <c>auth/logout</c>), after changing the WebUI password first when <paramref name="newPassword"/> is given; returns the ended session.
+    /// </summary>
+    private static async Task<string> EndSessionAsync(QBittorrentEngine engine, string? newPassword = null)
+    {
+        var sid = engine.SessionId!;
+        using var http = new HttpClient(new SocketsHttpHandler { UseCookies = false, UseProxy = false });
+        async Task<HttpStatusCode> SendAsync(HttpMethod method, string path, HttpContent? content = null)
+        {
+            using var request = new HttpRequestMessage(method, new Uri(engine.WebUiAddress!, "api/v2/" + path)) { Content = content };
+            request.Headers.Add("Cookie", "SID=" + sid);
+            using var response = await http.SendAsync(request);
+            return response.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.OK, await SendAsync(HttpMethod.Get, "app/version"));
+        if (newPassword is not null)
+        {
+            var preferences = new FormUrlEncodedContent(new Dictionary<string, string> { ["json"] = JsonSerializer.Serialize(new Dictionary<string, string> { ["web_ui_password"] = newPassword }) });
+            Assert.Equal(HttpStatusCode.OK, await SendAsync(HttpMethod.Post, "app/setPreferences", preferences));
+        }
+
+        Assert.Equal(HttpStatusCode.OK, await SendAsync(HttpMethod.Post, "auth/logout"));
+        Assert.Equal(HttpStatusCode.Forbidden, await SendAsync(HttpMethod.Get, "app/version"));
+        return sid;
+    }
 
     [Fact]
     public async Task A_model_larger_than_the_free_disk_space_is_refused_before_the_engine_downloads_it()
