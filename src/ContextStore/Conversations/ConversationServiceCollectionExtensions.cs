@@ -28,7 +28,7 @@ public static class ConversationServiceCollectionExtensions
         }
 
         services.AddSingleton<IConversationStore, ConversationStore>();
-        services.AddHostedService<ConversationRetention>();
+        services.AddHostedService<ContextRetention>(); // also purges the modules that registered an IExpiringStore
         return services;
     }
 }

@@ -15,7 +15,10 @@ public sealed record ConversationStoreOptions
     /// </summary>
     public TimeSpan? Retention { get; init; }
 
-    /// <summary>How often expired history is purged while running (it is also purged at start). The default value is 1 hour.</summary>
+    /// <summary>
+    /// How often expired history, and the records of every module with an expiry (stored responses), are purged while
+    /// running (they are also purged at start). The default value is 1 hour.
+    /// </summary>
     public TimeSpan PurgeInterval { get; init; } = ConversationDefaults.PurgeInterval;
 
     /// <summary>Returns null when valid, else a one-line message.</summary>

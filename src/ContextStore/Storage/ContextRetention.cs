@@ -1,20 +1,23 @@
-using InferenceMesh.ContextStore.Storage;
+using InferenceMesh.ContextStore.Conversations;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace InferenceMesh.ContextStore.Conversations;
+namespace InferenceMesh.ContextStore.Storage;
 
 /// <summary>
-/// Opens the context database when the host starts (so its migrations run at start, not on the first request) and,
-/// when a retention is set, purges expired history at start and then every <see cref="ConversationStoreOptions.PurgeInterval"/>
-/// on the injected clock. A failed purge is logged and retried at the next tick; it never stops the host.
+/// The context store's maintenance: opens the context database when the host starts (so its migrations run at start, not
+/// on the first request) and purges what has expired at start and then every <see cref="ConversationStoreOptions.PurgeInterval"/>
+/// on the injected clock: conversation history when a history retention is set, and every module that registered an
+/// <see cref="IExpiringStore"/> (stored responses). A failed purge is logged and retried at the next tick; it never stops the host.
 /// </summary>
-internal sealed partial class ConversationRetention(
-    IServiceProvider services, ContextStoreOptions storeOptions, ConversationStoreOptions options, TimeProvider time, ILogger<ConversationRetention> logger)
+internal sealed partial class ContextRetention(
+    IServiceProvider services, ContextStoreOptions storeOptions, ConversationStoreOptions options, IEnumerable<IExpiringStore> expiring,
+    TimeProvider time, ILogger<ContextRetention> logger)
     : IHostedService, IDisposable
 {
+    private readonly IExpiringStore[] _expiring = [.. expiring];
     private ITimer? _timer;
     private IConversationStore? _store;
 
@@ -24,10 +27,10 @@ internal sealed partial class ConversationRetention(
         _store = services.GetRequiredService<IConversationStore>();
 
         Log.Opened(logger, storeOptions.DatabasePath);
-        if (options.Retention is not null && options.Enabled)
+        if (PurgesHistory || _expiring.Length > 0)
         {
             Purge();
-            _timer = time.CreateTimer(static state => ((ConversationRetention)state!).Purge(), this, options.PurgeInterval, options.PurgeInterval);
+            _timer = time.CreateTimer(static state => ((ContextRetention)state!).Purge(), this, options.PurgeInterval, options.PurgeInterval);
         }
 
         return Task.CompletedTask;
@@ -41,19 +44,39 @@ internal sealed partial class ConversationRetention(
 
     public void Dispose() => _timer?.Dispose();
 
+    private bool PurgesHistory => options.Retention is not null && options.Enabled;
+
     private void Purge()
     {
-        try
+        if (PurgesHistory)
         {
-            var purged = _store!.PurgeExpired();
-            if (purged.Items + purged.Conversations > 0)
+            try
             {
-                Log.Purged(logger, purged.Items, purged.Conversations);
+                var purged = _store!.PurgeExpired();
+                if (purged.Items + purged.Conversations > 0)
+                {
+                    Log.Purged(logger, purged.Items, purged.Conversations);
+                }
+            }
+            catch (SqliteException ex)
+            {
+                Log.PurgeFailed(logger, ex.SqliteErrorCode, ex);
             }
         }
-        catch (SqliteException ex)
+
+        foreach (var store in _expiring)
         {
-            Log.PurgeFailed(logger, ex.SqliteErrorCode, ex);
+            try
+            {
+                if (store.PurgeExpired() is > 0 and var count)
+                {
+                    Log.ModulePurged(logger, count, store.Module);
+                }
+            }
+            catch (SqliteException ex)
+            {
+                Log.ModulePurgeFailed(logger, store.Module, ex.SqliteErrorCode, ex);
+            }
         }
     }
 
@@ -67,6 +90,12 @@ internal sealed partial class ConversationRetention(
 
         [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "History retention purge failed (SQLite error {Code}); retrying at the next interval")]
         public static partial void PurgeFailed(ILogger logger, int code, Exception exception);
+
+        [LoggerMessage(EventId = 2103, Level = LogLevel.Information, Message = "Retention purged {Count} expired record(s) of {Module}")]
+        public static partial void ModulePurged(ILogger logger, int count, string module);
+
+        [LoggerMessage(EventId = 2104, Level = LogLevel.Warning, Message = "Retention purge of {Module} failed (SQLite error {Code}); retrying at the next interval")]
+        public static partial void ModulePurgeFailed(ILogger logger, string module, int code, Exception exception);
     }
 }
 
