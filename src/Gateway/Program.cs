@@ -1,4 +1,4 @@
-using InferenceMesh.ContextStore.Conversations;
+using InferenceMesh.ContextStore.Storage;
 using InferenceMesh.Gateway.Cli;
 using InferenceMesh.Gateway.Hosting;
 using InferenceMesh.Router.Configuration;
@@ -76,7 +76,7 @@ try
     app.Services.GetService<InferenceMesh.ModelCache.Store.IModelStore>();
     await app.StartAsync();
 }
-catch (Exception ex) when (ex is InferenceMesh.ContextStore.Conversations.ContextStoreOpenException or InferenceMesh.ModelCache.Store.ModelStoreOpenException)
+catch (Exception ex) when (ex is InferenceMesh.ContextStore.Storage.ContextStoreOpenException or InferenceMesh.ModelCache.Store.ModelStoreOpenException)
 {
     Console.Error.WriteLine($"inference-mesh: {ex.Message}");
     return 2;

@@ -13,11 +13,10 @@ namespace InferenceMesh.ContextStore.Storage;
 /// <see cref="IExpiringStore"/> (stored responses). A failed purge is logged and retried at the next tick; it never stops the host.
 /// </summary>
 internal sealed partial class ContextRetention(
-    IServiceProvider services, ContextStoreOptions storeOptions, ConversationStoreOptions options, IEnumerable<IExpiringStore> expiring,
-    TimeProvider time, ILogger<ContextRetention> logger)
+    IServiceProvider services, ContextStoreOptions storeOptions, ConversationStoreOptions options, TimeProvider time, ILogger<ContextRetention> logger)
     : IHostedService, IDisposable
 {
-    private readonly IExpiringStore[] _expiring = [.. expiring];
+    private IExpiringStore[] _expiring = [];
     private ITimer? _timer;
     private IConversationStore? _store;
 
@@ -25,6 +24,7 @@ internal sealed partial class ContextRetention(
     {
         services.OpenContextStore();
         _store = services.GetRequiredService<IConversationStore>();
+        _expiring = [.. services.GetServices<IExpiringStore>()]; // resolved once the database is open: a failure to open it is OpenContextStore's one line
 
         Log.Opened(logger, storeOptions.DatabasePath);
         if (PurgesHistory || _expiring.Length > 0)
@@ -98,31 +98,3 @@ internal sealed partial class ContextRetention(
         public static partial void ModulePurgeFailed(ILogger logger, string module, int code, Exception exception);
     }
 }
-
-/// <summary>Opening the context database on demand.</summary>
-public static class ContextStoreOpening
-{
-    /// <summary>
-    /// Opens the context database now (running every registered module's migrations) and the conversation store if
-    /// there is one; idempotent. The hosted service does this at start; a host can call it before starting, so that a
-    /// database it cannot open is one line and not also the host's start failure with its stack trace.
-    /// </summary>
-    /// <exception cref="ContextStoreOpenException">The database cannot be opened; the message is one line.</exception>
-    public static void OpenContextStore(this IServiceProvider services)
-    {
-        ArgumentNullException.ThrowIfNull(services);
-        try
-        {
-            // Resolving the database opens it and runs every registered module's migrations.
-            _ = services.GetRequiredService<ContextDatabase>();
-            _ = services.GetService<IConversationStore>();
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or SqliteException or IOException or UnauthorizedAccessException)
-        {
-            throw new ContextStoreOpenException($"The context store '{services.GetRequiredService<ContextStoreOptions>().DatabasePath}' cannot be opened: {ex.Message}", ex);
-        }
-    }
-}
-
-/// <summary>The context database could not be opened at start (unwritable folder, a file from a newer build…); the message is one line for the console.</summary>
-public sealed class ContextStoreOpenException(string message, Exception innerException) : Exception(message, innerException);

@@ -60,7 +60,7 @@ public sealed class ContextStoreHostingTests : IDisposable
         }
 
         await using var app = GatewayApp.Build(["--models", TestPaths.ModelsDir, "--port", "0", "--data", _data]);
-        var ex = await Assert.ThrowsAsync<InferenceMesh.ContextStore.Conversations.ContextStoreOpenException>(() => app.StartAsync());
+        var ex = await Assert.ThrowsAsync<InferenceMesh.ContextStore.Storage.ContextStoreOpenException>(() => app.StartAsync());
         Assert.Contains("conversations schema version 99", ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', ex.Message); // one line for the console (Program.cs prints it, exit code 2)
     }
