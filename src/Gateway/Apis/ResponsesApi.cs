@@ -21,24 +21,27 @@ namespace InferenceMesh.Gateway.Apis;
 /// client in the Responses shape (<see cref="ResponseBodyTranslation"/>). A response is stored on this machine (the
 /// context store's database) unless <c>store: false</c> or the gateway runs with <c>--no-history</c>;
 /// <c>previous_response_id</c> puts the stored chain before the input and routes no lower than the chain's level.
-/// GET and DELETE /v1/responses/{id} read and delete a stored response.
+/// GET and DELETE /v1/responses/{id} read and delete a stored response, GET /v1/responses/{id}/input_items lists the items it
+/// was generated from; POST /v1/responses/{id}/cancel refuses as OpenAI does for a response that did not run in the
+/// background (none does here). A stored response expires after <c>--response-retention-days</c> (30 by default).
 /// </summary>
 internal static partial class ResponsesApi
 {
     /// <summary>OpenAI's limits on <c>metadata</c>.</summary>
     public const int MaxMetadataEntries = 16, MaxMetadataKeyLength = 64, MaxMetadataValueLength = 512;
 
-    private static readonly JsonElement TextFormatDefault = JsonDocument.Parse("""{"format":{"type":"text"}}""").RootElement;
+    /// <summary>OpenAI's page sizes of input item lists.</summary>
+    public const int ListDefaultLimit = 20, ListMaxLimit = 100;
+
+    private static readonly JsonElement TextFormatDefault = JsonDocument.Parse("""{"type":"text"}""").RootElement;
 
     public static IEndpointRouteBuilder MapResponsesApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/responses", CreateAsync);
         app.MapGet("/v1/responses/{id}", Get);
         app.MapDelete("/v1/responses/{id}", Delete);
-
-        // Responses are answered while the request waits and their input is not kept apart from the chain: a clear 404, not "unknown URL".
-        app.MapGet("/v1/responses/{id}/input_items", NotServed);
-        app.MapPost("/v1/responses/{id}/cancel", NotServed);
+        app.MapGet("/v1/responses/{id}/input_items", InputItems);
+        app.MapPost("/v1/responses/{id}/cancel", Cancel);
         return app;
     }
 
@@ -61,13 +64,15 @@ internal static partial class ResponsesApi
         var chain = Chain(request.PreviousResponseId, responses, history.Enabled);
         if (chain.Error is { } chainError) return chainError;
         var (earlier, floor) = chain.Value;
-        var chatBody = ResponseChatRequest.Translate(request, earlier);
+        var settings = ResponseSettings.Read(request);
+        if (settings.Error is { } settingsError) return settingsError;
+        var chatBody = ResponseChatRequest.Translate(request, settings.Value!, earlier);
         if (chatBody.Error is { } translateError) return translateError;
 
-        var translation = ResponseBodyTranslation.Install(http, Template(request, inference.Time) with { Store = store });
+        var translation = ResponseBodyTranslation.Install(http, Template(request, settings.Value!, inference.Time) with { Store = store });
         try
         {
-            var routed = await routing.RouteAsync(http, chatBody.Value!, floor);
+            var routed = await routing.RouteAsync(http, chatBody.Value!, floor, dropOldestToFit: settings.Value!.TruncateAuto);
             IResult result;
             if (routed.Error is { } routeError)
             {
@@ -79,6 +84,8 @@ internal static partial class ResponsesApi
             }
             else
             {
+                var plan = routed.Value.Plan;
+                translation.OnAnswering = response => response with { Reasoning = ReasoningEcho(http, plan, settings.Value!) };
                 if (store)
                 {
                     var level = routed.Value.Plan.Privacy.Level;
@@ -106,6 +113,59 @@ internal static partial class ResponsesApi
         responses.Get(id) is { } stored
             ? Results.Text(stored.Response, "application/json; charset=utf-8")
             : ResponseNotFound(id);
+
+    /// <summary>
+    /// GET /v1/responses/{id}/input_items: the items the response was generated from (its chain's inputs and outputs, then its
+    /// own input), in OpenAI's list shape, paged with <c>limit</c> (1-100, default 20), <c>order</c> (default desc: newest
+    /// first) and <c>after</c>.
+    /// </summary>
+    public static IResult InputItems(string id, HttpContext http, [FromServices] IResponseStore responses)
+    {
+        var query = ListQuery.Read(http.Request.Query, ListDefaultLimit, ListMaxLimit, ResponseInputItems.IsItemId, "'msg_', 'fc_' or 'fco_' and 24 lowercase hex digits");
+        if (query.Error is { } queryError) return queryError;
+        if (responses.Chain(id) is not { } chain)
+        {
+            return ResponseNotFound(id);
+        }
+
+        if (ResponseInputItems.OfChain(chain) is not { } items)
+        {
+            return new ApiError(StatusCodes.Status404NotFound,
+                $"The response '{id}' (or one it followed) was stored by an earlier version of the gateway, which did not keep its input items; GET /v1/responses/{id} still returns it.",
+                ApiError.InvalidRequest, null, "input_items_not_stored");
+        }
+
+        var (limit, ascending, after) = query.Value!;
+        if (!ascending)
+        {
+            items.Reverse();
+        }
+
+        var start = 0;
+        if (after is not null)
+        {
+            start = items.FindIndex(item => (string?)item["id"] == after) + 1;
+            if (start == 0) return ListQuery.UnknownCursor();
+        }
+
+        var page = items.Skip(start).Take(limit).Select(item => JsonSerializer.SerializeToElement(item, OpenAiJsonContext.Default.JsonNode)).ToList();
+        return new JsonOk<ListWire<JsonElement>>(
+            new ListWire<JsonElement>(page, page.Count > 0 ? page[0].GetProperty("id").GetString() : null, page.Count > 0 ? page[^1].GetProperty("id").GetString() : null,
+                HasMore: start + page.Count < items.Count),
+            OpenAiJsonContext.Default.ListWireJsonElement);
+    }
+
+    /// <summary>
+    /// POST /v1/responses/{id}/cancel: OpenAI cancels only a response created with <c>background: true</c>, and answers any
+    /// other with a 400; here every response is answered while its request waits (<c>background</c> is refused), so a stored
+    /// response gets that 400 and an unknown one a 404. A request still running is cancelled by closing its connection.
+    /// </summary>
+    public static IResult Cancel(string id, [FromServices] IResponseStore responses) =>
+        responses.Get(id) is null
+            ? ResponseNotFound(id)
+            : new ApiError(StatusCodes.Status400BadRequest,
+                "Cannot cancel a synchronous response. Only responses created with background true can be cancelled, and this gateway answers every response while its request waits (background is not supported).",
+                ApiError.InvalidRequest, null, null);
 
     /// <summary>DELETE /v1/responses/{id}: forgets it (the responses that followed it keep their own turns).</summary>
     public static IResult Delete(string id, [FromServices] IResponseStore responses) =>
@@ -153,7 +213,8 @@ internal static partial class ResponsesApi
 
             responses.Save(new StoredResponse(
                 final.Id, request.PreviousResponseId, time.GetUtcNow(), (int)level, messages.ToJsonString(),
-                System.Text.Encoding.UTF8.GetString(ResponseBodyTranslation.Serialize(final))));
+                System.Text.Encoding.UTF8.GetString(ResponseBodyTranslation.Serialize(final)),
+                ResponseInputItems.From(request.Input!.Value).ToJsonString()));
         }
         catch (Exception ex)
         {
@@ -161,8 +222,20 @@ internal static partial class ResponsesApi
         }
     }
 
+    /// <summary>
+    /// <c>reasoning</c> as the answering backend took it: an OpenAI-compatible upstream was sent <c>reasoning_effort</c>; any
+    /// other (the local model, Anthropic, a mesh peer) does not reason on request, and the echo is null as OpenAI's for such a model.
+    /// </summary>
+    private static ResponseReasoning ReasoningEcho(HttpContext http, Router.Routing.RoutePlan plan, ResponseSettings settings)
+    {
+        var answering = http.Response.Headers[Backends.BackendDefaults.BackendHeader].ToString();
+        return plan.Steps.Any(step => step.Kind == Router.Configuration.BackendKind.OpenAi && string.Equals(step.Backend, answering, StringComparison.OrdinalIgnoreCase))
+            ? settings.Reasoning
+            : ResponseReasoning.None;
+    }
+
     /// <summary>The response in progress: its id, creation time and the request's settings echoed as OpenAI echoes them.</summary>
-    private static ResponseObject Template(ResponseRequest request, TimeProvider time)
+    private static ResponseObject Template(ResponseRequest request, ResponseSettings settings, TimeProvider time)
     {
         var fields = request.Extensions;
         return new ResponseObject
@@ -175,10 +248,14 @@ internal static partial class ResponsesApi
             Metadata = request.Metadata ?? [],
             Model = request.Model ?? string.Empty,
             Temperature = request.Temperature ?? 1,
-            // The text settings as sent when they name a format; otherwise the default, as OpenAI echoes it.
-            Text = request.Text is { ValueKind: JsonValueKind.Object } text && text.TryGetProperty("format", out var format) && format.ValueKind == JsonValueKind.Object
-                ? text
-                : TextFormatDefault,
+            // The format as sent when there is one, otherwise the default; the verbosity as sent or OpenAI's default.
+            Text = JsonSerializer.SerializeToElement<JsonNode>(new JsonObject
+            {
+                ["format"] = JsonNode.Parse((request.Text is { ValueKind: JsonValueKind.Object } text && text.TryGetProperty("format", out var format)
+                    && format.ValueKind == JsonValueKind.Object ? format : TextFormatDefault).GetRawText()),
+                ["verbosity"] = settings.Verbosity ?? ResponseSettings.DefaultVerbosity,
+            }, OpenAiJsonContext.Default.JsonNode),
+            Truncation = settings.Truncation,
             TopP = request.TopP ?? 1,
             Tools = fields is not null && fields.TryGetValue("tools", out var tools) && tools.ValueKind == JsonValueKind.Array ? tools : ResponseDefaults.Tools,
             ToolChoice = fields is not null && fields.TryGetValue("tool_choice", out var choice) && choice.ValueKind is JsonValueKind.String or JsonValueKind.Object
@@ -191,12 +268,6 @@ internal static partial class ResponsesApi
 
     private static ApiError ResponseNotFound(string id) =>
         new(StatusCodes.Status404NotFound, $"No stored response has the id '{id}'.", ApiError.InvalidRequest, null, "response_not_found");
-
-    /// <summary>The answer for the URLs of what is not served: input item listing and cancelling (nothing runs in the background).</summary>
-    public static ApiError NotServed(string id) =>
-        new(StatusCodes.Status404NotFound,
-            "Not served here: responses are answered while the request waits (nothing to cancel), and a stored response is read whole with GET /v1/responses/{id}.",
-            ApiError.InvalidRequest, null, "not_found");
 
     private static ApiError? RefuseMetadata(Dictionary<string, string>? metadata)
     {

@@ -1,4 +1,5 @@
 using InferenceMesh.ContextStore.Conversations;
+using InferenceMesh.ContextStore.Responses;
 
 namespace InferenceMesh.Gateway.Context;
 
@@ -6,11 +7,11 @@ namespace InferenceMesh.Gateway.Context;
 internal static class ChatContextServiceCollectionExtensions
 {
     /// <summary>Stores (module migrations run when the host starts) and the stages, in order: presets, then conversations.</summary>
-    public static IServiceCollection AddChatContext(this IServiceCollection services, ConversationStoreOptions conversations)
+    public static IServiceCollection AddChatContext(this IServiceCollection services, ConversationStoreOptions conversations, ResponseStoreOptions? responses = null)
     {
         services.AddConversationStore(conversations);
         services.AddPresetStore();
-        services.AddResponseStore(); // /v1/responses with store (Responses/)
+        services.AddResponseStore(responses); // /v1/responses with store (Responses/)
         services.AddSingleton<IChatContextStage, PresetStage>();
         services.AddSingleton<IChatContextStage, ConversationStage>();
         return services;

@@ -9,7 +9,7 @@ internal static class GatewayCommandLine
     public const string Usage = """
         Usage: inference-mesh [--models DIR] [--host ADDR] [--port N] [--threads T] [--decode-threads M] [--slots S] [--ctx C]
                               [--allowed-hosts h1,h2] [--max-body-bytes B] [--config FILE] [--policies DIR]
-                              [--data DIR] [--history-retention-days N] [--no-history]
+                              [--data DIR] [--history-retention-days N] [--no-history] [--response-retention-days N]
                               [--embedding-model NAME] [--max-file-bytes B]
                               [--rag-index sqlite|postgres] [--rag-postgres-env VAR] [--rag-postgres-schema NAME]
                               [--torrent-dht true|false] [--torrent-announce URL] [--aria2c PATH]
@@ -34,6 +34,10 @@ internal static class GatewayCommandLine
                                 delete conversation items older than N days, and conversations idle
                                 for N days (default: keep until deleted)
           --no-history          store no conversation history (a request naming a conversation gets 400)
+                                nor responses (/v1/responses with store true gets 400)
+          --response-retention-days N
+                                delete stored responses (/v1/responses) N days after they were created;
+                                none is returned after (default: 30, as OpenAI)
           --embedding-model NAME  local model that embeds vector stores' files (default: the first
                                 model of the models folder by name); each store records its model
           --max-file-bytes B    largest file accepted by POST /v1/files (default: 67108864)
@@ -156,6 +160,10 @@ internal static class GatewayCommandLine
                 case "--history-retention-days":
                     if (!TryInt(value, out var days)) return NotInteger(name, value);
                     options = options with { HistoryRetentionDays = days };
+                    break;
+                case "--response-retention-days":
+                    if (!TryInt(value, out var responseDays)) return NotInteger(name, value);
+                    options = options with { ResponseRetentionDays = responseDays };
                     break;
                 case "--embedding-model":
                     options = options with { EmbeddingModel = value };

@@ -16,6 +16,9 @@ internal static class GatewayDefaults
     public const int RetryAfterSeconds = 1;
     public const int MaxHistoryRetentionDays = 36500;
 
+    /// <summary>Days a stored response is kept: 30, as OpenAI keeps them.</summary>
+    public const int ResponseRetentionDays = 30;
+
     /// <summary>
     /// $XDG_DATA_HOME/inference-mesh/models when XDG_DATA_HOME is an absolute path, else
     /// ~/.local/share/inference-mesh/models (the XDG base directory default).

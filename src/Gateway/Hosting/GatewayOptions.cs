@@ -58,6 +58,12 @@ public sealed record GatewayOptions
     public int? HistoryRetentionDays { get; init; }
 
     /// <summary>
+    /// Days a stored response (<c>/v1/responses</c> with <c>store</c>) is kept after it was created
+    /// (<c>--response-retention-days N</c>); it is never returned after. The default value is 30, as OpenAI keeps them.
+    /// </summary>
+    public int ResponseRetentionDays { get; init; } = GatewayDefaults.ResponseRetentionDays;
+
+    /// <summary>
     /// The local model that embeds new vector stores' files (<c>--embedding-model NAME</c>); null picks the first model
     /// of the models folder by id. Each store records its model. The default value is null.
     /// </summary>
@@ -164,6 +170,11 @@ public sealed record GatewayOptions
         if (HistoryRetentionDays is < 1 or > GatewayDefaults.MaxHistoryRetentionDays)
         {
             return $"--history-retention-days must be from 1 to {GatewayDefaults.MaxHistoryRetentionDays} (got {HistoryRetentionDays}).";
+        }
+
+        if (ResponseRetentionDays is < 1 or > GatewayDefaults.MaxHistoryRetentionDays)
+        {
+            return $"--response-retention-days must be from 1 to {GatewayDefaults.MaxHistoryRetentionDays} (got {ResponseRetentionDays}).";
         }
 
         if (EmbeddingModel is { } embeddingModel && string.IsNullOrWhiteSpace(embeddingModel))

@@ -1,5 +1,6 @@
 using System.Net;
 using InferenceMesh.ContextStore.Conversations;
+using InferenceMesh.ContextStore.Responses;
 using InferenceMesh.ContextStore.Rag.Index;
 using InferenceMesh.ContextStore.Storage;
 using InferenceMesh.Gateway.Context;
@@ -54,7 +55,7 @@ internal static class GatewayServiceCollectionExtensions
         {
             Enabled = options.HistoryEnabled,
             Retention = options.HistoryRetentionDays is { } days ? TimeSpan.FromDays(days) : null,
-        });
+        }, new ResponseStoreOptions { Retention = TimeSpan.FromDays(options.ResponseRetentionDays) });
         builder.Services.AddGatewayRag(options);
         return builder;
     }

@@ -22,6 +22,8 @@ namespace InferenceMesh.Gateway.OpenAi;
 [JsonSerializable(typeof(ResponseStreamEvent))]
 [JsonSerializable(typeof(ResponseErrorEvent))]
 [JsonSerializable(typeof(ResponseDeleted))]
+[JsonSerializable(typeof(System.Text.Json.Nodes.JsonNode))]
+[JsonSerializable(typeof(Context.ListWire<System.Text.Json.JsonElement>))]
 [JsonSerializable(typeof(EmbeddingRequest))]
 [JsonSerializable(typeof(EmbeddingResponse))]
 [JsonSerializable(typeof(ModelList))]

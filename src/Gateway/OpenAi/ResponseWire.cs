@@ -29,6 +29,18 @@ public sealed record ResponseRequest : GenerationParameters
 
     public string? PreviousResponseId { get; init; }
 
+    /// <summary>
+    /// <c>disabled</c> (the default: a conversation longer than the model's context is a 400 naming the limit) or <c>auto</c>
+    /// (the oldest input items are dropped until it fits: Responses/InputTruncation). Echoed in the response.
+    /// </summary>
+    public string? Truncation { get; init; }
+
+    /// <summary>
+    /// <c>{"effort", "summary"}</c>: <c>effort</c> is forwarded as chat's <c>reasoning_effort</c> (an OpenAI-compatible upstream
+    /// reads it; the local model ignores it); see Responses/ResponseSettings.
+    /// </summary>
+    public JsonElement? Reasoning { get; init; }
+
     /// <summary>Every field this type does not name: the fields refused by the local model are read from here, and our <c>lora</c>.</summary>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? Extensions { get; set; }
@@ -76,13 +88,30 @@ public sealed record ResponseObject
     /// <summary>The function tools as sent (an empty array when absent).</summary>
     public JsonElement Tools { get; init; } = ResponseDefaults.Tools;
     public required double TopP { get; init; }
-    public string Truncation => "disabled";
+
+    /// <summary>As sent: "disabled" (the default) or "auto".</summary>
+    public string Truncation { get; init; } = "disabled";
+
+    /// <summary>
+    /// The reasoning settings the answering model honoured: as sent when an OpenAI-compatible upstream answered (it was sent
+    /// <c>reasoning_effort</c>), else both null, as OpenAI echoes them for a model that does not reason.
+    /// </summary>
+    public ResponseReasoning Reasoning { get; init; } = ResponseReasoning.None;
 
     [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public ResponseUsage? Usage { get; init; }
 }
 
 public sealed record ResponseError(string Code, string Message);
+
+/// <summary>A response's <c>reasoning</c>: <c>effort</c> and <c>summary</c>, null when not applied.</summary>
+public sealed record ResponseReasoning(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Effort,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Summary)
+{
+    /// <summary>What a model that does not reason echoes.</summary>
+    public static readonly ResponseReasoning None = new(null, null);
+}
 
 /// <summary>Why a response is incomplete: <c>max_output_tokens</c> (the limit asked for, or the slot's context, ran out).</summary>
 public sealed record ResponseIncompleteDetails(string Reason);

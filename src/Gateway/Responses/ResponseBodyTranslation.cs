@@ -21,8 +21,8 @@ internal sealed class ResponseBodyTranslation : Stream
     private readonly HttpContext _http;
     private readonly IHttpResponseBodyFeature _original;
     private readonly StreamResponseBodyFeature _feature;
-    private readonly ResponseEventWriter _events;
-    private readonly ResponseObject _template;
+    private ResponseEventWriter _events;
+    private ResponseObject _template;
     private readonly MemoryStream _held = new(); // a JSON body, or an event stream's unfinished line
     private readonly ArrayBufferWriter<byte> _out = new(4096);
     private readonly StringBuilder _data = new();
@@ -48,6 +48,12 @@ internal sealed class ResponseBodyTranslation : Stream
     /// a client that read the whole answer finds it stored.
     /// </summary>
     public Action<ResponseObject>? OnFinal { get; set; }
+
+    /// <summary>
+    /// Called once when the answer's first bytes arrive (the answering backend is known: <c>X-InferenceMesh-Backend</c> is set),
+    /// to complete the response's echo for it (e.g. <c>reasoning</c>) before anything is written.
+    /// </summary>
+    public Func<ResponseObject, ResponseObject>? OnAnswering { get; set; }
 
     /// <summary>Puts the translation in place of the response body until <see cref="FinishAsync"/>.</summary>
     public static ResponseBodyTranslation Install(HttpContext http, ResponseObject template)
@@ -118,6 +124,11 @@ internal sealed class ResponseBodyTranslation : Stream
                 && response.ContentType is { } type && type.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase)
                 ? Mode.Events
                 : Mode.Held;
+            if (OnAnswering is { } answering)
+            {
+                _template = answering(_template);
+                _events = new ResponseEventWriter(_template); // nothing written yet
+            }
         }
 
         if (_mode == Mode.Held)

@@ -10,8 +10,9 @@ namespace InferenceMesh.Gateway.Responses;
 /// A Responses API request as the chat-completions body the router, the local engine and every backend understand:
 /// <c>instructions</c> and <c>input</c> (messages, function calls and their outputs) become <c>messages</c>;
 /// <c>max_output_tokens</c>, <c>text.format</c>, <c>include</c> logprobs and the function <c>tools</c> become their chat
-/// equivalents; the shared sampling fields and any other field pass as sent (all of it is classified, like a chat body).
-/// A stream always asks for usage (<c>stream_options.include_usage</c>): the final response carries it.
+/// equivalents, <c>reasoning.effort</c> and <c>text.verbosity</c> chat's <c>reasoning_effort</c> and <c>verbosity</c>
+/// (<see cref="ResponseSettings"/>); the shared sampling fields and any other field pass as sent (all of it is classified, like
+/// a chat body). A stream always asks for usage (<c>stream_options.include_usage</c>): the final response carries it.
 /// </summary>
 internal static class ResponseChatRequest
 {
@@ -26,8 +27,11 @@ internal static class ResponseChatRequest
     private static readonly string[] ChatOnly =
         ["messages", "max_tokens", "max_completion_tokens", "stream_options", "response_format", "logprobs", "functions", "function_call", "n"];
 
-    /// <summary>The chat body for <paramref name="request"/> with <paramref name="earlier"/> (a stored chain's messages) before its own input, or an error naming the Responses field.</summary>
-    public static ApiResult<byte[]> Translate(ResponseRequest request, JsonArray? earlier = null)
+    /// <summary>
+    /// The chat body for <paramref name="request"/> (its <paramref name="settings"/> read by <see cref="ResponseSettings.Read"/>)
+    /// with <paramref name="earlier"/> (a stored chain's messages) before its own input, or an error naming the Responses field.
+    /// </summary>
+    public static ApiResult<byte[]> Translate(ResponseRequest request, ResponseSettings settings, JsonArray? earlier = null)
     {
         if (request.MaxOutputTokens is < 1)
         {
@@ -54,6 +58,8 @@ internal static class ResponseChatRequest
         if (request.MaxOutputTokens is { } max) body["max_completion_tokens"] = max;
         if (request.Stream == true) body["stream_options"] = new JsonObject { ["include_usage"] = true };
         if (format.Value is { } responseFormat) body["response_format"] = responseFormat;
+        if (settings.Effort is { } effort) body["reasoning_effort"] = effort;
+        if (settings.Verbosity is { } verbosity) body["verbosity"] = verbosity;
         if (logProbs.Value is { } top)
         {
             body["logprobs"] = true;
@@ -296,18 +302,12 @@ internal static class ResponseChatRequest
         }
     }
 
-    /// <summary>What stays refused: reasoning, background responses and OpenAI-side state (conversations, stored prompts).</summary>
+    /// <summary>What stays refused: background responses and OpenAI-side state (conversations, stored prompts).</summary>
     private static ApiError? Refuse(ResponseRequest request)
     {
         if (request.Extensions is not { } fields)
         {
             return null;
-        }
-
-        if (fields.TryGetValue("reasoning", out var reasoning) && reasoning.ValueKind != JsonValueKind.Null
-            && !(reasoning.ValueKind == JsonValueKind.Object && reasoning.EnumerateObject().All(p => p.Value.ValueKind == JsonValueKind.Null)))
-        {
-            return ApiErrors.UnsupportedParameter("reasoning", "'reasoning' is not supported by /v1/responses here: send the request without it.");
         }
 
         if (fields.TryGetValue("background", out var background) && background.ValueKind == JsonValueKind.True)

@@ -26,6 +26,12 @@ internal sealed class ChatExecution
     /// <summary>The context stages' view of the request (null when no stage is registered): its answer observers run after the response.</summary>
     public ChatContextFrame? Context { get; init; }
 
+    /// <summary>
+    /// Whether the local step may drop the oldest messages until the prompt fits the model's context (a Responses request with
+    /// <c>truncation: "auto"</c>, <see cref="Responses.InputTruncation"/>); otherwise a prompt too long is the 400 naming the limit.
+    /// </summary>
+    public bool DropOldestToFit { get; init; }
+
     /// <summary>Collects the answer for the context stages' observers; null (nothing captured) when no stage observes the answer.</summary>
     public ChatAnswerCapture? Capture { get; init; }
 

@@ -36,7 +36,8 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
     /// to chat, as /v1/responses does): <paramref name="raw"/> is what a remote backend is sent, so all of it is classified.
     /// </summary>
     /// <param name="privacyFloor">The lowest level the request may be routed at (a stored chain's), as a context stage's floor; null for none.</param>
-    public async Task<ApiResult<RoutedChat>> RouteAsync(HttpContext http, byte[] raw, PrivacyLevel? privacyFloor = null)
+    /// <param name="dropOldestToFit">Sets <see cref="ChatExecution.DropOldestToFit"/> (a Responses request's <c>truncation: "auto"</c>).</param>
+    public async Task<ApiResult<RoutedChat>> RouteAsync(HttpContext http, byte[] raw, PrivacyLevel? privacyFloor = null, bool dropOldestToFit = false)
     {
         var cancellationToken = http.RequestAborted;
         if (JsonText.RefuseUnreadableText(raw) is { } refused) return refused;
@@ -121,6 +122,7 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
         var chat = new ChatExecution
         {
             Http = http, RawBody = raw, Request = context?.Request ?? request, Messages = finalMessages, Settings = settings.Value!, Context = context,
+            DropOldestToFit = dropOldestToFit,
             Capture = context is { AnswerObservers.Count: > 0 } ? new ChatAnswerCapture() : null,
         };
         return new RoutedChat(chat, classification, plan);

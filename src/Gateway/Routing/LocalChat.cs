@@ -34,10 +34,20 @@ internal static class LocalChat
         var (loaded, adapters) = resolved.Value;
 
         var messages = LocalTools.WithEarlierCalls(chat.Messages, chat.Request.Messages);
-        var prompt = loaded.ApplyChatTemplate(tools is null ? messages : WithInstructions(messages, tools.Instructions));
+        var settings = chat.Settings;
+        EngineResult<string> Prompt(IReadOnlyList<ChatMessage> kept) => loaded.ApplyChatTemplate(tools is null ? kept : WithInstructions(kept, tools.Instructions));
+        if (chat.DropOldestToFit)
+        {
+            // The engine's own check (the prompt plus one token fits the slot), made with its tokeniser before it is asked.
+            var tokens = settings.ToRequest(string.Empty);
+            messages = Responses.InputTruncation.Fit(messages, kept =>
+                Prompt(kept) is { Succeeded: true } candidate
+                && loaded.Tokenize(candidate.Value!, tokens.AddSpecialTokens, tokens.ParseSpecialTokens).Length < loaded.SlotContextLength);
+        }
+
+        var prompt = Prompt(messages);
         if (!prompt.Succeeded) return inference.Map(prompt.Failure!, "messages");
 
-        var settings = chat.Settings;
         var request = settings.ToRequest(prompt.Value!);
         var started = await inference.StartAsync(
             loaded,

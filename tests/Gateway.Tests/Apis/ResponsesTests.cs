@@ -272,7 +272,6 @@ public sealed class ResponsesTests
     [Theory]
     [InlineData("""{"tools":[{"type":"web_search"}]}""", "tools[0].type")]
     [InlineData("""{"tool_choice":{"type":"web_search_preview"}}""", "tool_choice")]
-    [InlineData("""{"reasoning":{"effort":"high"}}""", "reasoning")]
     [InlineData("""{"background":true}""", "background")]
     [InlineData("""{"conversation":"conv_1"}""", "conversation")]
     [InlineData("""{"input":[{"type":"item_reference","id":"msg_1"}]}""", "input[0]")]
@@ -357,8 +356,8 @@ public sealed class ResponsesTests
     [Theory]
     [InlineData("GET", "/v1/responses/resp_0123", "response_not_found")]
     [InlineData("DELETE", "/v1/responses/resp_0123", "response_not_found")]
-    [InlineData("GET", "/v1/responses/resp_0123/input_items", "not_found")]
-    [InlineData("POST", "/v1/responses/resp_0123/cancel", "not_found")]
+    [InlineData("GET", "/v1/responses/resp_0123/input_items", "response_not_found")]
+    [InlineData("POST", "/v1/responses/resp_0123/cancel", "response_not_found")]
     public async Task The_urls_of_a_response_that_is_not_stored_are_404_in_openai_shape(string method, string url, string code)
     {
         await using var environment = await TestEnvironment.StartAsync();

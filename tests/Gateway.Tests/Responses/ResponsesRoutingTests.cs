@@ -135,6 +135,62 @@ public sealed class ResponsesRoutingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reasoning_effort_and_verbosity_reach_an_openai_upstream_under_chats_names_and_never_the_local_model()
+    {
+        var client = _harness.Gateway.OpenAi.GetResponsesClient();
+        var options = new CreateResponseOptions("auto", [ResponseItem.CreateUserMessageItem(RoutingHarness.PublicPrompt)])
+        {
+            ReasoningOptions = new ResponseReasoningOptions
+            {
+                ReasoningEffortLevel = ResponseReasoningEffortLevel.High, ReasoningSummaryVerbosity = ResponseReasoningSummaryVerbosity.Detailed,
+            },
+        };
+
+        ResponseResult answered = await client.CreateResponseAsync(options);
+
+        Assert.Equal("from the cloud", answered.GetOutputText());
+        Assert.Equal(ResponseReasoningEffortLevel.High, answered.ReasoningOptions.ReasoningEffortLevel); // the upstream was asked for it
+        Assert.Equal(ResponseReasoningSummaryVerbosity.Detailed, answered.ReasoningOptions.ReasoningSummaryVerbosity);
+        var sent = JsonDocument.Parse(Assert.Single(_cloud.ChatRequests).Body).RootElement;
+        Assert.Equal("high", sent.GetProperty("reasoning_effort").GetString());
+        Assert.False(sent.TryGetProperty("reasoning", out _));
+        Assert.False(sent.TryGetProperty("verbosity", out _)); // not asked for: not sent
+
+        // Streamed, with text.verbosity (which the client cannot express): chat's "verbosity", and the echo in response.created.
+        var streamedBody = Body(JsonSerializer.Serialize(RoutingHarness.PublicPrompt), stream: true, ""","reasoning":{"effort":"minimal"},"text":{"verbosity":"low"},"truncation":"auto" """);
+        var (streamed, streamedText) = await SendAsync(streamedBody, privacy: null);
+        Assert.Equal("cloud-a", RoutingHarness.BackendOf(streamed));
+        var events = Sse.ParseNamed(streamedText);
+        var created = events[0].GetProperty("response");
+        Assert.Equal("""{"effort":"minimal","summary":null}""", created.GetProperty("reasoning").GetRawText());
+        Assert.Equal("low", created.GetProperty("text").GetProperty("verbosity").GetString());
+        Assert.Equal("auto", events[^1].GetProperty("response").GetProperty("truncation").GetString());
+        var streamedSent = JsonDocument.Parse(_cloud.ChatRequests.Last().Body).RootElement;
+        Assert.Equal(("minimal", "low"), (streamedSent.GetProperty("reasoning_effort").GetString(), streamedSent.GetProperty("verbosity").GetString()));
+        Assert.False(streamedSent.TryGetProperty("truncation", out _)); // no chat field: the local model is where it applies
+
+        // The same settings on a confidential request: answered locally, which does not reason, and the echo says so.
+        var (local, localText) = await SendAsync(Body(JsonSerializer.Serialize($"My card is {RoutingHarness.Card}."), stream: false, ""","reasoning":{"effort":"high"},"text":{"verbosity":"high"} """), privacy: null);
+        Assert.Equal("local", RoutingHarness.BackendOf(local));
+        using var localJson = JsonDocument.Parse(localText);
+        Assert.Equal("""{"effort":null,"summary":null}""", localJson.RootElement.GetProperty("reasoning").GetRawText());
+        Assert.Equal(2, _cloud.ChatRequests.Count());
+    }
+
+    [Fact]
+    public async Task An_upstream_refusing_reasoning_effort_is_a_clear_400_from_that_backend_not_a_silent_answer_without_it()
+    {
+        _cloud.Behaviour = UpstreamBehaviour.Status400;
+        var (response, body) = await SendAsync(Body(JsonSerializer.Serialize(RoutingHarness.PublicPrompt), stream: false, ""","reasoning":{"effort":"high"} """), privacy: null);
+
+        var error = await ApiAssert.ErrorAsync(response, HttpStatusCode.BadRequest, code: "upstream_rejected");
+        Assert.Contains("cloud-a", error.GetProperty("message").GetString());
+        Assert.Equal("cloud-a", RoutingHarness.BackendOf(response));
+        Assert.DoesNotContain(RoutingHarness.PublicPrompt, body);
+        Assert.Equal("high", JsonDocument.Parse(Assert.Single(_cloud.ChatRequests).Body).RootElement.GetProperty("reasoning_effort").GetString());
+    }
+
+    [Fact]
     public async Task The_backend_header_names_the_cloud_and_a_broken_cloud_stream_is_finished_by_the_local_model()
     {
         var (answered, _) = await SendAsync(Body(JsonSerializer.Serialize(RoutingHarness.PublicPrompt), stream: false), privacy: null);
