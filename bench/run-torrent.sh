@@ -5,6 +5,9 @@
 #   BENCH_TORRENT_MIB=1024   file size      BENCH_TORRENT_RUNS=3   runs per path (median)
 #   BENCH_TORRENT_ENGINE=qbittorrent   the gateways' --torrent-engine (qbittorrent, the gateway's default, or aria2)
 #   BENCH_TORRENT_PIECE_KIB=           the seeder's --torrent-piece-kib (empty: the gateway's choice)
+#   BENCH_TORRENT_ENGINE_START=eager   the puller's --torrent-engine-start: eager (the engine runs before the pull
+#                                      is timed, as on a gateway meant to take part in a swarm) or on-demand (the
+#                                      engine's start is inside the timed pull)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,6 +20,8 @@ mib="${BENCH_TORRENT_MIB:-1024}"
 runs="${BENCH_TORRENT_RUNS:-3}"
 engine="${BENCH_TORRENT_ENGINE:-qbittorrent}"
 piece_kib="${BENCH_TORRENT_PIECE_KIB:-}"
+engine_start="${BENCH_TORRENT_ENGINE_START:-eager}"
+case "$engine_start" in eager|on-demand) ;; *) echo "BENCH_TORRENT_ENGINE_START must be eager or on-demand" >&2; exit 2 ;; esac
 case "$engine" in
   qbittorrent) engine_tool=qbittorrent-nox; engine_package=qbittorrent-nox ;;
   aria2) engine_tool=aria2c; engine_package=aria2 ;;
@@ -48,6 +53,15 @@ wait_http() {
     sleep 0.2
   done
   log "$name did not answer $url within 60 s (log: $run/$name.log)"; exit 1
+}
+
+wait_log() { # name log-file text: waits until the gateway's log holds the text (its engine's start, event 600)
+  local name="$1" file="$2" text="$3"
+  for _ in $(seq 1 300); do
+    grep -qF "$text" "$file" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  log "$name did not log '$text' within 60 s (log: $file)"; exit 1
 }
 
 for tool in "$engine_tool" nginx; do
@@ -134,7 +148,8 @@ for ((i = 1; i <= runs; i++)); do
   # which includes the metadata exchange, the download into staging and B's SHA-256 check before registering.
   puller="$work/puller-$i"
   rm -rf "$puller"; mkdir -p "$puller"
-  start_gateway "puller-$i" "$puller"; b_port="$gw_port"; b_pid="$gw_pid"
+  start_gateway "puller-$i" "$puller" --torrent-engine-start "$engine_start"; b_port="$gw_port"; b_pid="$gw_pid"
+  [ "$engine_start" = eager ] && wait_log "puller-$i" "$run/puller-$i.log" "started (pid"
   # One poller process (not a curl and a python per poll: on 2 cores their start-up would slow the transfer measured).
   s="$(now_ms)"
   state="$(python3 - "$b_port" "$magnet" <<'PY'
@@ -170,7 +185,7 @@ piece_text="${piece_kib:+, $piece_kib KiB pieces}"
   echo "# BitTorrent benchmark $stamp"
   echo
   echo "- Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) CPUs visible; load average at start $load_at_start, at end $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "- File: $mib MiB GGUF of random bytes (bench-modelcache blob), sha256 \`${sha:0:16}…\`. Engine: $engine_name$piece_text. Seeder: gateway A + its engine seeding from its store. Puller: a fresh gateway B + its own engine per run, pulling the magnet (metadata exchange, download, SHA-256 check, register). Reference: \`curl\` from nginx $(nginx -v 2>&1 | sed 's/.*\///') (sendfile) to a file. All on 127.0.0.1, page cache warm."
+  echo "- File: $mib MiB GGUF of random bytes (bench-modelcache blob), sha256 \`${sha:0:16}…\`. Engine: $engine_name$piece_text. Seeder: gateway A + its engine seeding from its store. Puller: a fresh gateway B + its own engine per run (\`--torrent-engine-start $engine_start\`$([ "$engine_start" = eager ] && echo ': the engine runs before the pull is timed')), pulling the magnet (metadata exchange, download, SHA-256 check, register). Reference: \`curl\` from nginx $(nginx -v 2>&1 | sed 's/.*\///') (sendfile) to a file. All on 127.0.0.1, page cache warm."
   echo
   echo "| Measurement | BitTorrent (ours, $engine) | HTTP from nginx | ratio | output |"
   echo "|---|---|---|---|---|"
