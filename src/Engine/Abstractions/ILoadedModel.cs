@@ -32,6 +32,13 @@ public interface ILoadedModel
     string Detokenize(IReadOnlyList<int> tokens);
 
     /// <summary>
+    /// The UTF-8 bytes of one token as llama.cpp's <c>llama_token_to_piece</c> writes them with special tokens rendered
+    /// (BOS as its text, the SentencePiece space kept): llama-server's <c>with_pieces</c>. May be part of a character.
+    /// The id must be below <see cref="VocabularySize"/>.
+    /// </summary>
+    byte[] TokenPiece(int token);
+
+    /// <summary>
     /// Validates and enqueues a generation. Fails fast (before any token) with PromptTooLong,
     /// InvalidParameter or Overloaded, so the HTTP layer can still choose the status code.
     /// </summary>

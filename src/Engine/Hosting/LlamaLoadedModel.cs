@@ -184,6 +184,12 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
         return LlamaTokenizer.Detokenize(_vocab, rest, removeSpecial: false, unparseSpecial: false);
     }
 
+    public byte[] TokenPiece(int token)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)token, (uint)_vocabularySize, nameof(token));
+        return LlamaTokenizer.TokenToPiece(_vocab, token, special: true);
+    }
+
     /// <summary>The index of the first id outside the vocabulary, or null when every id is in it.</summary>
     private int? OutOfVocabulary(IReadOnlyList<int> tokens)
     {

@@ -76,6 +76,7 @@ internal static partial class GatewayApp
         app.MapCompletionsApi();
         app.MapResponsesApi();
         app.MapEmbeddingsApi();
+        app.MapTokenizerApi();
         app.MapHealthApi();
         app.MapMetricsApi();
         app.MapMeshApi();

@@ -131,6 +131,36 @@ internal sealed partial class InferenceService(
         return ResolveWithAdaptersAsync(modelId, LoraRequests.FieldOf(extensions), http.RequestAborted);
     }
 
+    /// <summary>
+    /// The model of a llama-server endpoint (<c>/tokenize</c>, <c>/detokenize</c>, <c>/apply-template</c>). llama-server
+    /// serves one model, so <c>model</c> may be left out when the models folder lists exactly one; with several (or none)
+    /// it is a 400 naming it. An adapter alias (<c>BASE+ADAPTER</c>) is its base model: adapters change neither the
+    /// vocabulary nor the template. From here on the answer is the local backend's (<c>X-InferenceMesh-Backend: local</c>).
+    /// </summary>
+    public async ValueTask<ApiResult<ILoadedModel>> ResolveServedModelAsync(HttpContext http, string? modelId)
+    {
+        if (string.IsNullOrEmpty(modelId))
+        {
+            catalog.Refresh();
+            var models = catalog.Models;
+            if (models.Count != 1)
+            {
+                return ApiErrors.MissingParameter("model") with
+                {
+                    Message = models.Count == 0
+                        ? "'model' is required: the models folder lists no model."
+                        : $"'model' is required: {models.Count} models are served (GET /v1/models lists them).",
+                };
+            }
+
+            modelId = models[0].Id;
+        }
+
+        Routing.BackendHeader.Set(http, Router.Configuration.RouterDefaults.LocalBackendName);
+        var resolved = await ResolveWithAdaptersAsync(modelId, null, http.RequestAborted);
+        return resolved.Error is { } error ? error : new ApiResult<ILoadedModel>(resolved.Value.Model, null);
+    }
+
     /// <summary>Starts a generation; the engine's fail-fast errors (prompt too long, overload) come back before any byte is sent.</summary>
     public async ValueTask<ApiResult<RunningGeneration>> StartAsync(ILoadedModel model, GenerationRequest request, string promptParam, CancellationToken cancellationToken)
     {

@@ -84,16 +84,21 @@ public static class PromptList
             var tokens = input.Tokens ?? [];
             for (var i = 0; i < tokens.Count; i++)
             {
-                if (tokens[i] >= vocabularySize)
+                if (OutOfVocabulary(tokens[i], $"{input.Param}[{i}]", vocabularySize) is { } error)
                 {
-                    return ApiErrors.InvalidParameter(
-                        $"{input.Param}[{i}]", $"'{input.Param}[{i}]' is not a token id of this model: its vocabulary has ids 0 to {vocabularySize - 1}.");
+                    return error;
                 }
             }
         }
 
         return null;
     }
+
+    /// <summary>A 400 naming <paramref name="param"/> when <paramref name="token"/> is not below the vocabulary's size, else null.</summary>
+    public static ApiError? OutOfVocabulary(int token, string param, int vocabularySize) =>
+        token < vocabularySize
+            ? null
+            : ApiErrors.InvalidParameter(param, $"'{param}' is not a token id of this model: its vocabulary has ids 0 to {vocabularySize - 1}.");
 
     private static ApiResult<IReadOnlyList<PromptInput>> One(ApiResult<PromptInput> input) =>
         input.Error is { } error ? error : new ApiResult<IReadOnlyList<PromptInput>>([input.Value!], null);
@@ -110,18 +115,32 @@ public static class PromptList
             return ApiErrors.InvalidParameter(param, $"'{param}' must not be an empty array of token ids.");
         }
 
-        var tokens = new int[item.GetArrayLength()];
+        var tokens = TokenIds(item, param);
+        return tokens.Error is { } error ? error : new PromptInput(param, null, tokens.Value!);
+    }
+
+    /// <summary>The ids of a JSON array (found at <paramref name="param"/>), each an integer from 0; else a 400 naming the first that is not (<c>param[i]</c>).</summary>
+    public static ApiResult<int[]> TokenIds(JsonElement array, string param)
+    {
+        var tokens = new int[array.GetArrayLength()];
         var index = 0;
-        foreach (var token in item.EnumerateArray())
+        foreach (var token in array.EnumerateArray())
         {
-            if (token.ValueKind != JsonValueKind.Number || !token.TryGetInt32(out var id) || id < 0)
+            var id = TokenId(token, $"{param}[{index}]");
+            if (id.Error is { } error)
             {
-                return ApiErrors.InvalidParameter($"{param}[{index}]", $"'{param}[{index}]' must be a token id (an integer from 0).");
+                return error;
             }
 
-            tokens[index++] = id;
+            tokens[index++] = id.Value;
         }
 
-        return new PromptInput(param, null, tokens);
+        return tokens;
     }
+
+    /// <summary>A 400 naming <paramref name="param"/> unless <paramref name="token"/> is an integer from 0 (a token id's shape; the vocabulary is checked apart).</summary>
+    public static ApiResult<int> TokenId(JsonElement token, string param) =>
+        token.ValueKind == JsonValueKind.Number && token.TryGetInt32(out var id) && id >= 0
+            ? id
+            : ApiErrors.InvalidParameter(param, $"'{param}' must be a token id (an integer from 0).");
 }

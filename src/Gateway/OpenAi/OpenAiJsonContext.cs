@@ -28,5 +28,11 @@ namespace InferenceMesh.Gateway.OpenAi;
 [JsonSerializable(typeof(EmbeddingResponse))]
 [JsonSerializable(typeof(ModelList))]
 [JsonSerializable(typeof(ModelInfo))]
+[JsonSerializable(typeof(TokenizeRequest))]
+[JsonSerializable(typeof(TokenizeResponse))]
+[JsonSerializable(typeof(TokenizePiecesResponse))]
+[JsonSerializable(typeof(DetokenizeRequest))]
+[JsonSerializable(typeof(DetokenizeResponse))]
+[JsonSerializable(typeof(ApplyTemplateResponse))]
 [JsonSerializable(typeof(ErrorResponse))]
 public sealed partial class OpenAiJsonContext : JsonSerializerContext;

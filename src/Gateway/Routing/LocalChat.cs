@@ -35,17 +35,16 @@ internal static class LocalChat
 
         var messages = LocalTools.WithEarlierCalls(chat.Messages, chat.Request.Messages);
         var settings = chat.Settings;
-        EngineResult<string> Prompt(IReadOnlyList<ChatMessage> kept) => loaded.ApplyChatTemplate(tools is null ? kept : WithInstructions(kept, tools.Instructions));
         if (chat.DropOldestToFit)
         {
             // The engine's own check (the prompt plus one token fits the slot), made with its tokeniser before it is asked.
             var tokens = settings.ToRequest(string.Empty);
             messages = Responses.InputTruncation.Fit(messages, kept =>
-                Prompt(kept) is { Succeeded: true } candidate
+                Template(loaded, kept, tools) is { Succeeded: true } candidate
                 && loaded.Tokenize(candidate.Value!, tokens.AddSpecialTokens, tokens.ParseSpecialTokens).Length < loaded.SlotContextLength);
         }
 
-        var prompt = Prompt(messages);
+        var prompt = Template(loaded, messages, tools);
         if (!prompt.Succeeded) return inference.Map(prompt.Failure!, "messages");
 
         var request = settings.ToRequest(prompt.Value!);
@@ -91,6 +90,18 @@ internal static class LocalChat
                 Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)),
             OpenAiJsonContext.Default.ChatCompletionResponse);
     }
+
+    /// <summary>
+    /// The prompt the local model is given for a chat request (also <c>POST /apply-template</c>'s answer): an assistant's
+    /// earlier tool calls written into its message, the tools' instructions in the system message, then the model's chat
+    /// template (or the engine's fallback).
+    /// </summary>
+    public static EngineResult<string> Prompt(ILoadedModel model, IReadOnlyList<ChatMessage> messages, List<ChatMessageWire?>? wire, LocalTools.Plan? tools)
+        => Template(model, LocalTools.WithEarlierCalls(messages, wire), tools);
+
+    /// <summary>The tools' instructions added to messages that already carry the earlier calls, then the template.</summary>
+    private static EngineResult<string> Template(ILoadedModel model, IReadOnlyList<ChatMessage> withCalls, LocalTools.Plan? tools) =>
+        model.ApplyChatTemplate(tools is null ? withCalls : WithInstructions(withCalls, tools.Instructions));
 
     /// <summary>The tools' instructions after the system message (or as the first message when there is none).</summary>
     private static IReadOnlyList<ChatMessage> WithInstructions(IReadOnlyList<ChatMessage> messages, string instructions) =>

@@ -79,6 +79,8 @@ internal sealed class FakeLoadedModel : ILoadedModel
 
     public string Detokenize(IReadOnlyList<int> tokens) => string.Concat(tokens.Select(t => (char)t));
 
+    public byte[] TokenPiece(int token) => System.Text.Encoding.UTF8.GetBytes(((char)token).ToString());
+
     public ValueTask<EngineResult<IGeneration>> StartGenerationAsync(GenerationRequest request, CancellationToken cancellationToken = default)
     {
         LastRequest = request;
