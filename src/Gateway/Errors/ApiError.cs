@@ -64,6 +64,15 @@ public static class ApiErrors
     public static ApiError UnsupportedParameter(string param, string message) =>
         new(StatusCodes.Status400BadRequest, message, ApiError.InvalidRequest, param, "unsupported_parameter");
 
+    /// <summary>
+    /// What one backend of the plan cannot carry (Anthropic and <c>logprobs</c>, an OpenAI upstream and more than 4 stop
+    /// strings): the executor tries the next step, and answers this only when every step tried said so.
+    /// </summary>
+    public static ApiError UnsupportedByBackend(string param, string message) =>
+        new(StatusCodes.Status400BadRequest, message, ApiError.InvalidRequest, param, UnsupportedByBackendCode);
+
+    public const string UnsupportedByBackendCode = "unsupported_by_backend";
+
     public static ApiError MissingParameter(string param) =>
         new(StatusCodes.Status400BadRequest, $"'{param}' is required.", ApiError.InvalidRequest, param, "missing_required_parameter");
 

@@ -9,7 +9,15 @@ namespace InferenceMesh.Gateway.Inference;
 /// <summary>The validated, engine-ready form of <see cref="GenerationParameters"/>.</summary>
 public sealed record GenerationSettings(int? MaxTokens, IReadOnlyList<string> Stop, SamplingOptions Sampling, bool Stream, bool IncludeUsage)
 {
-    public const int MaxStopSequences = 4;
+    /// <summary>
+    /// The most stop strings a request may hold: more than OpenAI's 4, since evaluation harnesses send more to local
+    /// models (llama-server has no limit); an OpenAI-compatible backend is not sent more than its 4
+    /// (<see cref="Backends.OpenAi.OpenAiChatBackend.MaxStopSequences"/>).
+    /// </summary>
+    public const int MaxStopSequences = 16;
+
+    /// <summary>The longest stop string, in UTF-16 code units.</summary>
+    public const int MaxStopLength = 512;
     public const int MaxLogitBiasEntries = 1024;
 
     public GenerationRequest ToRequest(string prompt) => new()
@@ -108,9 +116,7 @@ public sealed record GenerationSettings(int? MaxTokens, IReadOnlyList<string> St
         if (element.ValueKind == JsonValueKind.String)
         {
             var single = element.GetString()!;
-            return single.Length == 0
-                ? ApiErrors.InvalidParameter("stop", "'stop' strings must not be empty.")
-                : new ApiResult<IReadOnlyList<string>>([single], null);
+            return StopStringError(single, "stop") is { } singleError ? singleError : new ApiResult<IReadOnlyList<string>>([single], null);
         }
 
         if (element.ValueKind != JsonValueKind.Array)
@@ -126,9 +132,16 @@ public sealed record GenerationSettings(int? MaxTokens, IReadOnlyList<string> St
         var list = new List<string>();
         foreach (var item in element.EnumerateArray())
         {
-            if (item.ValueKind != JsonValueKind.String || item.GetString() is not { Length: > 0 } text)
+            var param = $"stop[{list.Count}]";
+            if (item.ValueKind != JsonValueKind.String)
             {
-                return ApiErrors.InvalidParameter("stop", "'stop' must be a string or an array of non-empty strings.");
+                return ApiErrors.InvalidParameter(param, "'stop' must be a string or an array of non-empty strings.");
+            }
+
+            var text = item.GetString()!;
+            if (StopStringError(text, param) is { } error)
+            {
+                return error;
             }
 
             list.Add(text);
@@ -136,6 +149,13 @@ public sealed record GenerationSettings(int? MaxTokens, IReadOnlyList<string> St
 
         return list;
     }
+
+    private static ApiError? StopStringError(string text, string param) => text.Length switch
+    {
+        0 => ApiErrors.InvalidParameter(param, "'stop' strings must not be empty."),
+        > MaxStopLength => ApiErrors.InvalidParameter(param, $"'stop' strings must be at most {MaxStopLength} characters long."),
+        _ => null,
+    };
 
     private static ApiResult<IReadOnlyDictionary<int, float>?> ParseLogitBias(Dictionary<string, double>? logitBias)
     {

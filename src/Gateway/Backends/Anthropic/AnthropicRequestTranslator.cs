@@ -26,7 +26,7 @@ namespace InferenceMesh.Gateway.Backends.Anthropic;
 /// </summary>
 public static class AnthropicRequestTranslator
 {
-    public const string UnsupportedCode = "unsupported_by_backend";
+    public const string UnsupportedCode = ApiErrors.UnsupportedByBackendCode;
 
     /// <param name="request">The client's request (already parsed).</param>
     /// <param name="upstreamModel">The model name to send (the executor resolves "auto" and aliases).</param>
@@ -261,6 +261,5 @@ public static class AnthropicRequestTranslator
         return null;
     }
 
-    internal static ApiError Unsupported(string param, string message) =>
-        new(StatusCodes.Status400BadRequest, message, ApiError.InvalidRequest, param, UnsupportedCode);
+    internal static ApiError Unsupported(string param, string message) => ApiErrors.UnsupportedByBackend(param, message);
 }

@@ -13,8 +13,21 @@ internal sealed class OpenAiChatBackend(IHttpForwarder forwarder, BackendTranspo
 {
     public BackendKind Kind => BackendKind.OpenAi;
 
-    public Task<BackendAttempt> SendAsync(BackendCall call, CancellationToken cancellationToken) =>
-        ForwardAsync(call, call.Body.WithModel(call.UpstreamModel), transport.Invoker, null, cancellationToken);
+    /// <summary>The most stop strings OpenAI's API takes; the gateway's local engine takes more (<see cref="Inference.GenerationSettings.MaxStopSequences"/>).</summary>
+    public const int MaxStopSequences = 4;
+
+    public Task<BackendAttempt> SendAsync(BackendCall call, CancellationToken cancellationToken)
+    {
+        if (call.Request.Stop is { ValueKind: System.Text.Json.JsonValueKind.Array } stop && stop.GetArrayLength() > MaxStopSequences)
+        {
+            // OpenAI would refuse it (400, and no failover after a rejection): not sent, the plan's next step answers.
+            var refusal = Errors.ApiErrors.UnsupportedByBackend(
+                "stop", $"'stop' holds more than {MaxStopSequences} strings, more than OpenAI-compatible backends accept; only the local model and mesh peers take up to {Inference.GenerationSettings.MaxStopSequences}.");
+            return Task.FromResult(BackendAttempt.Failed(BackendError.NotSupported, clientError: refusal));
+        }
+
+        return ForwardAsync(call, call.Body.WithModel(call.UpstreamModel), transport.Invoker, null, cancellationToken);
+    }
 
     /// <summary>Forwards <paramref name="body"/> through <paramref name="invoker"/> (a mesh peer brings its own mTLS one, and hooks).</summary>
     internal async Task<BackendAttempt> ForwardAsync(BackendCall call, byte[] body, HttpMessageInvoker invoker, ForwardHooks? hooks, CancellationToken cancellationToken)
