@@ -134,7 +134,7 @@ nginx_pid=$!; pids+=("$nginx_pid")
 wait_http nginx "http://127.0.0.1:$nginx_port/bench-blob.gguf" "$nginx_pid"
 
 cat "$file" >/dev/null # page cache warm for both senders
-http_ms=() bt_ms=() bt_ok=yes http_ok=yes
+http_ms=() bt_ms=() phases=() bt_ok=yes http_ok=yes
 for ((i = 1; i <= runs; i++)); do
   # HTTP: curl writes the file to disk, like the torrent path does (no verification: that is ours only).
   rm -f "$work/http.gguf"
@@ -156,20 +156,33 @@ for ((i = 1; i <= runs; i++)); do
 import json, sys, time, urllib.request
 base = f"http://127.0.0.1:{sys.argv[1]}"
 request = urllib.request.Request(base + "/v1/models/pull", data=json.dumps({"source": sys.argv[2]}).encode(), headers={"content-type": "application/json"})
+start = time.monotonic()
 job = json.load(urllib.request.urlopen(request))["id"]
+# Phases, in ms since the POST was sent: accepted, metadata known (downloading), first bytes, all bytes (verifying), done.
+marks = {"accepted": (time.monotonic() - start) * 1000}
 while True:
-    state = json.load(urllib.request.urlopen(f"{base}/v1/models/pulls/{job}"))["state"]
+    status = json.load(urllib.request.urlopen(f"{base}/v1/models/pulls/{job}"))
+    state, at = status["state"], (time.monotonic() - start) * 1000
+    if state != "metadata":
+        marks.setdefault("metadata", at)
+    if status.get("bytes_done", 0) > 0:
+        marks.setdefault("first_bytes", at)
+    if state in ("verifying", "done"):
+        marks.setdefault("all_bytes", at)
     if state in ("done", "failed"):
-        print(state)
+        marks.setdefault("done", at)
+        print(state, *(round(marks.get(k, -1)) for k in ("accepted", "metadata", "first_bytes", "all_bytes", "done")))
         break
     time.sleep(0.05)
 PY
 )"
   bt_ms+=($(( $(now_ms) - s )))
+  read -r state p_accepted p_metadata p_first p_all p_done <<<"$state"
+  phases+=("$p_accepted $p_metadata $p_first $p_all $p_done")
   if [ "$state" != done ] || [ "$(sha256sum "$puller/blobs/sha256-$sha" 2>/dev/null | cut -c1-64)" != "$sha" ]; then bt_ok=no; fi
   stop_pid "$b_pid"
   rm -rf "$puller"
-  log "run $i: HTTP ${http_ms[-1]} ms, BitTorrent ${bt_ms[-1]} ms ($state)"
+  log "run $i: HTTP ${http_ms[-1]} ms, BitTorrent ${bt_ms[-1]} ms ($state; ms after the POST: accepted, metadata, first bytes, all bytes, done: ${phases[-1]})"
 done
 
 h="$(printf '%s\n' "${http_ms[@]}" | median)"; b="$(printf '%s\n' "${bt_ms[@]}" | median)"
@@ -190,5 +203,11 @@ piece_text="${piece_kib:+, $piece_kib KiB pieces}"
   echo "| Measurement | BitTorrent (ours, $engine) | HTTP from nginx | ratio | output |"
   echo "|---|---|---|---|---|"
   echo "| transfer of $mib MiB (MiB/s, median of $runs) | $(tp "$b") | $(tp "$h") | $(awk -v a="$h" -v b="$b" 'BEGIN{printf "%.3f", a/b}') (goal ≥ 0.5) | verified and listed: $bt_ok; curl complete: $http_ok |"
+  echo
+  echo "Phases of each pull (ms after \`POST /v1/models/pull\` was sent, job state polled every 50 ms):"
+  echo
+  echo "| run | pull accepted | metadata known | first bytes | all bytes (verifying) | done |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for ((i = 0; i < ${#phases[@]}; i++)); do echo "| $((i + 1)) | $(tr ' ' '|' <<<"${phases[$i]}" | sed 's/|/ | /g') |"; done
 } | tee "$report"
 log "report: $report (logs: $run)"
