@@ -20,7 +20,8 @@ public static class MeshServiceCollectionExtensions
     /// <summary>
     /// Registers the mesh when <paramref name="options"/> is given (a <c>mesh:</c> block), else a disabled
     /// <see cref="IPeerDirectory"/>. The host must register an <see cref="ILocalCapabilitySource"/>.
-    /// The node key is loaded (or created) now: an unusable key throws <see cref="MeshIdentityException"/>.
+    /// The node key is loaded (or created) now: an unusable key throws <see cref="MeshIdentityException"/>; the state file
+    /// (<c>mesh join</c>'s nodes, trusted as invited) is read now too: one that cannot be read throws <see cref="MeshStateException"/>.
     /// </summary>
     public static IServiceCollection AddInferenceMesh(this IServiceCollection services, MeshOptions? options)
     {

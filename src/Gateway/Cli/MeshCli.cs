@@ -135,7 +135,17 @@ internal static class MeshCli
                     return 1;
                 }
 
-                var isNew = MeshStateFile.Add(stateFile, invite);
+                bool isNew;
+                try
+                {
+                    isNew = MeshStateFile.Add(stateFile, invite);
+                }
+                catch (MeshStateException ex)
+                {
+                    error.WriteLine($"inference-mesh: {ex.Message}");
+                    return 2;
+                }
+
                 output.WriteLine($"{(isNew ? "added" : "updated")} {invite.Id} ({string.Join(", ", invite.Gossip)}) to {stateFile}; trust: community unless mesh.trust says otherwise");
                 return 0;
             }

@@ -49,7 +49,7 @@ internal static class MeshGatewayExtensions
         {
             return services.AddInferenceMesh(mesh);
         }
-        catch (MeshIdentityException ex)
+        catch (Exception ex) when (ex is MeshIdentityException or InferenceMesh.Mesh.Invites.MeshStateException)
         {
             throw new GatewayOptionsException(ex.Message);
         }

@@ -13,18 +13,42 @@ public sealed record JoinedNode(NodeId Id, IReadOnlyList<string> Gossip);
 /// </summary>
 public static class MeshStateFile
 {
+    /// <summary>
+    /// The nodes in the file (none when it does not exist; entries without a valid id are skipped). A path that is not a
+    /// regular file is refused before it is opened (a FIFO would make the read wait forever for a writer, a device never
+    /// end); that, and a file that is not JSON or cannot be read, throws <see cref="MeshStateException"/>.
+    /// </summary>
     public static IReadOnlyList<JoinedNode> Read(string path)
     {
+        if (InferenceMesh.Configuration.RegularFile.Problem(path) is { } problem)
+        {
+            throw new MeshStateException($"The mesh state file {path} {problem}.");
+        }
+
         if (!File.Exists(path))
         {
             return [];
         }
 
-        var wire = JsonSerializer.Deserialize(File.ReadAllBytes(path), MeshStateJsonContext.Default.MeshStateWire);
-        return [.. (wire?.Joined ?? []).Where(j => NodeId.TryParse(j.Id, out _)).Select(j => new JoinedNode(NodeId.Parse(j.Id!), j.Gossip ?? []))];
+        MeshStateWire? wire;
+        try
+        {
+            wire = JsonSerializer.Deserialize(File.ReadAllBytes(path), MeshStateJsonContext.Default.MeshStateWire);
+        }
+        catch (JsonException ex)
+        {
+            throw new MeshStateException($"The mesh state file {path} is not valid JSON: {ex.Message}", ex);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new MeshStateException($"The mesh state file {path} cannot be read: {ex.Message}", ex);
+        }
+
+        return [.. (wire?.Joined ?? []).Where(j => j is not null && NodeId.TryParse(j.Id, out _))
+            .Select(j => new JoinedNode(NodeId.Parse(j.Id!), [.. (j.Gossip ?? []).Where(g => !string.IsNullOrEmpty(g))]))];
     }
 
-    /// <summary>Adds (or replaces, by id) a node; returns true when it was new.</summary>
+    /// <summary>Adds (or replaces, by id) a node; returns true when it was new. Throws <see cref="MeshStateException"/> as <see cref="Read"/> does.</summary>
     public static bool Add(string path, InviteToken invite)
     {
         var nodes = Read(path).ToList();
@@ -48,6 +72,9 @@ public static class MeshStateFile
         return isNew;
     }
 }
+
+/// <summary>The state file cannot be read (not a regular file, not JSON, unreadable); the message is one line naming it.</summary>
+public sealed class MeshStateException(string message, Exception? inner = null) : Exception(message, inner);
 
 internal sealed class MeshStateWire
 {

@@ -161,8 +161,20 @@ public sealed partial class MeshMembership(
 
     private async Task JoinBootstrapAsync(SerfRpcClient client, CancellationToken cancellationToken)
     {
+        IReadOnlyList<JoinedNode> joinedNodes;
+        try
+        {
+            joinedNodes = MeshStateFile.Read(options.StateFile);
+        }
+        catch (MeshStateException ex)
+        {
+            // Read at start-up already (an unreadable file stops it there); changed since: the config's list still joins.
+            Log.StateUnreadable(logger, ex.Message);
+            joinedNodes = [];
+        }
+
         var addresses = options.Bootstrap
-            .Concat(MeshStateFile.Read(options.StateFile).SelectMany(j => j.Gossip))
+            .Concat(joinedNodes.SelectMany(j => j.Gossip))
             .Where(a => a != GossipEndpoint?.ToString())
             .Distinct(StringComparer.Ordinal)
             .ToList();
@@ -324,5 +336,8 @@ public sealed partial class MeshMembership(
 
         [LoggerMessage(EventId = 307, Level = LogLevel.Warning, Message = "ignored a serf member whose name is not a node id")]
         public static partial void BadMemberName(ILogger logger);
+
+        [LoggerMessage(EventId = 308, Level = LogLevel.Warning, Message = "{Reason} Joining the configured bootstrap addresses only.")]
+        public static partial void StateUnreadable(ILogger logger, string reason);
     }
 }
