@@ -39,13 +39,21 @@ public sealed class PeerStreamFailoverTests
 
     /// <summary>
     /// Speaks <c>POST /mesh/v1/chat/completions</c> over mTLS and records what it received. A stream gets two chunks and
-    /// a cut connection; a non-streamed request a good answer with a receipt signed by another key than its own.
+    /// a cut connection once the test says its client read them (<see cref="CutNow"/>); a non-streamed request a good
+    /// answer with a receipt signed by another key than its own.
     /// </summary>
     private sealed class LoopbackPeerThatCutsStreams : IAsyncDisposable
     {
         private WebApplication _app = null!;
 
         public ConcurrentQueue<(string? Privacy, string? Hops, string? ClientId)> Received { get; } = new();
+
+        /// <summary>
+        /// Set when the chunks went all the way through: only then is the connection cut. Aborting right after the flush
+        /// drops what the socket has not sent yet (a sleep of 100 ms stood in for this and was too short on a busy
+        /// machine: the gateway then got nothing, failed over, and answered 502).
+        /// </summary>
+        public TaskCompletionSource CutNow { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public Uri BaseUrl { get; private set; } = null!;
 
@@ -93,7 +101,7 @@ public sealed class PeerStreamFailoverTests
                     await http.Response.Body.FlushAsync();
                 }
 
-                await Task.Delay(100);
+                await CutNow.Task.WaitAsync(http.RequestAborted);
                 http.Abort(); // the peer dies mid-answer
             });
             await _app.StartAsync();
@@ -132,7 +140,8 @@ public sealed class PeerStreamFailoverTests
         Directory.CreateDirectory(models);
         File.Copy(TestPaths.Stories260K, Path.Combine(models, "stories260K.gguf"));
         var config = Path.Combine(root, "config.yaml");
-        File.WriteAllText(config, "mesh:\n  listen: 127.0.0.1:0\n  dataDir: data\n");
+        // No verification by a share of chance: it would run in the background, towards the peers of this test.
+        File.WriteAllText(config, "mesh:\n  listen: 127.0.0.1:0\n  dataDir: data\n  verifyShare: 0\n");
         await using var app = GatewayApp.Build(["--models", models, "--port", "0", "--threads", "1", "--config", config, "--data", Path.Combine(root, "context")], builder =>
         {
             builder.Logging.ClearProviders();
@@ -143,12 +152,28 @@ public sealed class PeerStreamFailoverTests
         var self = app.Services.GetRequiredService<NodeIdentity>().Id;
 
         var body = """{"model":"stories-cut","messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":12,"temperature":0,"stream":true}""";
-        using var response = await http.PostAsync("/v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(candidates[1].Backend, string.Join(",", response.Headers.GetValues("X-InferenceMesh-Backend")));
 
-        // One well-framed stream: the peer's two chunks, then the local model's continuation, then [DONE].
-        var events = (await response.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        // One well-framed stream: the peer's two chunks, then the local model's continuation, then [DONE]. The peer
+        // cuts its stream once the client has read its "Once": the cut comes after the first bytes, as it should.
+        var stream = new StringBuilder();
+        using (var reader = new StreamReader(await response.Content.ReadAsStreamAsync()))
+        {
+            while (await reader.ReadLineAsync() is { } line)
+            {
+                stream.Append(line).Append('\n');
+                if (line.StartsWith("data: {", StringComparison.Ordinal) && line.Contains("\"content\":\"Once\"", StringComparison.Ordinal))
+                {
+                    peer.CutNow.TrySetResult();
+                }
+            }
+        }
+
+        Assert.True(peer.CutNow.Task.IsCompleted, "the peer's chunks reached the client");
+        var events = stream.ToString().Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
         Assert.All(events, e => Assert.StartsWith("data: ", e));
         Assert.Equal("data: [DONE]", events[^1]);
         var chunks = events[..^1].Select(e => JsonDocument.Parse(e[6..]).RootElement).ToList();
