@@ -20,6 +20,30 @@ public sealed class SqliteRagServiceTests() : RagServiceTests(RagIndexBackend.Sq
         });
         Assert.Equal("v" + SqliteVec.Version, version);
     }
+
+    [Fact]
+    public async Task A_store_deleted_right_after_its_insert_is_not_found_never_a_success_without_a_value()
+    {
+        // A DELETE of the new store (its id read from a listing) between the insert and the read back of the create: a
+        // trigger stands in for it, removing each new store in the insert's own transaction, so the interleaving is
+        // the same every run. It was a success with a null store: the API's create then failed with a
+        // NullReferenceException (a 500).
+        Rag.Database.Write((connection, transaction) =>
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "CREATE TRIGGER deleted_at_once AFTER INSERT ON rag_vector_stores BEGIN DELETE FROM rag_vector_stores WHERE seq = NEW.seq; END;";
+            return command.ExecuteNonQuery();
+        });
+        var id = VectorStoreRepository.NewId();
+
+        var created = Rag.Stores.TryCreate(id, null, RagPrivacy.Public, HashingEmbedder.Model, ChunkingStrategy.Default, new Dictionary<string, string>(), [], "{}", 0);
+        var viaService = await Rag.Rag.CreateStoreAsync(new CreateVectorStore { EmbeddingModel = HashingEmbedder.Model }, CancellationToken.None);
+
+        Assert.Equal((RagErrorKind.NotFound, $"No vector store with id '{id}'."), (created.Error?.Kind, created.Error?.Message));
+        Assert.Equal(RagErrorKind.NotFound, viaService.Error?.Kind);
+        Assert.Empty(Rag.Stores.List(true, 100, null)!);
+    }
 }
 
 /// <summary>PostgreSQL + pgvector on the real test server (tools/setup-test-postgres.sh): the same behaviour.</summary>

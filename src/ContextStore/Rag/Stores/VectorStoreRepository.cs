@@ -41,17 +41,19 @@ public sealed class VectorStoreRepository(ContextDatabase database)
 
     /// <summary>
     /// Inserts a store and its first files (all "in_progress") in one transaction; nothing when one of the files was
-    /// deleted meanwhile (NotFound naming it, <c>file_ids</c>): a delete may come after the caller looked them up.
+    /// deleted meanwhile (NotFound naming it, <c>file_ids</c>): a delete may come after the caller looked them up. The
+    /// store returned is read in the same transaction (a delete right after the commit cannot make it a success without
+    /// a value); NotFound naming the store if it is gone even there.
     /// </summary>
     public RagResult<VectorStore> TryCreate(string id, string? name, RagPrivacy privacy, string embeddingModel, ChunkingStrategy chunking,
         IReadOnlyDictionary<string, string> metadata, IReadOnlyList<string> fileIds, string attributesJson, long now)
     {
-        var missing = database.Write((connection, transaction) =>
+        var (missing, created) = database.Write<(string? Missing, VectorStore? Created)>((connection, transaction) =>
         {
             var distinct = fileIds.Distinct(StringComparer.Ordinal).ToList();
             if (distinct.FirstOrDefault(f => !FileExists(connection, transaction, f)) is { } gone)
             {
-                return gone;
+                return (gone, null);
             }
 
             using var command = connection.CreateCommand();
@@ -74,9 +76,11 @@ public sealed class VectorStoreRepository(ContextDatabase database)
                 InsertFile(connection, transaction, seq, fileId, chunking, attributesJson, now);
             }
 
-            return null;
+            return (null, FindStore(connection, transaction, id));
         });
-        return missing is null ? Find(id)! : RagError.NotFound("file", missing, "file_ids");
+        return missing is not null ? RagError.NotFound("file", missing, "file_ids")
+            : created is not null ? created
+            : RagError.NotFound("vector store", id);
     }
 
     /// <summary>
@@ -154,14 +158,17 @@ public sealed class VectorStoreRepository(ContextDatabase database)
             return 0;
         });
 
-    public VectorStore? Find(string id) => database.Read(connection =>
+    public VectorStore? Find(string id) => database.Read(connection => FindStore(connection, null, id));
+
+    private static VectorStore? FindStore(SqliteConnection connection, SqliteTransaction? transaction, string id)
     {
         using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = $"SELECT {StoreColumns} FROM rag_vector_stores s WHERE s.id = $id;";
         command.Parameters.AddWithValue("$id", id);
         using var reader = command.ExecuteReader();
         return reader.Read() ? ReadStore(reader) : null;
-    });
+    }
 
     /// <summary>The store whose name is <paramref name="name"/> (the newest when several), or null.</summary>
     public VectorStore? FindByName(string name) => database.Read(connection =>
