@@ -167,6 +167,17 @@ public interface IGeneration : IAsyncDisposable
     Task<GenerationOutcome> Completion { get; }
 
     /// <summary>
+    /// Ends the generation before its next token as a stop string would (<see cref="FinishReason.Stop"/>, no failure, the
+    /// tokens so far counted), for a reader that finds the end of the answer itself (a stop string in the text of a tool
+    /// envelope's answer, which only the reader can tell from the envelope). Text generated before the request took
+    /// effect may still arrive: the reader ignores it. Safe from any thread; an implementation that cannot stop early
+    /// ignores it (the reader then reads on to the end).
+    /// </summary>
+    void RequestStop()
+    {
+    }
+
+    /// <summary>
     /// The prompt's scores once it is read (<see cref="GenerationRequest.ScorePrompt"/>); null when not asked for or
     /// when the sequence ended before its prompt was read.
     /// </summary>

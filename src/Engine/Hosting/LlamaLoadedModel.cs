@@ -509,6 +509,14 @@ internal sealed partial class LlamaLoadedModel : ILoadedModel, IDisposable
             return ValueTask.CompletedTask;
         }
 
+        public void RequestStop()
+        {
+            if (sequence.RequestStop())
+            {
+                scheduler.Wake();
+            }
+        }
+
         private void Cancel()
         {
             if (sequence.RequestCancel())

@@ -369,6 +369,11 @@ internal sealed partial class BatchScheduler : IDisposable
                 ReleaseSlot(slot, keepCache: false);
                 Complete(sequence, FinishReason.Stop, new EngineFailure(EngineError.Cancelled, "The request was cancelled."));
             }
+            else if (slot.Active is { StopRequested: true, IsPrefilling: false })
+            {
+                // The reader found its own end (a stop string in a part of the text only it can tell): a normal finish.
+                Finish(slot, FinishReason.Stop);
+            }
         }
     }
 

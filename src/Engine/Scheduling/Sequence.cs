@@ -8,6 +8,7 @@ namespace InferenceMesh.Engine.Scheduling;
 internal sealed class Sequence
 {
     private int _cancelRequested;
+    private int _stopRequested;
 
     public Sequence(long number, GenerationRequest request, int[] promptTokens, SafeLlamaSamplerHandle sampler, AdapterSet? adapters = null)
     {
@@ -83,4 +84,9 @@ internal sealed class Sequence
 
     /// <summary>Asks the scheduler to drop this sequence; returns true the first time.</summary>
     public bool RequestCancel() => Interlocked.Exchange(ref _cancelRequested, 1) == 0;
+
+    public bool StopRequested => Volatile.Read(ref _stopRequested) != 0;
+
+    /// <summary>Asks the scheduler to finish this sequence as a stop string would; returns true the first time.</summary>
+    public bool RequestStop() => Interlocked.Exchange(ref _stopRequested, 1) == 0;
 }

@@ -2,9 +2,10 @@ namespace InferenceMesh.Engine.Text;
 
 /// <summary>
 /// Finds stop strings in streamed text, also when one spans several tokens. Text that could still be
-/// the start of a stop string is held back, so a client never sees any part of a stop string.
+/// the start of a stop string is held back, so a client never sees any part of a stop string. Public for the gateway,
+/// which matches a tool envelope's answer text itself (the engine then gets no stop strings). Not thread-safe.
 /// </summary>
-internal sealed class StopStringMatcher
+public sealed class StopStringMatcher
 {
     private readonly string[] _stops;
     private readonly int _maxStopLength;

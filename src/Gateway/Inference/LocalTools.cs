@@ -27,12 +27,18 @@ public static partial class LocalTools
     /// <summary>What the local step does with a request's tools: the system message and the grammar.</summary>
     public sealed record Plan(string Instructions, string Grammar);
 
-    /// <summary>A parsed answer: text, or tool calls (name and arguments as JSON text); <paramref name="Complete"/> when its envelope closed.</summary>
-    public sealed record Answer(string? Content, IReadOnlyList<(string Name, string Arguments)>? Calls, bool Complete)
+    /// <summary>
+    /// A parsed answer: text, or tool calls (name and arguments as JSON text); <paramref name="Complete"/> when its envelope
+    /// closed; <paramref name="Stopped"/> when the text ended at a stop string.
+    /// </summary>
+    public sealed record Answer(string? Content, IReadOnlyList<(string Name, string Arguments)>? Calls, bool Complete, bool Stopped = false)
     {
-        /// <summary><c>tool_calls</c> for calls in a whole envelope; otherwise the generation's own reason (a cut one's <c>length</c>).</summary>
+        /// <summary>
+        /// <c>tool_calls</c> for calls in a whole envelope; <c>stop</c> for text ended by a stop string; otherwise the
+        /// generation's own reason (a cut one's <c>length</c>).
+        /// </summary>
         public string FinishReason(FinishReason generation) =>
-            Calls is { Count: > 0 } && Complete ? "tool_calls" : RunningGeneration.FinishReasonText(generation);
+            Calls is { Count: > 0 } && Complete ? "tool_calls" : Stopped ? "stop" : RunningGeneration.FinishReasonText(generation);
     }
 
     /// <summary>The plan for a request's tools; null when it has none (or <c>tool_choice</c> is <c>"none"</c>); an error naming the field when they are malformed.</summary>
@@ -117,14 +123,15 @@ public static partial class LocalTools
 
     /// <summary>
     /// Reads a whole generated answer as a stream reads it (<see cref="ToolEnvelopeReader"/>), so both give the client
-    /// the same: the calls, the response text, or for an envelope cut before it closed (max_tokens, a stop sequence)
-    /// what it held so far (the calls begun, the last one's arguments cut; the text so far). Text that is not an
-    /// envelope at all (never expected under the grammar) comes as it is.
+    /// the same: the calls, the response text (ended before the first of <paramref name="stops"/> in it), or for an
+    /// envelope cut before it closed (max_tokens) what it held so far (the calls begun, the last one's arguments cut;
+    /// the text so far). Text that is not an envelope at all (never expected under the grammar) comes as it is.
     /// </summary>
-    public static Answer Read(string text)
+    public static Answer Read(string text, IReadOnlyList<string>? stops = null)
     {
-        var reader = new ToolEnvelopeReader();
+        var reader = new ToolEnvelopeReader(stops);
         reader.Append(text);
+        reader.Finish();
         return reader.Answer();
     }
 

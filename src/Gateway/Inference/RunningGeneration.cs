@@ -36,14 +36,29 @@ internal sealed class RunningGeneration(IGeneration generation, GenerationMeter 
         return outcome;
     }
 
-    /// <summary>Reads everything (non-streamed responses); the log probabilities are null unless the request asked for them.</summary>
-    public async Task<(string Text, IReadOnlyList<TokenLogProb>? LogProbs, GenerationOutcome Outcome)> CollectAsync(CancellationToken cancellationToken)
+    /// <summary>Ends the generation before its next token, as a stop string would (<see cref="IGeneration.RequestStop"/>).</summary>
+    public void RequestStop() => generation.RequestStop();
+
+    /// <summary>
+    /// Reads everything (non-streamed responses); the log probabilities are null unless the request asked for them.
+    /// <paramref name="answerEnded"/>, when given, sees each piece of text and returns true once the answer ended in it
+    /// (the generation is then stopped).
+    /// </summary>
+    public async Task<(string Text, IReadOnlyList<TokenLogProb>? LogProbs, GenerationOutcome Outcome)> CollectAsync(
+        CancellationToken cancellationToken, Func<string, bool>? answerEnded = null)
     {
         var text = new StringBuilder();
         List<TokenLogProb>? logProbs = null;
+        var ended = false;
         await foreach (var delta in ReadAsync(cancellationToken))
         {
             text.Append(delta.Text);
+            if (!ended && answerEnded is not null && answerEnded(delta.Text))
+            {
+                ended = true;
+                RequestStop();
+            }
+
             if (delta.LogProbs is { } entries)
             {
                 (logProbs ??= []).AddRange(entries);

@@ -1,4 +1,5 @@
 using System.Text;
+using InferenceMesh.Engine.Text;
 
 namespace InferenceMesh.Gateway.Inference;
 
@@ -24,9 +25,13 @@ public readonly record struct ToolEnvelopeEvent(ToolEnvelopeEventKind Kind, int 
 /// string decoded (escapes, <c>\uXXXX</c> and surrogate pairs, split anywhere between pieces), each call once its name is
 /// read, then its arguments as the raw JSON text the model writes. Concatenated, a call's fragments are the exact text of
 /// its arguments value. The grammar guarantees the shape; text that leaves it (never expected) stops the reading and is
-/// reported as <see cref="Malformed"/>. A lone surrogate in a decoded string becomes U+FFFD. Not thread-safe.
+/// reported as <see cref="Malformed"/>. A lone surrogate in a decoded string becomes U+FFFD. Stop strings, when given,
+/// apply to the decoded response text only, never to the envelope or a call: the text ends before the first one
+/// (<see cref="Stopped"/>; nothing after it is read), and text that could still begin one is held back until it cannot.
+/// Not thread-safe.
 /// </summary>
-public sealed class ToolEnvelopeReader
+/// <param name="stops">The request's stop strings (the engine then gets none); null or empty for none.</param>
+public sealed class ToolEnvelopeReader(IReadOnlyList<string>? stops = null)
 {
     private enum State { Value, ValueOrEnd, KeyOrEnd, Key, Colon, AfterValue, String, Escape, Unicode, Scalar, Done, Malformed }
 
@@ -53,6 +58,7 @@ public sealed class ToolEnvelopeReader
     private bool _capturing; // inside a call's arguments value
     private int _captureDepth;
     private string _rawCarry = string.Empty; // a raw high surrogate held back at the end of a piece
+    private readonly StopStringMatcher? _stops = stops is { Count: > 0 } ? new StopStringMatcher(stops) : null;
 
     /// <summary>Which answer the envelope holds, once its first key says so.</summary>
     public LocalToolAnswerKind Kind { get; private set; }
@@ -62,6 +68,9 @@ public sealed class ToolEnvelopeReader
 
     /// <summary>True when the text left the envelope's shape; nothing from that point on was read.</summary>
     public bool Malformed => _state == State.Malformed;
+
+    /// <summary>True once a stop string was found in the response text: the answer ends before it, and nothing more is read.</summary>
+    public bool Stopped { get; private set; }
 
     /// <summary>True when anything was given out (response text or a started call).</summary>
     public bool HasOutput => _response.Length > 0 || _calls.Count > 0;
@@ -79,11 +88,16 @@ public sealed class ToolEnvelopeReader
     public LocalTools.Answer Answer() =>
         _calls.Count > 0 ? new LocalTools.Answer(null, Calls, Completed)
         : Malformed && !HasOutput ? new LocalTools.Answer(Text, null, Completed)
-        : new LocalTools.Answer(Content, null, Completed);
+        : new LocalTools.Answer(Content, null, Completed, Stopped);
 
     /// <summary>Reads one piece of the envelope, adding what it gives out to <paramref name="events"/> (when given), merged per kind and call.</summary>
     public void Append(ReadOnlySpan<char> piece, List<ToolEnvelopeEvent>? events = null)
     {
+        if (Stopped)
+        {
+            return; // the answer ended at its stop string: what the model wrote after it is not the client's
+        }
+
         _text.Append(piece);
         _events = events;
         var captureFrom = 0;
@@ -128,6 +142,14 @@ public sealed class ToolEnvelopeReader
             EmitArguments(piece[Math.Min(captureFrom, end)..end], holdHighSurrogate: !Malformed);
         }
 
+        _events = null;
+    }
+
+    /// <summary>At the end of the generation: gives out the response text held back because it could have begun a stop string.</summary>
+    public void Finish(List<ToolEnvelopeEvent>? events = null)
+    {
+        _events = events;
+        ReleaseHeld();
         _events = null;
     }
 
@@ -316,6 +338,13 @@ public sealed class ToolEnvelopeReader
             Output('\uFFFD');
         }
 
+        if (_stringRole == StringRole.Response)
+        {
+            // The response text is whole: what was held back can no longer begin a stop string within it.
+            FlushContent();
+            ReleaseHeld();
+        }
+
         if (_stringIsKey)
         {
             _key = _stringRole == StringRole.Key ? _token.ToString() : null;
@@ -387,7 +416,6 @@ public sealed class ToolEnvelopeReader
         if (_stringRole == StringRole.Response)
         {
             _content.Append(c);
-            _response.Append(c);
         }
         else
         {
@@ -397,10 +425,37 @@ public sealed class ToolEnvelopeReader
 
     private void FlushContent()
     {
-        if (_content.Length > 0)
+        if (_content.Length == 0 || Stopped)
         {
-            Add(new ToolEnvelopeEvent(ToolEnvelopeEventKind.Content, 0, _content.ToString()));
             _content.Clear();
+            return;
+        }
+
+        var text = _content.ToString();
+        _content.Clear();
+        if (_stops is not null)
+        {
+            text = _stops.Push(text, out var stopped);
+            Stopped = stopped;
+        }
+
+        GiveOut(text);
+    }
+
+    private void ReleaseHeld()
+    {
+        if (_stops is not null && !Stopped)
+        {
+            GiveOut(_stops.Flush());
+        }
+    }
+
+    private void GiveOut(string text)
+    {
+        if (text.Length > 0)
+        {
+            _response.Append(text);
+            Add(new ToolEnvelopeEvent(ToolEnvelopeEventKind.Content, 0, text));
         }
     }
 

@@ -48,9 +48,14 @@ internal static class LocalChat
         if (!prompt.Succeeded) return inference.Map(prompt.Failure!, "messages");
 
         var request = settings.ToRequest(prompt.Value!);
+        // With tools, the stop strings end the answer's text only, never the envelope or a call: the reader matches them.
         var started = await inference.StartAsync(
             loaded,
-            request with { Adapters = adapters, Sampling = request.Sampling with { Grammar = tools?.Grammar ?? grammar }, TopLogProbs = LogProbs.Requested(chat.Request).Value },
+            request with
+            {
+                Adapters = adapters, Sampling = request.Sampling with { Grammar = tools?.Grammar ?? grammar }, TopLogProbs = LogProbs.Requested(chat.Request).Value,
+                Stop = tools is null ? request.Stop : [],
+            },
             "messages",
             cancellationToken);
         if (started.Error is { } startError) return startError;
@@ -60,19 +65,25 @@ internal static class LocalChat
         if (settings.Stream)
         {
             var chunks = new ChatStreamFormat(id, created, loaded.Id, settings.IncludeUsage);
-            IStreamFormat format = tools is null ? chunks : new ToolCallStreamFormat(chunks, chat.Capture);
+            IStreamFormat format = tools is null ? chunks : new ToolCallStreamFormat(chunks, chat.Capture, settings.Stop);
             return new GenerationStreamResult(started.Value!, format, "messages", inference, chat.Capture, streamTrailer);
         }
 
         await using var generation = started.Value!;
-        var (text, logProbs, outcome) = await generation.CollectAsync(cancellationToken);
+        // Read as a stream reads it, so a cut answer is what a stream would have sent, and a stop string in the answer's text ends it.
+        var reader = tools is null ? null : new ToolEnvelopeReader(settings.Stop);
+        var (text, logProbs, outcome) = await generation.CollectAsync(cancellationToken, reader is null ? null : piece =>
+        {
+            reader.Append(piece);
+            return reader.Stopped;
+        });
         if (outcome.Failure is { } failure) return inference.Map(failure, "messages");
         var finishReason = RunningGeneration.FinishReasonText(outcome.FinishReason);
         var message = new AssistantMessage(text);
-        if (tools is not null)
+        if (reader is not null)
         {
-            // Read as a stream reads it, so a cut answer is what a stream would have sent.
-            var answer = LocalTools.Read(text);
+            reader.Finish();
+            var answer = reader.Answer();
             finishReason = answer.FinishReason(outcome.FinishReason);
             message = answer.Calls is { Count: > 0 } calls
                 ? new AssistantMessage(null, ToolCallStreamFormat.Calls(calls))
@@ -115,12 +126,13 @@ internal static class LocalChat
 /// once, then the response's text as content deltas, or each call as OpenAI streams one (a delta with its
 /// <c>index</c>, id, type and name and empty arguments, then <c>arguments</c> fragments: the model's JSON text as it
 /// comes), and finish_reason <c>tool_calls</c> once the envelope closes. A cut answer (max_tokens) keeps what was sent
-/// and finishes with <c>length</c>. The envelope itself never reaches the client.
+/// and finishes with <c>length</c>; a stop string in the response's text ends it there (<c>stop</c>), and never applies
+/// to the envelope or a call. The envelope itself never reaches the client.
 /// </summary>
 /// <remarks><paramref name="capture"/>, when given, is left with the answer as the client got it (its text or its calls), not the model's JSON.</remarks>
-internal sealed class ToolCallStreamFormat(ChatStreamFormat chat, Context.ChatAnswerCapture? capture = null) : IStreamFormat
+internal sealed class ToolCallStreamFormat(ChatStreamFormat chat, Context.ChatAnswerCapture? capture = null, IReadOnlyList<string>? stops = null) : IStreamFormat
 {
-    private readonly ToolEnvelopeReader _reader = new();
+    private readonly ToolEnvelopeReader _reader = new(stops);
     private readonly List<ToolEnvelopeEvent> _events = [];
     private readonly List<string> _ids = [];
 
@@ -128,10 +140,17 @@ internal sealed class ToolCallStreamFormat(ChatStreamFormat chat, Context.ChatAn
 
     public Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken) => chat.WriteStartAsync(writer, cancellationToken);
 
+    public bool AnswerEnded => _reader.Stopped;
+
     public void WriteText(SseWriter writer, GenerationDelta delta)
     {
         _events.Clear();
         _reader.Append(delta.Text, _events);
+        WriteEvents(writer);
+    }
+
+    private void WriteEvents(SseWriter writer)
+    {
         foreach (var (kind, index, text) in _events)
         {
             switch (kind)
@@ -152,6 +171,9 @@ internal sealed class ToolCallStreamFormat(ChatStreamFormat chat, Context.ChatAn
 
     public Task WriteFinishAsync(SseWriter writer, FinishReason finishReason, Usage usage, CancellationToken cancellationToken)
     {
+        _events.Clear();
+        _reader.Finish(_events); // text held back in case it began a stop string, in an answer cut before its text closed
+        WriteEvents(writer);
         var answer = _reader.Answer();
         if (!_reader.HasOutput && answer.Content is { Length: > 0 } asItIs)
         {

@@ -25,6 +25,9 @@ internal interface IStreamFormat
 
     /// <summary>The finish reason the finish events gave when it is not the generation's own (chat's <c>tool_calls</c>), else null.</summary>
     string? FinishReasonSent => null;
+
+    /// <summary>True once the text given to <see cref="WriteText"/> ended the answer (a stop string the format matches itself): the generation is stopped.</summary>
+    bool AnswerEnded => false;
 }
 
 /// <summary>
@@ -52,6 +55,10 @@ internal sealed partial class GenerationStreamResult(
                 {
                     format.WriteText(writer, delta);
                     capture?.Append(delta.Text);
+                    if (format.AnswerEnded)
+                    {
+                        generation.RequestStop();
+                    }
                 },
                 cancellationToken);
 

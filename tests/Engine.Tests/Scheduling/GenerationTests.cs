@@ -1,3 +1,4 @@
+using System.Text;
 using InferenceMesh.Tests;
 
 namespace InferenceMesh.Engine.Tests.Scheduling;
@@ -27,6 +28,37 @@ public class GenerationTests
 
         Assert.Equal(", there was a ", text);
         Assert.Equal(FinishReason.Stop, outcome.FinishReason);
+    }
+
+    [Fact]
+    public async Task A_stop_requested_by_the_reader_finishes_after_the_next_token_as_a_stop_string_would()
+    {
+        await using var engine = await EngineHarness.StartAsync(new() { Slots = 1, SlotContextLength = 512, MaxQueuedRequests = 4 });
+        // The one slot is taken: the second request waits in the queue, where its stop is requested.
+        var (whole, wholeOutcome) = await engine.CompleteAsync(EngineHarness.Greedy("Once upon a time", 400));
+        Assert.Equal(FinishReason.Length, wholeOutcome.FinishReason); // greedy never ends by itself here: the first keeps the slot
+        var first = await engine.Model.StartGenerationAsync(EngineHarness.Greedy("Once upon a time", 400));
+        var second = await engine.Model.StartGenerationAsync(EngineHarness.Greedy("Once upon a time", 400));
+        Assert.True(first.Succeeded && second.Succeeded);
+
+        second.Value!.RequestStop();
+        await first.Value!.DisposeAsync();
+        var text = new StringBuilder();
+        await foreach (var piece in second.Value.ReadTextAsync())
+        {
+            text.Append(piece);
+        }
+
+        var outcome = await second.Value.Completion;
+        await second.Value.DisposeAsync();
+
+        // Admitted, its prompt read, its first token taken: then it ends, normally, with its tokens counted.
+        Assert.Equal((FinishReason.Stop, null, 1), (outcome.FinishReason, outcome.Failure, outcome.CompletionTokens));
+        Assert.StartsWith(text.ToString(), whole);
+        Assert.NotEmpty(text.ToString());
+        Assert.Equal(0, engine.Model.GetStatus().ActiveSequences);
+        // Its cells stay reusable and consistent: the next request on the same prompt gives the same text.
+        Assert.Equal(whole, (await engine.CompleteAsync(EngineHarness.Greedy("Once upon a time", 400))).Text);
     }
 
     [Fact]

@@ -162,6 +162,36 @@ public sealed class LocalToolsTests
     }
 
     [Fact]
+    public async Task Stop_strings_never_cut_the_tool_call_envelope_streamed_or_not()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        var chat = environment.OpenAi.GetChatClient(TestEnvironment.Stories);
+        ChatCompletionOptions Options() => new()
+        {
+            Temperature = 0, MaxOutputTokenCount = 400, Tools = { Weather }, ToolChoice = ChatToolChoice.CreateFunctionChoice("get_weather"), AllowParallelToolCalls = false,
+        };
+        var withStops = Options();
+        foreach (var stop in new[] { "\"", "{", "city", "name" }) // all of them in the envelope's JSON, the first at its second character
+        {
+            withStops.StopSequences.Add(stop);
+        }
+
+        ChatCompletion plain = await chat.CompleteChatAsync(Question, Options());
+        ChatCompletion stopped = await chat.CompleteChatAsync(Question, withStops);
+        var updates = await StreamAsync(chat, withStops);
+
+        // Matched on the model's raw text they cut the envelope at its first quote: no call, finish "stop".
+        var call = Assert.Single(plain.ToolCalls);
+        CheckArguments("get_weather", call.FunctionArguments.ToString());
+        Assert.Equal(ChatFinishReason.ToolCalls, stopped.FinishReason);
+        Assert.Equal([("get_weather", call.FunctionArguments.ToString())], stopped.ToolCalls.Select(c => (c.FunctionName, c.FunctionArguments.ToString())));
+        Assert.Equal(ChatFinishReason.ToolCalls, updates.Last(u => u.FinishReason is not null).FinishReason);
+        Assert.Equal("get_weather", Assert.Single(updates.SelectMany(u => u.ToolCallUpdates), u => u.FunctionName is not null).FunctionName);
+        Assert.Equal(call.FunctionArguments.ToString(), string.Concat(updates.Select(Arguments)));
+        Assert.Equal(plain.Usage.OutputTokenCount, stopped.Usage.OutputTokenCount);
+    }
+
+    [Fact]
     public async Task A_streamed_tool_answer_is_strict_sse_and_each_call_begins_with_its_name_and_empty_arguments()
     {
         await using var environment = await TestEnvironment.StartAsync();

@@ -131,6 +131,64 @@ public sealed class ToolEnvelopeReaderTests
         Assert.Equal("stop", LocalTools.Read("""{"response":"hi"}""").FinishReason(FinishReason.Stop));
     }
 
+    [Fact]
+    public void Stop_strings_never_apply_inside_the_envelope_or_a_call()
+    {
+        // Each of these is in the envelope's JSON: matched on the model's raw text, they cut the call (was: no call at all).
+        string[] stops = ["\"", "{", "name", "arguments", "Paris", "get_weather"];
+
+        var answer = LocalTools.Read("""{"tool_calls":[{"name":"get_weather","arguments":{"city":"Paris"}}]}""", stops);
+
+        Assert.Equal([("get_weather", """{"city":"Paris"}""")], answer.Calls!);
+        Assert.False(answer.Stopped);
+        Assert.Equal("tool_calls", answer.FinishReason(FinishReason.Stop));
+    }
+
+    [Fact]
+    public void A_stop_string_ends_the_response_text_before_it_wherever_the_pieces_are_cut()
+    {
+        // Matched on the decoded text: "\n" is the escape the model writes for the newline the stop string holds.
+        const string envelope = """{"response": "Tom ran home.\nThen he \"slept\"."}""";
+        for (var i = 0; i <= envelope.Length; i++)
+        {
+            var reader = new ToolEnvelopeReader(["\n", "zzz"]);
+            var content = new StringBuilder();
+            foreach (var piece in new[] { envelope[..i], envelope[i..] })
+            {
+                var events = new List<ToolEnvelopeEvent>();
+                reader.Append(piece, events);
+                content.Append(string.Concat(events.Select(e => e.Text)));
+            }
+
+            Assert.True(reader.Stopped, $"cut at {i}");
+            Assert.Equal("Tom ran home.", content.ToString());
+            Assert.Equal(new LocalTools.Answer("Tom ran home.", null, reader.Completed, Stopped: true), reader.Answer());
+            Assert.Equal("stop", reader.Answer().FinishReason(FinishReason.Length)); // the stop string, even at the token limit
+        }
+    }
+
+    [Fact]
+    public void Text_that_might_begin_a_stop_string_waits_until_it_cannot()
+    {
+        var reader = new ToolEnvelopeReader(["hen he sat"]);
+
+        var events = Pieces(reader, """{"response": "Then""", """ he s""", """lept"}""");
+
+        // "hen" and "hen he s" could have begun the stop string; the closing quote ends the text, which then goes out whole.
+        Assert.Equal([[new(ToolEnvelopeEventKind.Content, 0, "T")], [], [new(ToolEnvelopeEventKind.Content, 0, "hen he slept")]], events);
+        Assert.False(reader.Stopped);
+
+        // Cut (max_tokens) inside what could still begin one: the end of the generation gives it out.
+        var cut = new ToolEnvelopeReader(["hen he sat"]);
+        var held = new List<ToolEnvelopeEvent>();
+        cut.Append("""{"response": "Then he""", held);
+        Assert.Equal([new(ToolEnvelopeEventKind.Content, 0, "T")], held);
+        held.Clear();
+        cut.Finish(held);
+        Assert.Equal([new(ToolEnvelopeEventKind.Content, 0, "hen he")], held);
+        Assert.Equal(("Then he", "length"), (cut.Answer().Content, cut.Answer().FinishReason(FinishReason.Length)));
+    }
+
     private static List<List<ToolEnvelopeEvent>> Pieces(ToolEnvelopeReader reader, params string[] pieces) =>
         [.. pieces.Select(piece =>
         {
