@@ -197,7 +197,14 @@ internal static class FilesCli
                     $"{result.Value.FileId}\t{result.Value.Chunks} chunks\t{ModelsProgress.Printable(path)}"));
             }
 
-            await output.WriteLineAsync($"Vector store {target.Id} ({ModelsProgress.Printable(name)}): {rag.FindStore(target.Id)!.FileCounts.Completed} files indexed.");
+            // A gateway running on the same data folder may delete the store meanwhile.
+            if (rag.FindStore(target.Id) is not { } finished)
+            {
+                await error.WriteLineAsync($"inference-mesh: vector store {target.Id} ({ModelsProgress.Printable(name)}) was deleted while the files were added.");
+                return ModelsCliExit.Failed;
+            }
+
+            await output.WriteLineAsync($"Vector store {target.Id} ({ModelsProgress.Printable(name)}): {finished.FileCounts.Completed} files indexed.");
             return failed == 0 ? ModelsCliExit.Ok : ModelsCliExit.Failed;
         });
         return command;

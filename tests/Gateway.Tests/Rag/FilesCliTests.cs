@@ -60,6 +60,35 @@ public sealed class FilesCliTests : IDisposable
     }
 
     [Fact]
+    public async Task A_store_deleted_while_files_are_added_is_one_line_and_exit_1_not_a_crash()
+    {
+        _ = TestPaths.Stories260K;
+        var first = Path.Combine(_dir, "first.txt");
+        var second = Path.Combine(_dir, "second.txt");
+        await File.WriteAllTextAsync(first, "The walrus sleeps on the ice floe.");
+        await File.WriteAllTextAsync(second, "Tomatoes need sun and water every morning.");
+        var (created, createdOutput, createdError) = await RunAsync("files", "add", first, "--store", "notes");
+        Assert.True(created == 0, createdOutput + createdError);
+
+        // What a gateway on the same data folder deleting the store does, at the one moment that matters: when the
+        // next file's ingestion completes, the store goes (in that same write, so every run sees it).
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_dir, "data", InferenceMesh.ContextStore.Storage.ContextDatabase.FileName)}"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "CREATE TRIGGER store_deleted AFTER UPDATE OF status ON rag_vector_store_files WHEN NEW.status = 'completed' "
+                + "BEGIN DELETE FROM rag_vector_stores WHERE seq = NEW.store_seq; END;";
+            command.ExecuteNonQuery();
+        }
+
+        var (exit, output, error) = await RunAsync("files", "add", second, "--store", "notes");
+
+        Assert.Equal(1, exit);
+        Assert.Contains("was deleted while the files were added", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", output + error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bad_arguments_exit_2_with_one_line()
     {
         var (missing, _, missingError) = await RunAsync("files", "add", Path.Combine(_dir, "nope.txt"), "--store", "x");
