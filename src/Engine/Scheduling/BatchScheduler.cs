@@ -191,8 +191,10 @@ internal sealed partial class BatchScheduler : IDisposable
             while (true)
             {
                 RunAdapterWork();
-                AdmitWaiting();
+                // Cancelled sequences first: the slots they free go to the waiting ones in this pass (admitted after, a
+                // queue behind slots that all freed at once would wait for the next wake-up, which may never come).
                 DropCancelled();
+                AdmitWaiting();
                 if (_stopping)
                 {
                     FailEverything(new EngineFailure(EngineError.ShuttingDown, "The engine is shutting down."));
@@ -266,6 +268,12 @@ internal sealed partial class BatchScheduler : IDisposable
                 return;
             }
 
+            if (WaitsForSharedPrefill(sequence, reusable))
+            {
+                i++;
+                continue;
+            }
+
             _waiting.RemoveAt(i);
             Interlocked.Decrement(ref _queued);
             Interlocked.Increment(ref _active);
@@ -328,6 +336,41 @@ internal sealed partial class BatchScheduler : IDisposable
         }
 
         return target;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="sequence"/> should wait for a prompt being prefilled now that shares more of its tokens than
+    /// any cache holds yet (n choices of one chat prompt, a batch of completions with one prefix, requests that arrive
+    /// together): it is admitted once that prefill has passed the shared part, and copies those cells instead of computing
+    /// them again. It waits only for the shared tokens, never for the rest of the other prompt.
+    /// </summary>
+    private bool WaitsForSharedPrefill(Sequence sequence, int reusable)
+    {
+        if (!_settings.PrefixReuse || sequence.Request.ScorePrompt)
+        {
+            return false;
+        }
+
+        var prompt = sequence.PromptTokens;
+        foreach (var slot in _slots)
+        {
+            if (slot.Active is { IsPrefilling: true } other && other.Adapters.Key == sequence.Adapters.Key)
+            {
+                var limit = Math.Min(other.PromptTokens.Length, prompt.Length - 1); // the last prompt token is always decoded again
+                var shared = 0;
+                while (shared < limit && other.PromptTokens[shared] == prompt[shared])
+                {
+                    shared++;
+                }
+
+                if (shared > reusable)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     private void Assign(Sequence sequence, Slot slot, Slot? source, int reusable)

@@ -99,6 +99,41 @@ public class BatchingTests
     }
 
     [Fact]
+    public async Task Requests_with_one_prompt_admitted_together_prefill_it_once_and_copy_its_cells()
+    {
+        // n choices of one chat prompt: every slot is taken, the three requests queue, and the slots free at once, so the
+        // three are admitted in one pass. The first prefills the prompt; the others wait for it and copy its cells.
+        await using var engine = await EngineHarness.StartAsync(new() { Slots = 3, SlotContextLength = 512 });
+        var prompt = "Once upon a time, there was a little girl named Lily. She loved to play outside";
+        var (alone, _) = await engine.CompleteAsync(EngineHarness.Greedy(prompt, 20));
+        var endless = SamplingOptions.Greedy with { LogitBias = new Dictionary<int, float> { [StoriesEosToken] = -100f } };
+        var blockers = new List<IGeneration>();
+        foreach (var start in new[] { "The dog", "A cat", "Tom had" })
+        {
+            var blocker = (await engine.Model.StartGenerationAsync(new GenerationRequest { Prompt = start, MaxTokens = 400, Sampling = endless })).Value!;
+            var reader = blocker.ReadTextAsync().GetAsyncEnumerator();
+            Assert.True(await reader.MoveNextAsync()); // admitted and generating
+            await reader.DisposeAsync();
+            blockers.Add(blocker);
+        }
+
+        var before = engine.Model.GetStatus().PromptTokensReused;
+        var choices = new List<Task<(string Text, GenerationOutcome Outcome)>>();
+        for (var k = 0; k < 3; k++)
+        {
+            choices.Add(engine.CompleteAsync(EngineHarness.Greedy(prompt, 20)));
+        }
+
+        await Task.WhenAll(blockers.Select(b => b.DisposeAsync().AsTask()));
+        var texts = (await Task.WhenAll(choices)).Select(c => c.Text).ToList();
+
+        var reused = engine.Model.GetStatus().PromptTokensReused - before;
+        var promptTokens = engine.Model.Tokenize(prompt, addSpecial: true, parseSpecial: true).Length;
+        Assert.Equal(2 * (promptTokens - 1), reused);
+        Assert.All(texts, text => Assert.Equal(alone, text));
+    }
+
+    [Fact]
     public async Task Embeddings_are_normalised_deterministic_and_batched_like_single_inputs()
     {
         await using var engine = await EngineHarness.StartAsync();
