@@ -27,7 +27,7 @@ internal static class CompletionsApi
         return app;
     }
 
-    public static async Task<Results<JsonOk<CompletionResponse>, CompletionStreamResult, ApiError>> CreateAsync(
+    public static async Task<Results<JsonOk<CompletionResponse>, ChoiceStreamResult, ApiError>> CreateAsync(
         HttpContext http, [FromServices] InferenceService inference)
     {
         var cancellationToken = http.RequestAborted;
@@ -60,72 +60,28 @@ internal static class CompletionsApi
         var jobs = CompletionBatch.Plan(prompts.Value!, request.N ?? 1, echo, template, loaded, inference);
         if (jobs.Error is { } planError) return planError;
 
-        var run = new CompletionRun(inference, loaded, jobs.Value!, loaded.GetStatus().Slots);
-        ApiError? startError;
-        try
-        {
-            startError = await run.StartAsync(cancellationToken);
-        }
-        catch
-        {
-            await run.DisposeAsync(); // the choices that did start are freed before the error middleware answers
-            throw;
-        }
-
-        if (startError is not null)
-        {
-            await run.DisposeAsync();
-            return startError;
-        }
+        var started = await CompletionRun.StartAsync(inference, loaded, jobs.Value!, cancellationToken);
+        if (started.Error is { } startError) return startError;
+        var run = started.Value!;
 
         var id = InferenceService.NewId("cmpl-");
         var created = inference.Time.GetUtcNow().ToUnixTimeSeconds();
         if (settings.Value.Stream)
         {
-            return new CompletionStreamResult(run, id, created, loaded.Id, settings.Value.IncludeUsage, inference);
+            return new ChoiceStreamResult(run, new CompletionChoiceStreamFormat(id, created, loaded.Id), settings.Value.IncludeUsage, inference);
         }
 
         await using (run)
         {
-            var collected = await CollectAsync(run, jobs.Value!, topLogProbs is not null, cancellationToken);
+            var collected = await run.CollectAsync(topLogProbs is not null, cancellationToken);
             if (collected.Error is { } failure) return failure;
             var (choices, usage) = collected.Value!;
-            return new JsonOk<CompletionResponse>(new CompletionResponse(id, created, loaded.Id, choices, usage), OpenAiJsonContext.Default.CompletionResponse);
+            return new JsonOk<CompletionResponse>(
+                new CompletionResponse(id, created, loaded.Id, [.. choices.Select(Choice)], usage), OpenAiJsonContext.Default.CompletionResponse);
         }
     }
 
-    /// <summary>Every choice in index order with the usage of all, or the first failure.</summary>
-    private static async Task<ApiResult<(IReadOnlyList<CompletionChoice> Choices, Usage Usage)>> CollectAsync(
-        CompletionRun run, IReadOnlyList<CompletionJob> jobs, bool withLogProbs, CancellationToken cancellationToken)
-    {
-        var texts = jobs.Select(_ => new StringBuilder()).ToArray();
-        var logProbs = jobs.Select(_ => withLogProbs ? new List<TokenLogProb>() : null).ToArray();
-        var scores = new PromptLogProbs?[jobs.Count];
-        var finishes = new string?[jobs.Count];
-        var usage = new CompletionUsage();
-        await foreach (var item in run.ReadAllAsync(cancellationToken))
-        {
-            usage.Add(item);
-            var i = item.Job.Index;
-            switch (item)
-            {
-                case CompletionFailed failed:
-                    return failed.Error;
-                case CompletionEchoed echoed:
-                    scores[i] = echoed.Scores;
-                    break;
-                case CompletionText text:
-                    texts[i].Append(text.Delta.Text);
-                    logProbs[i]?.AddRange(text.Delta.LogProbs ?? []);
-                    break;
-                case CompletionFinished finished:
-                    finishes[i] = RunningGeneration.FinishReasonText(finished.Outcome.FinishReason);
-                    break;
-            }
-        }
-
-        var choices = jobs.Select(job => new CompletionChoice(
-            job.Index, job.Echo + texts[job.Index], finishes[job.Index], LogProbs.ForCompletion(logProbs[job.Index], job.Echo.Length, scores[job.Index], job.Echo)));
-        return ([.. choices], usage.ToUsage());
-    }
+    private static CompletionChoice Choice(CollectedChoice choice) => new(
+        choice.Job.Index, choice.Job.Echo + choice.Text, choice.FinishReason,
+        LogProbs.ForCompletion(choice.LogProbs, choice.Job.Echo.Length, choice.PromptScores, choice.Job.Echo));
 }

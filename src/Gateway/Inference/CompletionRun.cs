@@ -19,7 +19,7 @@ internal sealed record CompletionFinished(CompletionJob Job, GenerationOutcome O
 internal sealed record CompletionFailed(CompletionJob Job, ApiError Error) : CompletionEvent(Job);
 
 /// <summary>
-/// Runs the choices of a completions request on the local engine, at most as many at once as the model has slots (a
+/// Runs the choices of a completions request (or the n choices of a chat request) on the local engine, at most as many at once as the model has slots (a
 /// batch takes the slots it can use and queues no more than that, so a large batch is never refused as overload):
 /// <see cref="StartAsync"/> starts the first of them, so that a failure to start (a full queue) is still an HTTP error,
 /// then <see cref="ReadAllAsync"/> starts the others as slots free and yields every choice's events as they come
@@ -34,8 +34,36 @@ internal sealed class CompletionRun(InferenceService inference, ILoadedModel mod
 
     public string ModelId => model.Id;
 
+    /// <summary>
+    /// A run of <paramref name="jobs"/> on <paramref name="model"/> (as many at once as it has slots) with its first choices
+    /// started, or the error to answer with before any byte (the choices that did start are freed).
+    /// </summary>
+    public static async Task<ApiResult<CompletionRun>> StartAsync(
+        InferenceService inference, ILoadedModel model, IReadOnlyList<CompletionJob> jobs, CancellationToken cancellationToken)
+    {
+        var run = new CompletionRun(inference, model, jobs, model.GetStatus().Slots);
+        ApiError? startError;
+        try
+        {
+            startError = await run.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await run.DisposeAsync(); // the choices that did start are freed before the error middleware answers
+            throw;
+        }
+
+        if (startError is not null)
+        {
+            await run.DisposeAsync();
+            return startError;
+        }
+
+        return run;
+    }
+
     /// <summary>Starts the first choices (as many as run at once); a failure comes back as the error to answer with, before any byte.</summary>
-    public async Task<ApiError?> StartAsync(CancellationToken cancellationToken)
+    private async Task<ApiError?> StartAsync(CancellationToken cancellationToken)
     {
         for (var i = 0; i < jobs.Count && _gate.Wait(0); i++)
         {
@@ -140,6 +168,41 @@ internal sealed class CompletionRun(InferenceService inference, ILoadedModel mod
         }
     }
 
+    /// <summary>Reads every choice to its end (a non-streamed answer): the choices in index order with the usage of all, or the first failure.</summary>
+    /// <param name="withLogProbs">Whether the choices' tokens' log probabilities are kept (the request asked for them).</param>
+    public async Task<ApiResult<(IReadOnlyList<CollectedChoice> Choices, OpenAi.Usage Usage)>> CollectAsync(bool withLogProbs, CancellationToken cancellationToken)
+    {
+        var texts = jobs.Select(_ => new System.Text.StringBuilder()).ToArray();
+        var logProbs = jobs.Select(_ => withLogProbs ? new List<TokenLogProb>() : null).ToArray();
+        var scores = new PromptLogProbs?[jobs.Count];
+        var outcomes = new GenerationOutcome?[jobs.Count];
+        var usage = new CompletionUsage();
+        await foreach (var item in ReadAllAsync(cancellationToken))
+        {
+            usage.Add(item);
+            var i = item.Job.Index;
+            switch (item)
+            {
+                case CompletionFailed failed:
+                    return failed.Error;
+                case CompletionEchoed echoed:
+                    scores[i] = echoed.Scores;
+                    break;
+                case CompletionText text:
+                    texts[i].Append(text.Delta.Text);
+                    logProbs[i]?.AddRange(text.Delta.LogProbs ?? []);
+                    break;
+                case CompletionFinished finished:
+                    outcomes[i] = finished.Outcome;
+                    break;
+            }
+        }
+
+        // A reader cancelled by the client ends without every outcome: nobody is left to answer.
+        cancellationToken.ThrowIfCancellationRequested();
+        return ([.. jobs.Select(job => new CollectedChoice(job, texts[job.Index].ToString(), logProbs[job.Index], scores[job.Index], outcomes[job.Index]!))], usage.ToUsage());
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
@@ -156,6 +219,12 @@ internal sealed class CompletionRun(InferenceService inference, ILoadedModel mod
         _stop.Dispose();
         _gate.Dispose();
     }
+}
+
+/// <summary>One choice read to its end: its text (without its echo), its tokens' log probabilities (when kept), its prompt's scores (echo with logprobs), its outcome.</summary>
+internal sealed record CollectedChoice(CompletionJob Job, string Text, IReadOnlyList<TokenLogProb>? LogProbs, PromptLogProbs? PromptScores, GenerationOutcome Outcome)
+{
+    public string FinishReason => RunningGeneration.FinishReasonText(Outcome.FinishReason);
 }
 
 /// <summary>The usage of a completions request: each prompt's tokens once (whatever n), every choice's completion tokens.</summary>

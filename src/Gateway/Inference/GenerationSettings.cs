@@ -16,9 +16,19 @@ public sealed record GenerationSettings(int? MaxTokens, IReadOnlyList<string> St
     /// </summary>
     public const int MaxStopSequences = 16;
 
+    /// <summary>
+    /// The most choices (<c>n</c>) one chat request may ask for. The local model runs them as separate sequences, at most
+    /// as many at once as it has slots; OpenAI takes up to 128, but a chat answer is long and a local slot is dear.
+    /// The value is 16.
+    /// </summary>
+    public const int MaxChatChoices = 16;
+
     /// <summary>The longest stop string, in UTF-16 code units.</summary>
     public const int MaxStopLength = 512;
     public const int MaxLogitBiasEntries = 1024;
+
+    /// <summary>The choices asked for (<c>n</c>, 1 when not given).</summary>
+    public int Choices { get; init; } = 1;
 
     public GenerationRequest ToRequest(string prompt) => new()
     {
@@ -98,7 +108,10 @@ public sealed record GenerationSettings(int? MaxTokens, IReadOnlyList<string> St
             stop.Value ?? [],
             sampling,
             stream,
-            stream && (p.StreamOptions?.IncludeUsage ?? false));
+            stream && (p.StreamOptions?.IncludeUsage ?? false))
+        {
+            Choices = p.N ?? 1,
+        };
     }
 
     private static bool OutOfRange(double? value, double min, double max) => value is { } v && !(v >= min && v <= max);

@@ -88,7 +88,7 @@ internal sealed partial class PeerChatServer(
         }
 
         if (request is null) return ApiErrors.InvalidJson(null);
-        var settings = GenerationSettings.From(request);
+        var settings = GenerationSettings.From(request, GenerationSettings.MaxChatChoices); // n choices as the local chat step runs them
         if (settings.Error is { } settingsError) return settingsError;
         var messages = PromptInputs.ChatMessages(request.Messages);
         if (messages.Error is { } messagesError) return messagesError;

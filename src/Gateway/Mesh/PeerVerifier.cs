@@ -103,7 +103,7 @@ internal sealed partial class PeerVerifier(
 
         var request = JsonSerializer.Deserialize(body, OpenAiJsonContext.Default.ChatCompletionRequest);
         if (request is null
-            || GenerationSettings.From(request) is not { Value: { } settings }
+            || GenerationSettings.From(request, GenerationSettings.MaxChatChoices) is not { Value: { } settings }
             || PromptInputs.ChatMessages(request.Messages) is not { Value: { } messages }
             || LocalFeatures.RefuseUnsupported(request) is not null
             || LocalTools.For(request).Value is not null) // the peer answered in its own tool format: nothing to compare the text with
@@ -193,7 +193,7 @@ internal sealed partial class PeerVerifier(
         receipts.Check(secondId, second.Backend, receipt, UsageReceipt.Sha256Hex(sent));
         if (PeerChatBackend.Answer(answer) is not { } secondAnswer
             || JsonSerializer.Deserialize(body, OpenAiJsonContext.Default.ChatCompletionRequest) is not { } original
-            || GenerationSettings.From(original) is not { Value: { } settings })
+            || GenerationSettings.From(original, GenerationSettings.MaxChatChoices) is not { Value: { } settings })
         {
             return false;
         }

@@ -56,7 +56,7 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
         if (request is null) return ApiErrors.InvalidJson(null);
         if (string.IsNullOrEmpty(request.Model)) return ApiErrors.MissingParameter("model"); // "auto" lets the router choose
 
-        var settings = GenerationSettings.From(request);
+        var settings = GenerationSettings.From(request, GenerationSettings.MaxChatChoices);
         if (settings.Error is { } settingsError) return settingsError;
 
         var messages = PromptInputs.ChatMessages(request.Messages);
@@ -92,8 +92,14 @@ internal sealed partial class ChatRouting(IPrivacyClassifier classifier, IRouter
         {
             // A stage changed the model or set default parameters (a preset): validate and use the edited request.
             request = context.Request;
-            settings = GenerationSettings.From(request);
+            settings = GenerationSettings.From(request, GenerationSettings.MaxChatChoices);
             if (settings.Error is { } changedError) return changedError;
+        }
+
+        if (settings.Value!.Choices > 1 && context is { AnswerObservers.Count: > 0 })
+        {
+            // A conversation keeps one answer per turn: which of n would it keep? Refused before anything is sent.
+            return ApiErrors.UnsupportedParameter("n", "'n' above 1 cannot be used in a conversation: a conversation keeps one answer per turn.");
         }
 
         var classification = Classify(finalMessages, raw);

@@ -49,19 +49,21 @@ internal static class LocalChat
 
         var request = settings.ToRequest(prompt.Value!);
         // With tools, the stop strings end the answer's text only, never the envelope or a call: the reader matches them.
-        var started = await inference.StartAsync(
-            loaded,
-            request with
-            {
-                Adapters = adapters, Sampling = request.Sampling with { Grammar = tools?.Grammar ?? grammar }, TopLogProbs = LogProbs.Requested(chat.Request).Value,
-                Stop = tools is null ? request.Stop : [],
-            },
-            "messages",
-            cancellationToken);
-        if (started.Error is { } startError) return startError;
-
+        request = request with
+        {
+            Adapters = adapters, Sampling = request.Sampling with { Grammar = tools?.Grammar ?? grammar }, TopLogProbs = LogProbs.Requested(chat.Request).Value,
+            Stop = tools is null ? request.Stop : [],
+        };
         var id = InferenceService.NewId("chatcmpl-");
         var created = inference.Time.GetUtcNow().ToUnixTimeSeconds();
+        if (settings.Choices > 1)
+        {
+            return await LocalChatChoices.RunAsync(inference, loaded, request, tools is null ? null : settings.Stop, settings, (id, created), streamTrailer, cancellationToken);
+        }
+
+        var started = await inference.StartAsync(loaded, request, "messages", cancellationToken);
+        if (started.Error is { } startError) return startError;
+
         if (settings.Stream)
         {
             var chunks = new ChatStreamFormat(id, created, loaded.Id, settings.IncludeUsage);
@@ -78,28 +80,50 @@ internal static class LocalChat
             return reader.Stopped;
         });
         if (outcome.Failure is { } failure) return inference.Map(failure, "messages");
-        var finishReason = RunningGeneration.FinishReasonText(outcome.FinishReason);
+        var choice = Choice(0, text, logProbs, outcome.FinishReason, reader);
+
+        // What the client gets is what a conversation keeps: the calls (with their ids), not the model's JSON.
+        chat.Capture?.AddToolCalls(choice.Message.ToolCalls);
+        chat.Capture?.CompleteWith(choice.Message.Content ?? string.Empty, choice.FinishReason);
+
+        return new JsonOk<ChatCompletionResponse>(
+            new ChatCompletionResponse(id, created, loaded.Id, [choice], Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)),
+            OpenAiJsonContext.Default.ChatCompletionResponse);
+    }
+
+    /// <summary>
+    /// One choice of a non-streamed answer: the model's text, or with <paramref name="toolStops"/> (tools) the tool envelope
+    /// read as a stream reads it (so a cut answer is what a stream would have sent): its text up to the first of the stop
+    /// strings, or its calls with fresh ids.
+    /// </summary>
+    internal static ChatChoice Choice(int index, string text, IReadOnlyList<TokenLogProb>? logProbs, FinishReason reason, IReadOnlyList<string>? toolStops)
+    {
+        ToolEnvelopeReader? reader = null;
+        if (toolStops is not null)
+        {
+            reader = new ToolEnvelopeReader(toolStops);
+            reader.Append(text);
+        }
+
+        return Choice(index, text, logProbs, reason, reader);
+    }
+
+    /// <summary>One choice from the model's text and, for tools, the reader that has read all of it.</summary>
+    private static ChatChoice Choice(int index, string text, IReadOnlyList<TokenLogProb>? logProbs, FinishReason reason, ToolEnvelopeReader? reader)
+    {
+        var finishReason = RunningGeneration.FinishReasonText(reason);
         var message = new AssistantMessage(text);
         if (reader is not null)
         {
             reader.Finish();
             var answer = reader.Answer();
-            finishReason = answer.FinishReason(outcome.FinishReason);
+            finishReason = answer.FinishReason(reason);
             message = answer.Calls is { Count: > 0 } calls
                 ? new AssistantMessage(null, ToolCallStreamFormat.Calls(calls))
                 : new AssistantMessage(answer.Content);
         }
 
-        // What the client gets is what a conversation keeps: the calls (with their ids), not the model's JSON.
-        chat.Capture?.AddToolCalls(message.ToolCalls);
-        chat.Capture?.CompleteWith(message.Content ?? string.Empty, finishReason);
-
-        return new JsonOk<ChatCompletionResponse>(
-            new ChatCompletionResponse(
-                id, created, loaded.Id,
-                [new ChatChoice(0, message, finishReason, LogProbs.ForChat(logProbs))],
-                Usage.Of(outcome.PromptTokens, outcome.CompletionTokens)),
-            OpenAiJsonContext.Default.ChatCompletionResponse);
+        return new ChatChoice(index, message, finishReason, LogProbs.ForChat(logProbs));
     }
 
     /// <summary>
@@ -171,19 +195,27 @@ internal sealed class ToolCallStreamFormat(ChatStreamFormat chat, Context.ChatAn
 
     public Task WriteFinishAsync(SseWriter writer, FinishReason finishReason, Usage usage, CancellationToken cancellationToken)
     {
+        FinishReasonSent = WriteRest(writer, finishReason, out var answer);
+        capture?.Reset(answer.Content ?? string.Empty);
+        capture?.AddToolCalls([.. (answer.Calls ?? []).Select((call, i) => new ChatToolCall(i, _ids[i], "function", new ChatFunctionCall(call.Name, call.Arguments)))]);
+        return chat.WriteFinishAsync(writer, FinishReasonSent, usage, cancellationToken);
+    }
+
+    /// <summary>Buffers what is left to send once the generation ended (a text that was never an envelope); returns the choice's finish reason.</summary>
+    public string WriteRest(SseWriter writer, FinishReason finishReason) => WriteRest(writer, finishReason, out _);
+
+    private string WriteRest(SseWriter writer, FinishReason finishReason, out LocalTools.Answer answer)
+    {
         _events.Clear();
         _reader.Finish(_events); // text held back in case it began a stop string, in an answer cut before its text closed
         WriteEvents(writer);
-        var answer = _reader.Answer();
+        answer = _reader.Answer();
         if (!_reader.HasOutput && answer.Content is { Length: > 0 } asItIs)
         {
             chat.WriteDelta(writer, new ChatDelta(Content: asItIs)); // not an envelope at all (never expected): the text as it is
         }
 
-        capture?.Reset(answer.Content ?? string.Empty);
-        capture?.AddToolCalls([.. (answer.Calls ?? []).Select((call, i) => new ChatToolCall(i, _ids[i], "function", new ChatFunctionCall(call.Name, call.Arguments)))]);
-        FinishReasonSent = answer.FinishReason(finishReason);
-        return chat.WriteFinishAsync(writer, FinishReasonSent, usage, cancellationToken);
+        return answer.FinishReason(finishReason);
     }
 
     public Task WriteErrorAsync(SseWriter writer, ApiError error, CancellationToken cancellationToken) => chat.WriteErrorAsync(writer, error, cancellationToken);

@@ -12,9 +12,9 @@ namespace InferenceMesh.Gateway.Routing;
 /// Finishes a remote stream that broke after the client got part of it: the local model continues the same
 /// answer (prompt = the chat template applied to the messages, then the partial assistant text; models without
 /// a template get the engine's fallback), in the same chunk shape with the same id, created and model, then
-/// [DONE]. When no local model may serve (<paramref name="localModel"/> null), the request asks for what it cannot
-/// honour (<see cref="LocalFeatures"/>: tools, JSON output) or it cannot start, a clean error event and [DONE]
-/// end the stream instead.
+/// [DONE]. When no local model may serve (<paramref name="localModel"/> null), the request asks for more than one choice
+/// (<c>n</c>), asks for what it cannot honour (<see cref="LocalFeatures"/>: tools, JSON output) or it cannot start, a clean
+/// error event and [DONE] end the stream instead.
 /// </summary>
 internal sealed partial class LocalStreamContinuation(InferenceService inference, string? localModel, ChatExecution chat, ILogger logger) : IStreamContinuation
 {
@@ -25,6 +25,16 @@ internal sealed partial class LocalStreamContinuation(InferenceService inference
             // The answer was complete; only the end marker was lost.
             yield return SseEvents.Done;
             chat.Capture?.CompleteWith(streamBreak.PartialText, null, streamBreak.Backend);
+            yield break;
+        }
+
+        if (chat.Settings.Choices > 1)
+        {
+            // n choices cut at different places cannot be finished coherently by one local generation (nor n of them with
+            // the upstream's sampling): the stream ends cleanly, the choices sent so far stay as they are.
+            Log.NotContinued(logger, streamBreak.Backend);
+            yield return ErrorEvent(Interrupted($"The backend stopped in the middle of the answer; {chat.Settings.Choices} choices ('n') cannot be continued on the local model."));
+            yield return SseEvents.Done;
             yield break;
         }
 

@@ -4,16 +4,29 @@ using InferenceMesh.Gateway.OpenAi;
 
 namespace InferenceMesh.Gateway.Streaming;
 
+/// <summary>How the events of a <see cref="CompletionRun"/> become chunks: completions' or chat's.</summary>
+internal interface IChoiceStreamFormat
+{
+    /// <summary>Buffers the first events, before any choice's text (chat: each choice's assistant role), or nothing.</summary>
+    void WriteStart(SseWriter writer);
+
+    /// <summary>Buffers the chunk(s) of one choice's event (its echo, text or finish). A failure is written by the result.</summary>
+    void Write(SseWriter writer, CompletionEvent item);
+
+    /// <summary>Buffers the one chunk with the usage of all choices (<c>choices: []</c>).</summary>
+    void WriteUsage(SseWriter writer, Usage usage);
+}
+
 /// <summary>
-/// Streams the choices of a completions request (one prompt or a batch, × n) as OpenAI does: <c>text_completion</c>
-/// chunks of all choices interleaved as they are generated, each carrying its choice's <c>index</c>; per choice first
-/// its echoed prompt (with the prompt's log probabilities when asked for), then its text, then a chunk with its
-/// finish reason; the usage of all choices in one chunk when <c>stream_options.include_usage</c> asked for it; one
-/// <c>[DONE]</c>. A failure after the first byte is an error event, then <c>[DONE]</c>. Owns the run: the client
+/// Streams the choices of a run as OpenAI does (a completions batch × n, or n choices of one chat prompt): chunks of all
+/// choices interleaved as they are generated, each carrying its choice's <c>index</c>; per choice its text, then a chunk
+/// with its own finish reason; the usage of all choices in one chunk when <c>stream_options.include_usage</c> asked for
+/// it; one <c>[DONE]</c>. A failure after the first byte is an error event, then <c>[DONE]</c>. Owns the run: the client
 /// leaving cancels every choice and frees its slot.
 /// </summary>
-internal sealed partial class CompletionStreamResult(
-    CompletionRun run, string id, long created, string model, bool includeUsage, InferenceService inference) : IResult
+/// <remarks><paramref name="trailer"/>, when given, gets the usage of a stream that finished and returns bytes written just before [DONE] (a mesh receipt as an SSE comment).</remarks>
+internal sealed partial class ChoiceStreamResult(
+    CompletionRun run, IChoiceStreamFormat format, bool includeUsage, InferenceService inference, Func<Usage, ReadOnlyMemory<byte>>? trailer = null) : IResult
 {
     public async Task ExecuteAsync(HttpContext httpContext)
     {
@@ -24,6 +37,7 @@ internal sealed partial class CompletionStreamResult(
         try
         {
             await writer.StartAsync(cancellationToken);
+            format.WriteStart(writer);
             ApiError? failure = null;
             await writer.WriteEachAsync(
                 run.ReadAllAsync(cancellationToken),
@@ -34,9 +48,9 @@ internal sealed partial class CompletionStreamResult(
                     {
                         failure = failed.Error;
                     }
-                    else if (Chunk(item) is { } chunk)
+                    else
                     {
-                        writer.WriteEvent(chunk, OpenAiJsonContext.Default.CompletionResponse);
+                        format.Write(writer, item);
                     }
                 },
                 cancellationToken);
@@ -46,9 +60,17 @@ internal sealed partial class CompletionStreamResult(
                 Log.StreamFailed(inference.Logger, run.ModelId, failure.Code ?? "error");
                 await writer.WriteEventAsync(failure.ToWire(), OpenAiJsonContext.Default.ErrorResponse, cancellationToken);
             }
-            else if (includeUsage)
+            else
             {
-                await writer.WriteEventAsync(new CompletionResponse(id, created, model, [], usage.ToUsage()), OpenAiJsonContext.Default.CompletionResponse, cancellationToken);
+                if (includeUsage)
+                {
+                    format.WriteUsage(writer, usage.ToUsage());
+                }
+
+                if (trailer is not null)
+                {
+                    writer.WriteRaw(trailer(usage.ToUsage()).Span);
+                }
             }
 
             await writer.WriteDoneAsync(cancellationToken);
@@ -73,7 +95,40 @@ internal sealed partial class CompletionStreamResult(
         }
     }
 
-    /// <summary>The chunk one event becomes (null for none: a failure is written after the others stop).</summary>
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1303, Level = LogLevel.Information, Message = "Client disconnected from the choices stream of {ModelId}; its generations cancelled")]
+        public static partial void ClientDisconnected(ILogger logger, string modelId);
+
+        [LoggerMessage(EventId = 1304, Level = LogLevel.Warning, Message = "A choice on {ModelId} failed after the stream started: {Code}")]
+        public static partial void StreamFailed(ILogger logger, string modelId, string code);
+
+        [LoggerMessage(EventId = 1305, Level = LogLevel.Error, Message = "Choices stream of {ModelId} failed with an exception; error event sent")]
+        public static partial void StreamException(ILogger logger, string modelId, Exception exception);
+    }
+}
+
+/// <summary>
+/// <c>text_completion</c> chunks of a completions request (one prompt or a batch, × n): per choice first its echoed prompt
+/// (with the prompt's log probabilities when asked for), then its text, then a chunk with its finish reason.
+/// </summary>
+internal sealed class CompletionChoiceStreamFormat(string id, long created, string model) : IChoiceStreamFormat
+{
+    public void WriteStart(SseWriter writer)
+    {
+    }
+
+    public void Write(SseWriter writer, CompletionEvent item)
+    {
+        if (Chunk(item) is { } chunk)
+        {
+            writer.WriteEvent(chunk, OpenAiJsonContext.Default.CompletionResponse);
+        }
+    }
+
+    public void WriteUsage(SseWriter writer, Usage usage) =>
+        writer.WriteEvent(new CompletionResponse(id, created, model, [], usage), OpenAiJsonContext.Default.CompletionResponse);
+
     private CompletionResponse? Chunk(CompletionEvent item) => item switch
     {
         CompletionEchoed echoed => Chunk(
@@ -85,16 +140,4 @@ internal sealed partial class CompletionStreamResult(
 
     private CompletionResponse Chunk(CompletionJob job, string text, string? finishReason, CompletionLogProbs? logProbs = null) =>
         new(id, created, model, [new CompletionChoice(job.Index, text, finishReason, logProbs)]);
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 1303, Level = LogLevel.Information, Message = "Client disconnected from the completions stream of {ModelId}; its generations cancelled")]
-        public static partial void ClientDisconnected(ILogger logger, string modelId);
-
-        [LoggerMessage(EventId = 1304, Level = LogLevel.Warning, Message = "A completion on {ModelId} failed after the stream started: {Code}")]
-        public static partial void StreamFailed(ILogger logger, string modelId, string code);
-
-        [LoggerMessage(EventId = 1305, Level = LogLevel.Error, Message = "Completions stream of {ModelId} failed with an exception; error event sent")]
-        public static partial void StreamException(ILogger logger, string modelId, Exception exception);
-    }
 }

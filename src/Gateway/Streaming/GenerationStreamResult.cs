@@ -153,10 +153,17 @@ internal abstract class ChunkStreamFormat(bool includeUsage) : IStreamFormat
     protected abstract Task WriteUsageChunkAsync(SseWriter writer, Usage usage, CancellationToken cancellationToken);
 }
 
-internal sealed class ChatStreamFormat(string id, long created, string model, bool includeUsage) : ChunkStreamFormat(includeUsage)
+/// <summary>OpenAI's chat chunks of one choice (<paramref name="index"/>: 0, or its place among n choices).</summary>
+internal sealed class ChatStreamFormat(string id, long created, string model, bool includeUsage, int index = 0) : ChunkStreamFormat(includeUsage)
 {
-    public override Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken) =>
-        Write(writer, new ChatDelta(Role: "assistant", Content: string.Empty), null, cancellationToken);
+    public override Task WriteStartAsync(SseWriter writer, CancellationToken cancellationToken)
+    {
+        WriteStart(writer);
+        return writer.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>Buffers the choice's first chunk (the assistant role); the caller flushes.</summary>
+    public void WriteStart(SseWriter writer) => WriteDelta(writer, new ChatDelta(Role: "assistant", Content: string.Empty));
 
     public override void WriteText(SseWriter writer, GenerationDelta delta) =>
         writer.WriteEvent(Chunk(new ChatDelta(Content: delta.Text), null, LogProbs.ForChat(delta.LogProbs)), OpenAiJsonContext.Default.ChatCompletionChunk);
@@ -164,15 +171,26 @@ internal sealed class ChatStreamFormat(string id, long created, string model, bo
     /// <summary>Buffers one chunk carrying <paramref name="delta"/>; the caller flushes.</summary>
     public void WriteDelta(SseWriter writer, ChatDelta delta) => writer.WriteEvent(Chunk(delta, null), OpenAiJsonContext.Default.ChatCompletionChunk);
 
-    protected override Task WriteFinishChunkAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken) =>
-        Write(writer, new ChatDelta(), finishReason, cancellationToken);
+    /// <summary>Buffers the choice's finish chunk; the caller flushes.</summary>
+    public void WriteFinishChunk(SseWriter writer, string finishReason) =>
+        writer.WriteEvent(Chunk(new ChatDelta(), finishReason), OpenAiJsonContext.Default.ChatCompletionChunk);
 
-    protected override Task WriteUsageChunkAsync(SseWriter writer, Usage usage, CancellationToken cancellationToken) =>
-        writer.WriteEventAsync(new ChatCompletionChunk(id, created, model, [], usage), OpenAiJsonContext.Default.ChatCompletionChunk, cancellationToken);
+    /// <summary>Buffers the usage chunk (<c>choices: []</c>); the caller flushes.</summary>
+    public void WriteUsageChunk(SseWriter writer, Usage usage) =>
+        writer.WriteEvent(new ChatCompletionChunk(id, created, model, [], usage), OpenAiJsonContext.Default.ChatCompletionChunk);
 
-    private Task Write(SseWriter writer, ChatDelta delta, string? finishReason, CancellationToken cancellationToken) =>
-        writer.WriteEventAsync(Chunk(delta, finishReason), OpenAiJsonContext.Default.ChatCompletionChunk, cancellationToken);
+    protected override Task WriteFinishChunkAsync(SseWriter writer, string finishReason, CancellationToken cancellationToken)
+    {
+        WriteFinishChunk(writer, finishReason);
+        return writer.FlushAsync(cancellationToken);
+    }
+
+    protected override Task WriteUsageChunkAsync(SseWriter writer, Usage usage, CancellationToken cancellationToken)
+    {
+        WriteUsageChunk(writer, usage);
+        return writer.FlushAsync(cancellationToken);
+    }
 
     private ChatCompletionChunk Chunk(ChatDelta delta, string? finishReason, ChatLogProbs? logProbs = null) =>
-        new(id, created, model, [new ChatChunkChoice(0, delta, finishReason, logProbs)]);
+        new(id, created, model, [new ChatChunkChoice(index, delta, finishReason, logProbs)]);
 }

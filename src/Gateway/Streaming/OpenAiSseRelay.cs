@@ -30,6 +30,8 @@ public sealed class OpenAiSseRelay : Stream
     private readonly Queue<ReadOnlyMemory<byte>> _out = new();
     private readonly StringBuilder _text = new();
     private readonly OpenAi.ToolCallAssembly _toolCalls = new();
+    private readonly int _choices;
+    private readonly HashSet<int> _finished = [];
     private readonly byte[] _readBuffer = new byte[16 * 1024];
     private ReadOnlyMemory<byte> _current;
     private IAsyncEnumerator<ReadOnlyMemory<byte>>? _continued;
@@ -56,10 +58,15 @@ public sealed class OpenAiSseRelay : Stream
     /// <param name="requestAborted">The client's token: the continuation runs under it.</param>
     /// <param name="onBreak">Called once when the stream switches to the continuation.</param>
     /// <param name="onComment">Called with each SSE comment line (<c>: …</c>), which never reaches the client (a peer's receipt travels so).</param>
+    /// <param name="choices">
+    /// The choices the request asked for (<c>n</c>): the answer is whole once each of them sent its finish_reason; with more
+    /// than one, <see cref="Text"/>, <see cref="ToolCalls"/> and <see cref="FinishReason"/> are those of choice 0.
+    /// </param>
     public OpenAiSseRelay(
         Stream upstream, string backend, IStreamContinuation continuation, TimeProvider time, TimeSpan idleTimeout, int maxEventBytes,
-        CancellationToken requestAborted, Action<BackendError, Exception?>? onBreak = null, Action<string>? onComment = null)
+        CancellationToken requestAborted, Action<BackendError, Exception?>? onBreak = null, Action<string>? onComment = null, int choices = 1)
     {
+        _choices = Math.Max(1, choices);
         _onComment = onComment;
         _upstream = upstream;
         _backend = backend;
@@ -85,7 +92,7 @@ public sealed class OpenAiSseRelay : Stream
     /// <summary>Whether the upstream sent [DONE] itself.</summary>
     public bool CompletedByUpstream => _doneSeen && !Broke;
 
-    /// <summary>The assistant text the upstream sent so far (all of it once <see cref="CompletedByUpstream"/>). Never log it.</summary>
+    /// <summary>The assistant text the upstream sent so far (all of it once <see cref="CompletedByUpstream"/>; choice 0's of n). Never log it.</summary>
     public string Text => _text.ToString();
 
     /// <summary>The last finish_reason the upstream sent, or null.</summary>
@@ -400,7 +407,10 @@ public sealed class OpenAiSseRelay : Stream
                     return FrameResult.Malformed;
                 }
 
-                if (choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object)
+                // The choice's index (0 when left out); with one choice asked for, every chunk is its.
+                var index = choice.TryGetProperty("index", out var i) && i.ValueKind == JsonValueKind.Number && i.TryGetInt32(out var k) ? k : 0;
+                var isFirstChoice = _choices == 1 || index == 0;
+                if (isFirstChoice && choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object)
                 {
                     if (delta.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String)
                     {
@@ -415,8 +425,12 @@ public sealed class OpenAiSseRelay : Stream
 
                 if (choice.TryGetProperty("finish_reason", out var finish) && finish.ValueKind == JsonValueKind.String)
                 {
-                    _finishSeen = true;
-                    FinishReason = JsonText.GetLenient(finish);
+                    _finished.Add(index);
+                    _finishSeen = _choices == 1 || _finished.Count >= _choices; // n choices: whole once each finished
+                    if (isFirstChoice)
+                    {
+                        FinishReason = JsonText.GetLenient(finish);
+                    }
                 }
             }
         }

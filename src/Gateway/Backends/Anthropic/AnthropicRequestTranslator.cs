@@ -19,8 +19,8 @@ namespace InferenceMesh.Gateway.Backends.Anthropic;
 /// <item>function <c>tools</c>, <c>tool_choice</c>, <c>parallel_tool_calls</c>, an assistant's <c>tool_calls</c> and tool
 /// messages → tools, tool_choice, tool_use and tool_result blocks (<see cref="AnthropicToolTranslator"/>);</item>
 /// <item>legacy function messages, non-text content parts (image_url, input_audio, file), and what the translation does not
-/// carry yet (functions, logprobs, audio, a JSON <c>response_format</c>) → 400 <c>unsupported_by_backend</c> (the next
-/// backend of the plan answers instead).</item>
+/// carry yet (functions, logprobs, audio, a JSON <c>response_format</c>), and <c>n</c> above 1 (one answer per Messages
+/// request) → 400 <c>unsupported_by_backend</c> (the next backend of the plan answers instead).</item>
 /// </list>
 /// Ignored (Anthropic has no equivalent): seed, presence/frequency/repeat penalties, logit_bias, min_p.
 /// </summary>
@@ -37,10 +37,15 @@ public static class AnthropicRequestTranslator
         ArgumentNullException.ThrowIfNull(request);
         ArgumentException.ThrowIfNullOrEmpty(upstreamModel);
 
-        var settings = GenerationSettings.From(request);
+        var settings = GenerationSettings.From(request, GenerationSettings.MaxChatChoices);
         if (settings.Error is { } settingsError)
         {
             return settingsError;
+        }
+
+        if (settings.Value!.Choices > 1)
+        {
+            return Unsupported("n", "'n' above 1 is not supported by the Anthropic backend: its API returns one answer per request.");
         }
 
         // The OpenAI fields this translation does not carry over yet (legacy functions, logprobs, audio, JSON output):

@@ -94,7 +94,8 @@ internal sealed class OpenAiForwardTransformer(
 
                 var relay = new OpenAiSseRelay(
                     upstream, call.Backend.Name, call.Continuation, time, options.StreamIdleTimeout, options.MaxEventBytes,
-                    httpContext.RequestAborted, (error, exception) => state.StreamBroken(error, exception), hooks?.SseComment);
+                    httpContext.RequestAborted, (error, exception) => state.StreamBroken(error, exception), hooks?.SseComment,
+                    call.Request.N ?? 1);
                 var first = await relay.ReadFirstEventAsync(cancellationToken);
                 if (first != BackendError.None)
                 {
