@@ -129,6 +129,45 @@ public sealed class ChatChoicesTests
         }
     }
 
+    [Fact]
+    public async Task Stop_strings_never_cut_a_choices_tool_call_streamed_or_not()
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+        // The forced call's JSON holds every one of these stop strings; they apply to an answer's text only.
+        const string fields = """
+            "temperature":0,"n":2,"parallel_tool_calls":false,"stop":["\"","{","city","name"],
+            "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string","maxLength":12}},"required":["city"],"additionalProperties":false}}}],
+            "tool_choice":{"type":"function","function":{"name":"get_weather"}}
+            """;
+
+        var whole = await PostAsync(environment, Body(fields, maxTokens: 300));
+        using var response = await environment.Http.PostAsync("/v1/chat/completions", ApiAssert.Json(Body(fields + ",\"stream\":true", maxTokens: 300)));
+
+        var choices = whole.GetProperty("choices").EnumerateArray().ToList();
+        Assert.Equal(2, choices.Count);
+        foreach (var choice in choices)
+        {
+            Assert.Equal("tool_calls", choice.GetProperty("finish_reason").GetString());
+            var call = Assert.Single(choice.GetProperty("message").GetProperty("tool_calls").EnumerateArray());
+            Assert.Equal("get_weather", call.GetProperty("function").GetProperty("name").GetString());
+            using var arguments = JsonDocument.Parse(call.GetProperty("function").GetProperty("arguments").GetString()!);
+            Assert.Equal(JsonValueKind.String, arguments.RootElement.GetProperty("city").ValueKind);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var streamed = Sse.ParseStrict(await response.Content.ReadAsStringAsync())
+            .Where(e => e.GetProperty("choices").GetArrayLength() > 0).Select(e => e.GetProperty("choices")[0]).ToList();
+        foreach (var index in new[] { 0, 1 })
+        {
+            var chunks = streamed.Where(c => c.GetProperty("index").GetInt32() == index).ToList();
+            Assert.Equal("tool_calls", chunks[^1].GetProperty("finish_reason").GetString());
+            var argumentText = string.Concat(chunks
+                .Where(c => c.GetProperty("delta").TryGetProperty("tool_calls", out _))
+                .Select(c => c.GetProperty("delta").GetProperty("tool_calls")[0].GetProperty("function").TryGetProperty("arguments", out var a) ? a.GetString() : null));
+            Assert.Equal(choices[index].GetProperty("message").GetProperty("tool_calls")[0].GetProperty("function").GetProperty("arguments").GetString(), argumentText);
+        }
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(17)]
