@@ -212,7 +212,7 @@ public sealed class ErrorResponseTests
     [Theory]
     [InlineData("\"temperature\":5", "temperature")]
     [InlineData("\"top_p\":2", "top_p")]
-    [InlineData("\"n\":2", "n")]
+    [InlineData("\"n\":17", "n")]
     [InlineData("\"logit_bias\":{\"5\":200}", "logit_bias")]
     [InlineData("\"logit_bias\":{\"abc\":1}", "logit_bias")]
     [InlineData("\"max_tokens\":0", "max_tokens")]
