@@ -281,6 +281,12 @@ internal static partial class ResponsesApi
             return ApiErrors.InvalidParameter("metadata", $"'metadata' holds at most {MaxMetadataEntries} entries.");
         }
 
+        // JSON's null reads as a null string here (the wire type cannot say otherwise); metadata values are strings.
+        if (metadata.FirstOrDefault(entry => entry.Value is null) is { Key: { } nullKey })
+        {
+            return ApiErrors.InvalidParameter("metadata." + nullKey, "'metadata' values must be strings, not null.");
+        }
+
         return metadata.Any(entry => entry.Key.Length > MaxMetadataKeyLength || entry.Value.Length > MaxMetadataValueLength)
             ? ApiErrors.InvalidParameter("metadata", $"'metadata' keys are at most {MaxMetadataKeyLength} characters and values at most {MaxMetadataValueLength}.")
             : null;

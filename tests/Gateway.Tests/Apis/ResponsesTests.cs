@@ -321,6 +321,7 @@ public sealed class ResponsesTests
     [InlineData("""{"model":"stories260K","input":"a","text":"json"}""", "text", "invalid_value")]
     [InlineData("""{"model":"stories260K","input":"a","text":{"format":"json"}}""", "text.format", "invalid_value")]
     [InlineData("""{"model":"stories260K","input":"a","metadata":{"k":1}}""", "metadata.k", "invalid_json")]
+    [InlineData("""{"model":"stories260K","input":"a","metadata":{"k":null}}""", "metadata.k", "invalid_value")] // a 500 before (found by the fuzzer)
     [InlineData("""{"model":"stories260K","input":"a","store":"no"}""", "store", "invalid_json")]
     [InlineData("""{"input":"a"}""", "model", "missing_required_parameter")]
     [InlineData("""{"model":"stories260K","input":"a","top_logprobs":21}""", "top_logprobs", "invalid_value")]
