@@ -29,6 +29,12 @@ public static class JsonSchemaGrammar
     /// <summary>At most this many grammar rules (a schema that needs more is refused).</summary>
     public const int MaxRules = 2_000;
 
+    /// <summary>
+    /// The largest <c>minItems</c>, <c>maxItems</c>, <c>minLength</c> and <c>maxLength</c>: llama.cpp's grammar parser
+    /// (MAX_REPETITION_THRESHOLD) refuses a larger minimum, and reads a larger maximum as none, which would not conform.
+    /// </summary>
+    public const int MaxRepetitions = 2_000;
+
     private static readonly HashSet<string> Annotations =
         ["title", "description", "default", "examples", "$schema", "$id", "$comment", "strict", "deprecated", "readOnly", "writeOnly", "$defs", "definitions"];
 
@@ -242,7 +248,9 @@ public static class JsonSchemaGrammar
                 return NewRule("\"[\" ws \"]\" ws");
             }
 
-            var more = $"( \",\" ws {item} ){Repeat(Math.Max(min - 1, 0), max - 1)}";
+            // The repeated element is a rule of its own: llama.cpp counts the rules inside a repeated group times the
+            // repetitions against the same limit, so an inline group of alternatives (an enum) could not be repeated 2000 times.
+            var more = $"{NewRule($"\",\" ws {item}")}{Repeat(Math.Max(min - 1, 0), max - 1)}";
             var list = $"{item} {more}";
             return NewRule(min == 0 ? $"\"[\" ws ( {list} )? \"]\" ws" : $"\"[\" ws {list} \"]\" ws");
         }
@@ -306,9 +314,9 @@ public static class JsonSchemaGrammar
                 return null;
             }
 
-            return value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var count) && count is >= 0 and <= 10_000
+            return value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var count) && count is >= 0 and <= MaxRepetitions
                 ? count
-                : throw new SchemaNotSupportedException($"{path}.{keyword}: must be an integer from 0 to 10000");
+                : throw new SchemaNotSupportedException(string.Create(CultureInfo.InvariantCulture, $"{path}.{keyword}: must be an integer from 0 to {MaxRepetitions}"));
         }
 
         private static string Repeat(int min, int? max) => max is { } upper

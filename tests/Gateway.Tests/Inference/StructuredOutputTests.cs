@@ -72,4 +72,36 @@ public sealed class StructuredOutputTests
             // Throws at the first byte that is not JSON; a text cut by max_tokens may end anywhere inside the object.
         }
     }
+
+    // Found by the body fuzzer: llama.cpp's grammar parser refuses more than 2000 repetitions (and a repeated group's inner
+    // rules count against that limit too), which came back as 400 "The grammar does not parse." naming 'grammar', a field
+    // the request does not have.
+    [Theory]
+    [InlineData("""{"type":"array","items":{"enum":["cat","dog"]},"minItems":2000}""")]
+    [InlineData("""{"type":"string","minLength":2000,"maxLength":2000}""")]
+    public async Task A_schema_at_the_repetition_limit_is_served(string schema)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await environment.Http.PostAsync("/v1/chat/completions", ApiAssert.Json(WithSchema(schema)));
+
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
+    [InlineData("""{"type":"string","minLength":2001}""", "#.minLength")]
+    [InlineData("""{"type":"array","items":{"type":"string"},"maxItems":5000}""", "#.maxItems")]
+    public async Task A_schema_over_the_repetition_limit_is_400_naming_the_keyword(string schema, string where)
+    {
+        await using var environment = await TestEnvironment.StartAsync();
+
+        using var response = await environment.Http.PostAsync("/v1/chat/completions", ApiAssert.Json(WithSchema(schema)));
+
+        var error = await ApiAssert.ErrorAsync(response, System.Net.HttpStatusCode.BadRequest, param: "response_format.json_schema.schema");
+        Assert.Contains($"{where}: must be an integer from 0 to 2000", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    private static string WithSchema(string schema) =>
+        """{"model":"stories260K","messages":[{"role":"user","content":"Once upon a time"}],"max_tokens":2,"response_format":{"type":"json_schema","json_schema":{"name":"x","strict":true,"schema":"""
+        + schema + "}}}";
 }
