@@ -88,6 +88,10 @@ public static class JsonSchemaGrammar
         private int _named;
         private int _enumValues;
 
+        // The references being converted since the last "{" or "[" was written: one of them reached again would be a rule
+        // that starts with itself (left recursion), which llama.cpp refuses ("The grammar does not parse").
+        private HashSet<string> _leading = [];
+
         public List<string> Rules { get; } = [];
 
         /// <summary>A GBNF expression for the schema at <paramref name="path"/>; adds the rules it needs.</summary>
@@ -216,7 +220,7 @@ public static class JsonSchemaGrammar
             var optional = new List<string>();
             foreach (var property in properties.EnumerateObject())
             {
-                var member = NewRule($"{Literal(property.Name)} \":\" ws {Rule(property.Value, $"{path}.properties.{property.Name}", depth + 1)}");
+                var member = NewRule($"{Literal(property.Name)} \":\" ws {Inside(() => Rule(property.Value, $"{path}.properties.{property.Name}", depth + 1))}");
                 (required.Contains(property.Name) ? mandatory : optional).Add(member);
             }
 
@@ -248,7 +252,7 @@ public static class JsonSchemaGrammar
 
         private string Array(JsonElement schema, string path, int depth)
         {
-            var item = schema.TryGetProperty("items", out var items) ? Rule(items, $"{path}.items", depth + 1) : "value";
+            var item = schema.TryGetProperty("items", out var items) ? Inside(() => Rule(items, $"{path}.items", depth + 1)) : "value";
             var min = Count(schema, "minItems", path) ?? 0;
             var max = Count(schema, "maxItems", path);
             if (max < min)
@@ -288,6 +292,11 @@ public static class JsonSchemaGrammar
         private string Reference(JsonElement reference, string path, int depth)
         {
             var target = reference.ValueKind == JsonValueKind.String ? reference.GetString()! : "";
+            if (_leading.Contains(target))
+            {
+                throw new SchemaNotSupportedException($"{path}.$ref: '{target}' refers to itself before any of its value is written, which no answer can end");
+            }
+
             if (_refs.TryGetValue(target, out var known))
             {
                 return known;
@@ -316,8 +325,25 @@ public static class JsonSchemaGrammar
             _refs[target] = rule;
             var index = Rules.Count;
             Rules.Add("");
+            _leading.Add(target);
             Rules[index] = $"{rule} ::= {Rule(resolved, target, depth + 1)}";
+            _leading.Remove(target);
             return rule;
+        }
+
+        /// <summary>Converts a schema whose value is written after a "{" or "[": a reference there may be one being converted.</summary>
+        private string Inside(Func<string> convert)
+        {
+            var outside = _leading;
+            _leading = [];
+            try
+            {
+                return convert();
+            }
+            finally
+            {
+                _leading = outside;
+            }
         }
 
         private static int? Count(JsonElement schema, string keyword, string path)

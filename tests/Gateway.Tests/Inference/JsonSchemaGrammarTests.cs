@@ -26,6 +26,10 @@ public class JsonSchemaGrammarTests
     [InlineData("""{"type":"array","maxItems":2001}""", "#.maxItems: must be an integer from 0 to 2000")] // llama.cpp reads it as no maximum
     [InlineData("""{"enum":[]}""", "#.enum: must be a non-empty array")]
     [InlineData("""[1]""", "#: a schema must be an object or true")]
+    // Left recursion: llama.cpp refuses the grammar, which was a 400 "The grammar does not parse." naming 'grammar' (found by fuzzing).
+    [InlineData("""{"$ref":"#"}""", "#.$ref: '#' refers to itself before any of its value is written, which no answer can end")]
+    [InlineData("""{"anyOf":[{"type":"string"},{"$ref":"#"}]}""", "#.anyOf[1].$ref: '#' refers to itself before any of its value is written, which no answer can end")]
+    [InlineData("""{"$defs":{"a":{"allOf":[{"$ref":"#/$defs/b"}]},"b":{"oneOf":[{"$ref":"#/$defs/a"}]}},"$ref":"#/$defs/a"}""", "#/$defs/b.oneOf[0].$ref: '#/$defs/a' refers to itself before any of its value is written, which no answer can end")]
     public void What_it_cannot_honour_is_refused_with_its_path(string schema, string error)
     {
         var (grammar, refused) = Convert(schema);
