@@ -82,6 +82,26 @@ internal sealed class CompletionRun(InferenceService inference, ILoadedModel mod
     /// <summary>Every choice's events as they come; ends after the last choice finished, or with the first failure.</summary>
     public async IAsyncEnumerable<CompletionEvent> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        if (jobs.Count == 1)
+        {
+            // One choice (the common request): its events straight from its generation, with no channel and no task
+            // between the engine's tokens and the writer (each hop is a thread woken per token, taken from the cores that
+            // decode the next one).
+            try
+            {
+                await foreach (var item in EventsAsync(jobs[0], 0, cancellationToken))
+                {
+                    yield return item;
+                }
+            }
+            finally
+            {
+                await _stop.CancelAsync();
+            }
+
+            yield break;
+        }
+
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
         var events = Channel.CreateUnbounded<CompletionEvent>(new UnboundedChannelOptions { SingleReader = true });
         _running = Task.WhenAll(jobs.Select((job, i) => RunAsync(job, i, events.Writer, linked.Token)))
@@ -105,7 +125,27 @@ internal sealed class CompletionRun(InferenceService inference, ILoadedModel mod
         }
     }
 
+    /// <summary>One choice of several, its events into the run's channel (the client leaving or another choice failing ends it quietly).</summary>
     private async Task RunAsync(CompletionJob job, int i, ChannelWriter<CompletionEvent> events, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var item in EventsAsync(job, i, cancellationToken))
+            {
+                events.TryWrite(item);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client left or another choice failed: disposing the generation (EventsAsync's end) freed its slot.
+        }
+    }
+
+    /// <summary>
+    /// One choice's events: started when a slot is free (unless <see cref="StartAsync"/> started it), its echo, its text,
+    /// then its finish or its failure; its generation is disposed and its slot given back however the reading ends.
+    /// </summary>
+    private async IAsyncEnumerable<CompletionEvent> EventsAsync(CompletionJob job, int i, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var admitted = _started[i] is not null; // the first choices hold their place in the gate since StartAsync
         try
@@ -118,8 +158,8 @@ internal sealed class CompletionRun(InferenceService inference, ILoadedModel mod
                 var started = await inference.StartAsync(model, job.Request, job.Prompt.Param, cancellationToken);
                 if (started.Error is { } error)
                 {
-                    events.TryWrite(new CompletionFailed(job, error));
-                    return;
+                    yield return new CompletionFailed(job, error);
+                    yield break;
                 }
 
                 generation = _started[i] = started.Value!;
@@ -128,12 +168,12 @@ internal sealed class CompletionRun(InferenceService inference, ILoadedModel mod
             if (job.Echo.Length > 0)
             {
                 var scores = job.Request.ScorePrompt ? await generation.PromptLogProbs.WaitAsync(cancellationToken) : null;
-                events.TryWrite(new CompletionEchoed(job, scores));
+                yield return new CompletionEchoed(job, scores);
             }
 
             await foreach (var delta in generation.ReadAsync(cancellationToken))
             {
-                events.TryWrite(new CompletionText(job, delta));
+                yield return new CompletionText(job, delta);
             }
 
             var outcome = await generation.CompleteAsync();
@@ -141,17 +181,13 @@ internal sealed class CompletionRun(InferenceService inference, ILoadedModel mod
             {
                 if (!(failure.Error == EngineError.Cancelled && cancellationToken.IsCancellationRequested))
                 {
-                    events.TryWrite(new CompletionFailed(job, inference.Map(failure, job.Prompt.Param)));
+                    yield return new CompletionFailed(job, inference.Map(failure, job.Prompt.Param));
                 }
 
-                return;
+                yield break;
             }
 
-            events.TryWrite(new CompletionFinished(job, outcome));
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // The client left or another choice failed: disposing the generation frees its slot.
+            yield return new CompletionFinished(job, outcome);
         }
         finally
         {
