@@ -83,15 +83,11 @@ internal sealed partial class ChoiceStreamResult(
         catch (Exception ex) when (httpContext.Response.HasStarted && !cancellationToken.IsCancellationRequested)
         {
             Log.StreamException(inference.Logger, run.ModelId, ex);
-            try
+            await SseWriter.EndAfterFailureAsync(httpContext, async () =>
             {
                 await writer.WriteEventAsync(ApiErrors.Internal().ToWire(), OpenAiJsonContext.Default.ErrorResponse, cancellationToken);
                 await writer.WriteDoneAsync(cancellationToken);
-            }
-            catch (Exception writeFailure) when (writeFailure is IOException or OperationCanceledException or InvalidOperationException)
-            {
-                httpContext.Abort();
-            }
+            });
         }
     }
 

@@ -95,15 +95,11 @@ internal sealed partial class GenerationStreamResult(
         catch (Exception ex) when (httpContext.Response.HasStarted && !cancellationToken.IsCancellationRequested)
         {
             Log.StreamException(inference.Logger, generation.ModelId, ex);
-            try
+            await SseWriter.EndAfterFailureAsync(httpContext, async () =>
             {
                 await format.WriteErrorAsync(writer, ApiErrors.Internal(), cancellationToken);
                 await format.WriteEndAsync(writer, cancellationToken);
-            }
-            catch (Exception writeFailure) when (writeFailure is IOException or OperationCanceledException or InvalidOperationException)
-            {
-                httpContext.Abort();
-            }
+            });
         }
     }
 

@@ -118,6 +118,22 @@ internal sealed class SseWriter
         await FlushAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Ends a stream that already started after an unexpected failure: <paramref name="writeErrorAndEnd"/> writes the
+    /// error event and the stream's end; a client that cannot take them any more is cut off instead.
+    /// </summary>
+    public static async Task EndAfterFailureAsync(HttpContext httpContext, Func<Task> writeErrorAndEnd)
+    {
+        try
+        {
+            await writeErrorAndEnd();
+        }
+        catch (Exception writeFailure) when (writeFailure is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            httpContext.Abort();
+        }
+    }
+
     public async Task WriteDoneAsync(CancellationToken cancellationToken)
     {
         Write("data: [DONE]\n\n"u8);
