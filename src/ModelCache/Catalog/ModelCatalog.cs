@@ -78,7 +78,20 @@ internal sealed partial class ModelCatalog : IModelCatalog
             snapshot = _snapshot;
         }
 
-        return snapshot.Adapters.FirstOrDefault(a => string.Equals(a.Name, name, StringComparison.Ordinal));
+        if (snapshot.Adapters.FirstOrDefault(a => string.Equals(a.Name, name, StringComparison.Ordinal)) is { } found)
+        {
+            return found;
+        }
+
+        // The stamps can miss a manifest write made in the same clock tick with the same WAL length (an adapter added by
+        // the CLI a moment ago): a name about to be refused is looked up once more in a fresh scan.
+        if (!_options.RescanOnFind)
+        {
+            return null;
+        }
+
+        Refresh();
+        return _snapshot.Adapters.FirstOrDefault(a => string.Equals(a.Name, name, StringComparison.Ordinal));
     }
 
     public void Refresh()
