@@ -13,11 +13,14 @@ namespace InferenceMesh.Engine.Scheduling;
 /// no prompt chunk), compared as medians of <see cref="Window"/> steps of the same batch size:
 /// </para>
 /// <list type="bullet">
-/// <item>At the full count, a median slower than one thread would be moves decoding to one thread at once. One
-/// thread's time is its recent median when known, else the full count's best time times the thread count.</item>
+/// <item>At the full count, a median 25 % slower than one thread would be, for <see cref="SustainedSteps"/> steps in a row,
+/// moves decoding to one thread. One thread's time is its recent median when known, else the full count's best time
+/// times the thread count. A burst of slow steps shorter than that (the JIT compiling in the background, another
+/// process waking) changes nothing: on an idle machine such bursts sent decoding to one thread several times a
+/// minute.</item>
 /// <item>Where that estimate cannot see it (the machine was busy from the first step), a probe of <see cref="Window"/>
 /// steps on one thread every <see cref="DownProbeInterval"/> of decoding (time spent in measured decodes, so the idle
-/// gaps between requests bring no probes) measures it: one thread 20 % faster wins.</item>
+/// gaps between requests bring no probes) measures one thread's time for the rule above.</item>
 /// <item>On one thread, after a probe interval (0.5 s, doubling up to 8 s while the probes lose),
 /// <see cref="UpProbeSteps"/> steps run at the full count; when their median beats one thread's, decoding goes back
 /// to the full count. Coming back needs less than leaving (any gain against 20 %), so where the two counts are close
@@ -31,6 +34,12 @@ internal sealed class DecodeThreadGovernor
 {
     /// <summary>Steps of one batch size whose median stands for a thread count.</summary>
     internal const int Window = 5;
+
+    /// <summary>
+    /// Measured steps in a row whose window is slower than one thread before the full count gives way. A burst of k
+    /// slow steps keeps the window's median slow for k steps, so bursts shorter than this change nothing.
+    /// </summary>
+    internal const int SustainedSteps = 2 * Window;
 
     /// <summary>Steps at the full count that make one probe from one thread.</summary>
     internal const int UpProbeSteps = 3;
@@ -65,6 +74,7 @@ internal sealed class DecodeThreadGovernor
     private bool _pendingMeasured;
     private int _pendingThreads;
     private int _probeCount;
+    private int _slowSteps;
 
     public DecodeThreadGovernor(int maxThreads, TimeProvider time)
     {
@@ -140,7 +150,16 @@ internal sealed class DecodeThreadGovernor
 
         var measured = _single.Median(batch, Now);
         var single = measured ?? _bestFull[batch] * MaxThreads;
-        return full > single * DownMargin
+        if (full <= single * DownMargin)
+        {
+            _slowSteps = 0;
+            return false;
+        }
+
+        // Slow for a whole window of steps in a row, not a burst: a few slow steps (the JIT compiling in the
+        // background, a client's process waking) would otherwise send an idle machine to one thread for a probe
+        // interval at a time (bench/README.md, "The governor on an idle machine").
+        return ++_slowSteps >= SustainedSteps
             && SwitchTo(1, $"{MaxThreads} threads took {Ms(full)} per step against {Ms(single)} {(measured is null ? "estimated" : "measured")} for 1 thread (batch of {batch})");
     }
 
@@ -155,17 +174,16 @@ internal sealed class DecodeThreadGovernor
         }
 
         _probeCount = 0;
-        if (_single.Median(batch, Now) is not { } single || _full.Median(batch, Now) is not { } full)
+        if (_single.Median(batch, Now) is null || _full.Median(batch, Now) is null)
         {
             _downProbeDue = _decoded + RetryInterval.TotalSeconds;
             return false;
         }
 
-        if (single * DownMargin < full)
-        {
-            return SwitchTo(1, $"1 thread took {Ms(single)} per step against {Ms(full)} for {MaxThreads} threads (batch of {batch})");
-        }
-
+        // A probe that wins does not switch by itself (the window of the full count it is compared with may hold a
+        // burst): it gives the full count's rule above a measured time for one thread, and that rule switches once
+        // the full count is still slower than it for a whole window of steps.
+        _slowSteps = 0;
         _downProbeDue = _decoded + DownProbeInterval.TotalSeconds;
         return false;
     }
@@ -204,6 +222,7 @@ internal sealed class DecodeThreadGovernor
         LastReason = reason;
         _probe.Clear();
         _probeCount = 0;
+        _slowSteps = 0;
         if (threads == 1)
         {
             _full.Clear();
