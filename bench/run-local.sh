@@ -11,6 +11,9 @@
 #   BENCH_SINGLE_RUNS=5  BENCH_CONCURRENT_RUNS=5  BENCH_TTFT_RUNS=10
 #   BENCH_INTERLEAVE=0         1: run a round's servers at once and take every sample on each in turn (A B, B A, ...),
 #                              so that drift in the machine's speed moves both alike (see bench/README.md for what co-residence costs)
+#   BENCH_CLIENT=async         how the driver reads streams: "async" (.NET's async I/O; its thread-pool workers spin in
+#                              sched_yield after events) or "blocking" (a thread per stream asleep in the socket's read
+#                              between events, as curl); bench/README.md, "The measuring client"
 #   BENCH_ROUNDS=1             measure every model on every server this many times, the server order reversed in
 #                              every other round (A B, B A, ...); the report pools the runs of all rounds
 #   BENCH_MODELS="stories260K bench-134M-Q8_0 bench-134M-Q4_K_M"
@@ -39,6 +42,7 @@ single_runs="${BENCH_SINGLE_RUNS:-5}"
 concurrent_runs="${BENCH_CONCURRENT_RUNS:-5}"
 ttft_runs="${BENCH_TTFT_RUNS:-10}"
 rounds="${BENCH_ROUNDS:-1}"
+client="${BENCH_CLIENT:-async}"
 interleave="${BENCH_INTERLEAVE:-0}"
 models="${BENCH_MODELS:-stories260K bench-134M-Q8_0 bench-134M-Q4_K_M}"
 servers="${BENCH_SERVERS:-llama-server gateway}"
@@ -106,7 +110,8 @@ dotnet build -c Release -nologo -v q -m:2 "$bench/LocalInference" >"$logs/build-
   || { tail -30 "$logs/build-driver.log" >&2; exit 1; }
 dotnet build -c Release -nologo -v q -m:2 "$bench/ModelGen" >"$logs/build-modelgen.log" 2>&1 \
   || { tail -30 "$logs/build-modelgen.log" >&2; exit 1; }
-driver=(dotnet "$bench/LocalInference/bin/Release/net10.0/local-inference-bench.dll")
+# shellcheck disable=SC2206
+driver=(env ${BENCH_DRIVER_ENV:-} dotnet "$bench/LocalInference/bin/Release/net10.0/local-inference-bench.dll")
 modelgen=(dotnet "$bench/ModelGen/bin/Release/net10.0/bench-modelgen.dll")
 
 gateway_bin="${GATEWAY_BIN:-}"
@@ -215,7 +220,7 @@ run_group() {
   if [ -n "$names" ]; then
     "${driver[@]}" measure --server "$names" --model "$model" --url "$urls" --pid "$pids" --ready-seconds "$readies" \
       --gguf "$file" --out "$jsonl" --threads "$threads" --tokens "$tokens" --single-runs "$single_runs" \
-      --concurrency "$slots" --concurrent-runs "$concurrent_runs" --ttft-runs "$ttft_runs" \
+      --concurrency "$slots" --concurrent-runs "$concurrent_runs" --ttft-runs "$ttft_runs" --client "$client" \
       || log "$names on $model: a server failed; last lines of the logs:"$'\n'"$(for l in "${logs_of[@]}"; do tail -3 "$l"; done)"
   fi
   stop_server
@@ -253,7 +258,7 @@ header="$logs/header.md"
     echo "- **WARNING: the machine was busy (1-minute load ${load_at_start%% *} on $(nproc) CPUs). Other work competed for the cores; single runs vary many-fold and the ratios below are not meaningful. Re-run on an idle machine.**"
   fi
   echo "- Same for both: $threads threads, $slots slots ($slot_ctx tokens of context each; llama-server \`-np $slots -kvu -c $((slots * slot_ctx))\`), $tokens tokens per throughput run, temperature 0, EOS/control/byte tokens banned with logit_bias"
-  echo "- Runs: 1 stream x $single_runs (median), $slots streams x $concurrent_runs (median), TTFT x $ttft_runs (4-token generations, short distinct prompts); $rounds round(s) per model, server order reversed in every other round, runs pooled; $( [ "$interleave" = 1 ] && echo "servers of a round running at once, every sample taken on each in turn (order reversed every other sample)" || echo "one server at a time")"
+  echo "- Runs: 1 stream x $single_runs (median), $slots streams x $concurrent_runs (median), TTFT x $ttft_runs (4-token generations, short distinct prompts); client: $client reads; $rounds round(s) per model, server order reversed in every other round, runs pooled; $( [ "$interleave" = 1 ] && echo "servers of a round running at once, every sample taken on each in turn (order reversed every other sample)" || echo "one server at a time")"
   echo "- Repository commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
   if [ "$reference" = samelib ]; then
     echo "- llama-server (reference \"samelib\"): llama.cpp v0.5.0's server built with \`$(tr '\n' ' ' <"$cache/llama-v0.5.0-samelib/cmake-flags.txt" | xargs)\`, running on the same prebuilt libllama/libggml/libggml-cpu-*.so as the gateway"

@@ -40,8 +40,11 @@ internal sealed class CompletionClient : IDisposable
     private readonly string _model;
     private readonly IReadOnlyList<int> _forbiddenTokens;
 
-    public CompletionClient(Uri baseUrl, string model, IReadOnlyList<int> forbiddenTokens)
+    private readonly bool _blocking;
+
+    public CompletionClient(Uri baseUrl, string model, IReadOnlyList<int> forbiddenTokens, bool blocking = false)
     {
+        _blocking = blocking;
         // Same tuning as a forwarding proxy: no proxy, no decompression, no cookies, enough
         // connections for every concurrent stream, no whole-client timeout (each call has its own).
         var handler = new SocketsHttpHandler
@@ -87,7 +90,62 @@ internal sealed class CompletionClient : IDisposable
         }
     }
 
-    public async Task<StreamResult> StreamAsync(string prompt, int maxTokens, CancellationToken cancellationToken)
+    /// <summary>
+    /// One streamed completion: on .NET's async I/O (the default: an epoll thread hands every event to a thread-pool
+    /// worker, which spins in <c>sched_yield</c> for a while before it sleeps), or in blocking mode on a thread of
+    /// its own that sleeps in the socket's read between events, as curl does. On a 2-core machine whose cores both
+    /// run the measured server's decode threads, the client's own CPU is taken from the server it measures
+    /// (bench/README.md, "The measuring client").
+    /// </summary>
+    public Task<StreamResult> StreamAsync(string prompt, int maxTokens, CancellationToken cancellationToken) =>
+        _blocking
+            ? Task.Factory.StartNew(() => Stream(prompt, maxTokens, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+            : StreamNonBlockingAsync(prompt, maxTokens, cancellationToken);
+
+    private StreamResult Stream(string prompt, int maxTokens, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(RequestTimeout);
+        var body = BuildBody(prompt, maxTokens);
+        for (var attempt = 1; ; attempt++)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, _completions) { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = new("application/json");
+            var send = Stopwatch.GetTimestamp();
+            HttpResponseMessage response;
+            try
+            {
+                response = _http.Send(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            }
+            catch (HttpRequestException e) when (attempt == 1 && e.HttpRequestError == HttpRequestError.ResponseEnded)
+            {
+                Interlocked.Increment(ref _resends);
+                continue;
+            }
+
+            using (response)
+            {
+                // A blocking read is not cancellable: the timeout (or the caller) disposes the response under it.
+                using var abort = timeout.Token.Register(static r => ((HttpResponseMessage)r!).Dispose(), response);
+                using var stream = response.Content.ReadAsStream(timeout.Token);
+                using var reader = new StreamReader(stream, Encoding.UTF8);
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw new BenchmarkException($"POST {_completions} returned {(int)response.StatusCode}: {Truncate(reader.ReadToEnd())}");
+                }
+
+                var events = new EventCounter();
+                while (reader.ReadLine() is { } line && events.Accept(line))
+                {
+                }
+
+                timeout.Token.ThrowIfCancellationRequested();
+                return events.Result(send);
+            }
+        }
+    }
+
+    private async Task<StreamResult> StreamNonBlockingAsync(string prompt, int maxTokens, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(RequestTimeout);
@@ -102,23 +160,37 @@ internal sealed class CompletionClient : IDisposable
 
         await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
         using var reader = new StreamReader(stream, Encoding.UTF8);
-        long first = 0, last = 0;
-        var tokens = 0;
-        int? usage = null;
-        string? finish = null;
-        var done = false;
-        while (!done && await reader.ReadLineAsync(timeout.Token) is { } line)
+        var events = new EventCounter();
+        while (await reader.ReadLineAsync(timeout.Token) is { } line && events.Accept(line))
+        {
+        }
+
+        return events.Result(send);
+    }
+
+    /// <summary>Counts the token events of one stream and notes when the first and the last arrived.</summary>
+    private sealed class EventCounter
+    {
+        private long _first;
+        private long _last;
+        private int _tokens;
+        private int? _usage;
+        private string? _finish;
+        private bool _done;
+
+        /// <summary>Takes one line of the stream; false once <c>[DONE]</c> was read.</summary>
+        public bool Accept(string line)
         {
             if (!line.StartsWith("data:", StringComparison.Ordinal))
             {
-                continue; // blank separators, comments, event: lines
+                return true; // blank separators, comments, event: lines
             }
 
             var data = line.AsSpan(5).Trim();
             if (data.SequenceEqual("[DONE]"))
             {
-                done = true;
-                break;
+                _done = true;
+                return false;
             }
 
             var now = Stopwatch.GetTimestamp();
@@ -132,12 +204,12 @@ internal sealed class CompletionClient : IDisposable
             if (root.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object
                 && u.TryGetProperty("completion_tokens", out var ct) && ct.TryGetInt32(out var n))
             {
-                usage = n;
+                _usage = n;
             }
 
             if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array)
             {
-                continue;
+                return true;
             }
 
             foreach (var choice in choices.EnumerateArray())
@@ -145,28 +217,33 @@ internal sealed class CompletionClient : IDisposable
                 if (choice.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String
                     && text.GetString() is { Length: > 0 })
                 {
-                    tokens++;
-                    if (first == 0)
+                    _tokens++;
+                    if (_first == 0)
                     {
-                        first = now;
+                        _first = now;
                     }
 
-                    last = now;
+                    _last = now;
                 }
 
                 if (choice.TryGetProperty("finish_reason", out var fr) && fr.ValueKind == JsonValueKind.String)
                 {
-                    finish = fr.GetString();
+                    _finish = fr.GetString();
                 }
             }
+
+            return true;
         }
 
-        if (tokens == 0)
+        public StreamResult Result(long send)
         {
-            throw new BenchmarkException($"the stream ended without any token (finish_reason {finish ?? "none"}, [DONE] {(done ? "seen" : "missing")})");
-        }
+            if (_tokens == 0)
+            {
+                throw new BenchmarkException($"the stream ended without any token (finish_reason {_finish ?? "none"}, [DONE] {(_done ? "seen" : "missing")})");
+            }
 
-        return new StreamResult(send, first, last, tokens, usage, finish);
+            return new StreamResult(send, _first, _last, _tokens, _usage, _finish);
+        }
     }
 
     private byte[] BuildBody(string prompt, int maxTokens)

@@ -31,6 +31,9 @@ internal sealed record MeasureOptions
     /// <summary>Tokens generated per time-to-first-token sample. The default value is 4.</summary>
     public int TtftMaxTokens { get; init; } = 4;
 
+    /// <summary>Blocking reads on a thread per stream (true) or .NET's async I/O (false, the default).</summary>
+    public bool BlockingClient { get; init; }
+
     /// <summary>Start-to-ready time measured by the caller (servers started one after the other, each timed until its
     /// /health answered); null to time it here, from this program's first probe.</summary>
     public double? ReadySeconds { get; init; }
@@ -232,7 +235,7 @@ internal static class Measurement
         var modelId = await FirstModelIdAsync(probe.Http, options.BaseUrl, cancellationToken) ?? options.Model;
         log.WriteLine($"  {options.Server}: ready after {state.Result.LoadSeconds:F1} s, model id '{modelId}', {options.ForbiddenTokens.Count} tokens forbidden");
 
-        state.Client = new CompletionClient(options.BaseUrl, modelId, options.ForbiddenTokens);
+        state.Client = new CompletionClient(options.BaseUrl, modelId, options.ForbiddenTokens, options.BlockingClient);
 
         // Warm-up: both code paths (one stream, all slots), short generations; results discarded.
         for (var i = 0; i < 2; i++)

@@ -55,6 +55,12 @@ switch (args[0])
                 TtftRuns = Int(options, "ttft-runs", 10),
                 ReadySeconds = ready is null ? null : double.Parse(ready[i], CultureInfo.InvariantCulture),
                 ReadyTimeout = TimeSpan.FromSeconds(Int(options, "ready-timeout", 300)),
+                BlockingClient = (options.TryGetValue("client", out var client) ? client : "async") switch
+                {
+                    "blocking" => true,
+                    "async" => false,
+                    _ => throw new ArgumentException("--client must be blocking or async"),
+                },
             }).ToList();
             Console.WriteLine($"== {measures[0].Model} on {string.Join(", ", measures.Select(m => $"{m.Server} ({m.BaseUrl})"))}");
             var results = await Measurement.RunAsync(measures, Console.Out, cancel.Token);
@@ -116,6 +122,7 @@ internal static partial class Program
                               --pid PID[,PID...] --gguf MODEL.gguf --out RESULTS.jsonl [--ready-seconds S[,S...]]
                               [--threads T] [--tokens 128] [--single-runs 5] [--concurrency 8]
                               [--concurrent-runs 3] [--ttft-runs 10] [--ready-timeout 300]
+                              [--client async|blocking]
         local-inference-bench report --in RESULTS.jsonl [--out REPORT.md] [--header HEADER.md]
         """;
 }
