@@ -13,7 +13,7 @@
 #                              so that drift in the machine's speed moves both alike (see bench/README.md for what co-residence costs)
 #   BENCH_CLIENT=async         how the driver reads streams: "async" (.NET's async I/O; its thread-pool workers spin in
 #                              sched_yield after events) or "blocking" (a thread per stream asleep in the socket's read
-#                              between events, as curl); bench/README.md, "The measuring client"
+#                              between events, as curl); bench/README.md, local inference, "Stop 20"
 #   BENCH_ROUNDS=1             measure every model on every server this many times, the server order reversed in
 #                              every other round (A B, B A, ...); the report pools the runs of all rounds
 #   BENCH_MODELS="stories260K bench-134M-Q8_0 bench-134M-Q4_K_M"

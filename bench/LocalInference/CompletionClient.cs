@@ -95,7 +95,7 @@ internal sealed class CompletionClient : IDisposable
     /// worker, which spins in <c>sched_yield</c> for a while before it sleeps), or in blocking mode on a thread of
     /// its own that sleeps in the socket's read between events, as curl does. On a 2-core machine whose cores both
     /// run the measured server's decode threads, the client's own CPU is taken from the server it measures
-    /// (bench/README.md, "The measuring client").
+    /// (bench/README.md, local inference, "Stop 20").
     /// </summary>
     public Task<StreamResult> StreamAsync(string prompt, int maxTokens, CancellationToken cancellationToken) =>
         _blocking

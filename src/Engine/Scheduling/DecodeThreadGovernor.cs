@@ -158,7 +158,7 @@ internal sealed class DecodeThreadGovernor
 
         // Slow for a whole window of steps in a row, not a burst: a few slow steps (the JIT compiling in the
         // background, a client's process waking) would otherwise send an idle machine to one thread for a probe
-        // interval at a time (bench/README.md, "The governor on an idle machine").
+        // interval at a time (bench/README.md, local inference, "Stop 20").
         return ++_slowSteps >= SustainedSteps
             && SwitchTo(1, $"{MaxThreads} threads took {Ms(full)} per step against {Ms(single)} {(measured is null ? "estimated" : "measured")} for 1 thread (batch of {batch})");
     }
