@@ -70,18 +70,19 @@ internal sealed class CompletionClient : IDisposable
 
     private int _resends;
 
-    /// <summary>Sends the request; once more, with a new send time, when the server closed a pooled connection
-    /// before any byte of an answer (the request never reached a handler, so sending it again is safe).</summary>
-    private async Task<(long Send, HttpResponseMessage Response)> SendAsync(byte[] body, CancellationToken cancellationToken)
+    /// <summary>Sends the request through <paramref name="send"/>; once more, with a new send time, when the server closed
+    /// a pooled connection before any byte of an answer (the request never reached a handler, so sending it again is
+    /// safe). A synchronous <paramref name="send"/> returns a completed task, and then nothing here awaits.</summary>
+    private async Task<(long Send, HttpResponseMessage Response)> SendAsync(byte[] body, Func<HttpRequestMessage, Task<HttpResponseMessage>> send)
     {
         for (var attempt = 1; ; attempt++)
         {
             var request = new HttpRequestMessage(HttpMethod.Post, _completions) { Content = new ByteArrayContent(body) };
             request.Content.Headers.ContentType = new("application/json");
-            var send = Stopwatch.GetTimestamp();
+            var sentAt = Stopwatch.GetTimestamp();
             try
             {
-                return (send, await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken));
+                return (sentAt, await send(request));
             }
             catch (HttpRequestException e) when (attempt == 1 && e.HttpRequestError == HttpRequestError.ResponseEnded)
             {
@@ -89,6 +90,9 @@ internal sealed class CompletionClient : IDisposable
             }
         }
     }
+
+    private BenchmarkException Refused(HttpResponseMessage response, string body) =>
+        new($"POST {_completions} returned {(int)response.StatusCode}: {Truncate(body)}");
 
     /// <summary>
     /// One streamed completion: on .NET's async I/O (the default: an epoll thread hands every event to a thread-pool
@@ -106,42 +110,27 @@ internal sealed class CompletionClient : IDisposable
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(RequestTimeout);
-        var body = BuildBody(prompt, maxTokens);
-        for (var attempt = 1; ; attempt++)
+        var (send, response) = SendAsync(
+            BuildBody(prompt, maxTokens),
+            request => Task.FromResult(_http.Send(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token))).GetAwaiter().GetResult();
+        using (response)
         {
-            var request = new HttpRequestMessage(HttpMethod.Post, _completions) { Content = new ByteArrayContent(body) };
-            request.Content.Headers.ContentType = new("application/json");
-            var send = Stopwatch.GetTimestamp();
-            HttpResponseMessage response;
-            try
+            // A blocking read is not cancellable: the timeout (or the caller) disposes the response under it.
+            using var abort = timeout.Token.Register(static r => ((HttpResponseMessage)r!).Dispose(), response);
+            using var stream = response.Content.ReadAsStream(timeout.Token);
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            if (!response.IsSuccessStatusCode)
             {
-                response = _http.Send(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-            }
-            catch (HttpRequestException e) when (attempt == 1 && e.HttpRequestError == HttpRequestError.ResponseEnded)
-            {
-                Interlocked.Increment(ref _resends);
-                continue;
+                throw Refused(response, reader.ReadToEnd());
             }
 
-            using (response)
+            var events = new EventCounter();
+            while (reader.ReadLine() is { } line && events.Accept(line))
             {
-                // A blocking read is not cancellable: the timeout (or the caller) disposes the response under it.
-                using var abort = timeout.Token.Register(static r => ((HttpResponseMessage)r!).Dispose(), response);
-                using var stream = response.Content.ReadAsStream(timeout.Token);
-                using var reader = new StreamReader(stream, Encoding.UTF8);
-                if (!response.IsSuccessStatusCode)
-                {
-                    throw new BenchmarkException($"POST {_completions} returned {(int)response.StatusCode}: {Truncate(reader.ReadToEnd())}");
-                }
-
-                var events = new EventCounter();
-                while (reader.ReadLine() is { } line && events.Accept(line))
-                {
-                }
-
-                timeout.Token.ThrowIfCancellationRequested();
-                return events.Result(send);
             }
+
+            timeout.Token.ThrowIfCancellationRequested();
+            return events.Result(send);
         }
     }
 
@@ -149,13 +138,13 @@ internal sealed class CompletionClient : IDisposable
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(RequestTimeout);
-        var sent = await SendAsync(BuildBody(prompt, maxTokens), timeout.Token);
-        var send = sent.Send;
-        using var response = sent.Response;
+        var (send, sent) = await SendAsync(
+            BuildBody(prompt, maxTokens),
+            request => _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token));
+        using var response = sent;
         if (!response.IsSuccessStatusCode)
         {
-            var body = await response.Content.ReadAsStringAsync(timeout.Token);
-            throw new BenchmarkException($"POST {_completions} returned {(int)response.StatusCode}: {Truncate(body)}");
+            throw Refused(response, await response.Content.ReadAsStringAsync(timeout.Token));
         }
 
         await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
